@@ -1,0 +1,159 @@
+//! One run's chat: the model, the history, the turn log, and the rule for how each turn's outcome
+//! changes the history and is recorded. Shared by the REPL and one-shot mode.
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::conversation::Conversation;
+use crate::log::{TurnContext, TurnLog, TurnRecord};
+use crate::ollama::wire::ChatRequest;
+use crate::ollama::{ApiError, Client};
+use crate::render::ReplySink;
+use crate::turn::{run_turn, Ending, TurnOutcome};
+
+/// The live state of a chat.
+pub struct Chat<'a> {
+    pub client: &'a Client,
+    pub config: &'a Config,
+    pub model: String,
+    pub conversation: Conversation,
+    pub session_id: Uuid,
+    log: Option<TurnLog>,
+    turns: u32,
+}
+
+/// What a turn did to the history.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HistoryEffect {
+    /// The exchange (possibly a partial reply) is now part of the history.
+    Kept,
+    /// Nothing came back, so the user's message was taken out of the history again; here it is,
+    /// to offer for editing or resending.
+    Returned(String),
+}
+
+impl<'a> Chat<'a> {
+    pub fn new(client: &'a Client, config: &'a Config, model: String) -> Self {
+        Chat {
+            client,
+            config,
+            model,
+            conversation: Conversation::new(config.system.clone()),
+            session_id: Uuid::new_v4(),
+            log: config.log_path.clone().map(TurnLog::new),
+            turns: 0,
+        }
+    }
+
+    /// A one-line warning about the log's permissions, if it has any to give.
+    pub fn log_warning(&self) -> Option<String> {
+        self.log.as_ref().and_then(TurnLog::permission_warning)
+    }
+
+    /// Sends `input` with the whole history, streams the reply into `sink`, and records the turn.
+    ///
+    /// A finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it
+    /// too, so what the model said stays visible to it. A turn with no reply at all leaves the
+    /// history as it was and hands the input back.
+    pub async fn send<S, C>(
+        &mut self,
+        input: &str,
+        sink: &mut S,
+        cancel: C,
+    ) -> (TurnOutcome, HistoryEffect)
+    where
+        S: ReplySink + ?Sized,
+        C: Future<Output = ()>,
+    {
+        self.conversation.push_user(input);
+        let request = ChatRequest {
+            model: &self.model,
+            messages: self.conversation.messages(),
+            stream: true,
+            options: &self.config.options,
+            format: self.config.format.as_ref(),
+            think: self.config.think.as_ref(),
+            keep_alive: self.config.keep_alive.as_ref(),
+        };
+        let outcome = run_turn(
+            self.client,
+            &request,
+            sink,
+            cancel,
+            self.config.stall_timeout,
+        )
+        .await;
+        self.turns += 1;
+        self.record(input, &outcome);
+
+        let effect = match (&outcome.ending, outcome.content.is_empty()) {
+            (Ending::Done, _) | (_, false) => {
+                self.conversation.push_assistant(outcome.content.clone());
+                HistoryEffect::Kept
+            }
+            (_, true) => HistoryEffect::Returned(
+                self.conversation
+                    .pop_unanswered()
+                    .unwrap_or_else(|| input.to_string()),
+            ),
+        };
+        (outcome, effect)
+    }
+
+    fn record(&mut self, input: &str, outcome: &TurnOutcome) {
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        let ctx = TurnContext {
+            session_id: &self.session_id,
+            turn: self.turns,
+            model: &self.model,
+            host: self.client.base_url(),
+            options: &self.config.options,
+            user_input: input,
+        };
+        if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {
+            eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
+        }
+    }
+}
+
+/// Picks the model: the configured one, else the only installed one.
+pub async fn pick_model(client: &Client, configured: Option<&str>) -> Result<String, ModelChoice> {
+    if let Some(m) = configured {
+        return Ok(m.to_string());
+    }
+    let tags = client.tags().await.map_err(ModelChoice::Api)?;
+    let mut names: Vec<String> = tags.models.into_iter().map(|m| m.name).collect();
+    match names.len() {
+        0 => Err(ModelChoice::NoneInstalled {
+            url: client.base_url().to_string(),
+        }),
+        1 => Ok(names.remove(0)),
+        _ => {
+            names.sort();
+            Err(ModelChoice::Ambiguous { names })
+        }
+    }
+}
+
+/// Why no model could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelChoice {
+    #[error("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")]
+    NoneInstalled { url: String },
+    #[error("several models are installed; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
+    Ambiguous { names: Vec<String> },
+    #[error(transparent)]
+    Api(ApiError),
+}
+
+/// Resolves when the user presses Ctrl-C. If the handler cannot be installed it never resolves,
+/// rather than cancelling every turn at once.
+pub async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

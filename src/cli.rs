@@ -1,0 +1,91 @@
+//! The command line as the user types it (clap). No I/O here; `config` turns it into a `Config`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A fast, careful terminal chat client for Ollama.
+///
+/// With a terminal on stdin it opens a chat (type /? for help). With `-p` or piped input it answers
+/// once on stdout and exits, so it fits in pipes and scripts.
+#[derive(Debug, Parser)]
+#[command(name = "ollama-chat", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Model to chat with [env: OLLAMA_CHAT_MODEL]; if unset and only one model is installed, that one.
+    #[arg(short, long)]
+    pub model: Option<String>,
+
+    /// Ask this and print the answer (one-shot). Piped stdin is appended to it as one message.
+    #[arg(short, long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// System prompt for the conversation.
+    #[arg(short, long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Model option, e.g. `-o temperature=0.3 -o num_ctx=8192`; repeat `stop=…` for several stop words.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+
+    /// Ollama server, in OLLAMA_HOST syntax (`host:port`, `https://host/path`) [env: OLLAMA_HOST].
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
+    pub think: Option<String>,
+
+    /// Ask for output in a format: `json`, or a JSON schema.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+
+    /// How long the model stays loaded after the reply (e.g. `5m`, `1h`, `0` to unload).
+    #[arg(long, value_name = "DURATION")]
+    pub keep_alive: Option<String>,
+
+    /// Append every turn to this JSON-lines file [default: $XDG_STATE_HOME/ollama-chat/turns.jsonl].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_log")]
+    pub log: Option<PathBuf>,
+
+    /// Do not write the turn log.
+    #[arg(long)]
+    pub no_log: bool,
+
+    /// Give up on a reply after this many seconds without data from the server.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+
+    /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
+    #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count)]
+    pub debug: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn think_without_value_means_true() {
+        let c = Cli::try_parse_from(["ollama-chat", "--think"]).unwrap();
+        assert_eq!(c.think.as_deref(), Some("true"));
+        let c = Cli::try_parse_from(["ollama-chat", "--think=high"]).unwrap();
+        assert_eq!(c.think.as_deref(), Some("high"));
+    }
+
+    #[test]
+    fn log_and_no_log_conflict() {
+        assert!(Cli::try_parse_from(["ollama-chat", "--log", "x", "--no-log"]).is_err());
+    }
+
+    #[test]
+    fn options_repeat() {
+        let c = Cli::try_parse_from(["ollama-chat", "-o", "stop=a", "--option", "stop=b"]).unwrap();
+        assert_eq!(c.options, vec!["stop=a", "stop=b"]);
+    }
+}

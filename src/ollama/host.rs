@@ -1,0 +1,148 @@
+//! Turns an `OLLAMA_HOST`-style string into the server's base URL, by the official CLI's rules.
+
+use std::net::IpAddr;
+
+/// The port Ollama listens on when none is given.
+pub const DEFAULT_PORT: u16 = 11434;
+
+/// A resolved base URL plus a warning to show when the input had to be corrected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedHost {
+    /// `scheme://host:port[/path]`, never with a trailing slash.
+    pub base_url: String,
+    /// Set when the port was out of range and the default was used instead.
+    pub warning: Option<String>,
+}
+
+/// Parses a host the way `ollama` itself parses `OLLAMA_HOST`, so that a value that works for the
+/// official CLI works here too.
+///
+/// Whitespace and surrounding quotes are trimmed; no scheme means `http` on port 11434, `http://`
+/// without a port means 80 and `https://` 443; bare `ollama.com` means `https://ollama.com:443`; a
+/// path after the port is kept; IPv6 works with or without brackets; an empty host is 127.0.0.1.
+pub fn resolve(raw: &str) -> ResolvedHost {
+    let value = raw.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+
+    let (scheme, rest, default_port) = match value.split_once("://") {
+        None if value == "ollama.com" => ("https", "ollama.com:443", 443),
+        None => ("http", value, DEFAULT_PORT),
+        Some(("http", rest)) => ("http", rest, 80),
+        Some(("https", rest)) => ("https", rest, 443),
+        Some((other, rest)) => (other, rest, DEFAULT_PORT),
+    };
+
+    let rest = rest.trim_end_matches('/');
+    let (hostport, path) = match rest.split_once('/') {
+        Some((hp, p)) => (hp, p.trim_end_matches('/')),
+        None => (rest, ""),
+    };
+
+    let (host, port_text) = match split_host_port(hostport) {
+        Some((h, p)) => (h.to_string(), p.to_string()),
+        None => {
+            let unbracketed = hostport.trim_matches(|c| c == '[' || c == ']');
+            let host = if unbracketed.parse::<IpAddr>().is_ok() || !hostport.is_empty() {
+                unbracketed.to_string()
+            } else {
+                String::new()
+            };
+            (host, default_port.to_string())
+        }
+    };
+    let host = if host.is_empty() {
+        "127.0.0.1".to_string()
+    } else {
+        host
+    };
+
+    let (port, warning) = match port_text.parse::<u32>() {
+        Ok(p) if p <= 65535 => (p, None),
+        _ => (
+            u32::from(default_port),
+            Some(format!(
+                "invalid port {port_text:?} in host {value:?}; using {default_port}"
+            )),
+        ),
+    };
+
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let mut base_url = format!("{scheme}://{host}:{port}");
+    if !path.is_empty() {
+        base_url.push('/');
+        base_url.push_str(path);
+    }
+    ResolvedHost { base_url, warning }
+}
+
+/// Go's `net.SplitHostPort`: `host:port`, `[v6]:port`, `:port`; anything else is not a host:port.
+fn split_host_port(s: &str) -> Option<(&str, &str)> {
+    if let Some(inner) = s.strip_prefix('[') {
+        let (host, after) = inner.split_once(']')?;
+        let port = after.strip_prefix(':')?;
+        return Some((host, port));
+    }
+    let (host, port) = s.rsplit_once(':')?;
+    if host.contains(':') {
+        return None; // a bare IPv6 address has many colons and no port
+    }
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> String {
+        resolve(s).base_url
+    }
+
+    #[test]
+    fn table_from_the_api_notes() {
+        assert_eq!(url(""), "http://127.0.0.1:11434");
+        assert_eq!(url("1.2.3.4"), "http://1.2.3.4:11434");
+        assert_eq!(url("example.com:1234"), "http://example.com:1234");
+        assert_eq!(url("[::1]:1337"), "http://[::1]:1337");
+        assert_eq!(url(":1234"), "http://127.0.0.1:1234");
+        assert_eq!(
+            url("https://example.com/ollama"),
+            "https://example.com:443/ollama"
+        );
+    }
+
+    #[test]
+    fn rules_from_the_api_notes() {
+        assert_eq!(url("   "), "http://127.0.0.1:11434");
+        assert_eq!(url("\"1.2.3.4\""), "http://1.2.3.4:11434");
+        assert_eq!(url(" '1.2.3.4:5' "), "http://1.2.3.4:5");
+        assert_eq!(url("http://example.com"), "http://example.com:80");
+        assert_eq!(url("https://example.com"), "https://example.com:443");
+        assert_eq!(url("http://example.com:8080/"), "http://example.com:8080");
+        assert_eq!(url("ollama.com"), "https://ollama.com:443");
+        assert_eq!(url("::1"), "http://[::1]:11434");
+        assert_eq!(url("[::1]"), "http://[::1]:11434");
+        assert_eq!(url("localhost"), "http://localhost:11434");
+        assert_eq!(url("0.0.0.0:11434"), "http://0.0.0.0:11434");
+        assert_eq!(
+            url("https://example.com:8443/a/b/"),
+            "https://example.com:8443/a/b"
+        );
+    }
+
+    #[test]
+    fn bad_port_warns_and_falls_back() {
+        let r = resolve("example.com:99999");
+        assert_eq!(r.base_url, "http://example.com:11434");
+        assert!(r.warning.unwrap().contains("99999"));
+        let r = resolve("example.com:abc");
+        assert_eq!(r.base_url, "http://example.com:11434");
+        assert!(r.warning.is_some());
+        let r = resolve("example.com:-1");
+        assert_eq!(r.base_url, "http://example.com:11434");
+        assert_eq!(resolve("example.com:0").base_url, "http://example.com:0");
+        assert_eq!(resolve("1.2.3.4").warning, None);
+    }
+}

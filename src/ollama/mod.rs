@@ -1,0 +1,11 @@
+//! Everything that speaks Ollama's HTTP API: where the server is (`host`), what goes over the wire
+//! (`wire`), how a stream is cut into events (`ndjson`), the HTTP client (`client`) and its errors.
+
+pub mod client;
+pub mod error;
+pub mod host;
+pub mod ndjson;
+pub mod wire;
+
+pub use client::{ChatResponse, Client};
+pub use error::ApiError;

@@ -1,0 +1,233 @@
+//! The JSON shapes of Ollama's API that the client sends and reads (v0.32, see the transcripts).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::options::Options;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+/// One entry of the `messages` history, exactly as `POST /api/chat` takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    /// Kept for the record only: thinking is not sent back (see `Conversation::for_request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: content.into(),
+            thinking: None,
+        }
+    }
+}
+
+/// `think` accepts a boolean or, for some models, an effort level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Think {
+    On(bool),
+    Level(String),
+}
+
+/// The body of `POST /api/chat`. Borrowed so that a long history is serialised without a copy.
+#[derive(Debug, Serialize)]
+pub struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: &'a [Message],
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Options::is_empty")]
+    pub options: &'a Options,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<&'a Think>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<&'a serde_json::Value>,
+}
+
+/// One NDJSON line of a chat stream. Strings borrow from the line when they hold no escapes, so a
+/// token costs no allocation.
+#[derive(Debug, Deserialize)]
+pub struct ChatChunk<'a> {
+    #[serde(default, borrow)]
+    pub message: Option<ChunkMessage<'a>>,
+    #[serde(default)]
+    pub done: bool,
+    #[serde(default, borrow)]
+    pub done_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub total_duration: u64,
+    #[serde(default)]
+    pub load_duration: u64,
+    #[serde(default)]
+    pub prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    pub prompt_eval_duration: u64,
+    #[serde(default)]
+    pub eval_count: Option<u64>,
+    #[serde(default)]
+    pub eval_duration: u64,
+    /// Set on a failure inside a 200 stream.
+    #[serde(default, borrow)]
+    pub error: Option<Cow<'a, str>>,
+}
+
+/// The `message` of a stream chunk.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChunkMessage<'a> {
+    #[serde(default, borrow)]
+    pub content: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub thinking: Option<Cow<'a, str>>,
+}
+
+/// What the final chunk reports, owned so it can outlive the line it came from.
+/// Ollama omits zero metrics, so absent counts are `None` and absent durations 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FinalStats {
+    pub done_reason: Option<String>,
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub prompt_eval_count: Option<u64>,
+    pub prompt_eval_duration: u64,
+    pub eval_count: Option<u64>,
+    pub eval_duration: u64,
+}
+
+impl FinalStats {
+    pub fn from_chunk(c: &ChatChunk<'_>) -> Self {
+        FinalStats {
+            done_reason: c.done_reason.as_deref().map(str::to_string),
+            total_duration: c.total_duration,
+            load_duration: c.load_duration,
+            prompt_eval_count: c.prompt_eval_count,
+            prompt_eval_duration: c.prompt_eval_duration,
+            eval_count: c.eval_count,
+            eval_duration: c.eval_duration,
+        }
+    }
+
+    /// Generation speed as the server measured it, when it reported enough to say.
+    pub fn eval_rate(&self) -> Option<f64> {
+        match self.eval_count {
+            Some(n) if self.eval_duration > 0 => Some(n as f64 / (self.eval_duration as f64 / 1e9)),
+            _ => None,
+        }
+    }
+}
+
+/// The `{"error": "..."}` body of a failed request.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// `GET /api/tags`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagsResponse {
+    #[serde(default)]
+    pub models: Vec<ModelTag>,
+}
+
+/// One installed model.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelTag {
+    pub name: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    #[serde(default)]
+    pub details: ModelDetails,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+/// The `details` block shared by tags, ps and show.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ModelDetails {
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub parameter_size: Option<String>,
+    #[serde(default)]
+    pub quantization_level: Option<String>,
+    #[serde(default)]
+    pub context_length: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_matches_the_recorded_shape() {
+        let messages = vec![
+            Message::new(Role::System, "be brief"),
+            Message::new(Role::User, "hi"),
+        ];
+        let mut options = Options::default();
+        options.set("num_predict", "40").unwrap();
+        let req = ChatRequest {
+            model: "tiny",
+            messages: &messages,
+            stream: true,
+            options: &options,
+            format: None,
+            think: None,
+            keep_alive: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"model":"tiny","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"stream":true,"options":{"num_predict":40}}"#
+        );
+    }
+
+    #[test]
+    fn final_chunk_fields() {
+        let line = br#"{"model":"tiny","created_at":"2026-11-29T00:09:39.306954297Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"length","total_duration":513003934,"load_duration":1046115,"prompt_eval_count":54,"prompt_eval_duration":79144000,"eval_count":40,"eval_duration":427743000}"#;
+        let c: ChatChunk = serde_json::from_slice(line).unwrap();
+        let s = FinalStats::from_chunk(&c);
+        assert!(c.done);
+        assert_eq!(s.done_reason.as_deref(), Some("length"));
+        assert_eq!(s.prompt_eval_count, Some(54));
+        assert_eq!(s.eval_count, Some(40));
+        assert!((s.eval_rate().unwrap() - 93.515).abs() < 0.01);
+    }
+
+    #[test]
+    fn load_only_final_chunk_has_no_metrics() {
+        let line = br#"{"model":"tiny2","created_at":"2026-11-29T00:10:04.900367651Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"load"}"#;
+        let c: ChatChunk = serde_json::from_slice(line).unwrap();
+        let s = FinalStats::from_chunk(&c);
+        assert_eq!(s.eval_count, None);
+        assert_eq!(s.eval_rate(), None);
+    }
+
+    #[test]
+    fn tokens_borrow_without_escapes() {
+        let line = br#"{"message":{"role":"assistant","content":" capital"},"done":false}"#;
+        let c: ChatChunk = serde_json::from_slice(line).unwrap();
+        assert!(matches!(
+            c.message.unwrap().content,
+            Cow::Borrowed(" capital")
+        ));
+    }
+}

@@ -1,0 +1,101 @@
+//! One question, one answer on stdout, nothing else there: the mode for pipes and scripts.
+
+use std::io::{self, BufWriter, IsTerminal, Read};
+
+use tokio::runtime::Runtime;
+
+use crate::chat::{ctrl_c, pick_model, Chat};
+use crate::config::Config;
+use crate::exit_code::ExitCode;
+use crate::ollama::Client;
+use crate::render::{Output, Renderer, ThinkingTo};
+use crate::turn::{CancelReason, Ending};
+use crate::UsageError;
+
+/// Builds the one user message from `-p` and piped stdin (`-p` first, then a blank line, then stdin).
+pub fn compose_input(prompt: Option<&str>, stdin: Option<&str>) -> Result<String, UsageError> {
+    let stdin = stdin
+        .map(|s| s.trim_end_matches(['\n', '\r']))
+        .filter(|s| !s.trim().is_empty());
+    let prompt = prompt.filter(|p| !p.trim().is_empty());
+    match (prompt, stdin) {
+        (Some(p), Some(s)) => Ok(format!("{p}\n\n{s}")),
+        (Some(p), None) => Ok(p.to_string()),
+        (None, Some(s)) => Ok(s.to_string()),
+        (None, None) => Err(UsageError(
+            "nothing to send: give a prompt with -p or pipe text on stdin".into(),
+        )),
+    }
+}
+
+fn read_stdin() -> anyhow::Result<Option<String>> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    stdin.lock().read_to_end(&mut bytes)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| UsageError("stdin is not UTF-8 text".into()).into())
+}
+
+/// Runs one turn and maps its ending to the exit code.
+pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
+    let stdin = read_stdin()?;
+    let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
+    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+
+    let stdout = io::stdout();
+    let output = if stdout.is_terminal() {
+        Output::Terminal {
+            color: !config.no_color,
+        }
+    } else {
+        Output::Plain
+    };
+    let thinking_to = if io::stderr().is_terminal() {
+        ThinkingTo::Stderr
+    } else {
+        ThinkingTo::Hidden
+    };
+    let mut renderer = Renderer::new(
+        BufWriter::with_capacity(64 * 1024, stdout.lock()),
+        output,
+        thinking_to,
+    );
+
+    let mut chat = Chat::new(client, config, model);
+    let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
+    drop(renderer);
+    match outcome.ending {
+        Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
+        Ending::Cancelled(CancelReason::Interrupt) => {
+            eprintln!("ollama-chat: interrupted");
+            Ok(ExitCode::Interrupted)
+        }
+        Ending::Failed(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_and_stdin_become_one_message() {
+        assert_eq!(
+            compose_input(Some("summarise this"), Some("line 1\nline 2\n")).unwrap(),
+            "summarise this\n\nline 1\nline 2"
+        );
+        assert_eq!(compose_input(Some("q"), None).unwrap(), "q");
+        assert_eq!(compose_input(None, Some("問題\n")).unwrap(), "問題");
+        assert_eq!(compose_input(Some("q"), Some("\n\n")).unwrap(), "q");
+    }
+
+    #[test]
+    fn nothing_to_send_is_a_usage_error() {
+        assert!(compose_input(None, None).is_err());
+        assert!(compose_input(Some("  "), Some(" \n")).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Shows a streaming reply: sanitised and styled on a terminal, byte for byte in a pipe.
+//!
+//! Layout: `sanitize` (untrusted text → terminal-safe text); this file (the `ReplySink` the turn
+//! writes into, and the one renderer that implements it for both kinds of output).
+
+pub mod sanitize;
+
+use std::io::{self, Write};
+
+pub use sanitize::sanitize;
+
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// Where a turn sends the reply as it arrives. `flush` is called once per network read, so a pipe
+/// gets batches and a terminal sees every token as soon as it exists.
+pub trait ReplySink {
+    fn thinking(&mut self, text: &str) -> io::Result<()>;
+    fn content(&mut self, text: &str) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()>;
+    /// The reply is over (finished, failed or cancelled): restore styles, end the line.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// What kind of output the renderer writes to, decided once at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A person reads it: sanitise, dim the thinking, end on a newline.
+    Terminal { color: bool },
+    /// A program reads it: the reply text exactly as the model produced it.
+    Plain,
+}
+
+/// Where thinking text goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThinkingTo {
+    /// Inline before the reply (the REPL on a terminal).
+    Inline,
+    /// To stderr, dimmed (one-shot mode with a terminal on stderr), so stdout stays the reply.
+    Stderr,
+    Hidden,
+}
+
+/// Writes a reply to `W`. The same type serves terminals and pipes so the turn code has one path.
+pub struct Renderer<W: Write> {
+    out: W,
+    output: Output,
+    thinking_to: ThinkingTo,
+    in_thinking: bool,
+    thought_on_stderr: bool,
+    at_line_start: bool,
+    wrote_any: bool,
+}
+
+impl<W: Write> Renderer<W> {
+    pub fn new(out: W, output: Output, thinking_to: ThinkingTo) -> Self {
+        Renderer {
+            out,
+            output,
+            thinking_to,
+            in_thinking: false,
+            thought_on_stderr: false,
+            at_line_start: true,
+            wrote_any: false,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn color(&self) -> bool {
+        matches!(self.output, Output::Terminal { color: true })
+    }
+
+    fn write_text(&mut self, text: &str) -> io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        match self.output {
+            Output::Plain => self.out.write_all(text.as_bytes())?,
+            Output::Terminal { .. } => self.out.write_all(sanitize(text).as_bytes())?,
+        }
+        self.at_line_start = text.ends_with('\n');
+        self.wrote_any = true;
+        Ok(())
+    }
+
+    fn end_thinking(&mut self) -> io::Result<()> {
+        if self.in_thinking {
+            self.in_thinking = false;
+            if self.color() {
+                self.out.write_all(RESET.as_bytes())?;
+            }
+            if !self.at_line_start {
+                self.out.write_all(b"\n")?;
+            }
+            self.out.write_all(b"\n")?;
+            self.at_line_start = true;
+        }
+        if self.thought_on_stderr {
+            self.thought_on_stderr = false;
+            let mut err = io::stderr().lock();
+            let reset = if self.color() { RESET } else { "" };
+            write!(err, "{reset}\n\n")?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> ReplySink for Renderer<W> {
+    fn thinking(&mut self, text: &str) -> io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        match self.thinking_to {
+            ThinkingTo::Hidden => Ok(()),
+            ThinkingTo::Stderr => {
+                let mut err = io::stderr().lock();
+                if !self.thought_on_stderr && self.color() {
+                    err.write_all(DIM.as_bytes())?;
+                }
+                self.thought_on_stderr = true;
+                err.write_all(sanitize(text).as_bytes())?;
+                err.flush()
+            }
+            ThinkingTo::Inline => {
+                if !self.in_thinking {
+                    self.in_thinking = true;
+                    if self.color() {
+                        self.out.write_all(DIM.as_bytes())?;
+                    }
+                }
+                self.write_text(text)
+            }
+        }
+    }
+
+    fn content(&mut self, text: &str) -> io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.end_thinking()?;
+        self.write_text(text)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.end_thinking()?;
+        if matches!(self.output, Output::Terminal { .. }) && self.wrote_any && !self.at_line_start {
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(output: Output, thinking_to: ThinkingTo, steps: &[(&str, &str)]) -> String {
+        let mut r = Renderer::new(Vec::new(), output, thinking_to);
+        for (kind, text) in steps {
+            match *kind {
+                "t" => r.thinking(text).unwrap(),
+                _ => r.content(text).unwrap(),
+            }
+        }
+        r.finish().unwrap();
+        String::from_utf8(r.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn plain_output_is_byte_for_byte() {
+        let out = render(
+            Output::Plain,
+            ThinkingTo::Hidden,
+            &[("t", "hmm"), ("c", "a\x1b[2Jb"), ("c", " 你好")],
+        );
+        assert_eq!(out, "a\x1b[2Jb 你好");
+    }
+
+    #[test]
+    fn terminal_output_is_sanitised_and_ends_with_a_newline() {
+        let out = render(
+            Output::Terminal { color: false },
+            ThinkingTo::Inline,
+            &[("c", "a\x1b[2Jb")],
+        );
+        assert_eq!(out, "a␛[2Jb\n");
+    }
+
+    #[test]
+    fn thinking_is_dimmed_then_separated() {
+        let out = render(
+            Output::Terminal { color: true },
+            ThinkingTo::Inline,
+            &[("t", "let me"), ("t", " think"), ("c", "Answer.")],
+        );
+        assert_eq!(out, "\x1b[2mlet me think\x1b[0m\n\nAnswer.\n");
+    }
+
+    #[test]
+    fn hidden_thinking_never_reaches_the_output() {
+        let out = render(
+            Output::Terminal { color: true },
+            ThinkingTo::Hidden,
+            &[("t", "secret"), ("c", "ok\n")],
+        );
+        assert_eq!(out, "ok\n");
+    }
+}
