@@ -49,7 +49,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One worker thread, not the current-thread runtime: the HTTP connection task must keep
+    // running between turns, so that a cancelled reply's connection is closed at once (which is
+    // what stops the server generating), not at the next `block_on`.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let client = Client::new(&config.base_url, config.api_key.clone())?;

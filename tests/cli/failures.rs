@@ -1,0 +1,240 @@
+//! Every failure a user can meet in one-shot mode: a clear one-line error, the documented exit code,
+//! the partial reply kept, and the turn logged.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::harness::{words, TestEnv};
+use crate::support::fake_ollama::{ChatReply, End, Script};
+
+#[test]
+fn no_server_exits_3_with_a_hint() {
+    let env = TestEnv::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // bound and released: nothing listens there now
+    let out = env
+        .cmd()
+        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
+        .args(["-m", "tiny", "-p", "hi"])
+        .assert()
+        .code(3)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(&format!("cannot reach Ollama at http://127.0.0.1:{port}")));
+    assert!(stderr.contains("ollama serve"));
+    let rec = &env.log_records()[0];
+    assert_eq!(rec["status"], "error");
+    assert!(rec["error"].as_str().unwrap().contains("cannot reach"));
+}
+
+#[test]
+fn no_server_and_no_model_also_exits_3() {
+    let env = TestEnv::new();
+    env.cmd()
+        .env("OLLAMA_HOST", "127.0.0.1:1")
+        .args(["-p", "hi"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("cannot reach Ollama"));
+}
+
+#[test]
+fn unknown_model_exits_4_and_suggests_pulling() {
+    let env = TestEnv::new();
+    env.cmd()
+        .args(["-m", "no-such-model", "-p", "hi"])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(predicate::str::contains("model 'no-such-model' not found"))
+        .stderr(predicate::str::contains("ollama pull no-such-model"));
+}
+
+#[test]
+fn server_error_status_is_reported_with_its_message() {
+    let env = TestEnv::new();
+    env.fake.set_models(&["tiny"]);
+    env.cmd()
+        .args(["-m", "tiny", "--think", "-p", "hi"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Ollama answered 400: \"tiny\" does not support thinking",
+        ));
+}
+
+#[test]
+fn error_line_mid_stream_is_a_failed_turn_not_text() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: words("partial answer"),
+        end: End::Error("model runner has unexpectedly stopped".into()),
+        ..Default::default()
+    }));
+    env.cmd()
+        .args(["-p", "hi"])
+        .assert()
+        .code(1)
+        .stdout("partial answer")
+        .stderr(predicate::str::contains(
+            "error during the reply: model runner has unexpectedly stopped",
+        ));
+    let rec = &env.log_records()[0];
+    assert_eq!(rec["status"], "error");
+    assert_eq!(rec["model_response"], "partial answer");
+    assert!(rec["error"]
+        .as_str()
+        .unwrap()
+        .contains("unexpectedly stopped"));
+}
+
+#[test]
+fn dropped_connection_keeps_the_partial_reply() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: words("so far so"),
+        end: End::Drop,
+        ..Default::default()
+    }));
+    env.cmd()
+        .args(["-p", "hi"])
+        .assert()
+        .code(1)
+        .stdout("so far so")
+        .stderr(predicate::str::contains("lost before the reply finished"));
+    let rec = &env.log_records()[0];
+    assert_eq!(rec["status"], "error");
+    assert_eq!(rec["model_response"], "so far so");
+    assert_eq!(rec["tokens_used"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_stalled_server_is_abandoned_after_the_timeout() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: words("waiting for"),
+        end: End::Stall(Duration::from_secs(30)),
+        ..Default::default()
+    }));
+    let started = Instant::now();
+    env.cmd()
+        .args(["--timeout", "1", "-p", "hi"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stdout("waiting for")
+        .stderr(predicate::str::contains("no data from Ollama for 1 s"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(env.log_records()[0]["status"], "error");
+}
+
+#[test]
+fn ctrl_c_exits_130_and_closes_the_connection() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: (0..400).map(|i| format!(" w{i}")).collect(),
+        delay: Duration::from_millis(25),
+        ..Default::default()
+    }));
+    let mut child = env
+        .std_command()
+        .args(["-p", "write a long essay"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 3];
+    stdout.read_exact(&mut first).unwrap(); // the reply has started
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while env.fake.client_disconnects() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        env.fake.client_disconnects(),
+        1,
+        "the server must see the connection close"
+    );
+    let rec = &env.log_records()[0];
+    assert_eq!(rec["status"], "cancelled");
+    assert!(rec["model_response"].as_str().unwrap().starts_with(" w0"));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: (0..2000).map(|i| format!("line {i}\n")).collect(),
+        delay: Duration::from_millis(2),
+        ..Default::default()
+    }));
+    let mut child = env
+        .std_command()
+        .args(["-p", "count"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 10];
+    stdout.read_exact(&mut buf).unwrap();
+    drop(stdout); // like `| head -c 10`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(env.log_records()[0]["status"], "cancelled");
+}
+
+#[test]
+fn unwritable_log_warns_once_and_the_answer_still_comes() {
+    let env = TestEnv::new();
+    let dir = env.home.path().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    let out = env
+        .cmd()
+        .args(["--log", dir.to_str().unwrap(), "-p", "hi"])
+        .assert()
+        .success()
+        .stdout("echo: hi")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot write the turn log"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = TestEnv::new();
+    env.cmd().arg("--no-such-flag").assert().code(2);
+    env.cmd()
+        .args(["--think=sometimes", "-p", "x"])
+        .assert()
+        .code(2);
+    env.cmd()
+        .args(["--log", "x", "--no-log", "-p", "x"])
+        .assert()
+        .code(2);
+}
