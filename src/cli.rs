@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// A fast, careful terminal chat client for Ollama.
 ///
@@ -11,6 +11,10 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "ollama-chat", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// A command other than chatting; without one, chat.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Model to chat with [env: OLLAMA_CHAT_MODEL]; if unset and only one model is installed, that one.
     #[arg(short, long)]
     pub model: Option<String>,
@@ -28,7 +32,7 @@ pub struct Cli {
     pub options: Vec<String>,
 
     /// Ollama server, in OLLAMA_HOST syntax (`host:port`, `https://host/path`) [env: OLLAMA_HOST].
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, value_name = "HOST", global = true)]
     pub host: Option<String>,
 
     /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
@@ -56,9 +60,13 @@ pub struct Cli {
     pub timeout: u64,
 
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
-    #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count)]
+    #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
     pub debug: u8,
 }
+
+/// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.
+#[derive(Debug, Subcommand)]
+pub enum Command {}
 
 #[cfg(test)]
 mod tests {

@@ -42,12 +42,16 @@ use ollama::{ApiError, Client};
 pub struct UsageError(pub String);
 
 /// Runs the program; `main` only prints the error and exits.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(cli.debug);
+    let command = cli.command.take();
     let env = |k: &str| std::env::var(k).ok();
     let config = Config::resolve(cli, &env)?;
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
+    }
+    if let Some(command) = command {
+        match command {}
     }
     // One worker thread, not the current-thread runtime: the HTTP connection task must keep
     // running between turns, so that a cancelled reply's connection is closed at once (which is
