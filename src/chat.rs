@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::conversation::Conversation;
+use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{TurnContext, TurnLog, TurnRecord};
 use crate::ollama::wire::ChatRequest;
 use crate::ollama::{ApiError, Client};
@@ -21,6 +22,8 @@ pub struct Chat<'a> {
     pub conversation: Conversation,
     pub session_id: Uuid,
     log: Option<TurnLog>,
+    /// `/log off` pauses the log for the next turns.
+    log_pause: Pause,
     turns: u32,
 }
 
@@ -42,7 +45,12 @@ impl<'a> Chat<'a> {
             model,
             conversation: Conversation::new(config.system.clone()),
             session_id: Uuid::new_v4(),
-            log: config.log_path.clone().map(TurnLog::new),
+            log: config.log_path.clone().map(|p| {
+                TurnLog::new(p)
+                    .content(config.log_content)
+                    .rotation(config.log_rotation)
+            }),
+            log_pause: Pause::default(),
             turns: 0,
         }
     }
@@ -50,6 +58,16 @@ impl<'a> Chat<'a> {
     /// A one-line warning about the log's permissions, if it has any to give.
     pub fn log_warning(&self) -> Option<String> {
         self.log.as_ref().and_then(TurnLog::permission_warning)
+    }
+
+    /// Runs `/log …` (the words after it): pauses or resumes the log, and says what it did.
+    pub fn log_command(&mut self, arg: &str) -> String {
+        match LogSwitch::parse(arg) {
+            Ok(switch) => self
+                .log_pause
+                .apply(&switch, self.log.as_ref().map(TurnLog::path)),
+            Err(msg) => msg,
+        }
     }
 
     /// Sends `input` with the whole history, streams the reply into `sink`, and records the turn.
@@ -103,7 +121,7 @@ impl<'a> Chat<'a> {
     }
 
     fn record(&mut self, input: &str, outcome: &TurnOutcome) {
-        let Some(log) = self.log.as_mut() else {
+        let Some(log) = self.log.as_mut().filter(|_| !self.log_pause.paused) else {
             return;
         };
         let ctx = TurnContext {

@@ -7,6 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cli::Cli;
+use crate::log::content::BadLogContent;
+use crate::log::rotate::{parse_size, Rotation};
+use crate::log::LogContent;
 use crate::ollama::host;
 use crate::ollama::wire::Think;
 use crate::options::{OptionError, Options};
@@ -29,6 +32,9 @@ pub struct Config {
     pub prompt: Option<String>,
     /// `None` when logging is off or no home directory is known.
     pub log_path: Option<PathBuf>,
+    /// What text the turn log keeps.
+    pub log_content: LogContent,
+    pub log_rotation: Rotation,
     /// Line-editor history; `None` with OLLAMA_NOHISTORY or no home directory.
     pub history_path: Option<PathBuf>,
     pub stall_timeout: Duration,
@@ -47,6 +53,10 @@ pub enum ConfigError {
     Format(String),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error(transparent)]
+    LogContent(#[from] BadLogContent),
+    #[error("--log-max-size: {0}")]
+    LogMaxSize(String),
 }
 
 impl Config {
@@ -74,6 +84,17 @@ impl Config {
             cli.log
                 .or_else(|| paths::state_dir(env).map(|d| d.join("turns.jsonl")))
         };
+        let log_content = match cli.log_content.or_else(|| env("OLLAMA_CHAT_LOG_CONTENT")) {
+            Some(s) if !s.trim().is_empty() => s.parse()?,
+            _ => LogContent::default(),
+        };
+        let log_rotation = Rotation {
+            max_size: match cli.log_max_size.as_deref() {
+                Some(s) => parse_size(s).map_err(ConfigError::LogMaxSize)?,
+                None => Rotation::default().max_size,
+            },
+            keep: cli.log_keep,
+        };
         let history_path = if env("OLLAMA_NOHISTORY").is_some_and(|v| !v.is_empty()) {
             None
         } else {
@@ -95,6 +116,8 @@ impl Config {
             keep_alive,
             prompt: cli.prompt,
             log_path,
+            log_content,
+            log_rotation,
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -195,6 +218,37 @@ mod tests {
             c.log_path.unwrap(),
             PathBuf::from("/st/ollama-chat/turns.jsonl")
         );
+    }
+
+    #[test]
+    fn log_content_and_rotation() {
+        let c = resolve(&[], &[]).unwrap();
+        assert_eq!(c.log_content, LogContent::Full);
+        assert_eq!(c.log_rotation, Rotation::default());
+        let c = resolve(
+            &["--log-content", "none"],
+            &[("OLLAMA_CHAT_LOG_CONTENT", "redact")],
+        )
+        .unwrap();
+        assert_eq!(c.log_content, LogContent::None);
+        let c = resolve(&[], &[("OLLAMA_CHAT_LOG_CONTENT", "redact")]).unwrap();
+        assert_eq!(c.log_content, LogContent::Redact);
+        let c = resolve(&["--log-max-size", "1MiB", "--log-keep", "2"], &[]).unwrap();
+        assert_eq!(
+            c.log_rotation,
+            Rotation {
+                max_size: 1 << 20,
+                keep: 2
+            }
+        );
+        assert!(matches!(
+            resolve(&["--log-content", "some"], &[]),
+            Err(ConfigError::LogContent(_))
+        ));
+        assert!(matches!(
+            resolve(&["--log-max-size", "big"], &[]),
+            Err(ConfigError::LogMaxSize(_))
+        ));
     }
 
     #[test]

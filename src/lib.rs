@@ -11,10 +11,13 @@
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history and the log.
+//! - `log` also reads: rotated files, streaming records, filters, percentiles and aggregates.
+//! - `commands`: subcommands besides chatting (`logs`, `stats`), one module each.
 //! - `exit_code`: what the process returns.
 
 pub mod chat;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod exit_code;
@@ -51,7 +54,10 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("ollama-chat: warning: {w}");
     }
     if let Some(command) = command {
-        match command {}
+        return match command {
+            cli::Command::Logs(args) => commands::logs::run(&args, &config),
+            cli::Command::Stats(args) => commands::stats::run(&args, &config),
+        };
     }
     // One worker thread, not the current-thread runtime: the HTTP connection task must keep
     // running between turns, so that a cancelled reply's connection is closed at once (which is

@@ -66,6 +66,9 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
     );
 
     let mut chat = Chat::new(client, config, model);
+    if let Some(w) = chat.log_warning() {
+        eprintln!("ollama-chat: warning: {w}");
+    }
     let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
     match outcome.ending {

@@ -1,8 +1,27 @@
 //! The turn log: one JSON line per exchange, appended atomically to a private file.
+//!
+//! Layout: this file (the record and the writer); `content` (what text is kept), `redact` (the
+//! masking patterns), `rotate` (size-based rotation under a lock), `pause` (`/log off|on`);
+//! for readers: `read` (streaming lines and records), `timestamp` (their times), `scan` (many
+//! files on several threads), `tail` (following the live file), `filter` (the selection),
+//! `quantile` and `stats` (aggregates).
 
+pub mod content;
+pub mod filter;
+pub mod pause;
+pub mod quantile;
+pub mod read;
+pub mod redact;
+pub mod rotate;
+pub mod scan;
+pub mod stats;
+pub mod tail;
+pub mod timestamp;
+
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -11,14 +30,20 @@ use uuid::Uuid;
 use crate::options::Options;
 use crate::paths::create_private_dir;
 use crate::turn::{Ending, TurnOutcome};
+pub use content::LogContent;
+use redact::Redactor;
+use rotate::{LockGuard, Rotation};
 
-/// Bumped when a field changes meaning, so readers of old logs can tell.
-pub const LOG_VERSION: u32 = 1;
+/// Bumped when a field changes meaning, so readers of old logs can tell. Version 2 added
+/// `log_content`; the text fields are absent when it is `none`.
+pub const LOG_VERSION: u32 = 2;
 
 /// One line of the turn log. The schema is documented in the README; fields are only ever added.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TurnRecord<'a> {
     pub log_version: u32,
+    /// How much text this record keeps.
+    pub log_content: LogContent,
     /// When the request was sent (UTC, RFC 3339).
     pub timestamp: String,
     pub session_id: &'a Uuid,
@@ -26,10 +51,13 @@ pub struct TurnRecord<'a> {
     pub model: &'a str,
     pub host: &'a str,
     pub options: &'a Options,
-    pub user_input: &'a str,
-    pub model_response: &'a str,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub thinking: &'a str,
+    /// Absent (like the reply and thinking) when `log_content` is `none`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_input: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_response: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "is_none_or_empty")]
+    pub thinking: Option<Cow<'a, str>>,
     /// Seconds from request sent to final chunk (or to the end of a failed or cancelled turn).
     pub response_time: f64,
     /// Seconds from request sent to the first reply text.
@@ -62,6 +90,7 @@ impl<'a> TurnRecord<'a> {
         let completion_tokens = stats.map(|s| s.eval_count.unwrap_or(0));
         TurnRecord {
             log_version: LOG_VERSION,
+            log_content: LogContent::Full,
             timestamp: outcome
                 .started_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -70,9 +99,9 @@ impl<'a> TurnRecord<'a> {
             model: ctx.model,
             host: ctx.host,
             options: ctx.options,
-            user_input: ctx.user_input,
-            model_response: &outcome.content,
-            thinking: &outcome.thinking,
+            user_input: Some(Cow::Borrowed(ctx.user_input)),
+            model_response: Some(Cow::Borrowed(&outcome.content)),
+            thinking: Some(Cow::Borrowed(&outcome.thinking)),
             response_time: round_ms(outcome.elapsed.as_secs_f64()),
             ttft: outcome.ttft.map(|d| round_ms(d.as_secs_f64())),
             prompt_tokens,
@@ -88,6 +117,43 @@ impl<'a> TurnRecord<'a> {
             },
         }
     }
+}
+
+impl TurnRecord<'_> {
+    /// Keeps, masks or drops the text fields as `content` says, and records the choice. Errors stay
+    /// in every mode (they say why a turn failed), masked under `redact`.
+    pub fn with_content(mut self, content: LogContent, redactor: Option<&Redactor>) -> Self {
+        self.log_content = content;
+        match content {
+            LogContent::Full => {}
+            LogContent::None => {
+                self.user_input = None;
+                self.model_response = None;
+                self.thinking = None;
+            }
+            LogContent::Redact => {
+                let built;
+                let r = match redactor {
+                    Some(r) => r,
+                    None => {
+                        built = Redactor::new();
+                        &built
+                    }
+                };
+                let mask =
+                    |t: Option<Cow<'_, str>>| t.map(|t| Cow::Owned(r.redact(&t).into_owned()));
+                self.user_input = mask(self.user_input.take());
+                self.model_response = mask(self.model_response.take());
+                self.thinking = mask(self.thinking.take());
+                self.error = self.error.take().map(|e| r.redact(&e).into_owned());
+            }
+        }
+        self
+    }
+}
+
+fn is_none_or_empty(s: &Option<Cow<'_, str>>) -> bool {
+    s.as_deref().is_none_or(str::is_empty)
 }
 
 fn round_ms(x: f64) -> f64 {
@@ -107,7 +173,12 @@ pub struct LogError {
 pub struct TurnLog {
     path: PathBuf,
     file: Option<File>,
+    /// The `.lock` sibling every writer locks around an append (see `rotate`).
+    lock: Option<File>,
     failed_before: bool,
+    content: LogContent,
+    redactor: Option<Redactor>,
+    rotation: Rotation,
 }
 
 impl TurnLog {
@@ -115,8 +186,25 @@ impl TurnLog {
         TurnLog {
             path,
             file: None,
+            lock: None,
             failed_before: false,
+            content: LogContent::Full,
+            redactor: None,
+            rotation: Rotation::default(),
         }
+    }
+
+    /// What text the records keep.
+    pub fn content(mut self, content: LogContent) -> Self {
+        self.content = content;
+        self.redactor = (content == LogContent::Redact).then(Redactor::new);
+        self
+    }
+
+    /// When the file rotates.
+    pub fn rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = rotation;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -145,13 +233,47 @@ impl TurnLog {
     }
 
     fn try_append(&mut self, record: &TurnRecord<'_>) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
+        let mut line = match self.content {
+            LogContent::Full => serde_json::to_vec(record)?,
+            content => {
+                serde_json::to_vec(&record.clone().with_content(content, self.redactor.as_ref()))?
+            }
+        };
         line.push(b'\n');
+        if self.lock.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                create_private_dir(dir)?;
+            }
+            // Without a lock (a file system without flock) appends stay whole; only rotation
+            // loses its protection against a concurrent writer.
+            self.lock = open_private_append(&rotate::lock_path(&self.path)).ok();
+        }
+        let lock = self.lock.take();
+        let guard = lock.as_ref().and_then(|f| LockGuard::exclusive(f).ok());
+        let result = self.write_locked(&line);
+        drop(guard);
+        self.lock = lock;
+        result
+    }
+
+    /// Appends `line` while holding the lock: follows a rotation done by another client, rotates
+    /// if this line would overflow the file, then writes the line with one `write`.
+    fn write_locked(&mut self, line: &[u8]) -> std::io::Result<()> {
+        if let Some(file) = &self.file {
+            if !same_file(file, &self.path) {
+                self.file = None;
+            }
+        }
         if self.file.is_none() {
             self.file = Some(open_private_append(&self.path)?);
         }
+        let len = self.file.as_ref().expect("opened above").metadata()?.len();
+        if self.rotation.due(len, line.len()) {
+            rotate::rotate(&self.path, self.rotation.keep)?;
+            self.file = Some(open_private_append(&self.path)?);
+        }
         let file = self.file.as_mut().expect("opened above");
-        let n = file.write(&line)?;
+        let n = file.write(line)?;
         if n < line.len() {
             // Only a full disk or a signal gets here; finish the line rather than leave it torn.
             file.write_all(&line[n..])?;
@@ -159,16 +281,35 @@ impl TurnLog {
         Ok(())
     }
 
-    /// A warning when an existing log can be read by others.
+    /// A warning when an existing log, or its folder, is open to other users. Shared folders with
+    /// the sticky bit (like `/tmp`) are shared by design and only the file is checked there.
     pub fn permission_warning(&self) -> Option<String> {
-        let mode = std::fs::metadata(&self.path).ok()?.permissions().mode();
-        (mode & 0o077 != 0).then(|| {
-            format!(
-                "the turn log {} is readable by other users (mode {:o}); `chmod 600` it",
+        let meta = std::fs::metadata(&self.path).ok().filter(|m| m.is_file())?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "the turn log {} is open to other users (mode {:o}); `chmod 600` it",
                 self.path.display(),
                 mode & 0o777
+            ));
+        }
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty())?;
+        let dmode = std::fs::metadata(dir).ok()?.permissions().mode();
+        (dmode & 0o077 != 0 && dmode & 0o1000 == 0).then(|| {
+            format!(
+                "the turn log's folder {} is open to other users (mode {:o}); `chmod 700` it",
+                dir.display(),
+                dmode & 0o777
             )
         })
+    }
+}
+
+/// Whether `file` is still the file at `path` (not renamed away by another client's rotation).
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
@@ -317,5 +458,130 @@ mod tests {
         };
         assert!(log.append(&TurnRecord::new(&ctx, &o)).is_err());
         assert!(log.append(&TurnRecord::new(&ctx, &o)).is_ok());
+    }
+
+    fn ctx_for<'a>(id: &'a Uuid, opts: &'a Options, input: &'a str) -> TurnContext<'a> {
+        TurnContext {
+            session_id: id,
+            turn: 1,
+            model: "m",
+            host: "h",
+            options: opts,
+            user_input: input,
+        }
+    }
+
+    #[test]
+    fn content_modes_keep_mask_or_drop_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Uuid::nil();
+        let opts = Options::default();
+        let mut o = outcome(None, Ending::Done);
+        o.content = "write to ming@example.com".into();
+        o.thinking = "hmm 0912345678".into();
+        let ctx = ctx_for(&id, &opts, "my token is ghp_0123456789abcdefghijABCDEFGHIJ");
+        for (mode, question, answer, thinking) in [
+            (
+                LogContent::Full,
+                Some("my token is ghp_0123456789abcdefghijABCDEFGHIJ"),
+                Some("write to ming@example.com"),
+                Some("hmm 0912345678"),
+            ),
+            (
+                LogContent::Redact,
+                Some("my token is [secret]"),
+                Some("write to [email]"),
+                Some("hmm [number]"),
+            ),
+            (LogContent::None, None, None, None),
+        ] {
+            let path = dir.path().join(format!("{mode}.jsonl"));
+            let mut log = TurnLog::new(path.clone()).content(mode);
+            log.append(&TurnRecord::new(&ctx, &o)).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+            assert_eq!(v["log_content"], mode.as_str());
+            assert_eq!(
+                v.get("user_input").and_then(|x| x.as_str()),
+                question,
+                "{mode}"
+            );
+            assert_eq!(
+                v.get("model_response").and_then(|x| x.as_str()),
+                answer,
+                "{mode}"
+            );
+            assert_eq!(
+                v.get("thinking").and_then(|x| x.as_str()),
+                thinking,
+                "{mode}"
+            );
+            assert_eq!(v["status"], "ok");
+            assert_eq!(v["log_version"], LOG_VERSION);
+        }
+    }
+
+    #[test]
+    fn permission_warnings_for_file_and_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("logs");
+        let path = sub.join("turns.jsonl");
+        let log = TurnLog::new(path.clone());
+        assert!(log.permission_warning().is_none(), "no file yet");
+        open_private_append(&path).unwrap();
+        assert!(log.permission_warning().is_none());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(log.permission_warning().unwrap().contains("mode 640"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(log.permission_warning().unwrap().contains("folder"));
+        // A sticky shared folder like /tmp is shared by design.
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(log.permission_warning().is_none());
+    }
+
+    #[test]
+    fn two_writers_rotating_concurrently_lose_and_tear_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turns.jsonl");
+        let per_writer = 400;
+        std::thread::scope(|s| {
+            for w in 0..2 {
+                let path = path.clone();
+                s.spawn(move || {
+                    let id = Uuid::nil();
+                    let opts = Options::default();
+                    let o = outcome(None, Ending::Done);
+                    let mut log = TurnLog::new(path).rotation(Rotation {
+                        max_size: 4096,
+                        keep: 1000,
+                    });
+                    for i in 0..per_writer {
+                        let q = format!("writer {w} turn {i} {}", "字".repeat(i % 50));
+                        log.append(&TurnRecord::new(&ctx_for(&id, &opts, &q), &o))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let mut files = rotate::rotated_siblings(&path).unwrap();
+        files.push(path.clone());
+        assert!(files.len() > 20, "rotated {} times", files.len() - 1);
+        let mut seen = std::collections::HashSet::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            assert!(
+                text.len() <= 4096,
+                "{} has {} bytes",
+                f.display(),
+                text.len()
+            );
+            for line in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("torn line in {}: {e}", f.display()));
+                assert!(seen.insert(v["user_input"].as_str().unwrap().to_string()));
+            }
+        }
+        assert_eq!(seen.len(), 2 * per_writer);
     }
 }

@@ -8,6 +8,8 @@ pub enum SlashCommand {
     Bye,
     Clear,
     Help,
+    /// `/log off|on`: the words after `/log`, parsed by `log::pause`.
+    Log(String),
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -20,6 +22,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/clear",
         "Forget the conversation (the system prompt stays)",
     ),
+    ("/log", "Pause or resume the turn log: /log off, /log on"),
     ("/bye", "Exit (also /exit, or Ctrl-D)"),
     ("/?", "Show this help (also /help)"),
 ];
@@ -35,6 +38,7 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
         "/bye" | "/exit" => SlashCommand::Bye,
         "/clear" => SlashCommand::Clear,
         "/?" | "/help" => SlashCommand::Help,
+        "/log" => SlashCommand::Log(line[name.len()..].trim().to_string()),
         other => SlashCommand::Unknown {
             name: other.to_string(),
             suggestion: nearest(
@@ -56,6 +60,8 @@ mod tests {
         assert_eq!(parse("/clear"), Some(SlashCommand::Clear));
         assert_eq!(parse("/?"), Some(SlashCommand::Help));
         assert_eq!(parse("/help"), Some(SlashCommand::Help));
+        assert_eq!(parse("/log off"), Some(SlashCommand::Log("off".into())));
+        assert_eq!(parse("/log"), Some(SlashCommand::Log(String::new())));
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                     println!("{}", style.dim("Cleared the conversation."));
                 }
                 SlashCommand::Help => print_help(),
+                SlashCommand::Log(arg) => println!("{}", style.dim(&chat.log_command(&arg))),
                 SlashCommand::Unknown { name, suggestion } => {
                     let hint = suggestion
                         .map(|s| format!(" Did you mean {s}?"))

@@ -41,7 +41,7 @@ fn every_field_of_a_successful_turn() {
     let rt = r["response_time"].as_f64().unwrap();
     let ttft = r["ttft"].as_f64().unwrap();
     assert!(rt > 0.0 && ttft > 0.0 && ttft <= rt, "ttft {ttft} rt {rt}");
-    assert_eq!(r["log_version"], 1);
+    assert_eq!(r["log_version"], 2);
 }
 
 #[test]

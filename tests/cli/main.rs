@@ -8,5 +8,8 @@ mod support;
 mod failures;
 mod harness;
 mod log;
+mod log_privacy;
+mod logs_cmd;
 mod oneshot;
 mod repl;
+mod stats_cmd;
