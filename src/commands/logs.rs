@@ -69,13 +69,11 @@ pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let mut recent = Recent::new(limit);
             for path in &backlog {
                 scan_file(open(path)?, path, &mut problems, |r| {
-                    recent.offer(&sel.filter, &r, args.json)
+                    recent.offer(&sel.filter, &r)
                 })?;
             }
             if let Some(t) = &mut tail {
-                drain_tail(t, &mut problems, |r| {
-                    recent.offer(&sel.filter, &r, args.json)
-                })?;
+                drain_tail(t, &mut problems, |r| recent.offer(&sel.filter, &r))?;
             }
             show_recent(recent, args.json, tail.is_some(), color, &mut out)?
         }
@@ -119,7 +117,7 @@ fn show_recent(
     out: &mut impl Write,
 ) -> anyhow::Result<Layout> {
     let (matched, shown) = (recent.matched, recent.heap.len() as u64);
-    let rows = recent.into_sorted();
+    let rows = recent.into_sorted(json);
     let layout = Layout::new(&rows, output_width());
     let printed = if json {
         rows.iter()
@@ -254,7 +252,8 @@ impl Row {
     }
 }
 
-/// The `n` most recent matching turns (by time, then by reading order), in bounded memory.
+/// The `n` most recent matching turns (by time, then by reading order), in bounded memory. Only
+/// their lines are copied while reading; rows are built for the survivors at the end.
 struct Recent {
     cap: usize,
     heap: BinaryHeap<Reverse<Keyed>>,
@@ -264,7 +263,7 @@ struct Recent {
 
 struct Keyed {
     key: (i64, u64),
-    row: Row,
+    line: Vec<u8>,
 }
 
 impl PartialEq for Keyed {
@@ -294,7 +293,7 @@ impl Recent {
         }
     }
 
-    fn offer(&mut self, filter: &Filter, r: &Record<'_>, keep_raw: bool) {
+    fn offer(&mut self, filter: &Filter, r: &Record<'_>) {
         if !filter.matches(r) {
             return;
         }
@@ -304,23 +303,26 @@ impl Recent {
         if self.cap == 0 {
             return;
         }
+        let mut line = Vec::new();
         if self.heap.len() >= self.cap {
-            // Older than everything kept: not worth building a row for.
             if self.heap.peek().is_some_and(|Reverse(k)| key <= k.key) {
-                return;
+                return; // older than everything kept
             }
-            self.heap.pop();
+            // Reuse the evicted line's buffer.
+            line = self.heap.pop().map(|Reverse(k)| k.line).unwrap_or_default();
+            line.clear();
         }
-        self.heap.push(Reverse(Keyed {
-            key,
-            row: Row::from_record(r, keep_raw),
-        }));
+        line.extend_from_slice(r.line);
+        self.heap.push(Reverse(Keyed { key, line }));
     }
 
-    fn into_sorted(self) -> Vec<Row> {
+    fn into_sorted(self, keep_raw: bool) -> Vec<Row> {
         let mut v: Vec<Keyed> = self.heap.into_iter().map(|Reverse(k)| k).collect();
         v.sort();
-        v.into_iter().map(|k| k.row).collect()
+        v.iter()
+            .filter_map(|k| parse_record(&k.line).ok())
+            .map(|r| Row::from_record(&r, keep_raw))
+            .collect()
     }
 }
 

@@ -18,14 +18,56 @@ pub struct Filter {
     pub until: Option<i64>,
     /// Any of these; empty means all.
     pub statuses: Vec<Status>,
-    /// Case-insensitive text in the question, answer, thinking or error; set with `with_grep`,
-    /// which lower-cases it.
-    pub grep: Option<String>,
+    /// Text in the question, answer, thinking or error, in any case; set with `with_grep`.
+    pub grep: Option<Grep>,
+}
+
+/// `--grep`: a case-insensitive literal (Unicode case folding), plus a cheap test on the raw line
+/// that rules most lines out before their text is parsed.
+#[derive(Debug, Clone)]
+pub struct Grep {
+    text: regex::Regex,
+    /// The same search over the line's bytes, where the text is written as is. `None` when the
+    /// needle has characters JSON escapes, so that a raw miss would prove nothing.
+    raw: Option<regex::bytes::Regex>,
+}
+
+impl Grep {
+    pub fn new(needle: &str) -> Grep {
+        let pattern = format!("(?i){}", regex::escape(needle));
+        let literal_in_json = !needle
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c == '/' || c.is_control());
+        Grep {
+            text: regex::Regex::new(&pattern).expect("an escaped literal is a valid pattern"),
+            raw: literal_in_json.then(|| {
+                regex::bytes::Regex::new(&pattern).expect("an escaped literal is a valid pattern")
+            }),
+        }
+    }
+
+    fn matches(&self, line: &[u8]) -> bool {
+        if let Some(raw) = &self.raw {
+            // Another writer may have escaped non-ASCII text as \uXXXX: then parse to be sure.
+            let escaped = memchr::memmem::find(line, b"\\u").is_some();
+            if !escaped && !raw.is_match(line) {
+                return false;
+            }
+        }
+        self.in_texts(&parse_texts(line))
+    }
+
+    fn in_texts(&self, t: &Texts<'_>) -> bool {
+        [&t.user_input, &t.model_response, &t.thinking, &t.error]
+            .into_iter()
+            .flatten()
+            .any(|text| self.text.is_match(text))
+    }
 }
 
 impl Filter {
     pub fn with_grep(mut self, text: Option<&str>) -> Self {
-        self.grep = text.filter(|t| !t.is_empty()).map(str::to_lowercase);
+        self.grep = text.filter(|t| !t.is_empty()).map(Grep::new);
         self
     }
 
@@ -49,27 +91,9 @@ impl Filter {
         }
         match &self.grep {
             None => true,
-            Some(needle) => texts_contain(&parse_texts(r.line), needle),
+            Some(grep) => grep.matches(r.line),
         }
     }
-}
-
-fn texts_contain(t: &Texts<'_>, lower_needle: &str) -> bool {
-    [&t.user_input, &t.model_response, &t.thinking, &t.error]
-        .into_iter()
-        .flatten()
-        .any(|text| contains_folded(text, lower_needle))
-}
-
-fn contains_folded(haystack: &str, lower_needle: &str) -> bool {
-    if haystack.is_ascii() && lower_needle.is_ascii() {
-        let n = lower_needle.as_bytes();
-        return haystack
-            .as_bytes()
-            .windows(n.len())
-            .any(|w| w.eq_ignore_ascii_case(n));
-    }
-    haystack.to_lowercase().contains(lower_needle)
 }
 
 /// `llama3.2` matches `llama3.2:latest` and `llama3.2:1b`; `llama3.2:1b` matches only itself.
@@ -298,6 +322,20 @@ mod tests {
         assert!(f().with_grep(Some("sky BLUE")).matches(&r));
         assert!(f().with_grep(Some("巴黎")).matches(&r));
         assert!(!f().with_grep(Some("green")).matches(&r));
+        assert!(
+            f().with_grep(Some("sky blue?")).matches(&r),
+            "regex characters are literal"
+        );
+        assert!(!f().with_grep(Some("s.y")).matches(&r));
+        // Only the text fields count, not the model or the session.
+        assert!(!f().with_grep(Some("qwen3")).matches(&r));
+        assert!(!f().with_grep(Some("56e705d3")).matches(&r));
+        let escaped =
+            br#"{"timestamp":"2026-11-29T00:00:00Z","user_input":"\u4f60\u597d \u00c9COLE"}"#;
+        let r2 = parse_record(escaped).unwrap();
+        assert!(f().with_grep(Some("你好")).matches(&r2));
+        assert!(f().with_grep(Some("école")).matches(&r2));
+        assert!(!f().with_grep(Some("再見")).matches(&r2));
         let both = Filter {
             model: Some("qwen3".into()),
             statuses: vec![Status::Ok],
