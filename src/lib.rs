@@ -16,6 +16,7 @@
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod conversation;
 pub mod exit_code;
 pub mod log;
