@@ -1,13 +1,17 @@
 //! One run's chat: the model, the history, the turn log, and the rule for how each turn's outcome
-//! changes the history and is recorded. Shared by the REPL and one-shot mode.
+//! changes the history and is recorded. Shared by the REPL and one-shot mode. The context-window
+//! steps of a turn (budget before, checks after) live in `chat_context`.
 
 use std::future::Future;
+use std::io::IsTerminal;
 
 use uuid::Uuid;
 
+use crate::chat_context::ContextState;
 use crate::config::Config;
+use crate::context::ContextAction;
 use crate::conversation::Conversation;
-use crate::log::{TurnContext, TurnLog, TurnRecord};
+use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::ollama::wire::ChatRequest;
 use crate::ollama::{ApiError, Client};
 use crate::render::ReplySink;
@@ -20,8 +24,11 @@ pub struct Chat<'a> {
     pub model: String,
     pub conversation: Conversation,
     pub session_id: Uuid,
+    /// What the client knows about the context window and how it budgets for it.
+    pub context: ContextState,
     log: Option<TurnLog>,
     turns: u32,
+    dim: bool,
 }
 
 /// What a turn did to the history.
@@ -34,6 +41,56 @@ pub enum HistoryEffect {
     Returned(String),
 }
 
+/// A turn that was sent.
+#[derive(Debug)]
+pub struct Sent {
+    pub outcome: TurnOutcome,
+    pub effect: HistoryEffect,
+    /// What the context strategy did to the history before sending, if anything (the removed
+    /// messages are in `conversation.archived()`).
+    pub context: Option<ContextAction>,
+}
+
+/// A message that was not sent, handed back to the user.
+#[derive(Debug)]
+pub struct NotSent {
+    pub reason: NotSentReason,
+    pub input: String,
+}
+
+/// Why a message was not sent.
+#[derive(Debug)]
+pub enum NotSentReason {
+    /// The message alone is larger than the context window (`--allow-overflow` sends it anyway).
+    TooLarge(String),
+    /// The history no longer fits and the strategy is `fail`.
+    Full(String),
+    /// The summarize strategy's call to the model failed or was interrupted.
+    Summary(Ending),
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            NotSentReason::TooLarge(m) | NotSentReason::Full(m) => f.write_str(m),
+            NotSentReason::Summary(Ending::Failed(e)) => write!(
+                f,
+                "could not summarise the earlier conversation, so nothing was sent: {e} (try again, or /set context truncate)"
+            ),
+            NotSentReason::Summary(Ending::Cancelled(r)) => write!(
+                f,
+                "summarising the earlier conversation was stopped ({}), so nothing was sent",
+                r.describe()
+            ),
+            NotSentReason::Summary(Ending::Done) => f.write_str(
+                "the model returned an empty summary, so nothing was sent (try again, or /set context truncate)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NotSent {}
+
 impl<'a> Chat<'a> {
     pub fn new(client: &'a Client, config: &'a Config, model: String) -> Self {
         Chat {
@@ -42,8 +99,10 @@ impl<'a> Chat<'a> {
             model,
             conversation: Conversation::new(config.system.clone()),
             session_id: Uuid::new_v4(),
+            context: ContextState::new(config.context_strategy, config.allow_overflow),
             log: config.log_path.clone().map(TurnLog::new),
             turns: 0,
+            dim: !config.no_color && std::io::stderr().is_terminal(),
         }
     }
 
@@ -52,22 +111,37 @@ impl<'a> Chat<'a> {
         self.log.as_ref().and_then(TurnLog::permission_warning)
     }
 
-    /// Sends `input` with the whole history, streams the reply into `sink`, and records the turn.
+    /// Sends `input` with the history that fits, streams the reply into `sink`, and records the
+    /// turn.
     ///
-    /// A finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it
-    /// too, so what the model said stays visible to it. A turn with no reply at all leaves the
-    /// history as it was and hands the input back.
+    /// Before sending, the history is budgeted against the context window and the strategy applied
+    /// (the user is told what it did); a message that cannot be sent comes back as `NotSent`. A
+    /// finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it too,
+    /// so what the model said stays visible to it. A turn with no reply at all leaves the history
+    /// as it was and hands the input back.
     pub async fn send<S, C>(
         &mut self,
         input: &str,
         sink: &mut S,
         cancel: C,
-    ) -> (TurnOutcome, HistoryEffect)
+    ) -> Result<Sent, NotSent>
     where
         S: ReplySink + ?Sized,
         C: Future<Output = ()>,
     {
+        tokio::pin!(cancel);
         self.conversation.push_user(input);
+        let turn = self.turns + 1;
+        let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+            Ok(p) => p,
+            Err(reason) => {
+                let input = self
+                    .conversation
+                    .pop_unanswered()
+                    .unwrap_or_else(|| input.to_string());
+                return Err(NotSent { reason, input });
+            }
+        };
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
@@ -77,16 +151,16 @@ impl<'a> Chat<'a> {
             think: self.config.think.as_ref(),
             keep_alive: self.config.keep_alive.as_ref(),
         };
+        let sent = request.messages.len();
         let outcome = run_turn(
             self.client,
             &request,
             sink,
-            cancel,
+            cancel.as_mut(),
             self.config.stall_timeout,
         )
         .await;
-        self.turns += 1;
-        self.record(input, &outcome);
+        self.turns = turn;
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
@@ -99,24 +173,56 @@ impl<'a> Chat<'a> {
                     .unwrap_or_else(|| input.to_string()),
             ),
         };
-        (outcome, effect)
+        let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
+        let log = ContextLog {
+            server_truncated,
+            ..prepared.log.clone()
+        };
+        self.record(input, &outcome, &log);
+        Ok(Sent {
+            outcome,
+            effect,
+            context: prepared.log.action,
+        })
     }
 
-    fn record(&mut self, input: &str, outcome: &TurnOutcome) {
+    /// Appends one record to the turn log (a chat turn or a summarize call).
+    pub(crate) fn record(&mut self, input: &str, outcome: &TurnOutcome, context: &ContextLog) {
+        let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut() else {
             return;
         };
         let ctx = TurnContext {
             session_id: &self.session_id,
-            turn: self.turns,
+            turn,
             model: &self.model,
             host: self.client.base_url(),
             options: &self.config.options,
             user_input: input,
+            context,
         };
         if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {
             eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
         }
+    }
+
+    /// One line for the user about what the context policy did: dim on a terminal.
+    pub(crate) fn note(&self, text: &str) {
+        if self.dim {
+            eprintln!("\x1b[2m{text}\x1b[0m");
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    pub(crate) fn warn(&self, text: &str) {
+        eprintln!("ollama-chat: warning: {text}");
+    }
+
+    /// Called by `chat_context` once a summarize call has been made, so the log numbers it with
+    /// the turn it makes room for.
+    pub(crate) fn set_turn(&mut self, turn: u32) {
+        self.turns = turn;
     }
 }
 

@@ -59,6 +59,15 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
 
+    /// What to do when the conversation outgrows the model's context window: drop the oldest
+    /// exchanges, have the model summarise them, or refuse to send.
+    #[arg(long, value_name = "STRATEGY", value_parser = ["truncate", "summarize", "fail"], default_value = "truncate")]
+    pub context_strategy: String,
+
+    /// Send a message even when it alone is larger than the context window (Ollama then cuts it).
+    #[arg(long)]
+    pub allow_overflow: bool,
+
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
     pub debug: u8,
@@ -95,5 +104,22 @@ mod tests {
     fn options_repeat() {
         let c = Cli::try_parse_from(["ollama-chat", "-o", "stop=a", "--option", "stop=b"]).unwrap();
         assert_eq!(c.options, vec!["stop=a", "stop=b"]);
+    }
+
+    #[test]
+    fn context_strategy_choices() {
+        let c = Cli::try_parse_from(["ollama-chat"]).unwrap();
+        assert_eq!(c.context_strategy, "truncate");
+        assert!(!c.allow_overflow);
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "--context-strategy",
+            "summarize",
+            "--allow-overflow",
+        ])
+        .unwrap();
+        assert_eq!(c.context_strategy, "summarize");
+        assert!(c.allow_overflow);
+        assert!(Cli::try_parse_from(["ollama-chat", "--context-strategy", "drop"]).is_err());
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::cli::Cli;
+use crate::context::{Strategy, UnknownStrategy};
 use crate::ollama::host;
 use crate::ollama::wire::Think;
 use crate::options::{OptionError, Options};
@@ -34,6 +35,10 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// NO_COLOR is set: styles off, sanitising stays on.
     pub no_color: bool,
+    /// What happens when the history outgrows the context window.
+    pub context_strategy: Strategy,
+    /// Send a message that alone exceeds the window instead of refusing it.
+    pub allow_overflow: bool,
 }
 
 /// A flag or variable that cannot be used as given.
@@ -47,6 +52,8 @@ pub enum ConfigError {
     Format(String),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error("--context-strategy: {0}")]
+    Strategy(#[from] UnknownStrategy),
 }
 
 impl Config {
@@ -64,6 +71,7 @@ impl Config {
         let think = cli.think.as_deref().map(parse_think).transpose()?;
         let format = cli.format.as_deref().map(parse_format).transpose()?;
         let keep_alive = cli.keep_alive.as_deref().map(parse_keep_alive);
+        let context_strategy = cli.context_strategy.parse()?;
         if cli.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
@@ -98,6 +106,8 @@ impl Config {
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            context_strategy,
+            allow_overflow: cli.allow_overflow,
         })
     }
 }
@@ -162,6 +172,11 @@ mod tests {
         assert_eq!(c.model, None);
         assert!(c.options.is_empty());
         assert_eq!(c.stall_timeout, Duration::from_secs(300));
+        assert_eq!(c.context_strategy, Strategy::Truncate);
+        assert!(!c.allow_overflow);
+        let c = resolve(&["--context-strategy", "fail", "--allow-overflow"], &[]).unwrap();
+        assert_eq!(c.context_strategy, Strategy::Fail);
+        assert!(c.allow_overflow);
     }
 
     #[test]

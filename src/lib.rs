@@ -14,6 +14,7 @@
 //! - `exit_code`: what the process returns.
 
 pub mod chat;
+pub mod chat_context;
 pub mod cli;
 pub mod config;
 pub mod context;

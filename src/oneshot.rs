@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat};
+use crate::chat::{ctrl_c, pick_model, Chat, NotSentReason};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::ollama::Client;
@@ -66,8 +66,23 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
     );
 
     let mut chat = Chat::new(client, config, model);
-    let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
+    let sent = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
+    let outcome = match sent {
+        Ok(sent) => sent.outcome,
+        Err(not_sent) => {
+            return match not_sent.reason {
+                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => {
+                    Err(UsageError(not_sent.to_string()).into())
+                }
+                NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
+                    eprintln!("ollama-chat: interrupted");
+                    Ok(ExitCode::Interrupted)
+                }
+                NotSentReason::Summary(_) => Err(not_sent.into()),
+            };
+        }
+    };
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
         Ending::Cancelled(CancelReason::Interrupt) => {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use super::error::ApiError;
-use super::wire::{ChatRequest, ErrorBody, TagsResponse};
+use super::wire::{ChatRequest, ErrorBody, PsResponse, ShowContext, TagsResponse};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -107,6 +107,44 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: format!("unexpected /api/tags answer: {e}"),
+        })
+    }
+
+    /// `GET /api/ps`: the models in memory, with the window each was loaded with.
+    pub async fn ps(&self) -> Result<PsResponse, ApiError> {
+        let rb = self.request(reqwest::Method::GET, "/api/ps");
+        self.json(rb, None, "/api/ps").await
+    }
+
+    /// `POST /api/show`, read only for what it says about the context window.
+    pub async fn show_context(&self, model: &str) -> Result<ShowContext, ApiError> {
+        let rb = self
+            .request(reqwest::Method::POST, "/api/show")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::json!({ "model": model }).to_string());
+        self.json(rb, Some(model), "/api/show").await
+    }
+
+    /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
+    /// the window our requests get.
+    pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
+        let mut resp = self.chat(req).await?;
+        while resp.chunk().await?.is_some() {}
+        Ok(())
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+        model: Option<&str>,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
+        let resp = self.check(resp, model).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
+            url: self.base_url.clone(),
+            reason: format!("unexpected {what} answer: {e}"),
         })
     }
 

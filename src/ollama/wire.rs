@@ -173,6 +173,33 @@ pub struct ModelDetails {
     pub context_length: Option<u64>,
 }
 
+// Context-window facts (GET /api/ps, POST /api/show), as far as the budget needs them.
+
+/// `GET /api/ps`: the models in memory.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PsResponse {
+    #[serde(default)]
+    pub models: Vec<LoadedModel>,
+}
+
+/// One loaded model; `context_length` is the window it was loaded with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoadedModel {
+    pub name: String,
+    #[serde(default)]
+    pub context_length: Option<u64>,
+}
+
+/// The parts of `POST /api/show` that say how big a context the model gets.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShowContext {
+    /// The Modelfile's parameters as text (`num_ctx    2048` lines).
+    #[serde(default)]
+    pub parameters: Option<String>,
+    #[serde(default)]
+    pub model_info: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +256,19 @@ mod tests {
             c.message.unwrap().content,
             Cow::Borrowed(" capital")
         ));
+    }
+
+    #[test]
+    fn ps_and_show_context_fields() {
+        let ps = br#"{"models":[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"details":{"family":"gemma3"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]}"#;
+        let ps: PsResponse = serde_json::from_slice(ps).unwrap();
+        assert_eq!(ps.models[0].name, "tiny:latest");
+        assert_eq!(ps.models[0].context_length, Some(2048));
+        let empty: PsResponse = serde_json::from_slice(b"{}").unwrap();
+        assert!(empty.models.is_empty());
+        let show = br#"{"parameters":"num_ctx                        2048","model_info":{"general.architecture":"gemma3","gemma3.context_length":32768},"capabilities":["completion"]}"#;
+        let show: ShowContext = serde_json::from_slice(show).unwrap();
+        assert!(show.parameters.unwrap().contains("2048"));
+        assert_eq!(show.model_info.unwrap()["gemma3.context_length"], 32768);
     }
 }

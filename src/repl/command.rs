@@ -8,6 +8,8 @@ pub enum SlashCommand {
     Bye,
     Clear,
     Help,
+    /// `/context` (show) or `/set context STRATEGY`: the words after it, for `context::report`.
+    Context(String),
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -19,6 +21,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/clear",
         "Forget the conversation (the system prompt stays)",
+    ),
+    (
+        "/context",
+        "Show the context window: tokens used, room left, strategy",
+    ),
+    (
+        "/set context",
+        "Set what happens when the history outgrows the window: truncate|summarize|fail",
     ),
     ("/bye", "Exit (also /exit, or Ctrl-D)"),
     ("/?", "Show this help (also /help)"),
@@ -35,6 +45,10 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
         "/bye" | "/exit" => SlashCommand::Bye,
         "/clear" => SlashCommand::Clear,
         "/?" | "/help" => SlashCommand::Help,
+        "/context" => SlashCommand::Context(rest(line, 1)),
+        "/set" if line.split_whitespace().nth(1) == Some("context") => {
+            SlashCommand::Context(rest(line, 2))
+        }
         other => SlashCommand::Unknown {
             name: other.to_string(),
             suggestion: nearest(
@@ -43,6 +57,14 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
             ),
         },
     })
+}
+
+/// The line after its first `words` words.
+fn rest(line: &str, words: usize) -> String {
+    line.split_whitespace()
+        .skip(words)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -56,6 +78,18 @@ mod tests {
         assert_eq!(parse("/clear"), Some(SlashCommand::Clear));
         assert_eq!(parse("/?"), Some(SlashCommand::Help));
         assert_eq!(parse("/help"), Some(SlashCommand::Help));
+        assert_eq!(
+            parse("/context"),
+            Some(SlashCommand::Context(String::new()))
+        );
+        assert_eq!(
+            parse("/set context  summarize "),
+            Some(SlashCommand::Context("summarize".into()))
+        );
+        assert!(matches!(
+            parse("/set verbose"),
+            Some(SlashCommand::Unknown { .. })
+        ));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat, HistoryEffect};
+use crate::chat::{ctrl_c, pick_model, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
@@ -95,6 +95,9 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                     println!("{}", style.dim("Cleared the conversation."));
                 }
                 SlashCommand::Help => print_help(),
+                SlashCommand::Context(args) => {
+                    print!("{}", rt.block_on(chat.context_command(&args)))
+                }
                 SlashCommand::Unknown { name, suggestion } => {
                     let hint = suggestion
                         .map(|s| format!(" Did you mean {s}?"))
@@ -110,8 +113,25 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
             Output::Terminal { color: style.color },
             ThinkingTo::Inline,
         );
-        let (outcome, effect) = rt.block_on(chat.send(&line, &mut renderer, ctrl_c()));
+        let sent = rt.block_on(chat.send(&line, &mut renderer, ctrl_c()));
         drop(renderer);
+        let Sent {
+            outcome, effect, ..
+        } = match sent {
+            Ok(sent) => sent,
+            Err(not_sent) => {
+                eprintln!("{}", style.red(&format!("error: {not_sent}")));
+                println!(
+                    "{}",
+                    style.dim(
+                        "Your message is back at the prompt: edit it, or clear it with Ctrl-U."
+                    )
+                );
+                prefill = Some(not_sent.input);
+                println!();
+                continue;
+            }
+        };
         match &outcome.ending {
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", style.dim("(cancelled)")),
@@ -160,7 +180,7 @@ fn print_help() {
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "Available commands:");
     for (name, help) in COMMANDS {
-        let _ = writeln!(out, "  {name:<10} {help}");
+        let _ = writeln!(out, "  {name:<14} {help}");
     }
     let _ = writeln!(
         out,
