@@ -518,7 +518,9 @@ impl Chat<'_> {
             return;
         };
         let mut text = report::server_truncated_notice(counted, expected, believed);
-        self.read_ps(true).await;
+        if self.read_ps(true).await.is_some() {
+            self.context.confirmed = true;
+        }
         match self.window() {
             Some(now) if now.tokens < believed.tokens => {
                 text.push_str(&format!(

@@ -366,7 +366,7 @@ fn default_reply_counts_all_messages_and_keeps_chinese_intact() {
     assert_eq!(contents(&lines), "echo: 你好，世界");
     assert_eq!(
         lines.last().unwrap()["prompt_eval_count"],
-        (3 + 4) + (2 + 4)
+        (3 + 4) + (5 + 4) // CJK characters count one token each
     );
 }
 
@@ -733,4 +733,77 @@ fn garbage_closes_the_connection_and_the_server_keeps_working() {
     let _ = client.read_to_end(&mut rest);
     assert!(rest.is_empty());
     assert_eq!(request(&fake, "GET", "/", None).status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context window (22_ctx_overflow_*)
+// ---------------------------------------------------------------------------------------------
+
+fn filler(turn: usize) -> String {
+    // 400 ASCII characters: 100 + 4 tokens in the fake's count.
+    format!("{turn:03} {}", "x".repeat(396))
+}
+
+#[test]
+fn a_history_over_the_window_loses_its_oldest_messages_but_keeps_system_and_latest() {
+    let fake = FakeOllama::start();
+    let mut msgs = vec![json!({"role": "system", "content": "Be brief."})]; // 7 tokens
+    for i in 0..4 {
+        msgs.push(json!({"role": "user", "content": filler(i)}));
+        msgs.push(json!({"role": "assistant", "content": "ok"})); // 5 tokens
+    }
+    msgs.push(json!({"role": "user", "content": "last"})); // 5 tokens
+    let body = json!({"model": "tiny", "messages": msgs, "options": {"num_ctx": 256}});
+    let lines = chat(&fake, &body).lines();
+    let last = lines.last().unwrap();
+    // 7 + 5 (latest), then newest first: ok 5, filler 104, ok 5, filler 104, ok 5 = 235; the
+    // next filler does not fit.
+    assert_eq!(last["prompt_eval_count"], 235);
+    assert_eq!(last["done_reason"], "stop");
+    assert_eq!(fake.truncations(), 1);
+
+    let fits = json!({"model": "tiny", "messages": msgs, "options": {"num_ctx": 4096}});
+    let lines = chat(&fake, &fits).lines();
+    assert_eq!(lines.last().unwrap()["prompt_eval_count"], 7 + 4 * (104 + 5) + 5);
+    assert_eq!(fake.truncations(), 1);
+}
+
+#[test]
+fn a_single_message_over_the_window_is_cut() {
+    let fake = FakeOllama::start();
+    let body = json!({"model": "tiny", "messages": [{"role": "user", "content": "w ".repeat(1000)}], "options": {"num_ctx": 256}});
+    let lines = chat(&fake, &body).lines();
+    assert_eq!(lines.last().unwrap()["prompt_eval_count"], 131);
+    assert_eq!(fake.truncations(), 1);
+}
+
+#[test]
+fn generating_past_the_window_stops_with_length() {
+    let fake = FakeOllama::start();
+    fake.set_default_num_ctx(20);
+    let body = json!({"model": "tiny", "messages": [{"role": "user", "content": "a b c d e f g h i j k l m n o p"}]});
+    let lines = chat(&fake, &body).lines();
+    let last = lines.last().unwrap();
+    assert_eq!(last["prompt_eval_count"], 12);
+    assert_eq!(last["eval_count"], 8);
+    assert_eq!(last["done_reason"], "length");
+}
+
+#[test]
+fn default_window_and_cap_show_in_show_and_ps() {
+    let fake = FakeOllama::start();
+    fake.set_default_num_ctx(1024);
+    let show = request(&fake, "POST", "/api/show", Some(r#"{"model":"tiny"}"#)).json();
+    assert!(show["parameters"].as_str().unwrap().contains("num_ctx                        1024"));
+    assert!(show["modelfile"].as_str().unwrap().contains("PARAMETER num_ctx 1024"));
+    chat(&fake, &user("hi"));
+    let ps = request(&fake, "GET", "/api/ps", None).json();
+    assert_eq!(ps["models"][0]["context_length"], 1024);
+    fake.set_num_ctx_cap(Some(512));
+    chat(
+        &fake,
+        &json!({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "options": {"num_ctx": 8192}}),
+    );
+    let ps = request(&fake, "GET", "/api/ps", None).json();
+    assert_eq!(ps["models"][0]["context_length"], 512);
 }

@@ -88,7 +88,8 @@ fn concurrent_clients_never_interleave_lines() {
     let children: Vec<_> = (0..6)
         .map(|i| {
             env.std_command()
-                .args(["-p", &format!("{i} {long}")])
+                // A window large enough for 20,000 characters of Chinese (else it is refused).
+                .args(["-o", "num_ctx=32768", "-p", &format!("{i} {long}")])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .spawn()

@@ -18,12 +18,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod chat;
+mod context;
 mod http;
 mod json;
 mod routes;
 
 #[allow(unused_imports)]
 use chat::*;
+#[allow(unused_imports)]
+use context::*;
 #[allow(unused_imports)]
 use http::*;
 #[allow(unused_imports)]
@@ -242,6 +245,10 @@ pub(crate) struct State {
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
     pub(crate) conns: HashMap<u64, TcpStream>,
     pub(crate) next_conn: u64,
+    /// The window without `num_ctx` (see `context.rs`).
+    pub(crate) default_num_ctx: u64,
+    pub(crate) num_ctx_cap: Option<u64>,
+    pub(crate) truncations: usize,
 }
 
 pub(crate) struct ModelEntry {
@@ -267,6 +274,9 @@ impl Shared {
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
+                default_num_ctx: DEFAULT_NUM_CTX,
+                num_ctx_cap: None,
+                truncations: 0,
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),
@@ -305,14 +315,11 @@ impl Shared {
 
     /// Puts `model` at the front of /api/ps (if installed) with the request's `num_ctx` and `keep_alive`.
     pub(crate) fn mark_loaded(&self, model: &str, body: &Value) {
+        let context_length = request_window(self, body);
         let mut state = self.lock();
         let Some(name) = state.find_model(model).map(|m| m.name.clone()) else {
             return;
         };
-        let context_length = body
-            .pointer("/options/num_ctx")
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_NUM_CTX);
         let expires_at = SystemTime::now() + keep_alive(body).unwrap_or(FOREVER);
         state.loaded.retain(|l| l.name != name);
         state.loaded.insert(

@@ -129,9 +129,11 @@ pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
     }
     let found = {
         let state = conn.shared.lock();
+        let num_ctx = state.default_num_ctx;
         state
             .find_model(requested)
             .map(|m| show_json(&m.name, &m.modified_at))
+            .map(|json| with_num_ctx_parameter(&json, num_ctx))
     };
     match found {
         Some(json) => conn.send_json(200, &json),
@@ -140,6 +142,15 @@ pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
             &format!("model '{}' not found", normalize_model_name(requested)),
         ),
     }
+}
+
+/// The recorded `/api/show` says `num_ctx 2048`; the fake reports its own default instead.
+pub(crate) fn with_num_ctx_parameter(json: &str, num_ctx: u64) -> String {
+    json.replace(
+        "num_ctx                        2048",
+        &format!("num_ctx                        {num_ctx}"),
+    )
+    .replace("PARAMETER num_ctx 2048", &format!("PARAMETER num_ctx {num_ctx}"))
 }
 
 pub(crate) fn show_json(name: &str, modified_at: &str) -> String {
