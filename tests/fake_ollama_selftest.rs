@@ -764,7 +764,10 @@ fn a_history_over_the_window_loses_its_oldest_messages_but_keeps_system_and_late
 
     let fits = json!({"model": "tiny", "messages": msgs, "options": {"num_ctx": 4096}});
     let lines = chat(&fake, &fits).lines();
-    assert_eq!(lines.last().unwrap()["prompt_eval_count"], 7 + 4 * (104 + 5) + 5);
+    assert_eq!(
+        lines.last().unwrap()["prompt_eval_count"],
+        7 + 4 * (104 + 5) + 5
+    );
     assert_eq!(fake.truncations(), 1);
 }
 
@@ -794,8 +797,14 @@ fn default_window_and_cap_show_in_show_and_ps() {
     let fake = FakeOllama::start();
     fake.set_default_num_ctx(1024);
     let show = request(&fake, "POST", "/api/show", Some(r#"{"model":"tiny"}"#)).json();
-    assert!(show["parameters"].as_str().unwrap().contains("num_ctx                        1024"));
-    assert!(show["modelfile"].as_str().unwrap().contains("PARAMETER num_ctx 1024"));
+    assert!(show["parameters"]
+        .as_str()
+        .unwrap()
+        .contains("num_ctx                        1024"));
+    assert!(show["modelfile"]
+        .as_str()
+        .unwrap()
+        .contains("PARAMETER num_ctx 1024"));
     chat(&fake, &user("hi"));
     let ps = request(&fake, "GET", "/api/ps", None).json();
     assert_eq!(ps["models"][0]["context_length"], 1024);

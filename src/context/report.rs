@@ -86,11 +86,11 @@ pub fn render(s: &Snapshot) -> String {
     } else {
         "a quarter of the window, at most 1024; set num_predict to choose"
     };
-    out.push_str(&format!(
-        "  reply reserve   {} tokens ({reserve_why})\n",
-        s.reserve
-    ));
     if let Some(w) = s.window {
+        out.push_str(&format!(
+            "  reply reserve   {} tokens ({reserve_why})\n",
+            s.reserve
+        ));
         let room = w.tokens.saturating_sub(s.reserve).saturating_sub(used);
         out.push_str(&format!(
             "  room left       {room} tokens for your next message before the {} strategy acts\n",
@@ -249,7 +249,7 @@ mod tests {
         assert!(!text.contains("system prompt"));
         assert!(!text.contains("room left"));
         assert!(text.contains("summary note    40 tokens"));
-        assert!(text.contains("(num_predict)"));
+        assert!(!text.contains("reply reserve"));
         assert!(text.contains("summarize (/set context truncate|summarize|fail), --allow-overflow"));
         assert!(text.contains("not sent        6 earlier messages (2 dropped, 4 summarised"));
 
@@ -261,6 +261,8 @@ mod tests {
         s.message_tokens = 5000;
         let text = render(&s);
         assert!(text.contains("known once the model is loaded"));
+        s.reserve_is_num_predict = true;
+        assert!(render(&s).contains("reply reserve   512 tokens (num_predict)"));
         assert!(text.contains("room left       0 tokens"));
     }
 

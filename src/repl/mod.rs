@@ -96,7 +96,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                 }
                 SlashCommand::Help => print_help(),
                 SlashCommand::Context(args) => {
-                    print!("{}", rt.block_on(chat.context_command(&args)))
+                    println!("{}", rt.block_on(chat.context_command(&args)).trim_end())
                 }
                 SlashCommand::Unknown { name, suggestion } => {
                     let hint = suggestion

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod context;
 mod failures;
 mod harness;
 mod log;

@@ -77,7 +77,11 @@ pub(crate) fn evaluated_prompt(body: &Value, window: u64) -> (u64, bool) {
     }
     let last = messages.len() - 1;
     let is_system = |i: usize| messages[i].get("role").and_then(Value::as_str) == Some("system");
-    let mut kept: u64 = (0..last).filter(|&i| is_system(i)).map(|i| sizes[i]).sum::<u64>() + sizes[last];
+    let mut kept: u64 = (0..last)
+        .filter(|&i| is_system(i))
+        .map(|i| sizes[i])
+        .sum::<u64>()
+        + sizes[last];
     if kept > window {
         return (window / 2 + 3, true);
     }

@@ -150,7 +150,10 @@ pub(crate) fn with_num_ctx_parameter(json: &str, num_ctx: u64) -> String {
         "num_ctx                        2048",
         &format!("num_ctx                        {num_ctx}"),
     )
-    .replace("PARAMETER num_ctx 2048", &format!("PARAMETER num_ctx {num_ctx}"))
+    .replace(
+        "PARAMETER num_ctx 2048",
+        &format!("PARAMETER num_ctx {num_ctx}"),
+    )
 }
 
 pub(crate) fn show_json(name: &str, modified_at: &str) -> String {
