@@ -143,7 +143,10 @@ impl Chat<'_> {
                         .and_then(window::model_context_length),
                 });
             }
-            Ok(Err(ApiError::Unreachable { .. })) | Err(_) => return,
+            // No server, or no such model: the chat request will say so better than a budget.
+            Ok(Err(ApiError::Unreachable { .. } | ApiError::ModelNotFound { .. })) | Err(_) => {
+                return
+            }
             Ok(Err(e)) => {
                 tracing::debug!("POST /api/show failed ({e}); the window is assumed");
                 self.context.facts = Some(ModelFacts::default());
@@ -478,7 +481,7 @@ impl Chat<'_> {
                 Some(t) => known += t,
                 None => {
                     unknown.push((i, est.message_tokens(&m.content)));
-                    size = size.add(TextSize::of(&m.content));
+                    size = size + TextSize::of(&m.content);
                 }
             }
         }
@@ -552,7 +555,7 @@ impl Chat<'_> {
             return;
         }
         let content = TextSize::of(&outcome.content);
-        let all = content.add(TextSize::of(&outcome.thinking));
+        let all = content + TextSize::of(&outcome.thinking);
         let est = &self.context.estimator;
         let share = match est.text_tokens(all) {
             0 => evaluated,

@@ -6,11 +6,16 @@
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders) and `options` (typed model options).
 //! - Input: `repl` (the line editor and slash commands) or `oneshot` (`-p` and piped stdin).
-//! - `conversation`: the `messages` history, pure data.
+//! - `conversation`: the `messages` history with per-message token counts and the archive of
+//!   messages no longer sent, pure data.
+//! - `context`: what fits the model's context window and what to do when it does not (pure
+//!   policy: budget, strategies, token estimates, window sources, `/context` text).
 //! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `client`).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
-//! - `chat`: one run's state, tying a turn's outcome to the history and the log.
+//! - `chat`: one run's state, tying a turn's outcome to the history and the log; `chat_context`
+//!   does its context-window steps (learn the window, budget and apply the strategy before a
+//!   request, check Ollama's counts after it).
 //! - `exit_code`: what the process returns.
 
 pub mod chat;

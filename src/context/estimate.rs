@@ -46,8 +46,11 @@ impl TextSize {
         }
         size
     }
+}
 
-    pub fn add(self, other: TextSize) -> TextSize {
+impl std::ops::Add for TextSize {
+    type Output = TextSize;
+    fn add(self, other: TextSize) -> TextSize {
         TextSize {
             latin: self.latin + other.latin,
             cjk: self.cjk + other.cjk,

@@ -183,12 +183,14 @@ fn droppable_start(items: &[Item]) -> usize {
 fn exchange_ends(items: &[Item]) -> Vec<usize> {
     let start = droppable_start(items);
     let last = items.len().saturating_sub(1);
-    let mut ends = Vec::new();
-    for i in (start + 1)..=last {
-        if items[i].kind == Kind::User || i == last {
-            ends.push(i);
-        }
-    }
+    let mut ends: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .take(last + 1)
+        .skip(start + 1)
+        .filter(|&(i, item)| item.kind == Kind::User || i == last)
+        .map(|(i, _)| i)
+        .collect();
     ends.dedup();
     ends
 }

@@ -318,3 +318,13 @@ fn a_refused_message_in_the_repl_comes_back_at_the_prompt() {
     ask(&mut p, "short", "echo: short");
     bye(p);
 }
+
+#[test]
+fn an_unknown_model_is_reported_as_such_not_as_a_budget_problem() {
+    let env = TestEnv::new();
+    env.cmd()
+        .args(["-m", "nope", "-p", &"word ".repeat(1600)])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("model 'nope' not found"));
+}

@@ -50,7 +50,7 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
         model,
         prompt_eval_count: script
             .prompt_eval_count
-            .unwrap_or_else(|| count_prompt(&conn.shared, &body)),
+            .unwrap_or_else(|| count_prompt(conn.shared, &body)),
         eval_count: script.eval_count.unwrap_or(eval_count),
         done_reason: script.done_reason.unwrap_or_else(|| "stop".to_string()),
         thinking: script.thinking,
@@ -131,9 +131,9 @@ pub(crate) fn default_chat(
     };
     let mut tokens = tokenize(&format!("echo: {last_user}"));
     let mut done_reason = "stop";
-    let prompt_eval_count = count_prompt(&conn.shared, &body);
+    let prompt_eval_count = count_prompt(conn.shared, &body);
     // Generating past the window stops the reply, as in 22_ctx_overflow_during_generation.
-    let room = request_window(&conn.shared, &body).saturating_sub(prompt_eval_count);
+    let room = request_window(conn.shared, &body).saturating_sub(prompt_eval_count);
     let room = usize::try_from(room).unwrap_or(usize::MAX);
     if thinking.len() + tokens.len() > room {
         thinking.truncate(room);
