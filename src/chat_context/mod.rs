@@ -1,7 +1,13 @@
 //! The context-window steps of a chat turn: learn the window (`num_ctx`, `GET /api/ps`,
 //! `POST /api/show`), budget the history before each request and apply the strategy (the
 //! summarize call included), then check Ollama's count after the reply and learn from it.
-//! The decisions themselves are `context`'s pure functions; this file does the I/O around them.
+//! The decisions themselves are `context`'s pure functions; this module does the I/O around them.
+//!
+//! Layout: this file (the window, and the budget and strategy before a request); `after` (the
+//! checks after a reply); `show` (`/context` and `/set context`).
+
+mod after;
+mod show;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,12 +15,10 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use crate::chat::{Chat, NotSentReason};
-use crate::context::estimate::TextSize;
-use crate::context::report::{self, ContextCommand, Snapshot};
+use crate::context::report;
 use crate::context::window::{self, Loaded, ModelFacts};
 use crate::context::{
     fit, reply_reserve, summary_range, ContextAction, Estimator, Fit, Item, Kind, Strategy, Window,
-    MESSAGE_OVERHEAD,
 };
 use crate::conversation::Mark;
 use crate::log::ContextLog;
@@ -22,10 +26,6 @@ use crate::ollama::wire::{ChatRequest, Message, Role};
 use crate::ollama::ApiError;
 use crate::render::{sanitize, ReplySink};
 use crate::turn::{run_turn, Ending};
-
-/// Below this many tokens under the lowest plausible count, a `prompt_eval_count` means the server
-/// cut the prompt (template tokens make small differences normal).
-const TRUNCATION_SLACK: u64 = 8;
 
 /// What the client knows about the window and how it counts, for one chat.
 #[derive(Debug, Clone)]
@@ -232,19 +232,11 @@ impl Chat<'_> {
             .collect()
     }
 
-    /// Budgets the history (the new message is already its last entry) and applies the strategy.
-    pub(crate) async fn prepare_context<C>(
-        &mut self,
-        turn: u32,
-        cancel: Pin<&mut C>,
-    ) -> Result<Prepared, NotSentReason>
-    where
-        C: Future<Output = ()>,
-    {
+    /// The window, the reply reserve, and whether the history fits; when the window is only
+    /// assumed and the answer depends on it, the model is loaded first to learn the real one.
+    async fn budget(&mut self) -> Option<(Window, u64, Fit)> {
         self.learn_window().await;
-        let Some(mut window) = self.window() else {
-            return Ok(Prepared::default());
-        };
+        let mut window = self.window()?;
         let mut reserve = reply_reserve(self.num_predict(), window.tokens);
         let mut verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
         if !matches!(verdict, Fit::Fits { .. }) && !window.source.is_known() {
@@ -255,6 +247,21 @@ impl Chat<'_> {
                 verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
             }
         }
+        Some((window, reserve, verdict))
+    }
+
+    /// Budgets the history (the new message is already its last entry) and applies the strategy.
+    pub(crate) async fn prepare_context<C>(
+        &mut self,
+        turn: u32,
+        cancel: Pin<&mut C>,
+    ) -> Result<Prepared, NotSentReason>
+    where
+        C: Future<Output = ()>,
+    {
+        let Some((window, reserve, verdict)) = self.budget().await else {
+            return Ok(Prepared::default());
+        };
         tracing::debug!(
             "context budget: {:?} in a {}-token window ({}), {} kept for the reply",
             verdict,
@@ -414,6 +421,25 @@ impl Chat<'_> {
             return Err(NotSentReason::Summary(outcome.ending));
         }
 
+        let after = total - removed_tokens;
+        Ok(Some(self.replace_with_summary(
+            range,
+            summary,
+            removed_tokens,
+            after,
+            turn,
+        )))
+    }
+
+    /// Archives `range` as summarised and puts the note in its place.
+    fn replace_with_summary(
+        &mut self,
+        range: std::ops::Range<usize>,
+        summary: String,
+        removed_tokens: u64,
+        rest: u64,
+        turn: u32,
+    ) -> ContextAction {
         let removed = &self.conversation.messages()[range.clone()];
         let exchanges = removed.iter().filter(|m| m.role == Role::User).count();
         let messages = removed.len();
@@ -423,218 +449,15 @@ impl Chat<'_> {
         let note = format!("Summary of the earlier part of this conversation:\n{summary}");
         let note_tokens = self.context.estimator.message_tokens(&note);
         self.conversation.insert_summary(range.start, note, None);
-        Ok(Some(ContextAction {
+        ContextAction {
             strategy: Strategy::Summarize,
             messages,
             exchanges,
             tokens: removed_tokens,
-            tokens_after: total - removed_tokens + note_tokens,
+            tokens_after: rest + note_tokens,
             summary: Some(summary),
             archived,
-        }))
-    }
-
-    /// After a reply: records the sizes Ollama reported, warns when its `prompt_eval_count` shows
-    /// it cut the prompt, and confirms the window from `/api/ps` after the first reply. Returns
-    /// whether the server cut the prompt.
-    pub(crate) async fn after_reply(
-        &mut self,
-        sent: usize,
-        outcome: &crate::turn::TurnOutcome,
-        prepared: &Prepared,
-    ) -> bool {
-        let Some(stats) = outcome.stats.as_ref() else {
-            return false;
-        };
-        let mut cut = false;
-        if let Some(counted) = stats.prompt_eval_count.filter(|&n| n > 0) {
-            cut = self.check_prompt_count(sent, counted, prepared).await;
         }
-        self.count_reply(sent, outcome);
-        if !self.context.confirmed && matches!(outcome.ending, Ending::Done) {
-            self.confirm_window().await;
-        }
-        let num_predict = self.num_predict().filter(|&n| n > 0);
-        if stats.done_reason.as_deref() == Some("length") && num_predict.is_none() {
-            let window = self
-                .window()
-                .map_or(String::new(), |w| format!(" ({} tokens)", w.tokens));
-            self.note(&format!(
-                "context: the reply stopped because the context window{window} is full (done_reason: length)"
-            ));
-        }
-        cut
-    }
-
-    /// Compares Ollama's prompt count with the sizes sent; learns the unknown sizes when they
-    /// agree, and warns and corrects when they show the server cut the prompt.
-    async fn check_prompt_count(&mut self, sent: usize, counted: u64, prepared: &Prepared) -> bool {
-        let est = self.context.estimator.clone();
-        let messages =
-            &self.conversation.messages()[..sent.min(self.conversation.messages().len())];
-        let meta = self.conversation.meta();
-        let mut known = 0;
-        let mut unknown: Vec<(usize, u64)> = Vec::new();
-        let mut size = TextSize::default();
-        for (i, m) in messages.iter().enumerate() {
-            match meta[i].tokens {
-                Some(t) => known += t,
-                None => {
-                    unknown.push((i, est.message_tokens(&m.content)));
-                    size = size + TextSize::of(&m.content);
-                }
-            }
-        }
-        let estimated: u64 = unknown.iter().map(|(_, t)| t).sum();
-        let expected = known + estimated;
-        if counted + TRUNCATION_SLACK < known + estimated / 2 {
-            if !prepared.overflow {
-                self.server_cut(counted, expected).await;
-            }
-            return true;
-        }
-        let residual = counted.saturating_sub(known);
-        if !unknown.is_empty() {
-            self.context.estimator.learn(
-                size,
-                residual.saturating_sub(MESSAGE_OVERHEAD * unknown.len() as u64),
-            );
-            let mut left = residual;
-            let n = unknown.len();
-            for (k, (i, e)) in unknown.into_iter().enumerate() {
-                let share = if k + 1 == n {
-                    left
-                } else {
-                    (residual * e).checked_div(estimated).unwrap_or(0).min(left)
-                };
-                left -= share;
-                self.conversation.set_tokens(i, share);
-            }
-        }
-        false
-    }
-
-    /// The server evaluated less than was sent: say so, and learn why (a smaller window from
-    /// `/api/ps`, else our counts were too low).
-    async fn server_cut(&mut self, counted: u64, expected: u64) {
-        let Some(believed) = self.window() else {
-            return;
-        };
-        let mut text = report::server_truncated_notice(counted, expected, believed);
-        if self.read_ps(true).await.is_some() {
-            self.context.confirmed = true;
-        }
-        match self.window() {
-            Some(now) if now.tokens < believed.tokens => {
-                text.push_str(&format!(
-                    "; Ollama reports a {}-token window for {} (GET /api/ps), used from now on",
-                    now.tokens, self.model
-                ));
-            }
-            _ => {
-                // Ollama only cuts a prompt longer than its window: ours was at least that long.
-                let factor = (believed.tokens + 1) as f64 / expected.max(1) as f64;
-                if factor > 1.0 {
-                    self.context.estimator.scale(factor);
-                }
-                text.push_str("; token counts are estimated higher from now on");
-            }
-        }
-        self.warn(&text);
-    }
-
-    /// Records the reply's size from `eval_count` (which counts thinking too, and thinking is
-    /// not sent back) and learns from it.
-    fn count_reply(&mut self, sent: usize, outcome: &crate::turn::TurnOutcome) {
-        let Some(evaluated) = outcome.stats.as_ref().and_then(|s| s.eval_count) else {
-            return;
-        };
-        let is_reply = self.conversation.messages().len() == sent + 1
-            && self.conversation.messages()[sent].role == Role::Assistant;
-        if evaluated == 0 || !is_reply {
-            return;
-        }
-        let content = TextSize::of(&outcome.content);
-        let all = content + TextSize::of(&outcome.thinking);
-        let est = &self.context.estimator;
-        let share = match est.text_tokens(all) {
-            0 => evaluated,
-            total => evaluated * est.text_tokens(content) / total,
-        };
-        self.context.estimator.learn(all, evaluated);
-        self.conversation.set_tokens(sent, share + MESSAGE_OVERHEAD);
-    }
-
-    /// After our first reply `/api/ps` tells the window our requests really get.
-    async fn confirm_window(&mut self) {
-        let asked = self.num_ctx();
-        if let Some(n) = self.read_ps(true).await {
-            self.context.confirmed = true;
-            tracing::info!("context window: {n} tokens, from the loaded model (GET /api/ps)");
-            if let Some(asked) = asked.filter(|&a| n < a) {
-                self.warn(&format!(
-                    "Ollama loaded {} with a {n}-token context window, not the num_ctx={asked} asked for; budgeting for {n}",
-                    self.model
-                ));
-            }
-        }
-    }
-
-    /// `/context` (show) and `/set context STRATEGY` (switch): the text to print.
-    pub async fn context_command(&mut self, args: &str) -> String {
-        match report::parse_command(args) {
-            Ok(ContextCommand::Show) => self.context_report().await,
-            Ok(ContextCommand::Set(s)) => {
-                self.context.strategy = s;
-                format!("Context strategy: {s}.")
-            }
-            Err(e) => format!("{e}."),
-        }
-    }
-
-    /// The `/context` summary of what the next request would carry.
-    pub async fn context_report(&mut self) -> String {
-        self.learn_window().await;
-        let window = self.window();
-        let items = self.items();
-        let mut s = Snapshot {
-            window,
-            model_max: self.context.facts.and_then(|f| f.context_length),
-            reserve: window.map_or(0, |w| reply_reserve(self.num_predict(), w.tokens)),
-            reserve_is_num_predict: self.num_predict().is_some_and(|n| n > 0),
-            system_tokens: 0,
-            messages: 0,
-            message_tokens: 0,
-            exact: self
-                .conversation
-                .meta()
-                .iter()
-                .filter(|m| m.tokens.is_some())
-                .count(),
-            counted: items.len(),
-            summary_tokens: None,
-            dropped: 0,
-            summarised: 0,
-            strategy: self.context.strategy,
-            allow_overflow: self.context.allow_overflow,
-        };
-        for item in &items {
-            match item.kind {
-                Kind::System => s.system_tokens += item.tokens,
-                Kind::Summary => *s.summary_tokens.get_or_insert(0) += item.tokens,
-                Kind::User | Kind::Assistant => {
-                    s.messages += 1;
-                    s.message_tokens += item.tokens;
-                }
-            }
-        }
-        for a in self.conversation.archived() {
-            match a.mark {
-                Mark::Dropped => s.dropped += 1,
-                Mark::Summarised => s.summarised += 1,
-            }
-        }
-        report::render(&s)
     }
 }
 
