@@ -10,7 +10,9 @@ use crate::conversation::Conversation;
 use crate::log::{TurnContext, TurnLog, TurnRecord};
 use crate::ollama::wire::ChatRequest;
 use crate::ollama::{ApiError, Client};
+use crate::options::Options;
 use crate::render::ReplySink;
+use crate::session::{self, Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
 
 /// The live state of a chat.
@@ -18,10 +20,14 @@ pub struct Chat<'a> {
     pub client: &'a Client,
     pub config: &'a Config,
     pub model: String,
+    /// The options sent; they start as the configured ones and change with the session.
+    pub options: Options,
     pub conversation: Conversation,
     pub session_id: Uuid,
     log: Option<TurnLog>,
     turns: u32,
+    /// Where every turn and state change is saved, when sessions are on.
+    session: Option<SessionWriter>,
 }
 
 /// What a turn did to the history.
@@ -40,10 +46,54 @@ impl<'a> Chat<'a> {
             client,
             config,
             model,
+            options: config.options.clone(),
             conversation: Conversation::new(config.system.clone()),
             session_id: Uuid::new_v4(),
             log: config.log_path.clone().map(TurnLog::new),
             turns: 0,
+            session: None,
+        }
+    }
+
+    /// From now on every turn and change is saved by `writer`; the log uses the session's id and
+    /// numbers turns on from `turns_so_far`.
+    pub fn attach_session(&mut self, writer: SessionWriter, turns_so_far: u32) {
+        self.session_id = writer.id();
+        self.turns = turns_so_far;
+        self.session = Some(writer);
+    }
+
+    pub fn session(&self) -> Option<&SessionWriter> {
+        self.session.as_ref()
+    }
+
+    /// Changes the chat's state by the same rule a session file is loaded with, and saves the
+    /// change, so a resumed session is exactly this one.
+    pub fn change(&mut self, change: Change) -> Result<(), String> {
+        let mut messages = std::mem::take(&mut self.conversation).into_messages();
+        let applied = session::state::apply(
+            session::state::Core {
+                model: &mut self.model,
+                options: &mut self.options,
+                messages: &mut messages,
+            },
+            &change,
+        );
+        self.conversation = Conversation::from_messages(messages);
+        applied?;
+        self.save(Event::now(change), true);
+        Ok(())
+    }
+
+    /// Appends to the session file; after the first failure the chat goes on unsaved, said once.
+    fn save(&mut self, event: Event, sync: bool) {
+        let Some(writer) = self.session.as_mut() else {
+            return;
+        };
+        let written = writer.append(&event);
+        if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
+            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
+            self.session = None;
         }
     }
 
@@ -68,11 +118,15 @@ impl<'a> Chat<'a> {
         C: Future<Output = ()>,
     {
         self.conversation.push_user(input);
+        let asked = Change::User {
+            content: input.to_string(),
+        };
+        self.save(Event::now(asked), false);
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
             stream: true,
-            options: &self.config.options,
+            options: &self.options,
             format: self.config.format.as_ref(),
             think: self.config.think.as_ref(),
             keep_alive: self.config.keep_alive.as_ref(),
@@ -87,6 +141,14 @@ impl<'a> Chat<'a> {
         .await;
         self.turns += 1;
         self.record(input, &outcome);
+        let reply = Change::Assistant(Reply::from_outcome(&outcome));
+        self.save(
+            Event {
+                at: outcome.started_at,
+                change: reply,
+            },
+            true,
+        );
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
@@ -111,7 +173,7 @@ impl<'a> Chat<'a> {
             turn: self.turns,
             model: &self.model,
             host: self.client.base_url(),
-            options: &self.config.options,
+            options: &self.options,
             user_input: input,
         };
         if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {

@@ -55,6 +55,19 @@ pub struct Cli {
     #[arg(long)]
     pub no_log: bool,
 
+    /// Resume the most recently used session (its history, model and options).
+    #[arg(short = 'c', long = "continue", conflicts_with_all = ["session", "no_session"])]
+    pub continue_last: bool,
+
+    /// Resume this session (a file, or an id or name from `ollama-chat sessions`); a path that does
+    /// not exist yet starts a new session saved there.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_session")]
+    pub session: Option<String>,
+
+    /// Do not save this chat as a session.
+    #[arg(long)]
+    pub no_session: bool,
+
     /// Give up on a reply after this many seconds without data from the server.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
@@ -66,7 +79,69 @@ pub struct Cli {
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// List saved sessions, or show, delete or export one.
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionsAction>,
+    },
+    /// Show a saved session as it happened (no server needed), or re-run it against a model.
+    Replay(ReplayArgs),
+}
+
+/// `ollama-chat sessions …`; without an action, the list.
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List saved sessions, most recent first.
+    List,
+    /// Show one session: its settings and every turn.
+    Show {
+        /// An id (or its first characters), a name from /save, or a file.
+        id: String,
+    },
+    /// Delete one session file.
+    Rm {
+        id: String,
+        /// Do not ask.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Print one session as Markdown, or as a `POST /api/chat` body (`curl -d @file`).
+    Export {
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+/// `ollama-chat replay FILE [--speed X] [--rerun …]`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A session file, id or name; `-` (or nothing, with a pipe on stdin) reads stdin.
+    pub file: Option<String>,
+
+    /// Replay at this multiple of the recorded pace (1 = as it happened); default: all at once.
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f64>,
+
+    /// Send every recorded user turn again to the server and compare the new replies to the old.
+    #[arg(long)]
+    pub rerun: bool,
+
+    /// With --rerun: the model to ask instead of the recorded one.
+    #[arg(short, long, requires = "rerun")]
+    pub model: Option<String>,
+
+    /// With --rerun: a model option to change, e.g. `--option temperature=0`.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", requires = "rerun")]
+    pub options: Vec<String>,
+}
 
 #[cfg(test)]
 mod tests {
@@ -89,6 +164,19 @@ mod tests {
     #[test]
     fn log_and_no_log_conflict() {
         assert!(Cli::try_parse_from(["ollama-chat", "--log", "x", "--no-log"]).is_err());
+    }
+
+    #[test]
+    fn session_flags() {
+        let c = Cli::try_parse_from(["ollama-chat", "-c"]).unwrap();
+        assert!(c.continue_last);
+        assert!(Cli::try_parse_from(["ollama-chat", "-c", "--session", "x"]).is_err());
+        assert!(Cli::try_parse_from(["ollama-chat", "--no-session", "--session", "x"]).is_err());
+        let c = Cli::try_parse_from(["ollama-chat", "replay", "f", "--rerun", "-m", "x"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Replay(ReplayArgs { rerun: true, .. }))));
+        assert!(Cli::try_parse_from(["ollama-chat", "replay", "f", "-m", "x"]).is_err());
+        let c = Cli::try_parse_from(["ollama-chat", "sessions", "export", "ab", "--format", "json"]);
+        assert!(c.is_ok());
     }
 
     #[test]

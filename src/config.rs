@@ -34,6 +34,32 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// NO_COLOR is set: styles off, sanitising stays on.
     pub no_color: bool,
+    pub session: SessionConfig,
+}
+
+/// Where sessions live and which one this run uses.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `$XDG_DATA_HOME/ollama-chat/sessions`; `None` when no home folder is known.
+    pub dir: Option<PathBuf>,
+    pub choice: SessionChoice,
+    /// `-m`, `-s` and `-o` as typed: on a resumed session they override its own values
+    /// (OLLAMA_CHAT_MODEL does not).
+    pub model_flag: Option<String>,
+    pub system_flag: Option<String>,
+    pub option_pairs: Vec<String>,
+}
+
+/// Which session a run writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChoice {
+    /// A new one (the REPL's default; one-shot runs save nothing unless asked).
+    New,
+    Off,
+    /// `--continue`: the most recently used.
+    Continue,
+    /// `--session X`: a file, id or name.
+    Open(String),
 }
 
 /// A flag or variable that cannot be used as given.
@@ -80,6 +106,19 @@ impl Config {
             paths::data_dir(env).map(|d| d.join("history"))
         };
 
+        let session = SessionConfig {
+            dir: paths::data_dir(env).map(|d| d.join("sessions")),
+            choice: match (cli.no_session, cli.continue_last, cli.session) {
+                (true, _, _) => SessionChoice::Off,
+                (_, true, _) => SessionChoice::Continue,
+                (_, _, Some(s)) => SessionChoice::Open(s),
+                _ => SessionChoice::New,
+            },
+            model_flag: cli.model.clone(),
+            system_flag: cli.system.clone(),
+            option_pairs: cli.options.clone(),
+        };
+
         Ok(Config {
             base_url: resolved.base_url,
             warnings,
@@ -98,6 +137,7 @@ impl Config {
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            session,
         })
     }
 }
@@ -195,6 +235,24 @@ mod tests {
             c.log_path.unwrap(),
             PathBuf::from("/st/ollama-chat/turns.jsonl")
         );
+    }
+
+    #[test]
+    fn session_choices() {
+        let c = resolve(&[], &[("HOME", "/h")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::New);
+        assert_eq!(
+            c.session.dir.unwrap(),
+            PathBuf::from("/h/.local/share/ollama-chat/sessions")
+        );
+        let c = resolve(&["-c", "-m", "x"], &[("OLLAMA_CHAT_MODEL", "y")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Continue);
+        assert_eq!(c.session.model_flag.as_deref(), Some("x"));
+        let c = resolve(&["--session", "a.jsonl"], &[("OLLAMA_CHAT_MODEL", "y")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Open("a.jsonl".into()));
+        assert_eq!(c.session.model_flag, None);
+        let c = resolve(&["--no-session"], &[]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Off);
     }
 
     #[test]

@@ -18,6 +18,15 @@ impl Conversation {
         c
     }
 
+    /// A history as saved (a resumed session); the caller keeps the system prompt first.
+    pub fn from_messages(messages: Vec<Message>) -> Self {
+        Conversation { messages }
+    }
+
+    pub fn into_messages(self) -> Vec<Message> {
+        self.messages
+    }
+
     /// Exactly what goes into the request's `messages`.
     pub fn messages(&self) -> &[Message] {
         &self.messages

@@ -10,11 +10,15 @@
 //! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `client`).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
-//! - `chat`: one run's state, tying a turn's outcome to the history and the log.
+//! - `chat`: one run's state, tying a turn's outcome to the history, the log and the session.
+//! - `session`: the session files (format, writer, loader, replay, re-run, export).
+//! - `commands`: the subcommands (`sessions`, `replay`), each in its own module.
+//! - `table`: text columns lined up by display width (Chinese-safe).
 //! - `exit_code`: what the process returns.
 
 pub mod chat;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod exit_code;
@@ -25,7 +29,9 @@ pub mod options;
 pub mod paths;
 pub mod render;
 pub mod repl;
+pub mod session;
 pub mod suggest;
+pub mod table;
 pub mod turn;
 
 use std::io::IsTerminal;
@@ -51,21 +57,25 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("ollama-chat: warning: {w}");
     }
     if let Some(command) = command {
-        match command {}
+        return commands::run(command, &config);
     }
-    // One worker thread, not the current-thread runtime: the HTTP connection task must keep
-    // running between turns, so that a cancelled reply's connection is closed at once (which is
-    // what stops the server generating), not at the next `block_on`.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let rt = runtime()?;
     let client = Client::new(&config.base_url, config.api_key.clone())?;
     if config.prompt.is_none() && std::io::stdin().is_terminal() {
         repl::run(&rt, &client, &config)
     } else {
         oneshot::run(&rt, &client, &config)
     }
+}
+
+/// One worker thread, not the current-thread runtime: the HTTP connection task must keep running
+/// between turns, so that a cancelled reply's connection is closed at once (which is what stops the
+/// server generating), not at the next `block_on`.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
 }
 
 /// The exit code an error stands for.
@@ -87,6 +97,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()
+        || err.downcast_ref::<options::OptionError>().is_some()
     {
         return ExitCode::Usage;
     }

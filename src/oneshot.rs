@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat};
+use crate::chat::ctrl_c;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::ollama::Client;
@@ -44,7 +44,12 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin()?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    let (mut chat, notices) = crate::session::live::start_chat(rt, client, config, false)?;
+    if io::stderr().is_terminal() {
+        for n in notices {
+            eprintln!("ollama-chat: {n}");
+        }
+    }
 
     let stdout = io::stdout();
     let output = if stdout.is_terminal() {
@@ -65,7 +70,6 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
         thinking_to,
     );
 
-    let mut chat = Chat::new(client, config, model);
     let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
     match outcome.ending {

@@ -8,6 +8,10 @@ pub enum SlashCommand {
     Bye,
     Clear,
     Help,
+    /// `/save NAME`: names the session (the text after the command).
+    Save(String),
+    /// `/session [load NAME]` (the text after the command).
+    Session(String),
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -19,6 +23,14 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         "/clear",
         "Forget the conversation (the system prompt stays)",
+    ),
+    (
+        "/save",
+        "/save NAME names this session (unlike `ollama run`, it creates no model)",
+    ),
+    (
+        "/session",
+        "Where this chat is saved; /session load NAME|ID resumes a saved one",
     ),
     ("/bye", "Exit (also /exit, or Ctrl-D)"),
     ("/?", "Show this help (also /help)"),
@@ -35,6 +47,8 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
         "/bye" | "/exit" => SlashCommand::Bye,
         "/clear" => SlashCommand::Clear,
         "/?" | "/help" => SlashCommand::Help,
+        "/save" => SlashCommand::Save(rest(line, name)),
+        "/session" => SlashCommand::Session(rest(line, name)),
         other => SlashCommand::Unknown {
             name: other.to_string(),
             suggestion: nearest(
@@ -43,6 +57,11 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
             ),
         },
     })
+}
+
+/// The text after the command name, trimmed.
+fn rest(line: &str, name: &str) -> String {
+    line[name.len()..].trim().to_string()
 }
 
 #[cfg(test)]
@@ -56,6 +75,15 @@ mod tests {
         assert_eq!(parse("/clear"), Some(SlashCommand::Clear));
         assert_eq!(parse("/?"), Some(SlashCommand::Help));
         assert_eq!(parse("/help"), Some(SlashCommand::Help));
+        assert_eq!(
+            parse("/save  my 老師 chat "),
+            Some(SlashCommand::Save("my 老師 chat".into()))
+        );
+        assert_eq!(parse("/save"), Some(SlashCommand::Save(String::new())));
+        assert_eq!(
+            parse("/session load abc"),
+            Some(SlashCommand::Session("load abc".into()))
+        );
     }
 
     #[test]

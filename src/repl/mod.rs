@@ -13,12 +13,13 @@ use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat, HistoryEffect};
+use crate::chat::{ctrl_c, HistoryEffect};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
 use crate::ollama::Client;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::session::{self, Change};
 use crate::turn::Ending;
 use command::{SlashCommand, COMMANDS};
 
@@ -47,11 +48,10 @@ impl Style {
 
 /// Runs the chat until `/bye` or Ctrl-D.
 pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    let (mut chat, notices) = session::live::start_chat(rt, client, config, true)?;
     let style = Style {
         color: !config.no_color && io::stdout().is_terminal(),
     };
-    let mut chat = Chat::new(client, config, model);
     let mut editor = open_editor(config.history_path.as_deref())?;
 
     println!(
@@ -65,6 +65,9 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
     );
     if let Some(w) = chat.log_warning() {
         eprintln!("ollama-chat: warning: {w}");
+    }
+    for n in notices {
+        println!("{}", style.dim(&n));
     }
 
     let mut prefill: Option<String> = None;
@@ -91,8 +94,17 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
             match cmd {
                 SlashCommand::Bye => break,
                 SlashCommand::Clear => {
-                    chat.conversation.clear();
+                    let _ = chat.change(Change::Clear);
                     println!("{}", style.dim("Cleared the conversation."));
+                }
+                SlashCommand::Save(name) => {
+                    println!("{}", style.dim(&session::live::slash_save(&mut chat, &name)));
+                }
+                SlashCommand::Session(args) => {
+                    match session::live::slash_session(&mut chat, config, &args) {
+                        Ok(text) => println!("{}", style.dim(&text)),
+                        Err(e) => eprintln!("{}", style.red(&e)),
+                    }
                 }
                 SlashCommand::Help => print_help(),
                 SlashCommand::Unknown { name, suggestion } => {
