@@ -139,7 +139,12 @@ pub struct ReplayArgs {
     pub model: Option<String>,
 
     /// With --rerun: a model option to change, e.g. `--option temperature=0`.
-    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", requires = "rerun")]
+    #[arg(
+        short = 'o',
+        long = "option",
+        value_name = "KEY=VALUE",
+        requires = "rerun"
+    )]
     pub options: Vec<String>,
 }
 
@@ -173,9 +178,19 @@ mod tests {
         assert!(Cli::try_parse_from(["ollama-chat", "-c", "--session", "x"]).is_err());
         assert!(Cli::try_parse_from(["ollama-chat", "--no-session", "--session", "x"]).is_err());
         let c = Cli::try_parse_from(["ollama-chat", "replay", "f", "--rerun", "-m", "x"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Replay(ReplayArgs { rerun: true, .. }))));
+        assert!(matches!(
+            c.command,
+            Some(Command::Replay(ReplayArgs { rerun: true, .. }))
+        ));
         assert!(Cli::try_parse_from(["ollama-chat", "replay", "f", "-m", "x"]).is_err());
-        let c = Cli::try_parse_from(["ollama-chat", "sessions", "export", "ab", "--format", "json"]);
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "sessions",
+            "export",
+            "ab",
+            "--format",
+            "json",
+        ]);
         assert!(c.is_ok());
     }
 

@@ -61,7 +61,11 @@ fn line_width() -> usize {
 }
 
 fn list(config: &Config) -> anyhow::Result<ExitCode> {
-    let dir = config.session.dir.as_deref().ok_or(SessionError::NoFolder)?;
+    let dir = config
+        .session
+        .dir
+        .as_deref()
+        .ok_or(SessionError::NoFolder)?;
     let entries = catalog::list(dir)?;
     let mut rows = vec![vec![
         "ID".to_string(),
@@ -97,16 +101,11 @@ fn list(config: &Config) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     // Everything but the last column, as laid out, tells how much room the first message has.
-    let used = table::render(
-        &rows
-            .iter()
-            .map(|r| r[..5].to_vec())
-            .collect::<Vec<_>>(),
-    )
-    .lines()
-    .map(table::width)
-    .max()
-    .unwrap_or(0);
+    let used = table::render(&rows.iter().map(|r| r[..5].to_vec()).collect::<Vec<_>>())
+        .lines()
+        .map(table::width)
+        .max()
+        .unwrap_or(0);
     let room = line_width().saturating_sub(used + 2).max(16);
     for r in rows.iter_mut().skip(1) {
         r[5] = table::truncate(&crate::render::sanitize(&r[5]), room);

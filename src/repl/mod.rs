@@ -98,7 +98,10 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                     println!("{}", style.dim("Cleared the conversation."));
                 }
                 SlashCommand::Save(name) => {
-                    println!("{}", style.dim(&session::live::slash_save(&mut chat, &name)));
+                    println!(
+                        "{}",
+                        style.dim(&session::live::slash_save(&mut chat, &name))
+                    );
                 }
                 SlashCommand::Session(args) => {
                     match session::live::slash_session(&mut chat, config, &args) {

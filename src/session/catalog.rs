@@ -52,7 +52,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>, SessionError> {
 /// the most recent.
 pub fn find(dir: Option<&Path>, query: &str) -> Result<Loaded, SessionError> {
     let as_path = Path::new(query);
-    if as_path.is_file() {
+    if as_path.is_file() || looks_like_path(query) {
         return load_file(as_path);
     }
     let dir = dir.ok_or(SessionError::NoFolder)?;
@@ -72,19 +72,29 @@ pub fn find(dir: Option<&Path>, query: &str) -> Result<Loaded, SessionError> {
     if let [one] = by_id.as_slice() {
         return Ok((*one).clone());
     }
-    if let Some(named) = sessions
-        .iter()
-        .find(|s| s.state.name.as_deref().is_some_and(|n| n.to_lowercase() == q))
-    {
+    if let Some(named) = sessions.iter().find(|s| {
+        s.state
+            .name
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase() == q)
+    }) {
         return Ok(named.clone());
     }
     if by_id.len() > 1 {
         return Err(SessionError::Ambiguous {
             query: query.to_string(),
-            ids: by_id.iter().map(|s| super::short_id(&s.header.id)).collect(),
+            ids: by_id
+                .iter()
+                .map(|s| super::short_id(&s.header.id))
+                .collect(),
         });
     }
     Err(SessionError::NotFound(query.to_string()))
+}
+
+/// A query with a folder in it or the file suffix means a file, never an id or a name.
+pub fn looks_like_path(query: &str) -> bool {
+    query.contains('/') || query.ends_with(".jsonl")
 }
 
 /// The session changed most recently (`--continue`). A damaged newest file is an error, not a

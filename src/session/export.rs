@@ -54,7 +54,11 @@ pub fn to_markdown(l: &Loaded) -> String {
             Change::Assistant(r) => {
                 let _ = write!(md, "\n## Assistant\n\n");
                 if !r.thinking.is_empty() {
-                    let _ = write!(md, "<details><summary>Thinking</summary>\n\n{}\n\n</details>\n\n", r.thinking.trim_end());
+                    let _ = write!(
+                        md,
+                        "<details><summary>Thinking</summary>\n\n{}\n\n</details>\n\n",
+                        r.thinking.trim_end()
+                    );
                 }
                 if !r.content.is_empty() {
                     let _ = writeln!(md, "{}\n", r.content.trim_end());

@@ -377,7 +377,9 @@ mod tests {
         assert!(not(""));
         assert!(not("hello"));
         assert!(not("[1,2]"));
-        assert!(not(r#"{"kind":"user","at":"2026-11-29T01:02:03Z","content":"x"}"#));
+        assert!(not(
+            r#"{"kind":"user","at":"2026-11-29T01:02:03Z","content":"x"}"#
+        ));
         let log = r#"{"log_version":1,"timestamp":"x"}"#;
         assert!(parse_header(log)
             .unwrap_err()
@@ -405,7 +407,9 @@ mod tests {
         assert!(bad(r#"{"kind":"clear"}"#)); // no time
         assert!(bad(r#"{"at":"yesterday","kind":"clear"}"#));
         assert!(bad(r#"{"at":"2026-11-29T01:02:03Z","kind":"user"}"#)); // no content
-        assert!(bad(r#"{"at":"2026-11-29T01:02:03Z","kind":"assistant","content":"x"}"#));
+        assert!(bad(
+            r#"{"at":"2026-11-29T01:02:03Z","kind":"assistant","content":"x"}"#
+        ));
         assert!(bad(
             r#"{"at":"2026-11-29T01:02:03Z","kind":"set","options":{"temperature":"hot"},"system":3}"#
         ));

@@ -32,6 +32,11 @@ pub fn start_chat<'a>(
         SessionChoice::Open(q) => match catalog::find(dir, q) {
             Ok(l) => (Some(l), None),
             Err(SessionError::NotFound(_) | SessionError::NoFolder) => (None, Some(new_at(q))),
+            Err(SessionError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                (None, Some(new_at(q)))
+            }
             Err(e) => return Err(e.into()),
         },
     };
@@ -91,7 +96,7 @@ enum NewAt {
 }
 
 fn new_at(query: &str) -> NewAt {
-    if query.contains('/') || query.ends_with(".jsonl") {
+    if catalog::looks_like_path(query) {
         NewAt::Path(query.into())
     } else {
         NewAt::Named(query.to_string())

@@ -122,8 +122,12 @@ pub fn parse(bytes: &[u8], path: Option<&Path>) -> Result<Loaded, SessionError> 
     let mut state = SessionState::from_header(&header);
     let mut events = Vec::new();
     let rest = numbered.map(|(n, b)| {
-        let text = std::str::from_utf8(b).map_err(|_| err(n, LineError::Bad("not UTF-8".into())))?;
-        Ok((n, parse_event(text.trim_end_matches('\r')).map_err(|e| err(n, e))?))
+        let text =
+            std::str::from_utf8(b).map_err(|_| err(n, LineError::Bad("not UTF-8".into())))?;
+        Ok((
+            n,
+            parse_event(text.trim_end_matches('\r')).map_err(|e| err(n, e))?,
+        ))
     });
     for item in rest.chain(tail_event.map(Ok)) {
         let (n, event) = item?;
@@ -260,7 +264,9 @@ mod tests {
         assert_eq!(line, 2);
         assert!(matches!(e, LineError::Bad(_)));
         let err = parse(text.as_bytes(), Some(Path::new("s.jsonl"))).unwrap_err();
-        assert!(err.to_string().starts_with("s.jsonl: line 2: corrupt record"));
+        assert!(err
+            .to_string()
+            .starts_with("s.jsonl: line 2: corrupt record"));
     }
 
     #[test]

@@ -295,10 +295,20 @@ mod tests {
             done_reason: Some("stop".into()),
         };
         for (secs, c) in [
-            (1, Change::User { content: "q".into() }),
+            (
+                1,
+                Change::User {
+                    content: "q".into(),
+                },
+            ),
             (1, Change::Assistant(reply)),
             (2, Change::Clear),
-            (3600, Change::User { content: "a\x1b[2Jb\nline 2".into() }),
+            (
+                3600,
+                Change::User {
+                    content: "a\x1b[2Jb\nline 2".into(),
+                },
+            ),
         ] {
             let e = Event {
                 at: t0 + chrono::Duration::seconds(secs),
@@ -325,9 +335,14 @@ mod tests {
         };
         let (text, pauses) = run(view);
         assert!(pauses.is_empty());
-        assert!(text.contains(">>> q\n四個字啊\n[tiny · 2.00 s · first text 0.50 s · 5 + 4 tokens · 2.0 tokens/s]\n"));
+        assert!(text.contains(
+            ">>> q\n四個字啊\n[tiny · 2.00 s · first text 0.50 s · 5 + 4 tokens · 2.0 tokens/s]\n"
+        ));
         assert!(text.contains("── cleared the conversation ──"));
-        assert!(text.contains(">>> a\x1b[2Jb\n... line 2\n"), "a pipe gets the bytes");
+        assert!(
+            text.contains(">>> a\x1b[2Jb\n... line 2\n"),
+            "a pipe gets the bytes"
+        );
     }
 
     #[test]

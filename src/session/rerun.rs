@@ -132,7 +132,10 @@ pub fn rerun(
             }
             other => {
                 if let Err(why) = chat.change(other.clone()) {
-                    println!("{}", style.dim(&format!("(skipped a recorded change: {why})")));
+                    println!(
+                        "{}",
+                        style.dim(&format!("(skipped a recorded change: {why})"))
+                    );
                 }
                 continue;
             }
@@ -156,11 +159,8 @@ pub fn rerun(
         let new_model = chat.model.clone();
         let outcome = {
             let out = io::stdout();
-            let mut renderer = Renderer::new(
-                out.lock(),
-                Output::Terminal { color },
-                ThinkingTo::Hidden,
-            );
+            let mut renderer =
+                Renderer::new(out.lock(), Output::Terminal { color }, ThinkingTo::Hidden);
             let (outcome, _) = rt.block_on(chat.send(content, &mut renderer, ctrl_c()));
             outcome
         };
@@ -339,13 +339,19 @@ fn summary(results: &[Compared]) -> String {
         String::new(),
         secs(sum(&|r| r.old.as_ref().map(|o| o.latency))),
         secs(sum(&|r| Some(r.new.latency))),
-        format!("mean {}", secs(mean(&|r| r.old.as_ref().and_then(|o| o.ttft)))),
+        format!(
+            "mean {}",
+            secs(mean(&|r| r.old.as_ref().and_then(|o| o.ttft)))
+        ),
         format!("mean {}", secs(mean(&|r| r.new.ttft))),
         total_tokens(&|r| r.old.as_ref().and_then(|o| o.completion_tokens)),
         total_tokens(&|r| r.new.completion_tokens),
         format!(
             "{}/{} ok",
-            results.iter().filter(|r| r.new.status == Status::Ok).count(),
+            results
+                .iter()
+                .filter(|r| r.new.status == Status::Ok)
+                .count(),
             results.len()
         ),
     ]);

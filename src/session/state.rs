@@ -287,7 +287,11 @@ mod tests {
         assert!(st.finish());
         assert!(st.messages.is_empty());
         // …and a crash mid-turn followed by a resumed chat.
-        run(&mut st, vec![user("lost"), user("q"), reply("a", Status::Ok)]).unwrap();
+        run(
+            &mut st,
+            vec![user("lost"), user("q"), reply("a", Status::Ok)],
+        )
+        .unwrap();
         assert_eq!(contents(&st), ["User:q", "Assistant:a"]);
     }
 

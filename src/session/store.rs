@@ -80,10 +80,11 @@ impl SessionWriter {
 
     /// Appends one event as one `write` of one line (with the header, for a new file).
     pub fn append(&mut self, event: &Event) -> Result<(), SessionError> {
-        self.try_append(event).map_err(|source| SessionError::Write {
-            path: self.path.display().to_string(),
-            source,
-        })
+        self.try_append(event)
+            .map_err(|source| SessionError::Write {
+                path: self.path.display().to_string(),
+                source,
+            })
     }
 
     fn try_append(&mut self, event: &Event) -> std::io::Result<()> {

@@ -10,3 +10,5 @@ mod harness;
 mod log;
 mod oneshot;
 mod repl;
+mod replay;
+mod sessions;
