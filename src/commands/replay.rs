@@ -39,7 +39,9 @@ pub fn run(args: &ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
         color: terminal && !config.no_color,
         speed,
     };
-    replay(&loaded, &mut io::stdout().lock(), view, &mut Sleep)?;
+    // Buffered: a paced replay flushes before every pause, an instant one once at the end.
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    replay(&loaded, &mut out, view, &mut Sleep)?;
     Ok(ExitCode::Success)
 }
 

@@ -18,7 +18,7 @@ pub fn run(action: Option<SessionsAction>, config: &Config) -> anyhow::Result<Ex
             let l = catalog::find(dir, &id)?;
             warn(&l);
             let terminal = io::stdout().is_terminal();
-            let mut out = io::stdout().lock();
+            let mut out = io::BufWriter::new(io::stdout().lock());
             if let Some(p) = &l.path {
                 writeln!(out, "File: {}", p.display())?;
             }
