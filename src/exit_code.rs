@@ -12,6 +12,8 @@ pub enum ExitCode {
     Unreachable = 3,
     /// The server does not have the requested model.
     ModelNotFound = 4,
+    /// The server refused the API key, or wants one and none was given (401/403).
+    Unauthorized = 5,
     /// Ctrl-C (128 + SIGINT), as shells expect.
     Interrupted = 130,
 }

@@ -4,10 +4,10 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 
 use tokio::runtime::Runtime;
 
+use crate::backend::Backend;
 use crate::chat::{ctrl_c, pick_model, Chat};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::ollama::Client;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -41,10 +41,10 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 }
 
 /// Runs one turn and maps its ending to the exit code.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin()?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    let model = rt.block_on(pick_model(backend, config.model.as_deref()))?;
 
     let stdout = io::stdout();
     let output = if stdout.is_terminal() {
@@ -65,7 +65,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
         thinking_to,
     );
 
-    let mut chat = Chat::new(client, config, model);
+    let mut chat = Chat::new(backend, config, model);
     let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
     match outcome.ending {

@@ -8,6 +8,7 @@ pub enum SlashCommand {
     Bye,
     Clear,
     Help,
+    Models,
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -20,6 +21,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/clear",
         "Forget the conversation (the system prompt stays)",
     ),
+    ("/models", "List the models the server offers"),
     ("/bye", "Exit (also /exit, or Ctrl-D)"),
     ("/?", "Show this help (also /help)"),
 ];
@@ -35,6 +37,7 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
         "/bye" | "/exit" => SlashCommand::Bye,
         "/clear" => SlashCommand::Clear,
         "/?" | "/help" => SlashCommand::Help,
+        "/models" => SlashCommand::Models,
         other => SlashCommand::Unknown {
             name: other.to_string(),
             suggestion: nearest(
@@ -56,6 +59,7 @@ mod tests {
         assert_eq!(parse("/clear"), Some(SlashCommand::Clear));
         assert_eq!(parse("/?"), Some(SlashCommand::Help));
         assert_eq!(parse("/help"), Some(SlashCommand::Help));
+        assert_eq!(parse("/models"), Some(SlashCommand::Models));
     }
 
     #[test]

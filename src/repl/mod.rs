@@ -13,11 +13,11 @@ use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
+use crate::backend::{describe_models, Backend};
 use crate::chat::{ctrl_c, pick_model, Chat, HistoryEffect};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
-use crate::ollama::Client;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::Ending;
 use command::{SlashCommand, COMMANDS};
@@ -46,12 +46,12 @@ impl Style {
 }
 
 /// Runs the chat until `/bye` or Ctrl-D.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
+    let model = rt.block_on(pick_model(backend, config.model.as_deref()))?;
     let style = Style {
         color: !config.no_color && io::stdout().is_terminal(),
     };
-    let mut chat = Chat::new(client, config, model);
+    let mut chat = Chat::new(backend, config, model);
     let mut editor = open_editor(config.history_path.as_deref())?;
 
     println!(
@@ -60,7 +60,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
             "ollama-chat {} · {} at {} · /? for help, /bye or Ctrl-D to exit",
             env!("CARGO_PKG_VERSION"),
             chat.model,
-            client.base_url()
+            backend.base_url()
         ))
     );
     if let Some(w) = chat.log_warning() {
@@ -95,6 +95,10 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                     println!("{}", style.dim("Cleared the conversation."));
                 }
                 SlashCommand::Help => print_help(),
+                SlashCommand::Models => match rt.block_on(backend.list_models()) {
+                    Ok(names) => println!("{}", describe_models(&names, &chat.model)),
+                    Err(e) => eprintln!("{}", style.red(&format!("error: {e}"))),
+                },
                 SlashCommand::Unknown { name, suggestion } => {
                     let hint = suggestion
                         .map(|s| format!(" Did you mean {s}?"))
