@@ -355,4 +355,90 @@ mod tests {
             Err(ConfigError::Timeout)
         ));
     }
+
+    #[test]
+    fn openai_api_from_flag_or_env() {
+        let c = resolve(&["--api", "openai"], &[("OPENAI_API_KEY", " sk-1 ")]).unwrap();
+        assert_eq!(c.api, Api::OpenAi);
+        assert_eq!(c.base_url, "https://api.openai.com/v1");
+        assert_eq!(c.api_key, Some(ApiKey::new("sk-1")));
+        assert!(!format!("{c:?}").contains("sk-1"));
+        let c = resolve(
+            &[],
+            &[
+                ("OLLAMA_CHAT_API", "openai"),
+                ("OPENAI_BASE_URL", "http://localhost:8000/v1/"),
+                ("OLLAMA_HOST", "ignored:1"),
+                ("OLLAMA_API_KEY", "not-for-openai"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://localhost:8000/v1");
+        assert_eq!(c.api_key, None, "a loopback server needs no key");
+        let c = resolve(
+            &["--api", "ollama"],
+            &[("OLLAMA_CHAT_API", "openai"), ("OPENAI_API_KEY", "k")],
+        )
+        .unwrap();
+        assert_eq!(c.api, Api::Ollama);
+        assert_eq!(c.api_key, None);
+    }
+
+    #[test]
+    fn base_url_flag_beats_the_environment() {
+        let c = resolve(
+            &["--api", "openai", "--base-url", "http://127.0.0.1:11434/v1"],
+            &[("OPENAI_BASE_URL", "https://example.com/v1")],
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:11434/v1");
+    }
+
+    #[test]
+    fn openai_usage_errors() {
+        let e = resolve(&["--api", "openai"], &[]).unwrap_err();
+        assert!(matches!(e, ConfigError::MissingKey(ref u) if u == "https://api.openai.com/v1"));
+        let e = resolve(&["--api", "openai", "--base-url", "http://[::1]:8/v1"], &[]);
+        assert!(e.is_ok(), "loopback IPv6 needs no key");
+        for bad in ["localhost:8000/v1", "ftp://x", "http://", ""] {
+            let r = resolve(
+                &["--api", "openai", "--base-url", bad],
+                &[("OPENAI_API_KEY", "k")],
+            );
+            if bad.is_empty() {
+                assert!(r.is_ok(), "empty means the default");
+            } else {
+                assert!(matches!(r, Err(ConfigError::BaseUrl(_))), "{bad}");
+            }
+        }
+        assert!(matches!(
+            resolve(
+                &["--api", "openai", "--host", "x"],
+                &[("OPENAI_API_KEY", "k")]
+            ),
+            Err(ConfigError::HostWithOpenAi(_))
+        ));
+        assert!(matches!(
+            resolve(&["--base-url", "http://x/v1"], &[]),
+            Err(ConfigError::BaseUrlWithOllama)
+        ));
+        assert!(matches!(
+            resolve(&[], &[("OLLAMA_CHAT_API", "claude")]),
+            Err(ConfigError::Api(_))
+        ));
+        let key = [("OPENAI_API_KEY", "k")];
+        assert!(matches!(
+            resolve(&["--api", "openai", "-o", "num_ctx=1"], &key),
+            Err(ConfigError::OpenAi(MappingError::Options(_)))
+        ));
+        assert!(matches!(
+            resolve(&["--api", "openai", "--think"], &key),
+            Err(ConfigError::OpenAi(MappingError::ThinkNeedsLevel))
+        ));
+        assert!(resolve(
+            &["--api", "openai", "--think=low", "--format", "json"],
+            &key
+        )
+        .is_ok());
+    }
 }

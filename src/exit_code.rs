@@ -8,7 +8,7 @@ pub enum ExitCode {
     Error = 1,
     /// Bad flags, bad option values, nothing to send, no model chosen.
     Usage = 2,
-    /// No Ollama server answered at the configured address.
+    /// No server answered at the configured address.
     Unreachable = 3,
     /// The server does not have the requested model.
     ModelNotFound = 4,

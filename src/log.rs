@@ -254,6 +254,19 @@ mod tests {
     }
 
     #[test]
+    fn a_server_without_usage_gives_unknown_counts() {
+        let stats = FinalStats {
+            done_reason: Some("stop".into()),
+            usage_unknown: true,
+            ..Default::default()
+        };
+        let v = record_json(&outcome(Some(stats), Ending::Done));
+        assert_eq!(v["prompt_tokens"], serde_json::Value::Null);
+        assert_eq!(v["tokens_used"], serde_json::Value::Null);
+        assert_eq!(v["done_reason"], "stop");
+    }
+
+    #[test]
     fn failed_record_has_the_error_and_no_counts() {
         let v = record_json(&outcome(
             None,

@@ -1,7 +1,10 @@
 //! What can go wrong talking to an OpenAI-compatible server, each with a message that says what to
-//! do next, and the pure rule that turns a failed HTTP answer into one of them.
+//! do next; and the pure rules that read an error body, whatever its shape, and turn a failed
+//! HTTP answer into one of them.
 
-use super::wire::{ErrorInfo, MappingError};
+use serde_json::Value;
+
+use super::wire::MappingError;
 
 /// A failed request to an OpenAI-compatible server.
 #[derive(Debug, thiserror::Error)]
@@ -139,9 +142,71 @@ fn reason_phrase(status: u16) -> &'static str {
         .unwrap_or("no message")
 }
 
+/// What an error body says, whichever of the common shapes it has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorInfo {
+    pub message: String,
+    /// `type` (`invalid_request_error`, `not_found_error`, …), when given.
+    pub kind: Option<String>,
+    /// `code` (`model_not_found`, `invalid_api_key`, …), when given as a string.
+    pub code: Option<String>,
+}
+
+impl ErrorInfo {
+    /// Reads `{"error":{"message","type","code"}}` (OpenAI, Ollama's /v1), `{"error":"…"}`,
+    /// `{"object":"error","message":…}` (vLLM), `{"detail":…}` (FastAPI gateways), or plain text.
+    pub fn from_body(body: &[u8]) -> ErrorInfo {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => Self::from_value(&v).unwrap_or_else(|| Self::text(&v.to_string())),
+            Err(_) => Self::text(&String::from_utf8_lossy(body)),
+        }
+    }
+
+    /// The error an event or body carries, if it is one.
+    pub fn from_value(v: &Value) -> Option<ErrorInfo> {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        match v.get("error") {
+            Some(Value::String(s)) => return Some(Self::text(s)),
+            Some(e @ Value::Object(_)) => {
+                return Some(ErrorInfo {
+                    message: text(e.get("message")).unwrap_or_else(|| e.to_string()),
+                    kind: text(e.get("type")),
+                    code: text(e.get("code")),
+                })
+            }
+            _ => {}
+        }
+        if v.get("object").and_then(Value::as_str) == Some("error") {
+            return Some(ErrorInfo {
+                message: text(v.get("message")).unwrap_or_default(),
+                kind: text(v.get("type")),
+                code: text(v.get("code")),
+            });
+        }
+        match v.get("detail") {
+            Some(Value::String(s)) => Some(Self::text(s)),
+            Some(d @ Value::Array(_)) => Some(Self::text(&d.to_string())),
+            _ => None,
+        }
+    }
+
+    fn text(s: &str) -> ErrorInfo {
+        let s = s.trim();
+        let message = match s.char_indices().nth(300) {
+            Some((i, _)) => format!("{}…", &s[..i]),
+            None => s.to_string(),
+        };
+        ErrorInfo {
+            message,
+            ..Default::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn failure(status: u16, body: &'static [u8]) -> Failure<'static> {
         Failure {
@@ -254,5 +319,47 @@ mod tests {
             classify(&failure(502, b"")).to_string(),
             "the server answered 502: Bad Gateway"
         );
+    }
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        let recorded = br#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#;
+        assert_eq!(
+            ErrorInfo::from_body(recorded),
+            ErrorInfo {
+                message: "model 'nope' not found".into(),
+                kind: Some("not_found_error".into()),
+                code: None
+            }
+        );
+        let openai = br#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
+        assert_eq!(
+            ErrorInfo::from_body(openai).code.as_deref(),
+            Some("model_not_found")
+        );
+        let vllm = br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
+        assert_eq!(
+            ErrorInfo::from_body(vllm).message,
+            "The model `x` does not exist."
+        );
+        assert_eq!(ErrorInfo::from_body(br#"{"error":"boom"}"#).message, "boom");
+        assert_eq!(
+            ErrorInfo::from_body(br#"{"detail":"Not Found"}"#).message,
+            "Not Found"
+        );
+        assert_eq!(
+            ErrorInfo::from_body(b"404 page not found\n").message,
+            "404 page not found"
+        );
+        assert_eq!(ErrorInfo::from_body(b"").message, "");
+        let long = "x".repeat(1000);
+        assert!(
+            ErrorInfo::from_body(long.as_bytes())
+                .message
+                .chars()
+                .count()
+                <= 301
+        );
+        assert_eq!(ErrorInfo::from_value(&json!({"choices": []})), None);
     }
 }

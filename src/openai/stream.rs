@@ -11,8 +11,9 @@ use crate::backend::FeedError;
 use crate::ollama::ndjson::{ChatEvent, DecodeError};
 use crate::ollama::wire::FinalStats;
 
+use super::error::ErrorInfo;
 use super::sse::SseDecoder;
-use super::wire::{Completion, ErrorInfo, StreamChunk, Usage};
+use super::wire::{Completion, StreamChunk, Usage};
 
 /// How the response body is framed, decided from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -322,67 +322,6 @@ pub struct ModelEntry {
     pub id: String,
 }
 
-/// What an error body says, whichever of the common shapes it has.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ErrorInfo {
-    pub message: String,
-    /// `type` (`invalid_request_error`, `not_found_error`, …), when given.
-    pub kind: Option<String>,
-    /// `code` (`model_not_found`, `invalid_api_key`, …), when given as a string.
-    pub code: Option<String>,
-}
-
-impl ErrorInfo {
-    /// Reads `{"error":{"message","type","code"}}` (OpenAI, Ollama's /v1), `{"error":"…"}`,
-    /// `{"object":"error","message":…}` (vLLM), `{"detail":…}` (FastAPI gateways), or plain text.
-    pub fn from_body(body: &[u8]) -> ErrorInfo {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(v) => Self::from_value(&v).unwrap_or_else(|| Self::text(&v.to_string())),
-            Err(_) => Self::text(&String::from_utf8_lossy(body)),
-        }
-    }
-
-    /// The error an event or body carries, if it is one.
-    pub fn from_value(v: &Value) -> Option<ErrorInfo> {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-        match v.get("error") {
-            Some(Value::String(s)) => return Some(Self::text(s)),
-            Some(e @ Value::Object(_)) => {
-                return Some(ErrorInfo {
-                    message: text(e.get("message")).unwrap_or_else(|| e.to_string()),
-                    kind: text(e.get("type")),
-                    code: text(e.get("code")),
-                })
-            }
-            _ => {}
-        }
-        if v.get("object").and_then(Value::as_str) == Some("error") {
-            return Some(ErrorInfo {
-                message: text(v.get("message")).unwrap_or_default(),
-                kind: text(v.get("type")),
-                code: text(v.get("code")),
-            });
-        }
-        match v.get("detail") {
-            Some(Value::String(s)) => Some(Self::text(s)),
-            Some(d @ Value::Array(_)) => Some(Self::text(&d.to_string())),
-            _ => None,
-        }
-    }
-
-    fn text(s: &str) -> ErrorInfo {
-        let s = s.trim();
-        let message = match s.char_indices().nth(300) {
-            Some((i, _)) => format!("{}…", &s[..i]),
-            None => s.to_string(),
-        };
-        ErrorInfo {
-            message,
-            ..Default::default()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +475,10 @@ mod tests {
         let delta = c.choices[0].delta.as_ref().unwrap();
         assert!(matches!(delta.content, Some(Cow::Borrowed("You"))));
         assert_eq!(c.choices[0].finish_reason, None);
+        let escaped = br#"{"choices":[{"index":0,"delta":{"content":"a\nb \u003c"}}]}"#;
+        let c: StreamChunk = serde_json::from_slice(escaped).unwrap();
+        let content = c.choices[0].delta.as_ref().unwrap().content.as_deref();
+        assert_eq!(content, Some("a\nb <"));
         let usage = br#"{"id":"chatcmpl-108","choices":[],"usage":{"prompt_tokens":23,"completion_tokens":8,"total_tokens":31}}"#;
         let c: StreamChunk = serde_json::from_slice(usage).unwrap();
         assert_eq!(
@@ -556,47 +499,5 @@ mod tests {
         let d: Delta = serde_json::from_str(r#"{"content":null}"#).unwrap();
         assert_eq!(d.thinking(), "");
         assert_eq!(d.content, None);
-    }
-
-    #[test]
-    fn error_bodies_of_every_shape() {
-        let recorded = br#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#;
-        assert_eq!(
-            ErrorInfo::from_body(recorded),
-            ErrorInfo {
-                message: "model 'nope' not found".into(),
-                kind: Some("not_found_error".into()),
-                code: None
-            }
-        );
-        let openai = br#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
-        assert_eq!(
-            ErrorInfo::from_body(openai).code.as_deref(),
-            Some("model_not_found")
-        );
-        let vllm = br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
-        assert_eq!(
-            ErrorInfo::from_body(vllm).message,
-            "The model `x` does not exist."
-        );
-        assert_eq!(ErrorInfo::from_body(br#"{"error":"boom"}"#).message, "boom");
-        assert_eq!(
-            ErrorInfo::from_body(br#"{"detail":"Not Found"}"#).message,
-            "Not Found"
-        );
-        assert_eq!(
-            ErrorInfo::from_body(b"404 page not found\n").message,
-            "404 page not found"
-        );
-        assert_eq!(ErrorInfo::from_body(b"").message, "");
-        let long = "x".repeat(1000);
-        assert!(
-            ErrorInfo::from_body(long.as_bytes())
-                .message
-                .chars()
-                .count()
-                <= 301
-        );
-        assert_eq!(ErrorInfo::from_value(&json!({"choices": []})), None);
     }
 }
