@@ -5,11 +5,12 @@ use std::future::Future;
 
 use uuid::Uuid;
 
+use crate::backend::{Api, Backend};
 use crate::config::Config;
 use crate::conversation::Conversation;
 use crate::log::{TurnContext, TurnLog, TurnRecord};
 use crate::ollama::wire::ChatRequest;
-use crate::ollama::{ApiError, Client};
+use crate::ollama::ApiError;
 use crate::options::Options;
 use crate::render::ReplySink;
 use crate::session::{self, Change, Event, Reply, SessionWriter};
@@ -17,7 +18,7 @@ use crate::turn::{run_turn, Ending, TurnOutcome};
 
 /// The live state of a chat.
 pub struct Chat<'a> {
-    pub client: &'a Client,
+    pub backend: &'a Backend,
     pub config: &'a Config,
     pub model: String,
     /// The options sent; they start as the configured ones and change with the session.
@@ -41,9 +42,9 @@ pub enum HistoryEffect {
 }
 
 impl<'a> Chat<'a> {
-    pub fn new(client: &'a Client, config: &'a Config, model: String) -> Self {
+    pub fn new(backend: &'a Backend, config: &'a Config, model: String) -> Self {
         Chat {
-            client,
+            backend,
             config,
             model,
             options: config.options.clone(),
@@ -132,7 +133,7 @@ impl<'a> Chat<'a> {
             keep_alive: self.config.keep_alive.as_ref(),
         };
         let outcome = run_turn(
-            self.client,
+            self.backend,
             &request,
             sink,
             cancel,
@@ -172,7 +173,7 @@ impl<'a> Chat<'a> {
             session_id: &self.session_id,
             turn: self.turns,
             model: &self.model,
-            host: self.client.base_url(),
+            host: self.backend.base_url(),
             options: &self.options,
             user_input: input,
         };
@@ -182,34 +183,43 @@ impl<'a> Chat<'a> {
     }
 }
 
-/// Picks the model: the configured one, else the only installed one.
-pub async fn pick_model(client: &Client, configured: Option<&str>) -> Result<String, ModelChoice> {
+/// Picks the model: the configured one, else the only one the server offers.
+pub async fn pick_model(
+    backend: &Backend,
+    configured: Option<&str>,
+) -> Result<String, ModelChoice> {
     if let Some(m) = configured {
         return Ok(m.to_string());
     }
-    let tags = client.tags().await.map_err(ModelChoice::Api)?;
-    let mut names: Vec<String> = tags.models.into_iter().map(|m| m.name).collect();
+    let mut names = backend.list_models().await.map_err(ModelChoice::Api)?;
     match names.len() {
         0 => Err(ModelChoice::NoneInstalled {
-            url: client.base_url().to_string(),
+            url: backend.base_url().to_string(),
+            api: backend.api(),
         }),
         1 => Ok(names.remove(0)),
-        _ => {
-            names.sort();
-            Err(ModelChoice::Ambiguous { names })
-        }
+        _ => Err(ModelChoice::Ambiguous { names }),
     }
 }
 
 /// Why no model could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelChoice {
-    #[error("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")]
-    NoneInstalled { url: String },
-    #[error("several models are installed; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
+    #[error("{}", none_installed(.url, *.api))]
+    NoneInstalled { url: String, api: Api },
+    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
     Ambiguous { names: Vec<String> },
     #[error(transparent)]
     Api(ApiError),
+}
+
+fn none_installed(url: &str, api: Api) -> String {
+    match api {
+        Api::Ollama => {
+            format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
+        }
+        Api::OpenAi => format!("the server at {url} lists no models; name one with --model"),
+    }
 }
 
 /// Resolves when the user presses Ctrl-C. If the handler cannot be installed it never resolves,

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::backend::Api;
+
 /// A fast, careful terminal chat client for Ollama.
 ///
 /// With a terminal on stdin it opens a chat (type /? for help). With `-p` or piped input it answers
@@ -34,6 +36,16 @@ pub struct Cli {
     /// Ollama server, in OLLAMA_HOST syntax (`host:port`, `https://host/path`) [env: OLLAMA_HOST].
     #[arg(long, value_name = "HOST", global = true)]
     pub host: Option<String>,
+
+    /// Which API the server speaks: `ollama`, or `openai` for any OpenAI-compatible server (vLLM,
+    /// llama.cpp, a gateway, OpenAI itself, Ollama's /v1) [env: OLLAMA_CHAT_API] [default: ollama].
+    #[arg(long, value_name = "API", global = true)]
+    pub api: Option<Api>,
+
+    /// With --api openai: the server's base URL [env: OPENAI_BASE_URL]
+    /// [default: https://api.openai.com/v1]; the key comes from OPENAI_API_KEY or a .env file.
+    #[arg(long, value_name = "URL", global = true)]
+    pub base_url: Option<String>,
 
     /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
@@ -192,6 +204,21 @@ mod tests {
             "json",
         ]);
         assert!(c.is_ok());
+    }
+
+    #[test]
+    fn api_and_base_url() {
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "--api",
+            "openai",
+            "--base-url",
+            "http://x/v1",
+        ])
+        .unwrap();
+        assert_eq!(c.api, Some(Api::OpenAi));
+        assert_eq!(c.base_url.as_deref(), Some("http://x/v1"));
+        assert!(Cli::try_parse_from(["ollama-chat", "--api", "anthropic"]).is_err());
     }
 
     #[test]

@@ -4,10 +4,10 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 
 use tokio::runtime::Runtime;
 
+use crate::backend::Backend;
 use crate::chat::ctrl_c;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::ollama::Client;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -41,10 +41,10 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 }
 
 /// Runs one turn and maps its ending to the exit code.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin()?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let (mut chat, notices) = crate::session::live::start_chat(rt, client, config, false)?;
+    let (mut chat, notices) = crate::session::live::start_chat(rt, backend, config, false)?;
     if io::stderr().is_terminal() {
         for n in notices {
             eprintln!("ollama-chat: {n}");

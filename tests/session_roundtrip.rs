@@ -5,10 +5,10 @@
 mod support;
 
 use clap::Parser;
+use ollama_chat::backend::Backend;
 use ollama_chat::chat::Chat;
 use ollama_chat::cli::Cli;
 use ollama_chat::config::Config;
-use ollama_chat::ollama::Client;
 use ollama_chat::options::Options;
 use ollama_chat::render::{Output, Renderer, ThinkingTo};
 use ollama_chat::session::{live, load_file, Change, Header, SessionWriter};
@@ -32,7 +32,7 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
     fake.set_models(&["tiny", "other"]);
     let home = tempfile::tempdir().unwrap();
     let config = config(&fake, home.path());
-    let client = Client::new(&config.base_url, None).unwrap();
+    let client = Backend::new(config.api, &config.base_url, None).unwrap();
     let rt = ollama_chat::runtime().unwrap();
     let mut chat = Chat::new(&client, &config, "tiny".into());
     let header = Header::new(

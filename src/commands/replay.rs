@@ -2,10 +2,10 @@
 
 use std::io::{self, IsTerminal};
 
+use crate::backend::Backend;
 use crate::cli::ReplayArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::ollama::Client;
 use crate::session::load::load_stdin;
 use crate::session::replay::{replay, Sleep, View};
 use crate::session::rerun::{rerun, Changes};
@@ -30,7 +30,8 @@ pub fn run(args: &ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
         };
         changes.check()?;
         let rt = crate::runtime()?;
-        let client = Client::new(&config.base_url, config.api_key.clone())?;
+        let key = config.api_key.as_ref().map(|k| k.expose().to_string());
+        let client = Backend::new(config.api, &config.base_url, key)?;
         return rerun(&rt, &client, config, &loaded, &changes);
     }
     let terminal = io::stdout().is_terminal();

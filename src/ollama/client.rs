@@ -152,6 +152,7 @@ impl ChatResponse {
     /// The next bytes of the body as they came off the network; `None` at the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: "Ollama",
             reason: root_cause(&e),
         })
     }

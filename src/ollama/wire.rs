@@ -107,6 +107,10 @@ pub struct FinalStats {
     pub prompt_eval_duration: u64,
     pub eval_count: Option<u64>,
     pub eval_duration: u64,
+    /// The server reported no token counts at all (an OpenAI-compatible server that ignored
+    /// `include_usage`), so a missing count is unknown rather than 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_unknown: bool,
 }
 
 impl FinalStats {
@@ -119,6 +123,7 @@ impl FinalStats {
             prompt_eval_duration: c.prompt_eval_duration,
             eval_count: c.eval_count,
             eval_duration: c.eval_duration,
+            usage_unknown: false,
         }
     }
 

@@ -12,6 +12,7 @@ pub enum SlashCommand {
     Save(String),
     /// `/session [load NAME]` (the text after the command).
     Session(String),
+    Models,
     Unknown {
         name: String,
         suggestion: Option<&'static str>,
@@ -32,6 +33,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "/session",
         "Where this chat is saved; /session load NAME|ID resumes a saved one",
     ),
+    ("/models", "List the models the server offers"),
     ("/bye", "Exit (also /exit, or Ctrl-D)"),
     ("/?", "Show this help (also /help)"),
 ];
@@ -49,6 +51,7 @@ pub fn parse(line: &str) -> Option<SlashCommand> {
         "/?" | "/help" => SlashCommand::Help,
         "/save" => SlashCommand::Save(rest(line, name)),
         "/session" => SlashCommand::Session(rest(line, name)),
+        "/models" => SlashCommand::Models,
         other => SlashCommand::Unknown {
             name: other.to_string(),
             suggestion: nearest(
@@ -84,6 +87,7 @@ mod tests {
             parse("/session load abc"),
             Some(SlashCommand::Session("load abc".into()))
         );
+        assert_eq!(parse("/models"), Some(SlashCommand::Models));
     }
 
     #[test]

@@ -13,11 +13,11 @@ use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
+use crate::backend::{describe_models, Backend};
 use crate::chat::{ctrl_c, HistoryEffect};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
-use crate::ollama::Client;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::{self, Change};
 use crate::turn::Ending;
@@ -47,8 +47,8 @@ impl Style {
 }
 
 /// Runs the chat until `/bye` or Ctrl-D.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
-    let (mut chat, notices) = session::live::start_chat(rt, client, config, true)?;
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
+    let (mut chat, notices) = session::live::start_chat(rt, backend, config, true)?;
     let style = Style {
         color: !config.no_color && io::stdout().is_terminal(),
     };
@@ -60,7 +60,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
             "ollama-chat {} · {} at {} · /? for help, /bye or Ctrl-D to exit",
             env!("CARGO_PKG_VERSION"),
             chat.model,
-            client.base_url()
+            backend.base_url()
         ))
     );
     if let Some(w) = chat.log_warning() {
@@ -110,6 +110,10 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
                     }
                 }
                 SlashCommand::Help => print_help(),
+                SlashCommand::Models => match rt.block_on(backend.list_models()) {
+                    Ok(names) => println!("{}", describe_models(&names, &chat.model)),
+                    Err(e) => eprintln!("{}", style.red(&format!("error: {e}"))),
+                },
                 SlashCommand::Unknown { name, suggestion } => {
                     let hint = suggestion
                         .map(|s| format!(" Did you mean {s}?"))

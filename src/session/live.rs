@@ -8,18 +8,18 @@ use super::format::{Change, Header};
 use super::load::Loaded;
 use super::store::SessionWriter;
 use super::{short_id, SessionError};
+use crate::backend::Backend;
 use crate::chat::{pick_model, Chat};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::Conversation;
 use crate::ollama::wire::Role;
-use crate::ollama::Client;
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
 /// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file
 /// go to stderr at once; the returned lines are for a person at a terminal.
 pub fn start_chat<'a>(
     rt: &Runtime,
-    client: &'a Client,
+    client: &'a Backend,
     config: &'a Config,
     interactive: bool,
 ) -> anyhow::Result<(Chat<'a>, Vec<String>)> {

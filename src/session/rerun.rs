@@ -11,11 +11,12 @@ use super::load::Loaded;
 use super::replay::options_text;
 use super::short_id;
 use super::store::SessionWriter;
+use crate::backend::Backend;
 use crate::chat::{ctrl_c, Chat};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::Conversation;
 use crate::exit_code::ExitCode;
-use crate::ollama::{ApiError, Client};
+use crate::ollama::ApiError;
 use crate::options::{OptionError, Options};
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
 use crate::table;
@@ -62,7 +63,7 @@ struct Compared {
 /// Re-runs `loaded` and prints the comparison on stdout.
 pub fn rerun(
     rt: &Runtime,
-    client: &Client,
+    client: &Backend,
     config: &Config,
     loaded: &Loaded,
     changes: &Changes<'_>,

@@ -5,10 +5,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod failures;
+#[macro_use]
 mod harness;
+
+mod failures;
 mod log;
 mod oneshot;
+mod openai;
 mod repl;
 mod replay;
 mod sessions;

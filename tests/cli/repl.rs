@@ -6,10 +6,23 @@ use std::time::Duration;
 use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_command, PtySession};
 
-use crate::harness::{messages, words, TestEnv};
+use crate::harness::{messages, words, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, End, Script};
 
 const PROMPT: &str = ">>> ";
+
+both!(
+    question_answer_and_a_follow_up_that_carries_the_history,
+    ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer,
+    ctrl_c_at_the_prompt_does_not_exit,
+    a_failed_turn_gives_the_message_back_at_the_prompt,
+    a_dropped_connection_keeps_the_repl_going,
+    no_server_keeps_the_repl_open_and_the_message,
+    escape_sequences_from_the_model_are_shown_not_obeyed,
+    thinking_is_shown_before_the_answer,
+    clear_forgets_the_conversation_but_not_the_system_prompt,
+    models_lists_what_the_server_offers,
+);
 
 /// rexpect reads the terminal byte by byte as Latin-1; this turns UTF-8 text into what it sees.
 fn l(s: &str) -> String {
@@ -42,9 +55,8 @@ fn exit_with_ctrl_d(mut p: PtySession) {
     }
 }
 
-#[test]
-fn question_answer_and_a_follow_up_that_carries_the_history() {
-    let env = TestEnv::new();
+fn question_answer_and_a_follow_up_that_carries_the_history(api: Api) {
+    let env = TestEnv::with(api);
     env.fake
         .push_chat(ChatReply::Tokens(words("The capital of France is Paris.")));
     env.fake.push_chat(ChatReply::Tokens(words("羅馬。")));
@@ -74,9 +86,8 @@ fn question_answer_and_a_follow_up_that_carries_the_history() {
     assert_eq!(log[1]["turn"], 2);
 }
 
-#[test]
-fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer() {
-    let env = TestEnv::new();
+fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: (0..300).map(|i| format!(" tok{i}")).collect(),
         delay: Duration::from_millis(30),
@@ -106,9 +117,8 @@ fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer() {
     assert_eq!(log[1]["status"], "ok");
 }
 
-#[test]
-fn ctrl_c_at_the_prompt_does_not_exit() {
-    let env = TestEnv::new();
+fn ctrl_c_at_the_prompt_does_not_exit(api: Api) {
+    let env = TestEnv::with(api);
     let mut p = start(&env, &[]);
     p.send_control('c').unwrap();
     p.exp_string(&l("Use Ctrl-D or /bye to exit.")).unwrap();
@@ -119,9 +129,8 @@ fn ctrl_c_at_the_prompt_does_not_exit() {
     p.exp_eof().unwrap();
 }
 
-#[test]
-fn a_failed_turn_gives_the_message_back_at_the_prompt() {
-    let env = TestEnv::new();
+fn a_failed_turn_gives_the_message_back_at_the_prompt(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::HttpError {
         status: 500,
         message: "llama runner process has terminated".into(),
@@ -149,9 +158,8 @@ fn a_failed_turn_gives_the_message_back_at_the_prompt() {
     assert_eq!(log[1]["status"], "ok");
 }
 
-#[test]
-fn a_dropped_connection_keeps_the_repl_going() {
-    let env = TestEnv::new();
+fn a_dropped_connection_keeps_the_repl_going(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words("half an"),
         end: End::Drop,
@@ -167,16 +175,19 @@ fn a_dropped_connection_keeps_the_repl_going() {
     exit_with_ctrl_d(p);
 }
 
-#[test]
-fn no_server_keeps_the_repl_open_and_the_message() {
-    let env = TestEnv::new();
+fn no_server_keeps_the_repl_open_and_the_message(api: Api) {
+    let env = TestEnv::with(api);
     let mut cmd = env.std_command();
-    cmd.env("OLLAMA_HOST", "127.0.0.1:1").args(["-m", "tiny"]);
+    env.unreachable(&mut cmd, 1);
+    cmd.args(["-m", "tiny"]);
     let mut p = spawn_command(cmd, Some(20_000)).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     p.send_line("are you there?").unwrap();
-    p.exp_string(&l("cannot reach Ollama at http://127.0.0.1:1"))
-        .unwrap();
+    p.exp_string(&l(&format!(
+        "cannot reach {} at http://127.0.0.1:1",
+        env.server_name()
+    )))
+    .unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     p.exp_string(&l("are you there?")).unwrap(); // pre-filled for another try
     p.send_control('d').unwrap(); // Ctrl-D on a non-empty line deletes a char; clear it first
@@ -185,9 +196,8 @@ fn no_server_keeps_the_repl_open_and_the_message() {
     p.exp_eof().unwrap();
 }
 
-#[test]
-fn escape_sequences_from_the_model_are_shown_not_obeyed() {
-    let env = TestEnv::new();
+fn escape_sequences_from_the_model_are_shown_not_obeyed(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Tokens(vec![
         "before\u{1b}[2J\u{1b}]0;title\u{7}after".into(),
     ]));
@@ -198,15 +208,14 @@ fn escape_sequences_from_the_model_are_shown_not_obeyed() {
     exit_with_ctrl_d(p);
 }
 
-#[test]
-fn thinking_is_shown_before_the_answer() {
-    let env = TestEnv::new();
+fn thinking_is_shown_before_the_answer(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny-think"]);
     env.fake.push_chat(ChatReply::Thinking {
         thinking: words("pondering deeply"),
         content: words("42"),
     });
-    let mut p = start(&env, &["--think"]);
+    let mut p = start(&env, &[env.think_flag()]);
     p.send_line("meaning of life?").unwrap();
     p.exp_string(&l("pondering deeply")).unwrap();
     p.exp_string(&l("42")).unwrap();
@@ -241,9 +250,8 @@ fn up_arrow_recalls_input_from_an_earlier_run() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-#[test]
-fn clear_forgets_the_conversation_but_not_the_system_prompt() {
-    let env = TestEnv::new();
+fn clear_forgets_the_conversation_but_not_the_system_prompt(api: Api) {
+    let env = TestEnv::with(api);
     let mut p = start(&env, &["-s", "sys"]);
     p.send_line("one").unwrap();
     p.exp_string(&l("echo: one")).unwrap();
@@ -261,4 +269,16 @@ fn clear_forgets_the_conversation_but_not_the_system_prompt() {
             ("user".into(), "two".into())
         ]
     );
+}
+
+fn models_lists_what_the_server_offers(api: Api) {
+    let env = TestEnv::with(api);
+    env.fake.set_models(&["tiny", "tiny2"]);
+    let mut p = start(&env, &["-m", "tiny2:latest"]);
+    p.send_line("/models").unwrap();
+    p.exp_string(&l("* tiny2:latest")).unwrap(); // sorted: '2' comes before ':'
+    p.exp_string(&l("  tiny:latest")).unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    exit_with_ctrl_d(p);
+    assert!(env.fake.chat_bodies().is_empty());
 }
