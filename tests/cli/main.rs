@@ -9,4 +9,5 @@ mod failures;
 mod harness;
 mod log;
 mod oneshot;
+mod pty;
 mod repl;
