@@ -5,7 +5,7 @@
 //! prompt hint), `input` (`"""` blocks, Ctrl+J, Ctrl+G and the external editor), `help`, and the
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`, `/context`);
-//! this file (the editor loop and one turn).
+//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 pub mod command;
 pub mod complete;
@@ -17,6 +17,7 @@ mod models;
 mod set;
 mod show;
 pub mod stats;
+mod tty;
 
 use std::io::{self, IsTerminal};
 use std::path::Path;
@@ -127,6 +128,7 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
     if let Some(w) = repl.chat.log_warning() {
         eprintln!("ollama-chat: warning: {w}");
     }
+    let _typeahead = tty::TypeaheadGuard::new();
     repl.run_loop(&mut editor, &compose_request)?;
     Ok(ExitCode::Success)
 }

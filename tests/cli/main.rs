@@ -11,3 +11,5 @@ mod log;
 mod oneshot;
 mod pty;
 mod repl;
+mod repl_commands;
+mod repl_input;
