@@ -5,11 +5,13 @@
 //!
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders) and `options` (typed model options).
-//! - Input: `repl` (the line editor and slash commands) or `oneshot` (`-p` and piped stdin).
+//! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
+//!   completion) or `oneshot` (`-p` and piped stdin).
 //! - `conversation`: the `messages` history, pure data.
 //! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `client`).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
-//! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
+//! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
+//!   (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history and the log.
 //! - `exit_code`: what the process returns.
 

@@ -14,6 +14,23 @@ use rustyline::{
 
 const QUOTES: &str = "\"\"\"";
 
+/// What the user finished typing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// A line as typed: a command when it starts with `/`, else a message.
+    Line(String),
+    /// The inside of a `"""` block: always a message, even when it starts with `/`.
+    Message(String),
+}
+
+impl Typed {
+    pub fn text(&self) -> &str {
+        match self {
+            Typed::Line(t) | Typed::Message(t) => t,
+        }
+    }
+}
+
 /// An open `"""` block: lines typed so far.
 #[derive(Debug, Default)]
 pub struct Block {
@@ -35,7 +52,7 @@ impl Block {
     /// Feeds one typed line; returns the whole input once it is complete. A line starting with
     /// `"""` opens a block (unless it also ends with one), a line ending with `"""` closes it, and
     /// the lines between become one message, joined with newlines, as in `ollama run`.
-    pub fn feed(&mut self, line: &str) -> Option<String> {
+    pub fn feed(&mut self, line: &str) -> Option<Typed> {
         let Some(lines) = self.lines.as_mut() else {
             return self.first(line);
         };
@@ -45,7 +62,7 @@ impl Block {
                 lines.push(last.to_string());
                 let mut lines = self.lines.take().unwrap_or_default();
                 if self.command {
-                    return Some(lines.join("\n") + QUOTES);
+                    return Some(Typed::Line(lines.join("\n") + QUOTES));
                 }
                 if lines.first().is_some_and(|l| l.trim().is_empty()) {
                     lines.remove(0);
@@ -53,7 +70,7 @@ impl Block {
                 if lines.last().is_some_and(|l| l.trim().is_empty()) {
                     lines.pop();
                 }
-                Some(lines.join("\n"))
+                Some(Typed::Message(lines.join("\n")))
             }
             None => {
                 lines.push(line.to_string());
@@ -62,11 +79,11 @@ impl Block {
         }
     }
 
-    fn first(&mut self, line: &str) -> Option<String> {
+    fn first(&mut self, line: &str) -> Option<Typed> {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix(QUOTES) {
             if let Some(inner) = rest.trim_end().strip_suffix(QUOTES) {
-                return Some(inner.to_string());
+                return Some(Typed::Message(inner.to_string()));
             }
             self.lines = Some(vec![rest.to_string()]);
             self.command = false;
@@ -77,7 +94,7 @@ impl Block {
             self.command = true;
             return None;
         }
-        Some(line.to_string())
+        Some(Typed::Line(line.to_string()))
     }
 }
 
@@ -192,7 +209,10 @@ mod tests {
 
     fn feed_all(lines: &[&str]) -> Vec<Option<String>> {
         let mut b = Block::default();
-        lines.iter().map(|l| b.feed(l)).collect()
+        lines
+            .iter()
+            .map(|l| b.feed(l).map(|t| t.text().to_string()))
+            .collect()
     }
 
     #[test]
@@ -245,13 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_message_is_never_a_command() {
+        let mut b = Block::default();
+        assert_eq!(
+            b.feed("\"\"\"/etc/hosts: what is it?\"\"\""),
+            Some(Typed::Message("/etc/hosts: what is it?".into()))
+        );
+        assert_eq!(b.feed("/bye"), Some(Typed::Line("/bye".into())));
+    }
+
+    #[test]
     fn cancel_forgets_the_block() {
         let mut b = Block::default();
         assert_eq!(b.feed("\"\"\""), None);
         assert!(b.is_open());
         b.cancel();
         assert!(!b.is_open());
-        assert_eq!(b.feed("next").as_deref(), Some("next"));
+        assert_eq!(b.feed("next"), Some(Typed::Line("next".into())));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The interactive chat: read a line (rustyline, blocking, outside async code), then either run a
 //! slash command or send the line as a turn. The only module that reads keys.
 //!
-//! Layout: `command` (the command table and its pure parser), `complete` (tab completion and the
+//! Layout: `command` (the command table and its pure parser; `args` parses each command's
+//! arguments), `complete` (tab completion and the
 //! prompt hint), `input` (`"""` blocks, Ctrl+J, Ctrl+G and the external editor), `help`, and the
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`, `/context`);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
+mod args;
 pub mod command;
 pub mod complete;
 pub mod copy;
@@ -37,7 +39,7 @@ use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::Ending;
 use command::SlashCommand;
 use complete::{model_hint, ReplHelper};
-use input::{compose, editor_command, Block, EditorRequest};
+use input::{compose, editor_command, Block, EditorRequest, Typed};
 use stats::SessionStats;
 
 const CONTINUATION_PROMPT: &str = "... ";
@@ -170,20 +172,37 @@ impl<'a> Repl<'a> {
                 prefill = self.compose_at_prompt(&draft);
                 continue;
             }
-            let Some(text) = block.feed(&line) else {
+            let Some(typed) = block.feed(&line) else {
                 continue;
             };
+            let text = typed.text();
             if text.trim().is_empty() {
                 continue;
             }
-            self.remember(editor, &text);
-            match command::parse(&text) {
-                Ok(None) => prefill = self.turn(&text),
+            match &typed {
+                Typed::Line(_) => self.remember(editor, text),
+                // Recalled later, the quotes keep it a message.
+                Typed::Message(_) => self.remember(editor, &format!("\"\"\"{text}\"\"\"")),
+            }
+            let parsed = match typed {
+                Typed::Line(_) => command::parse(text),
+                Typed::Message(_) => Ok(None),
+            };
+            match parsed {
+                Ok(None) => prefill = self.turn(text),
                 Ok(Some(cmd)) => match self.run_command(cmd) {
                     Flow::Continue => {}
                     Flow::Exit => break,
                     Flow::Prefill(text) => prefill = Some(text),
                 },
+                Err(
+                    e @ command::ParseError::Unknown {
+                        suggestion: None, ..
+                    },
+                ) => self.error(&format!(
+                    "{e} (to send it as a message, quote it: \"\"\"{}\"\"\")",
+                    text.trim()
+                )),
                 Err(e) => self.error(&e.to_string()),
             }
         }

@@ -268,3 +268,18 @@ fn enter_typed_while_a_reply_streams_sends_the_next_message() {
     exit_with_ctrl_d(p);
     assert_eq!(last_user_message(&env), "typed ahead");
 }
+
+#[test]
+fn a_quoted_line_starting_with_a_slash_is_a_message() {
+    let env = TestEnv::new();
+    let mut p = start(&env, &[]);
+    enter(&mut p, "/etc/hosts: what is it?");
+    p.exp_string("to send it as a message, quote it").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "\"\"\"/etc/hosts: what is it?\"\"\"");
+    p.exp_string("echo: /etc/hosts: what is it?").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    exit_with_ctrl_d(p);
+    assert_eq!(env.fake.chat_bodies().len(), 1);
+    assert_eq!(last_user_message(&env), "/etc/hosts: what is it?");
+}
