@@ -73,6 +73,14 @@ impl Backend {
         }
     }
 
+    /// The Ollama client, for what only Ollama's API offers (`/show`, model details).
+    pub fn ollama(&self) -> Option<&ollama::Client> {
+        match self {
+            Backend::Ollama(c) => Some(c),
+            Backend::OpenAi(_) => None,
+        }
+    }
+
     /// How errors name the server.
     pub fn server_name(&self) -> &'static str {
         match self {

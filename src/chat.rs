@@ -3,13 +3,14 @@
 
 use std::future::Future;
 
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::{Api, Backend};
 use crate::config::Config;
 use crate::conversation::Conversation;
 use crate::log::{TurnContext, TurnLog, TurnRecord};
-use crate::ollama::wire::ChatRequest;
+use crate::ollama::wire::{ChatRequest, Think};
 use crate::ollama::ApiError;
 use crate::options::Options;
 use crate::render::ReplySink;
@@ -21,14 +22,35 @@ pub struct Chat<'a> {
     pub backend: &'a Backend,
     pub config: &'a Config,
     pub model: String,
-    /// The options sent; they start as the configured ones and change with the session.
-    pub options: Options,
     pub conversation: Conversation,
+    /// What the user may change mid-run (`/set …`); starts as the `Config` said.
+    pub settings: ChatSettings,
     pub session_id: Uuid,
     log: Option<TurnLog>,
     turns: u32,
     /// Where every turn and state change is saved, when sessions are on.
     session: Option<SessionWriter>,
+}
+
+/// The request settings of this run. The `Config` is read-only; these start from it and change
+/// with the REPL's `/set` commands, and every request is built from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    pub options: Options,
+    pub format: Option<Value>,
+    pub think: Option<Think>,
+    pub keep_alive: Option<Value>,
+}
+
+impl ChatSettings {
+    pub fn from_config(config: &Config) -> Self {
+        ChatSettings {
+            options: config.options.clone(),
+            format: config.format.clone(),
+            think: config.think.clone(),
+            keep_alive: config.keep_alive.clone(),
+        }
+    }
 }
 
 /// What a turn did to the history.
@@ -47,8 +69,8 @@ impl<'a> Chat<'a> {
             backend,
             config,
             model,
-            options: config.options.clone(),
             conversation: Conversation::new(config.system.clone()),
+            settings: ChatSettings::from_config(config),
             session_id: Uuid::new_v4(),
             log: config.log_path.clone().map(TurnLog::new),
             turns: 0,
@@ -75,7 +97,7 @@ impl<'a> Chat<'a> {
         let applied = session::state::apply(
             session::state::Core {
                 model: &mut self.model,
-                options: &mut self.options,
+                options: &mut self.settings.options,
                 messages: &mut messages,
             },
             &change,
@@ -127,10 +149,10 @@ impl<'a> Chat<'a> {
             model: &self.model,
             messages: self.conversation.messages(),
             stream: true,
-            options: &self.options,
-            format: self.config.format.as_ref(),
-            think: self.config.think.as_ref(),
-            keep_alive: self.config.keep_alive.as_ref(),
+            options: &self.settings.options,
+            format: self.settings.format.as_ref(),
+            think: self.settings.think.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
         };
         let outcome = run_turn(
             self.backend,
@@ -174,7 +196,7 @@ impl<'a> Chat<'a> {
             turn: self.turns,
             model: &self.model,
             host: self.backend.base_url(),
-            options: &self.options,
+            options: &self.settings.options,
             user_input: input,
         };
         if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {

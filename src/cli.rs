@@ -80,6 +80,15 @@ pub struct Cli {
     #[arg(long)]
     pub no_session: bool,
 
+    /// After each reply, print statistics on stderr like `ollama run --verbose`, plus time to
+    /// first token and the total latency measured here.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// After each reply, print the same statistics as one JSON object on stderr (for scripts).
+    #[arg(long)]
+    pub stats_json: bool,
+
     /// Give up on a reply after this many seconds without data from the server.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,

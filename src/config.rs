@@ -40,6 +40,9 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// NO_COLOR is set: styles off, sanitising stays on.
     pub no_color: bool,
+    /// Statistics after each reply: the `ollama run --verbose` block, and/or one JSON line.
+    pub verbose: bool,
+    pub stats_json: bool,
     pub session: SessionConfig,
 }
 
@@ -222,6 +225,8 @@ impl Config {
             stall_timeout: Duration::from_secs(cli.timeout),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
             session,
+            verbose: cli.verbose,
+            stats_json: cli.stats_json,
         })
     }
 }

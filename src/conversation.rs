@@ -70,6 +70,31 @@ impl Conversation {
         }
     }
 
+    /// Takes back the last exchange: the last user message and everything after it (the reply).
+    /// Returns that user message's text, or `None` when there is no exchange to take back.
+    pub fn pop_exchange(&mut self) -> Option<String> {
+        let at = self.messages.iter().rposition(|m| m.role == Role::User)?;
+        self.messages.drain(at..).next().map(|m| m.content)
+    }
+
+    /// The text of the last user message.
+    pub fn last_user(&self) -> Option<&str> {
+        self.last_of(Role::User)
+    }
+
+    /// The text of the last reply.
+    pub fn last_reply(&self) -> Option<&str> {
+        self.last_of(Role::Assistant)
+    }
+
+    fn last_of(&self, role: Role) -> Option<&str> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == role)
+            .map(|m| m.content.as_str())
+    }
+
     /// Empties the conversation; the system prompt stays.
     pub fn clear(&mut self) {
         let keep = usize::from(self.system().is_some());
@@ -131,6 +156,24 @@ mod tests {
         assert_eq!(c.pop_unanswered().as_deref(), Some("q2"));
         assert_eq!(c.messages().len(), 2);
         assert_eq!(c.user_turns(), 1);
+    }
+
+    #[test]
+    fn pop_exchange_takes_the_question_and_its_reply() {
+        let mut c = Conversation::new(Some("sys".into()));
+        assert_eq!(c.pop_exchange(), None);
+        c.push_user("q1");
+        c.push_assistant("a1");
+        c.push_user("q2");
+        c.push_assistant("a2");
+        assert_eq!(c.last_reply(), Some("a2"));
+        assert_eq!(c.pop_exchange().as_deref(), Some("q2"));
+        assert_eq!(c.messages().len(), 3);
+        assert_eq!(c.last_user(), Some("q1"));
+        assert_eq!(c.pop_exchange().as_deref(), Some("q1"));
+        assert_eq!(c.pop_exchange(), None);
+        assert_eq!(c.system(), Some("sys"));
+        assert_eq!(c.last_reply(), None);
     }
 
     #[test]

@@ -5,14 +5,16 @@
 //!
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders), `options` (typed model options) and `dotenv` (a `.env` file's OpenAI key).
-//! - Input: `repl` (the line editor and slash commands) or `oneshot` (`-p` and piped stdin).
+//! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
+//!   completion) or `oneshot` (`-p` and piped stdin).
 //! - `conversation`: the `messages` history, pure data.
 //! - `backend`: the one seam to the server — Ollama's API or an OpenAI-compatible one — giving
 //!   both kinds of reply as the same events; nothing above it knows which it talks to.
 //! - `ollama` (`host`, `wire`, `ndjson`, `client`) and `openai` (`wire`, `sse`, `stream`,
 //!   `client`): the only code that speaks HTTP, one module per API.
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
-//! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
+//! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
+//!   (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history, the log and the session.
 //! - `session`: the session files (format, writer, loader, replay, re-run, export).
 //! - `commands`: the subcommands (`sessions`, `replay`), each in its own module.

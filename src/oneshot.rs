@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::chat::ctrl_c;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
+use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -72,6 +73,17 @@ pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<E
 
     let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
+    if !matches!(outcome.ending, Ending::Failed(_)) {
+        write_stats(
+            &mut io::stderr().lock(),
+            config.verbose,
+            config.stats_json,
+            &chat.model,
+            outcome.stats.as_ref(),
+            outcome.ttft,
+            outcome.elapsed,
+        );
+    }
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
         Ending::Cancelled(CancelReason::Interrupt) => {

@@ -39,7 +39,7 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
         &chat.model,
         client.base_url(),
         chat.conversation.system(),
-        &chat.options,
+        &chat.settings.options,
     );
     let dir = config.session.dir.clone().unwrap();
     chat.attach_session(SessionWriter::create_in(&dir, header), 0);
@@ -112,7 +112,7 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
     assert!(loaded.warnings.is_empty());
     let st = &loaded.state;
     assert_eq!(st.model, chat.model);
-    assert_eq!(st.options, chat.options);
+    assert_eq!(st.options, chat.settings.options);
     assert_eq!(st.messages, chat.conversation.messages());
     assert_eq!(st.name.as_deref(), Some("rt"));
     assert_eq!(st.turns, 10);
@@ -131,7 +131,7 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
     let mut again = Chat::new(&client, &config, "ignored".into());
     live::resume_into(&mut again, loaded.clone()).unwrap();
     assert_eq!(again.model, chat.model);
-    assert_eq!(again.options, chat.options);
+    assert_eq!(again.settings.options, chat.settings.options);
     assert_eq!(again.conversation, chat.conversation);
     assert_eq!(again.session_id, loaded.header.id);
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use super::error::ApiError;
-use super::wire::{ChatRequest, ErrorBody, TagsResponse};
+use super::wire::{ChatRequest, ErrorBody, ShowRequest, ShowResponse, TagsResponse};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -107,6 +107,28 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: format!("unexpected /api/tags answer: {e}"),
+        })
+    }
+
+    /// `POST /api/show`: what a model is (details, parameters, template, system, license). An
+    /// unknown model is [`ApiError::ModelNotFound`].
+    pub async fn show(&self, model: &str) -> Result<ShowResponse, ApiError> {
+        let body = serde_json::to_vec(&ShowRequest { model }).map_err(|e| ApiError::Transport {
+            url: self.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let resp = self
+            .request(reqwest::Method::POST, "/api/show")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let resp = self.check(resp, Some(model)).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
+            url: self.base_url.clone(),
+            reason: format!("unexpected /api/show answer: {e}"),
         })
     }
 

@@ -178,6 +178,66 @@ pub struct ModelDetails {
     pub context_length: Option<u64>,
 }
 
+/// The body of `POST /api/show`.
+#[derive(Debug, Serialize)]
+pub struct ShowRequest<'a> {
+    pub model: &'a str,
+}
+
+/// `POST /api/show`: what a model is (see transcripts 04_show_*). Text fields the model does not
+/// have are absent on the wire and empty here; the large `tensors` list is not read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ShowResponse {
+    #[serde(default)]
+    pub modelfile: String,
+    /// A text block: one `name   value` per line.
+    #[serde(default)]
+    pub parameters: String,
+    #[serde(default)]
+    pub template: String,
+    #[serde(default)]
+    pub system: String,
+    #[serde(default)]
+    pub license: String,
+    #[serde(default)]
+    pub details: ModelDetails,
+    #[serde(default)]
+    pub model_info: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub modified_at: Option<String>,
+}
+
+impl ShowResponse {
+    /// `general.architecture`, which prefixes the other `model_info` keys.
+    pub fn architecture(&self) -> Option<&str> {
+        self.model_info
+            .get("general.architecture")
+            .and_then(serde_json::Value::as_str)
+    }
+
+    /// A per-architecture number such as `context_length` (`gemma3.context_length`).
+    pub fn arch_number(&self, key: &str) -> Option<u64> {
+        let arch = self.architecture()?;
+        self.model_info
+            .get(&format!("{arch}.{key}"))
+            .and_then(serde_json::Value::as_u64)
+    }
+
+    /// The `parameters` block as (name, value) pairs, in the server's order.
+    pub fn parameter_pairs(&self) -> Vec<(&str, &str)> {
+        self.parameters
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim();
+                let (name, value) = l.split_once(char::is_whitespace)?;
+                Some((name, value.trim()))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +284,21 @@ mod tests {
         let s = FinalStats::from_chunk(&c);
         assert_eq!(s.eval_count, None);
         assert_eq!(s.eval_rate(), None);
+    }
+
+    #[test]
+    fn show_response_reads_the_recording() {
+        let body = r#"{"modelfile":"FROM x\n","parameters":"top_p                          0.95\nstop                           \"<end_of_turn>\"","template":"{{ .Prompt }}","system":"You are Tiny.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"tensors":[{"name":"a","type":"F32","shape":[640]}],"capabilities":["completion"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#;
+        let s: ShowResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(s.architecture(), Some("gemma3"));
+        assert_eq!(s.arch_number("context_length"), Some(32768));
+        assert_eq!(s.arch_number("embedding_length"), Some(640));
+        assert_eq!(s.license, "");
+        assert_eq!(
+            s.parameter_pairs(),
+            vec![("top_p", "0.95"), ("stop", "\"<end_of_turn>\"")]
+        );
+        assert_eq!(s.details.quantization_level.as_deref(), Some("Q4_K_M"));
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn start_chat<'a>(
         &chat.model,
         client.base_url(),
         chat.conversation.system(),
-        &chat.options,
+        &chat.settings.options,
     );
     let (writer, name) = match new_at {
         None => return Ok((chat, Vec::new())),
@@ -108,7 +108,7 @@ pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, Sessio
     let writer = SessionWriter::resume(&loaded)?;
     let st = loaded.state;
     chat.model = st.model.clone();
-    chat.options = st.options.clone();
+    chat.settings.options = st.options.clone();
     chat.conversation = Conversation::from_messages(st.messages.clone());
     chat.attach_session(writer, u32::try_from(st.turns).unwrap_or(u32::MAX));
     let name = st
@@ -145,7 +145,7 @@ fn apply_overrides(chat: &mut Chat<'_>, config: &Config) {
         }
     }
     if !sc.option_pairs.is_empty() {
-        let mut options = chat.options.clone();
+        let mut options = chat.settings.options.clone();
         for pair in &sc.option_pairs {
             if let Some((k, _)) = pair.split_once('=') {
                 options.unset(k.trim());
@@ -155,7 +155,7 @@ fn apply_overrides(chat: &mut Chat<'_>, config: &Config) {
         for pair in &sc.option_pairs {
             let _ = options.set_pair(pair);
         }
-        if options != chat.options {
+        if options != chat.settings.options {
             let _ = chat.change(Change::Set {
                 options: Some(options),
                 system: None,

@@ -74,7 +74,7 @@ pub fn rerun(
         config,
         changes.model.unwrap_or(&h.model).to_string(),
     );
-    chat.options = changes.options(&h.options);
+    chat.settings.options = changes.options(&h.options);
     chat.conversation = Conversation::new(h.system.clone());
     let dir = config.session.dir.as_deref();
     if config.session.choice != SessionChoice::Off {
@@ -83,7 +83,7 @@ pub fn rerun(
                 &chat.model,
                 client.base_url(),
                 h.system.as_deref(),
-                &chat.options,
+                &chat.settings.options,
             );
             header.rerun_of = Some(h.id);
             chat.attach_session(SessionWriter::create_in(dir, header), 0);
@@ -104,7 +104,7 @@ pub fn rerun(
             short_id(&h.id),
             chat.model,
             client.base_url(),
-            options_text(&chat.options)
+            options_text(&chat.settings.options)
         ))
     );
 

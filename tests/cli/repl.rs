@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
-use rexpect::process::WaitStatus;
-use rexpect::session::{spawn_command, PtySession};
+use rexpect::session::spawn_command;
 
 use crate::harness::{messages, words, Api, TestEnv};
+use crate::pty::{enter, exit_with_ctrl_d, l, start, PROMPT};
 use crate::support::fake_ollama::{ChatReply, End, Script};
-
-const PROMPT: &str = ">>> ";
 
 both!(
     question_answer_and_a_follow_up_that_carries_the_history,
@@ -24,11 +22,6 @@ both!(
     models_lists_what_the_server_offers,
 );
 
-/// rexpect reads the terminal byte by byte as Latin-1; this turns UTF-8 text into what it sees.
-fn l(s: &str) -> String {
-    s.bytes().map(char::from).collect()
-}
-
 /// The fake notices a closed connection between chunks; give it a moment.
 fn wait_for_disconnect(env: &TestEnv) -> usize {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -38,33 +31,16 @@ fn wait_for_disconnect(env: &TestEnv) -> usize {
     env.fake.client_disconnects()
 }
 
-fn start(env: &TestEnv, args: &[&str]) -> PtySession {
-    let mut cmd = env.std_command();
-    cmd.args(args);
-    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
-    p.exp_string(&l(PROMPT)).expect("the prompt appears");
-    p
-}
-
-fn exit_with_ctrl_d(mut p: PtySession) {
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
-        other => panic!("unexpected exit: {other:?}"),
-    }
-}
-
 fn question_answer_and_a_follow_up_that_carries_the_history(api: Api) {
     let env = TestEnv::with(api);
     env.fake
         .push_chat(ChatReply::Tokens(words("The capital of France is Paris.")));
     env.fake.push_chat(ChatReply::Tokens(words("羅馬。")));
     let mut p = start(&env, &["--system", "answer briefly"]);
-    p.send_line("What is the capital of France?").unwrap();
+    enter(&mut p, "What is the capital of France?");
     p.exp_string(&l("The capital of France is Paris.")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("義大利呢？").unwrap();
+    enter(&mut p, "義大利呢？");
     p.exp_string(&l("羅馬。")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -94,14 +70,14 @@ fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer(api: Api) {
         ..Default::default()
     }));
     let mut p = start(&env, &[]);
-    p.send_line("write an essay").unwrap();
+    enter(&mut p, "write an essay");
     p.exp_string(&l(" tok3")).unwrap();
     p.send_control('c').unwrap();
     p.exp_string(&l("(cancelled)")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     assert_eq!(wait_for_disconnect(&env), 1, "the request must be closed");
 
-    p.send_line("go on").unwrap();
+    enter(&mut p, "go on");
     p.exp_string(&l("echo: go on")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -122,10 +98,10 @@ fn ctrl_c_at_the_prompt_does_not_exit(api: Api) {
     let mut p = start(&env, &[]);
     p.send_control('c').unwrap();
     p.exp_string(&l("Use Ctrl-D or /bye to exit.")).unwrap();
-    p.send_line("still here?").unwrap();
+    enter(&mut p, "still here?");
     p.exp_string(&l("echo: still here?")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("/bye").unwrap();
+    enter(&mut p, "/bye");
     p.exp_eof().unwrap();
 }
 
@@ -136,12 +112,12 @@ fn a_failed_turn_gives_the_message_back_at_the_prompt(api: Api) {
         message: "llama runner process has terminated".into(),
     });
     let mut p = start(&env, &[]);
-    p.send_line("an important question").unwrap();
+    enter(&mut p, "an important question");
     p.exp_string(&l("llama runner process has terminated"))
         .unwrap();
     p.exp_string(&l("press Enter to send it again")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("").unwrap(); // the message is pre-filled: Enter resends it
+    enter(&mut p, ""); // the message is pre-filled: Enter resends it
     p.exp_string(&l("echo: an important question")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -166,11 +142,11 @@ fn a_dropped_connection_keeps_the_repl_going(api: Api) {
         ..Default::default()
     }));
     let mut p = start(&env, &[]);
-    p.send_line("question").unwrap();
+    enter(&mut p, "question");
     p.exp_string(&l("half an")).unwrap();
     p.exp_string(&l("lost before the reply finished")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("again").unwrap();
+    enter(&mut p, "again");
     p.exp_string(&l("echo: again")).unwrap();
     exit_with_ctrl_d(p);
 }
@@ -182,7 +158,7 @@ fn no_server_keeps_the_repl_open_and_the_message(api: Api) {
     cmd.args(["-m", "tiny"]);
     let mut p = spawn_command(cmd, Some(20_000)).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("are you there?").unwrap();
+    enter(&mut p, "are you there?");
     p.exp_string(&l(&format!(
         "cannot reach {} at http://127.0.0.1:1",
         env.server_name()
@@ -202,7 +178,7 @@ fn escape_sequences_from_the_model_are_shown_not_obeyed(api: Api) {
         "before\u{1b}[2J\u{1b}]0;title\u{7}after".into(),
     ]));
     let mut p = start(&env, &[]);
-    p.send_line("hi").unwrap();
+    enter(&mut p, "hi");
     p.exp_string(&l("before␛[2J␛]0;title␇after")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -216,7 +192,7 @@ fn thinking_is_shown_before_the_answer(api: Api) {
         content: words("42"),
     });
     let mut p = start(&env, &[env.think_flag()]);
-    p.send_line("meaning of life?").unwrap();
+    enter(&mut p, "meaning of life?");
     p.exp_string(&l("pondering deeply")).unwrap();
     p.exp_string(&l("42")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
@@ -230,7 +206,7 @@ fn thinking_is_shown_before_the_answer(api: Api) {
 fn up_arrow_recalls_input_from_an_earlier_run() {
     let env = TestEnv::new();
     let mut p = start(&env, &[]);
-    p.send_line("remember this line").unwrap();
+    enter(&mut p, "remember this line");
     p.exp_string(&l("echo: remember this line")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -253,12 +229,12 @@ fn up_arrow_recalls_input_from_an_earlier_run() {
 fn clear_forgets_the_conversation_but_not_the_system_prompt(api: Api) {
     let env = TestEnv::with(api);
     let mut p = start(&env, &["-s", "sys"]);
-    p.send_line("one").unwrap();
+    enter(&mut p, "one");
     p.exp_string(&l("echo: one")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("/clear").unwrap();
+    enter(&mut p, "/clear");
     p.exp_string(&l("Cleared")).unwrap();
-    p.send_line("two").unwrap();
+    enter(&mut p, "two");
     p.exp_string(&l("echo: two")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -275,7 +251,7 @@ fn models_lists_what_the_server_offers(api: Api) {
     let env = TestEnv::with(api);
     env.fake.set_models(&["tiny", "tiny2"]);
     let mut p = start(&env, &["-m", "tiny2:latest"]);
-    p.send_line("/models").unwrap();
+    enter(&mut p, "/models");
     p.exp_string(&l("* tiny2:latest")).unwrap(); // sorted: '2' comes before ':'
     p.exp_string(&l("  tiny:latest")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();

@@ -11,6 +11,7 @@ use rexpect::session::{spawn_command, PtySession};
 use serde_json::{json, Value};
 
 use crate::harness::{messages, read_jsonl, TestEnv};
+use crate::pty::enter;
 use crate::support::fake_ollama::{ChatReply, Script};
 
 const PROMPT: &str = ">>> ";
@@ -45,7 +46,7 @@ fn start(env: &TestEnv, args: &[&str]) -> PtySession {
 }
 
 fn ask(p: &mut PtySession, line: &str) {
-    p.send_line(line).unwrap();
+    enter(p, line);
     p.exp_string(&l(&format!("echo: {line}"))).unwrap();
     p.exp_string(PROMPT).unwrap();
 }
@@ -179,21 +180,21 @@ fn save_names_a_session_and_session_load_switches_to_it() {
     let env = TestEnv::new();
     let mut p = start(&env, &[]);
     ask(&mut p, "alpha");
-    p.send_line("/save 第一個 chat").unwrap();
+    enter(&mut p, "/save 第一個 chat");
     p.exp_string(&l("Saved as \"第一個 chat\"")).unwrap();
     p.exp_string(PROMPT).unwrap();
     bye(p);
 
     let mut p = start(&env, &[]);
     ask(&mut p, "beta");
-    p.send_line("/session load 第一個 chat").unwrap();
+    enter(&mut p, "/session load 第一個 chat");
     p.exp_string("Resumed session").unwrap();
     p.exp_string(PROMPT).unwrap();
     ask(&mut p, "gamma");
-    p.send_line("/session").unwrap();
+    enter(&mut p, "/session");
     p.exp_string("saved to").unwrap();
     p.exp_string(PROMPT).unwrap();
-    p.send_line("/session load nothing-like-this").unwrap();
+    enter(&mut p, "/session load nothing-like-this");
     p.exp_string("no saved session matches").unwrap();
     p.exp_string(PROMPT).unwrap();
     bye(p);
@@ -212,7 +213,7 @@ fn save_names_a_session_and_session_load_switches_to_it() {
 fn help_says_save_creates_no_model() {
     let env = TestEnv::new();
     let mut p = start(&env, &[]);
-    p.send_line("/?").unwrap();
+    enter(&mut p, "/?");
     p.exp_string("it creates no model").unwrap();
     p.exp_string("/session load").unwrap();
     p.exp_string(PROMPT).unwrap();
@@ -225,7 +226,7 @@ fn clear_is_saved_and_a_resumed_chat_stays_cleared() {
     let env = TestEnv::new();
     let mut p = start(&env, &["-s", "sys"]);
     ask(&mut p, "before");
-    p.send_line("/clear").unwrap();
+    enter(&mut p, "/clear");
     p.exp_string("Cleared").unwrap();
     p.exp_string(PROMPT).unwrap();
     bye(p);
@@ -247,10 +248,10 @@ fn kill_9_mid_reply_loses_only_the_turn_in_flight() {
         ..Default::default()
     }));
     let mut p = start(&env, &[]);
-    p.send_line("first").unwrap();
+    enter(&mut p, "first");
     p.exp_string("fine.").unwrap();
     p.exp_string(PROMPT).unwrap();
-    p.send_line("a long answer please").unwrap();
+    enter(&mut p, "a long answer please");
     p.exp_string(" w3").unwrap();
     p.process_mut().kill(Signal::SIGKILL).unwrap();
 
@@ -426,14 +427,14 @@ fn rm_asks_or_needs_yes() {
 
     let mut p = spawn(&env, &["sessions", "rm", "kept"]);
     p.exp_string("[y/N]").unwrap();
-    p.send_line("n").unwrap();
+    enter(&mut p, "n");
     p.exp_string("Kept it.").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(session_files(&env).len(), 2);
 
     let mut p = spawn(&env, &["sessions", "rm", "kept"]);
     p.exp_string("[y/N]").unwrap();
-    p.send_line("y").unwrap();
+    enter(&mut p, "y");
     p.exp_string("Deleted session").unwrap();
     p.exp_eof().unwrap();
     env.cmd()
@@ -448,7 +449,7 @@ fn no_session_saves_nothing() {
     let env = TestEnv::new();
     let mut p = start(&env, &["--no-session"]);
     ask(&mut p, "private");
-    p.send_line("/save x").unwrap();
+    enter(&mut p, "/save x");
     p.exp_string("not being saved").unwrap();
     p.exp_string(PROMPT).unwrap();
     bye(p);
