@@ -11,14 +11,18 @@
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history and the log.
+//! - `commands`: subcommands other than chatting (`models`, `ps`, `show`, `pull`, `create`, `cp`,
+//!   `rm`), with `modelfile` (Modelfile text → the `/api/create` body, pure).
 //! - `exit_code`: what the process returns.
 
 pub mod chat;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod exit_code;
 pub mod log;
+pub mod modelfile;
 pub mod ollama;
 pub mod oneshot;
 pub mod options;
@@ -50,9 +54,6 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
-    if let Some(command) = command {
-        match command {}
-    }
     // One worker thread, not the current-thread runtime: the HTTP connection task must keep
     // running between turns, so that a cancelled reply's connection is closed at once (which is
     // what stops the server generating), not at the next `block_on`.
@@ -61,6 +62,9 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let client = Client::new(&config.base_url, config.api_key.clone())?;
+    if let Some(command) = command {
+        return commands::run(command, &rt, &client, &config);
+    }
     if config.prompt.is_none() && std::io::stdin().is_terminal() {
         repl::run(&rt, &client, &config)
     } else {
@@ -77,6 +81,9 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     };
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return api(e);
+    }
+    if let Some(e) = err.downcast_ref::<commands::CommandError>() {
+        return e.exit_code();
     }
     if let Some(e) = err.downcast_ref::<ModelChoice>() {
         return match e {

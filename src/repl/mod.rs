@@ -48,6 +48,9 @@ impl Style {
 /// Runs the chat until `/bye` or Ctrl-D.
 pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
     let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    if let Some(code) = crate::commands::pull::offer_pull(rt, client, config, &model)? {
+        return Ok(code);
+    }
     let style = Style {
         color: !config.no_color && io::stdout().is_terminal(),
     };

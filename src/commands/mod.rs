@@ -1,0 +1,165 @@
+//! Subcommands other than chatting. Each lives in its own file; this one dispatches them and holds
+//! what they share: their errors, the y/N question, and following a progress stream under Ctrl-C.
+//!
+//! Layout: `list` (`models`, `ps`), `show`, `pull` (also the REPL's offer to pull), `create`,
+//! `copy` (`cp`), `remove` (`rm`); `progress` (bars or plain lines), `format` (sizes, times, tables).
+
+pub mod copy;
+pub mod create;
+pub mod format;
+pub mod list;
+pub mod progress;
+pub mod pull;
+pub mod remove;
+pub mod show;
+
+use std::future::Future;
+use std::io::{self, BufRead, Write};
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+use crate::chat::ctrl_c;
+use crate::cli::Command;
+use crate::config::Config;
+use crate::exit_code::ExitCode;
+use crate::modelfile::ParseError;
+use crate::ollama::{ApiError, Client, ProgressStream};
+use progress::ProgressView;
+
+/// Runs one subcommand to its exit code.
+pub fn run(
+    command: Command,
+    rt: &Runtime,
+    client: &Client,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Models(args) => list::models(rt, client, &args),
+        Command::Ps(args) => list::ps(rt, client, &args),
+        Command::Show(args) => show::run(rt, client, &args),
+        Command::Pull(args) => pull::run(rt, client, config, &args.model),
+        Command::Create(args) => create::run(rt, client, config, &args),
+        Command::Cp(args) => copy::run(rt, client, &args),
+        Command::Rm(args) => remove::run(rt, client, &args),
+    }
+}
+
+/// Why a model command failed, beyond what [`ApiError`] says.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("model '{0}' is not installed (`ollama-chat models` lists what is)")]
+    NotInstalled(String),
+    /// An `{"error": …}` line inside a 200 stream.
+    #[error("{what} failed: {message}")]
+    Stream { what: String, message: String },
+    #[error("{what} ended before Ollama reported success")]
+    Unfinished { what: String },
+    /// The user's input cannot work (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{}", modelfile_error(.path, .error))]
+    Modelfile { path: String, error: ParseError },
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::NotInstalled(_) => ExitCode::ModelNotFound,
+            CommandError::Usage(_) | CommandError::Modelfile { .. } => ExitCode::Usage,
+            _ => ExitCode::Error,
+        }
+    }
+}
+
+/// `path:line:column: message`, the form editors jump to.
+fn modelfile_error(path: &str, e: &ParseError) -> String {
+    match e.at {
+        Some((line, column)) => format!("{path}:{line}:{column}: {}", e.kind),
+        None => format!("{path}: {}", e.kind),
+    }
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin; anything but yes is no.
+pub fn confirm(question: &str) -> io::Result<bool> {
+    let mut err = io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Runs `work` unless Ctrl-C comes first (`None`). Dropping `work` closes its connection, which
+/// is how Ollama is told to stop a pull.
+pub async fn unless_interrupted<T>(work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        r = work => Some(r),
+        _ = ctrl_c() => None,
+    }
+}
+
+/// Shows a status stream until Ollama says `success`. An error line, a silence longer than
+/// `stall`, or an end without `success` is a failure of `what`.
+pub async fn follow(
+    mut stream: ProgressStream,
+    view: &mut ProgressView,
+    what: &str,
+    stall: Duration,
+) -> anyhow::Result<()> {
+    let mut succeeded = false;
+    loop {
+        let next = tokio::time::timeout(stall, stream.next())
+            .await
+            .map_err(|_| ApiError::Stalled(stall.as_secs()))??;
+        let Some(update) = next else { break };
+        if let Some(message) = update.error {
+            view.stop();
+            return Err(CommandError::Stream {
+                what: what.to_string(),
+                message,
+            }
+            .into());
+        }
+        succeeded |= update.status == "success";
+        view.update(&update);
+    }
+    view.stop();
+    if succeeded {
+        Ok(())
+    } else {
+        Err(CommandError::Unfinished {
+            what: what.to_string(),
+        }
+        .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modelfile::parse;
+
+    #[test]
+    fn modelfile_errors_read_like_compiler_errors() {
+        let e = parse("FROM x\nPARAMETER seed x").unwrap_err();
+        let c = CommandError::Modelfile {
+            path: "Modelfile".into(),
+            error: e,
+        };
+        assert_eq!(
+            c.to_string(),
+            "Modelfile:2:16: PARAMETER option seed takes a whole number, not \"x\""
+        );
+        assert_eq!(c.exit_code(), ExitCode::Usage);
+        let e = parse("").unwrap_err();
+        let c = CommandError::Modelfile {
+            path: "M".into(),
+            error: e,
+        };
+        assert!(c.to_string().starts_with("M: no FROM line"));
+    }
+}
