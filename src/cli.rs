@@ -125,7 +125,12 @@ pub struct CreateArgs {
     /// Name of the new model.
     pub name: String,
     /// The Modelfile to build from.
-    #[arg(short = 'f', long = "file", value_name = "FILE", default_value = "Modelfile")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "Modelfile"
+    )]
     pub file: PathBuf,
 }
 
@@ -170,15 +175,22 @@ mod tests {
     #[test]
     fn model_commands() {
         let c = Cli::try_parse_from(["ollama-chat", "list", "--json"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Models(ListArgs { json: true }))));
+        assert!(matches!(
+            c.command,
+            Some(Command::Models(ListArgs { json: true }))
+        ));
         let c = Cli::try_parse_from(["ollama-chat", "create", "t", "-f", "M"]).unwrap();
         assert!(
             matches!(c.command, Some(Command::Create(CreateArgs { ref file, .. })) if file.to_str() == Some("M"))
         );
         let c = Cli::try_parse_from(["ollama-chat", "rm", "a", "b", "-y"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Rm(RemoveArgs { ref models, yes: true })) if models.len() == 2));
+        assert!(
+            matches!(c.command, Some(Command::Rm(RemoveArgs { ref models, yes: true })) if models.len() == 2)
+        );
         assert!(Cli::try_parse_from(["ollama-chat", "rm"]).is_err());
-        assert!(Cli::try_parse_from(["ollama-chat", "show", "m", "--system", "--license"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ollama-chat", "show", "m", "--system", "--license"]).is_err()
+        );
         let c = Cli::try_parse_from(["ollama-chat", "--host", "h:1", "ps"]).unwrap();
         assert_eq!(c.host.as_deref(), Some("h:1"));
     }

@@ -171,7 +171,11 @@ fn step(status: &str, key: &str, done: u64, total: u64) -> ProgressUpdate {
     }
 }
 
-async fn ensure_blob(client: &Client, path: &Path, view: &mut ProgressView) -> anyhow::Result<String> {
+async fn ensure_blob(
+    client: &Client,
+    path: &Path,
+    view: &mut ProgressView,
+) -> anyhow::Result<String> {
     let name = file_name(path);
     let digest = hash_file(path, &name, view)
         .await
@@ -262,19 +266,37 @@ mod tests {
     fn paths_resolve_like_ollama() {
         let base = Path::new("/models");
         let home = Some(Path::new("/home/u"));
-        assert_eq!(expand("./m.gguf", base, home), Path::new("/models/./m.gguf"));
+        assert_eq!(
+            expand("./m.gguf", base, home),
+            Path::new("/models/./m.gguf")
+        );
         assert_eq!(expand("m.gguf", base, home), Path::new("/models/m.gguf"));
         assert_eq!(expand("/abs/m.gguf", base, home), Path::new("/abs/m.gguf"));
         assert_eq!(expand("~/m.gguf", base, home), Path::new("/home/u/m.gguf"));
-        assert_eq!(expand("~/m.gguf", base, None), Path::new("/models/~/m.gguf"));
+        assert_eq!(
+            expand("~/m.gguf", base, None),
+            Path::new("/models/~/m.gguf")
+        );
     }
 
     #[test]
     fn what_counts_as_a_path() {
-        for p in ["./m.gguf", "../m", "/abs", "~/m", "model.GGUF", "weights.bin"] {
+        for p in [
+            "./m.gguf",
+            "../m",
+            "/abs",
+            "~/m",
+            "model.GGUF",
+            "weights.bin",
+        ] {
             assert!(looks_like_path(p), "{p}");
         }
-        for m in ["llama3.2", "llama3.2:latest", "hf.co/user/repo:Q4_K_M", "tiny"] {
+        for m in [
+            "llama3.2",
+            "llama3.2:latest",
+            "hf.co/user/repo:Q4_K_M",
+            "tiny",
+        ] {
             assert!(!looks_like_path(m), "{m}");
         }
     }
@@ -287,7 +309,10 @@ mod tests {
         assert!(err.to_string().starts_with("FROM ./nope.gguf: "), "{err}");
         let m = parse("FROM llama3.2\nADAPTER ./lora.gguf").unwrap();
         let err = LocalFiles::resolve(&m, dir.path(), None).err().unwrap();
-        assert!(err.to_string().starts_with("ADAPTER ./lora.gguf: "), "{err}");
+        assert!(
+            err.to_string().starts_with("ADAPTER ./lora.gguf: "),
+            "{err}"
+        );
         let m = parse("FROM .").unwrap();
         let err = LocalFiles::resolve(&m, dir.path(), None).err().unwrap();
         assert!(err.to_string().contains("folder"), "{err}");

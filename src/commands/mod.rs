@@ -97,8 +97,10 @@ pub fn confirm(question: &str) -> io::Result<bool> {
 /// is how Ollama is told to stop a pull.
 pub async fn unless_interrupted<T>(work: impl Future<Output = T>) -> Option<T> {
     tokio::select! {
-        r = work => Some(r),
+        // Polled first, so the handler is in place before any work shows progress.
+        biased;
         _ = ctrl_c() => None,
+        r = work => Some(r),
     }
 }
 

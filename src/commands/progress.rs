@@ -194,7 +194,12 @@ impl<W: Write> Lines<W> {
 mod tests {
     use super::*;
 
-    fn up(status: &str, digest: Option<&str>, total: Option<u64>, done: Option<u64>) -> ProgressUpdate {
+    fn up(
+        status: &str,
+        digest: Option<&str>,
+        total: Option<u64>,
+        done: Option<u64>,
+    ) -> ProgressUpdate {
         ProgressUpdate {
             status: status.into(),
             digest: digest.map(str::to_string),

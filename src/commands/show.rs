@@ -73,7 +73,10 @@ pub fn summary(show: &ShowResponse) -> String {
     let general = |k: &str| show.model_info.get(k).map(value_text);
     let d = &show.details;
     let model: Vec<(&str, Option<String>)> = vec![
-        ("architecture", general("general.architecture").or(d.family.clone())),
+        (
+            "architecture",
+            general("general.architecture").or(d.family.clone()),
+        ),
         ("parameters", d.parameter_size.clone()),
         ("context length", info("context_length")),
         ("embedding length", info("embedding_length")),
@@ -89,7 +92,11 @@ pub fn summary(show: &ShowResponse) -> String {
     } else {
         ""
     };
-    section(&mut out, "License", &format!("{}{more}", license.join("\n")));
+    section(
+        &mut out,
+        "License",
+        &format!("{}{more}", license.join("\n")),
+    );
     out
 }
 

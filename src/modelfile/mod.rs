@@ -267,10 +267,7 @@ mod tests {
             quote("\"quoted\" start").unwrap(),
             "\"\"\"\"quoted\" start\"\"\""
         );
-        assert_eq!(
-            quote("a\n\"b\" c").unwrap(),
-            "\"\"\"a\n\"b\" c\"\"\""
-        );
+        assert_eq!(quote("a\n\"b\" c").unwrap(), "\"\"\"a\n\"b\" c\"\"\"");
         assert!(quote("ends with \"q\"\n").is_ok());
         assert!(quote("\"a\nb\"").is_err());
         assert!(quote("x\"\"\"\ny\"").is_err());

@@ -73,7 +73,8 @@ pub enum ErrorKind {
 }
 
 fn hint(s: &Option<&str>) -> String {
-    s.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+    s.map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
 }
 
 /// Parses Modelfile text. Pure: FROM and ADAPTER paths are kept as written.
@@ -357,7 +358,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, keep: impl Fn(char) -> bool) -> &'a str {
-        let len = self.rest().find(|c: char| !keep(c)).unwrap_or(self.rest().len());
+        let len = self
+            .rest()
+            .find(|c: char| !keep(c))
+            .unwrap_or(self.rest().len());
         self.advance(len)
     }
 
@@ -493,7 +497,10 @@ mod tests {
     #[test]
     fn missing_and_empty_values() {
         assert_eq!(err("FROM"), (Some((1, 5)), "FROM needs a value".into()));
-        assert_eq!(err("FROM   \n"), (Some((1, 8)), "FROM needs a value".into()));
+        assert_eq!(
+            err("FROM   \n"),
+            (Some((1, 8)), "FROM needs a value".into())
+        );
         assert_eq!(
             err("FROM x\nSYSTEM\nhi"),
             (Some((2, 7)), "SYSTEM needs a value".into())
@@ -565,8 +572,12 @@ mod tests {
             msg,
             "MESSAGE role must be system, user or assistant, not \"bot\""
         );
-        assert!(err("FROM x\nMESSAGE user").1.starts_with("MESSAGE needs a role"));
-        assert!(err("FROM x\nMESSAGE  ").1.starts_with("MESSAGE needs a role"));
+        assert!(err("FROM x\nMESSAGE user")
+            .1
+            .starts_with("MESSAGE needs a role"));
+        assert!(err("FROM x\nMESSAGE  ")
+            .1
+            .starts_with("MESSAGE needs a role"));
     }
 
     #[test]
@@ -589,7 +600,9 @@ mod tests {
                 "FROM is given twice (first on line 1); keep one".into()
             )
         );
-        assert!(err("FROM a\nSYSTEM x\n\nsystem y").1.contains("SYSTEM is given twice"));
+        assert!(err("FROM a\nSYSTEM x\n\nsystem y")
+            .1
+            .contains("SYSTEM is given twice"));
         assert!(err("FROM a\nTEMPLATE x\nTEMPLATE y").1.contains("TEMPLATE"));
         assert!(err("FROM a\nREQUIRES 1\nREQUIRES 2").1.contains("REQUIRES"));
         assert_eq!(

@@ -23,7 +23,13 @@ fn non_empty(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn parameters() -> impl Strategy<Value = Options> {
-    let one = (0..KNOWN.len(), any::<i32>(), -1.0e6f64..1.0e6, any::<bool>(), non_empty(8))
+    let one = (
+        0..KNOWN.len(),
+        any::<i32>(),
+        -1.0e6f64..1.0e6,
+        any::<bool>(),
+        non_empty(8),
+    )
         .prop_map(|(i, int, float, flag, word)| {
             let (key, kind) = KNOWN[i];
             let value = match kind {
@@ -46,7 +52,11 @@ fn parameters() -> impl Strategy<Value = Options> {
 
 fn message() -> impl Strategy<Value = ModelfileMessage> {
     (0..3usize, text(20)).prop_map(|(r, content)| ModelfileMessage {
-        role: [MessageRole::System, MessageRole::User, MessageRole::Assistant][r],
+        role: [
+            MessageRole::System,
+            MessageRole::User,
+            MessageRole::Assistant,
+        ][r],
         content,
     })
 }

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(p.completed, None);
         let e: ProgressUpdate =
             serde_json::from_str(r#"{"error":"pull model manifest: no such host"}"#).unwrap();
-        assert_eq!(e.error.as_deref(), Some("pull model manifest: no such host"));
+        assert_eq!(
+            e.error.as_deref(),
+            Some("pull model manifest: no such host")
+        );
         assert_eq!(e.status, "");
     }
 

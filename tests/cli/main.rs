@@ -8,5 +8,6 @@ mod support;
 mod failures;
 mod harness;
 mod log;
+mod models;
 mod oneshot;
 mod repl;

@@ -26,6 +26,9 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
+    if let Some(result) = route_manage(req, conn) {
+        return result.unwrap_or(After::Close);
+    }
     let path = req.path();
     let result = match ROUTES.iter().find(|(p, _)| *p == path) {
         None => conn.send(404, &[("Content-Type", TEXT_PLAIN)], b"404 page not found"),
