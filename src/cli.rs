@@ -94,6 +94,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("part").args(["modelfile", "parameters", "template", "system", "license", "json"])))]
 pub struct ShowArgs {
+    /// The model, e.g. `llama3.2`.
     pub model: String,
     /// Print the Modelfile the server would rebuild the model from.
     #[arg(long)]
@@ -117,6 +118,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
+    /// The model, e.g. `llama3.2` or `qwen3:8b`.
     pub model: String,
 }
 
@@ -136,12 +138,15 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct CopyArgs {
+    /// An installed model.
     pub source: String,
+    /// The new name.
     pub destination: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
+    /// Installed models to delete (all names are checked before any is deleted).
     #[arg(required = true, value_name = "MODEL")]
     pub models: Vec<String>,
     /// Do not ask; needed when stdin is not a terminal.
