@@ -10,4 +10,5 @@ mod harness;
 mod log;
 mod models;
 mod oneshot;
+mod pull_create;
 mod repl;
