@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::backend::Api;
 
@@ -108,6 +108,21 @@ pub enum Command {
     },
     /// Show a saved session as it happened (no server needed), or re-run it against a model.
     Replay(ReplayArgs),
+    /// List installed models: size, family, parameters, quantisation, when modified.
+    #[command(visible_alias = "list")]
+    Models(ListArgs),
+    /// List models loaded in memory: size, CPU/GPU share, context window, when they unload.
+    Ps(ListArgs),
+    /// Show a model's details, or one part of it.
+    Show(ShowArgs),
+    /// Download a model from the registry, with progress.
+    Pull(PullArgs),
+    /// Create a model from a Modelfile (parsed here; a local GGUF is uploaded first).
+    Create(CreateArgs),
+    /// Copy a model under a new name.
+    Cp(CopyArgs),
+    /// Delete models (asks first on a terminal).
+    Rm(RemoveArgs),
 }
 
 /// `ollama-chat sessions …`; without an action, the list.
@@ -169,6 +184,76 @@ pub struct ReplayArgs {
     pub options: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON array on stdout, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("part").args(["modelfile", "parameters", "template", "system", "license", "json"])))]
+pub struct ShowArgs {
+    /// The model, e.g. `llama3.2`.
+    pub model: String,
+    /// Print the Modelfile the server would rebuild the model from.
+    #[arg(long)]
+    pub modelfile: bool,
+    /// Print the parameters only.
+    #[arg(long)]
+    pub parameters: bool,
+    /// Print the prompt template only.
+    #[arg(long)]
+    pub template: bool,
+    /// Print the system prompt only.
+    #[arg(long)]
+    pub system: bool,
+    /// Print the license only.
+    #[arg(long)]
+    pub license: bool,
+    /// The server's whole answer as JSON (without the tensor list).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The model, e.g. `llama3.2` or `qwen3:8b`.
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the new model.
+    pub name: String,
+    /// The Modelfile to build from.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "Modelfile"
+    )]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// An installed model.
+    pub source: String,
+    /// The new name.
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Installed models to delete (all names are checked before any is deleted).
+    #[arg(required = true, value_name = "MODEL")]
+    pub models: Vec<String>,
+    /// Do not ask; needed when stdin is not a terminal.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +313,29 @@ mod tests {
         assert_eq!(c.api, Some(Api::OpenAi));
         assert_eq!(c.base_url.as_deref(), Some("http://x/v1"));
         assert!(Cli::try_parse_from(["ollama-chat", "--api", "anthropic"]).is_err());
+    }
+
+    #[test]
+    fn model_commands() {
+        let c = Cli::try_parse_from(["ollama-chat", "list", "--json"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Models(ListArgs { json: true }))
+        ));
+        let c = Cli::try_parse_from(["ollama-chat", "create", "t", "-f", "M"]).unwrap();
+        assert!(
+            matches!(c.command, Some(Command::Create(CreateArgs { ref file, .. })) if file.to_str() == Some("M"))
+        );
+        let c = Cli::try_parse_from(["ollama-chat", "rm", "a", "b", "-y"]).unwrap();
+        assert!(
+            matches!(c.command, Some(Command::Rm(RemoveArgs { ref models, yes: true })) if models.len() == 2)
+        );
+        assert!(Cli::try_parse_from(["ollama-chat", "rm"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ollama-chat", "show", "m", "--system", "--license"]).is_err()
+        );
+        let c = Cli::try_parse_from(["ollama-chat", "--host", "h:1", "ps"]).unwrap();
+        assert_eq!(c.host.as_deref(), Some("h:1"));
     }
 
     #[test]

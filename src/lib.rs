@@ -17,7 +17,9 @@
 //!   (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history, the log and the session.
 //! - `session`: the session files (format, writer, loader, replay, re-run, export).
-//! - `commands`: the subcommands (`sessions`, `replay`), each in its own module.
+//! - `commands`: the subcommands (`sessions`, `replay`, `models`, `ps`, `show`, `pull`, `create`,
+//!   `cp`, `rm`), each in its own module, with `modelfile` (Modelfile text → the `/api/create`
+//!   body, pure).
 //! - `table`: text columns lined up by display width (Chinese-safe).
 //! - `exit_code`: what the process returns.
 
@@ -30,6 +32,7 @@ pub mod conversation;
 pub mod dotenv;
 pub mod exit_code;
 pub mod log;
+pub mod modelfile;
 pub mod ollama;
 pub mod oneshot;
 pub mod openai;
@@ -122,6 +125,9 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     };
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return api(e);
+    }
+    if let Some(e) = err.downcast_ref::<commands::CommandError>() {
+        return e.exit_code();
     }
     if let Some(e) = err.downcast_ref::<ModelChoice>() {
         return match e {

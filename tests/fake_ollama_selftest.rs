@@ -967,3 +967,164 @@ fn v1_api_key_is_checked_when_required() {
     assert_eq!(read_response(&mut client, false).status, 200);
     assert_eq!(request(&fake, "GET", "/v1/models", None).status, 401);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Model management (pull, create, copy, delete, blobs)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn pull_streams_layers_then_installs_the_model() {
+    let fake = FakeOllama::start();
+    let r = request(&fake, "POST", "/api/pull", Some(r#"{"model":"tiny2"}"#));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/x-ndjson"));
+    let lines = r.lines();
+    assert_eq!(lines[0], json!({"status": "pulling manifest"}));
+    assert!(lines[1].get("completed").is_none(), "zero is omitted");
+    assert_eq!(lines[1]["total"], 253_113_673);
+    let status = lines[1]["status"].as_str().unwrap();
+    let digest = lines[1]["digest"].as_str().unwrap();
+    assert_eq!(status, format!("pulling {}", &digest[7..19]));
+    let last: Vec<&str> = lines[lines.len() - 3..]
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        last,
+        ["verifying sha256 digest", "writing manifest", "success"]
+    );
+    assert!(fake.model_names().contains(&"tiny2:latest".to_string()));
+}
+
+#[test]
+fn pull_failures_as_recorded() {
+    let fake = FakeOllama::start();
+    let r = request(
+        &fake,
+        "POST",
+        "/api/pull",
+        Some(r#"{"model":"this-model-does-not-exist-xyz"}"#),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text(),
+        "{\"status\":\"pulling manifest\"}\n{\"error\":\"pull model manifest: Get \\\"https://registry.ollama.ai/v2/library/this-model-does-not-exist-xyz/manifests/latest\\\": dial tcp: lookup registry.ollama.ai on 10.255.255.53:53: no such host\"}\n"
+    );
+    let r = request(
+        &fake,
+        "POST",
+        "/api/pull",
+        Some(r#"{"model":"this-model-does-not-exist-xyz","stream":false}"#),
+    );
+    assert_eq!(r.status, 500);
+
+    fake.push_pull(support::fake_ollama::PullReply::Script(
+        support::fake_ollama::PullScript {
+            error_after: Some((3, "max retries exceeded".into())),
+            ..Default::default()
+        },
+    ));
+    let lines = request(&fake, "POST", "/api/pull", Some(r#"{"model":"x"}"#)).lines();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3], json!({"error": "max retries exceeded"}));
+    assert!(!fake.model_names().contains(&"x:latest".to_string()));
+}
+
+#[test]
+fn create_records_the_body_and_installs_the_model() {
+    let fake = FakeOllama::start();
+    let body = r#"{"model":"tiny3","from":"tiny","system":"You are Tiny3. Reply with one word.","parameters":{"num_ctx":512,"temperature":0.2,"stop":["<end_of_turn>"]}}"#;
+    let r = request(&fake, "POST", "/api/create", Some(body));
+    assert_eq!(r.status, 200);
+    let statuses: Vec<String> = r
+        .lines()
+        .iter()
+        .map(|l| l["status"].as_str().unwrap().to_string())
+        .collect();
+    assert!(statuses[0].starts_with("using existing layer sha256:"));
+    assert_eq!(statuses.len(), 5);
+    assert_eq!(statuses[4], "success");
+    assert_eq!(
+        fake.create_bodies(),
+        vec![serde_json::from_str::<Value>(body).unwrap()]
+    );
+    assert_eq!(fake.model_names()[0], "tiny3:latest");
+
+    let r = request(
+        &fake,
+        "POST",
+        "/api/create",
+        Some(r#"{"model":"tiny5","from":"does-not-exist"}"#),
+    );
+    let lines = r.lines();
+    assert_eq!(lines[0], json!({"status": "pulling manifest"}));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("library/does-not-exist/manifests/latest"));
+}
+
+#[test]
+fn copy_and_delete_answer_as_recorded() {
+    let fake = FakeOllama::start();
+    let r = request(
+        &fake,
+        "POST",
+        "/api/copy",
+        Some(r#"{"source":"tiny","destination":"tiny3-copy"}"#),
+    );
+    assert_eq!((r.status, r.header("Content-Length")), (200, Some("0")));
+    assert_eq!(r.header("Content-Type"), None);
+    let r = request(
+        &fake,
+        "POST",
+        "/api/copy",
+        Some(r#"{"source":"nope","destination":"nope2"}"#),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), r#"{"error":"model \"nope\" not found"}"#);
+
+    let r = request(
+        &fake,
+        "DELETE",
+        "/api/delete",
+        Some(r#"{"model":"tiny3-copy"}"#),
+    );
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = request(
+        &fake,
+        "DELETE",
+        "/api/delete",
+        Some(r#"{"model":"tiny3-copy"}"#),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), r#"{"error":"model 'tiny3-copy' not found"}"#);
+    assert_eq!(
+        request(&fake, "POST", "/api/delete", Some("{}")).status,
+        405
+    );
+}
+
+#[test]
+fn blobs_check_their_digest() {
+    use sha2::{Digest, Sha256};
+    let fake = FakeOllama::start();
+    let data = "GGUF fake weights";
+    let hex: String = Sha256::digest(data.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = format!("/api/blobs/sha256:{hex}");
+    assert_eq!(request(&fake, "HEAD", &path, None).status, 404);
+    let wrong = format!("/api/blobs/sha256:{}", "0".repeat(64));
+    let r = request(&fake, "POST", &wrong, Some(data));
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("digest mismatch"));
+    assert_eq!(request(&fake, "POST", &path, Some(data)).status, 201);
+    assert_eq!(request(&fake, "HEAD", &path, None).status, 200);
+    assert_eq!(fake.blobs(), vec![format!("sha256:{hex}")]);
+    assert_eq!(
+        request(&fake, "HEAD", "/api/blobs/md5:abc", None).status,
+        400
+    );
+}

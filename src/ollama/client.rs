@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use super::error::ApiError;
-use super::wire::{ChatRequest, ErrorBody, ShowRequest, ShowResponse, TagsResponse};
+use super::wire::{ChatRequest, ErrorBody, TagsResponse};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -53,7 +53,7 @@ impl Client {
         &self.base_url
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
@@ -63,7 +63,7 @@ impl Client {
         rb
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+    pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
         if e.is_connect() || e.is_timeout() {
             ApiError::Unreachable {
                 url: self.base_url.clone(),
@@ -110,30 +110,8 @@ impl Client {
         })
     }
 
-    /// `POST /api/show`: what a model is (details, parameters, template, system, license). An
-    /// unknown model is [`ApiError::ModelNotFound`].
-    pub async fn show(&self, model: &str) -> Result<ShowResponse, ApiError> {
-        let body = serde_json::to_vec(&ShowRequest { model }).map_err(|e| ApiError::Transport {
-            url: self.base_url.clone(),
-            reason: e.to_string(),
-        })?;
-        let resp = self
-            .request(reqwest::Method::POST, "/api/show")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        let resp = self.check(resp, Some(model)).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
-            url: self.base_url.clone(),
-            reason: format!("unexpected /api/show answer: {e}"),
-        })
-    }
-
     /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body.
-    async fn check(
+    pub(super) async fn check(
         &self,
         resp: reqwest::Response,
         model: Option<&str>,
@@ -186,7 +164,7 @@ fn is_loopback(base_url: &str) -> bool {
 }
 
 /// The innermost error message, which is the one that says what actually went wrong.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

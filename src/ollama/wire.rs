@@ -178,65 +178,8 @@ pub struct ModelDetails {
     pub context_length: Option<u64>,
 }
 
-/// The body of `POST /api/show`.
-#[derive(Debug, Serialize)]
-pub struct ShowRequest<'a> {
-    pub model: &'a str,
-}
-
-/// `POST /api/show`: what a model is (see transcripts 04_show_*). Text fields the model does not
-/// have are absent on the wire and empty here; the large `tensors` list is not read.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ShowResponse {
-    #[serde(default)]
-    pub modelfile: String,
-    /// A text block: one `name   value` per line.
-    #[serde(default)]
-    pub parameters: String,
-    #[serde(default)]
-    pub template: String,
-    #[serde(default)]
-    pub system: String,
-    #[serde(default)]
-    pub license: String,
-    #[serde(default)]
-    pub details: ModelDetails,
-    #[serde(default)]
-    pub model_info: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    #[serde(default)]
-    pub modified_at: Option<String>,
-}
-
-impl ShowResponse {
-    /// `general.architecture`, which prefixes the other `model_info` keys.
-    pub fn architecture(&self) -> Option<&str> {
-        self.model_info
-            .get("general.architecture")
-            .and_then(serde_json::Value::as_str)
-    }
-
-    /// A per-architecture number such as `context_length` (`gemma3.context_length`).
-    pub fn arch_number(&self, key: &str) -> Option<u64> {
-        let arch = self.architecture()?;
-        self.model_info
-            .get(&format!("{arch}.{key}"))
-            .and_then(serde_json::Value::as_u64)
-    }
-
-    /// The `parameters` block as (name, value) pairs, in the server's order.
-    pub fn parameter_pairs(&self) -> Vec<(&str, &str)> {
-        self.parameters
-            .lines()
-            .filter_map(|l| {
-                let l = l.trim();
-                let (name, value) = l.split_once(char::is_whitespace)?;
-                Some((name, value.trim()))
-            })
-            .collect()
-    }
-}
+/// `POST /api/show`, defined with the other model-management types.
+pub use super::models::ShowResponse;
 
 #[cfg(test)]
 mod tests {

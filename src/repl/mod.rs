@@ -97,6 +97,11 @@ type LineEditor<'a> = Editor<ReplHelper<'a>, FileHistory>;
 /// Runs the chat until `/bye` or Ctrl-D.
 pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
+    if let Some(client) = backend.ollama() {
+        if let Some(code) = crate::commands::pull::offer_pull(rt, client, config, &chat.model)? {
+            return Ok(code);
+        }
+    }
     let color = !config.no_color && io::stdout().is_terminal();
     let mut repl = Repl {
         rt,

@@ -10,9 +10,11 @@ mod harness;
 
 mod failures;
 mod log;
+mod models;
 mod oneshot;
 mod openai;
 mod pty;
+mod pull_create;
 mod repl;
 mod repl_commands;
 mod repl_input;

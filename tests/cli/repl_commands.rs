@@ -277,16 +277,18 @@ fn show_every_part_of_the_model() {
         .filter(|r| r.path == "/api/show")
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect();
-    assert_eq!(shows.len(), 6);
+    // One at start-up (is the model installed?), then one per /show.
+    assert_eq!(shows.len(), 7);
     assert!(shows.iter().all(|b| *b == json!({"model": "tiny"})));
 }
 
 #[test]
-fn show_for_an_unknown_model_says_so() {
+fn show_for_a_model_removed_meanwhile_says_so() {
     let env = TestEnv::new();
-    let mut p = start(&env, &["-m", "nope"]);
+    let mut p = start(&env, &["-m", "tiny"]);
+    env.fake.set_models(&["other"]); // e.g. `ollama rm tiny` in another terminal
     let out = command(&mut p, "/show info");
-    assert!(out.contains("model 'nope' not found"), "{out}");
+    assert!(out.contains("model 'tiny' not found"), "{out}");
     exit_with_ctrl_d(p);
 }
 

@@ -127,6 +127,7 @@ fn tab_completes_commands_sub_commands_and_models() {
 #[test]
 fn the_prompt_shows_the_model_quietly() {
     let env = TestEnv::new();
+    env.fake.set_models(&["qwen3:latest"]);
     let mut cmd = env.std_command();
     cmd.env("NO_COLOR", "1").args(["-m", "qwen3:latest"]);
     let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();

@@ -2,7 +2,8 @@
 //! connection), shaped byte for byte like the recordings in the Ollama v0.32 transcripts the project was built against.
 //!
 //! Layout: public API, shared state, connection handling, HTTP parsing, routing, endpoints
-//! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`), the reply engine
+//! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`; model management in
+//! `manage`), the reply engine
 //! (streamed and whole), response writing, and small helpers (Go-style JSON strings, model facts, time).
 #![allow(dead_code)]
 
@@ -20,6 +21,7 @@ use serde_json::Value;
 mod chat;
 mod http;
 mod json;
+mod manage;
 mod openai;
 mod routes;
 
@@ -29,6 +31,9 @@ use chat::*;
 use http::*;
 #[allow(unused_imports)]
 use json::*;
+use manage::*;
+#[allow(unused_imports)]
+pub use manage::{PullReply, PullScript, PULL_LAYERS, PULL_STEPS};
 #[allow(unused_imports)]
 use openai::*;
 #[allow(unused_imports)]
@@ -260,6 +265,8 @@ pub(crate) struct State {
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
     pub(crate) conns: HashMap<u64, TcpStream>,
     pub(crate) next_conn: u64,
+    /// Pull scripts and blobs (see `manage`).
+    pub(crate) manage: ManageState,
 }
 
 pub(crate) struct ModelEntry {
@@ -286,6 +293,7 @@ impl Shared {
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
+                manage: ManageState::default(),
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),

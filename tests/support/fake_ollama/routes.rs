@@ -28,6 +28,9 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
+    if let Some(result) = route_manage(req, conn) {
+        return result.unwrap_or(After::Close);
+    }
     let path = req.path();
     if path.starts_with("/v1/models/") && req.method == "GET" {
         return handle_v1_model(req, conn).unwrap_or(After::Close);
