@@ -5,30 +5,59 @@
 use std::future::Future;
 use std::io::IsTerminal;
 
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::backend::{Api, Backend};
 use crate::chat_context::ContextState;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
-use crate::ollama::wire::ChatRequest;
-use crate::ollama::{ApiError, Client};
+use crate::ollama::wire::{ChatRequest, Think};
+use crate::ollama::ApiError;
+use crate::options::Options;
 use crate::render::ReplySink;
+use crate::session::{self, Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
 
 /// The live state of a chat.
 pub struct Chat<'a> {
-    pub client: &'a Client,
+    pub backend: &'a Backend,
     pub config: &'a Config,
     pub model: String,
     pub conversation: Conversation,
+    /// What the user may change mid-run (`/set …`); starts as the `Config` said.
+    pub settings: ChatSettings,
     pub session_id: Uuid,
     /// What the client knows about the context window and how it budgets for it.
     pub context: ContextState,
     log: Option<TurnLog>,
     turns: u32,
     dim: bool,
+    /// Where every turn and state change is saved, when sessions are on.
+    session: Option<SessionWriter>,
+}
+
+/// The request settings of this run. The `Config` is read-only; these start from it and change
+/// with the REPL's `/set` commands, and every request is built from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    pub options: Options,
+    pub format: Option<Value>,
+    pub think: Option<Think>,
+    pub keep_alive: Option<Value>,
+}
+
+impl ChatSettings {
+    pub fn from_config(config: &Config) -> Self {
+        ChatSettings {
+            options: config.options.clone(),
+            format: config.format.clone(),
+            think: config.think.clone(),
+            keep_alive: config.keep_alive.clone(),
+        }
+    }
 }
 
 /// What a turn did to the history.
@@ -92,17 +121,58 @@ impl std::fmt::Display for NotSent {
 impl std::error::Error for NotSent {}
 
 impl<'a> Chat<'a> {
-    pub fn new(client: &'a Client, config: &'a Config, model: String) -> Self {
+    pub fn new(backend: &'a Backend, config: &'a Config, model: String) -> Self {
         Chat {
-            client,
+            backend,
             config,
             model,
             conversation: Conversation::new(config.system.clone()),
+            settings: ChatSettings::from_config(config),
             session_id: Uuid::new_v4(),
             context: ContextState::new(config.context_strategy, config.allow_overflow),
             log: config.log_path.clone().map(TurnLog::new),
             turns: 0,
             dim: !config.no_color && std::io::stderr().is_terminal(),
+            session: None,
+        }
+    }
+
+    /// From now on every turn and change is saved by `writer`; the log uses the session's id and
+    /// numbers turns on from `turns_so_far`.
+    pub fn attach_session(&mut self, writer: SessionWriter, turns_so_far: u32) {
+        self.session_id = writer.id();
+        self.turns = turns_so_far;
+        self.session = Some(writer);
+    }
+
+    pub fn session(&self) -> Option<&SessionWriter> {
+        self.session.as_ref()
+    }
+
+    /// Changes the chat's state by the same rule a session file is loaded with, and saves the
+    /// change, so a resumed session is exactly this one.
+    pub fn change(&mut self, change: Change) -> Result<(), String> {
+        session::state::apply(
+            session::state::Core {
+                model: &mut self.model,
+                options: &mut self.settings.options,
+                conversation: &mut self.conversation,
+            },
+            &change,
+        )?;
+        self.save(Event::now(change), true);
+        Ok(())
+    }
+
+    /// Appends to the session file; after the first failure the chat goes on unsaved, said once.
+    fn save(&mut self, event: Event, sync: bool) {
+        let Some(writer) = self.session.as_mut() else {
+            return;
+        };
+        let written = writer.append(&event);
+        if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
+            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
+            self.session = None;
         }
     }
 
@@ -142,18 +212,24 @@ impl<'a> Chat<'a> {
                 return Err(NotSent { reason, input });
             }
         };
+        // Saved only now: a message the context policy refused was never asked. Any `context`
+        // record comes first; its indices are the same with or without this last message.
+        let asked = Change::User {
+            content: input.to_string(),
+        };
+        self.save(Event::now(asked), false);
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
             stream: true,
-            options: &self.config.options,
-            format: self.config.format.as_ref(),
-            think: self.config.think.as_ref(),
-            keep_alive: self.config.keep_alive.as_ref(),
+            options: &self.settings.options,
+            format: self.settings.format.as_ref(),
+            think: self.settings.think.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
         };
         let sent = request.messages.len();
         let outcome = run_turn(
-            self.client,
+            self.backend,
             &request,
             sink,
             cancel.as_mut(),
@@ -161,6 +237,14 @@ impl<'a> Chat<'a> {
         )
         .await;
         self.turns = turn;
+        let reply = Change::Assistant(Reply::from_outcome(&outcome));
+        self.save(
+            Event {
+                at: outcome.started_at,
+                change: reply,
+            },
+            true,
+        );
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
@@ -196,8 +280,8 @@ impl<'a> Chat<'a> {
             session_id: &self.session_id,
             turn,
             model: &self.model,
-            host: self.client.base_url(),
-            options: &self.config.options,
+            host: self.backend.base_url(),
+            options: &self.settings.options,
             user_input: input,
             context,
         };
@@ -226,34 +310,43 @@ impl<'a> Chat<'a> {
     }
 }
 
-/// Picks the model: the configured one, else the only installed one.
-pub async fn pick_model(client: &Client, configured: Option<&str>) -> Result<String, ModelChoice> {
+/// Picks the model: the configured one, else the only one the server offers.
+pub async fn pick_model(
+    backend: &Backend,
+    configured: Option<&str>,
+) -> Result<String, ModelChoice> {
     if let Some(m) = configured {
         return Ok(m.to_string());
     }
-    let tags = client.tags().await.map_err(ModelChoice::Api)?;
-    let mut names: Vec<String> = tags.models.into_iter().map(|m| m.name).collect();
+    let mut names = backend.list_models().await.map_err(ModelChoice::Api)?;
     match names.len() {
         0 => Err(ModelChoice::NoneInstalled {
-            url: client.base_url().to_string(),
+            url: backend.base_url().to_string(),
+            api: backend.api(),
         }),
         1 => Ok(names.remove(0)),
-        _ => {
-            names.sort();
-            Err(ModelChoice::Ambiguous { names })
-        }
+        _ => Err(ModelChoice::Ambiguous { names }),
     }
 }
 
 /// Why no model could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelChoice {
-    #[error("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")]
-    NoneInstalled { url: String },
-    #[error("several models are installed; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
+    #[error("{}", none_installed(.url, *.api))]
+    NoneInstalled { url: String, api: Api },
+    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
     Ambiguous { names: Vec<String> },
     #[error(transparent)]
     Api(ApiError),
+}
+
+fn none_installed(url: &str, api: Api) -> String {
+    match api {
+        Api::Ollama => {
+            format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
+        }
+        Api::OpenAi => format!("the server at {url} lists no models; name one with --model"),
+    }
 }
 
 /// Resolves when the user presses Ctrl-C. If the handler cannot be installed it never resolves,

@@ -96,9 +96,10 @@ impl<'a> TurnRecord<'a> {
     pub fn new(ctx: &TurnContext<'a>, outcome: &'a TurnOutcome) -> Self {
         let stats = outcome.stats.as_ref();
         // Ollama omits a count that is zero (e.g. a prompt served from cache): once the final
-        // chunk is here, a missing count means 0.
-        let prompt_tokens = stats.map(|s| s.prompt_eval_count.unwrap_or(0));
-        let completion_tokens = stats.map(|s| s.eval_count.unwrap_or(0));
+        // chunk is here, a missing count means 0 — unless the server gave no counts at all.
+        let counted = stats.filter(|s| !s.usage_unknown);
+        let prompt_tokens = counted.map(|s| s.prompt_eval_count.unwrap_or(0));
+        let completion_tokens = counted.map(|s| s.eval_count.unwrap_or(0));
         TurnRecord {
             log_version: LOG_VERSION,
             timestamp: outcome
@@ -296,6 +297,19 @@ mod tests {
         let v = record_json(&outcome(Some(stats), Ending::Done));
         assert_eq!(v["prompt_tokens"], 0);
         assert_eq!(v["tokens_used"], 5);
+    }
+
+    #[test]
+    fn a_server_without_usage_gives_unknown_counts() {
+        let stats = FinalStats {
+            done_reason: Some("stop".into()),
+            usage_unknown: true,
+            ..Default::default()
+        };
+        let v = record_json(&outcome(Some(stats), Ending::Done));
+        assert_eq!(v["prompt_tokens"], serde_json::Value::Null);
+        assert_eq!(v["tokens_used"], serde_json::Value::Null);
+        assert_eq!(v["done_reason"], "stop");
     }
 
     #[test]

@@ -68,7 +68,10 @@ impl Chat<'_> {
         }
         let estimated: u64 = unknown.iter().map(|(_, t)| t).sum();
         let expected = known + estimated;
-        if counted + TRUNCATION_SLACK < known + estimated / 2 {
+        // Without a known window (an OpenAI-compatible server) nothing was budgeted and a low
+        // count only means the estimate was high: learn from it.
+        let budgeted = prepared.log.window.is_some();
+        if budgeted && counted + TRUNCATION_SLACK < known + estimated / 2 {
             if !prepared.overflow {
                 self.server_cut(counted, expected).await;
             }

@@ -10,6 +10,7 @@ mod after;
 mod show;
 
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 
 use serde_json::Value;
@@ -20,11 +21,12 @@ use crate::context::window::{self, Loaded, ModelFacts};
 use crate::context::{
     fit, reply_reserve, summary_range, ContextAction, Estimator, Fit, Item, Kind, Strategy, Window,
 };
-use crate::conversation::Mark;
+use crate::conversation::summary_note;
 use crate::log::ContextLog;
 use crate::ollama::wire::{ChatRequest, Message, Role};
 use crate::ollama::ApiError;
 use crate::render::{sanitize, ReplySink};
+use crate::session::Change;
 use crate::turn::{run_turn, Ending};
 
 /// What the client knows about the window and how it counts, for one chat.
@@ -33,6 +35,8 @@ pub struct ContextState {
     pub strategy: Strategy,
     pub allow_overflow: bool,
     pub estimator: Estimator,
+    /// The model the facts below are about.
+    model: Option<String>,
     facts: Option<ModelFacts>,
     /// What `/api/ps` said, and the `num_ctx` option in force when it said it.
     loaded: Option<(Loaded, Option<u64>)>,
@@ -46,10 +50,19 @@ impl ContextState {
             strategy,
             allow_overflow,
             estimator: Estimator::default(),
+            model: None,
             facts: None,
             loaded: None,
             confirmed: false,
         }
+    }
+
+    /// Starts over for another model: its window has to be learned again.
+    fn forget(&mut self, model: &str) {
+        self.model = Some(model.to_string());
+        self.facts = None;
+        self.loaded = None;
+        self.confirmed = false;
     }
 
     /// The window to budget for, given the `num_ctx` option in force; `None` while nothing could
@@ -106,12 +119,13 @@ impl ReplySink for Quiet {
 }
 
 impl Chat<'_> {
+    /// The `num_ctx` in force: the chat's live options (`/set parameter` changes them).
     fn num_ctx(&self) -> Option<u64> {
-        self.config.options.get_u64("num_ctx").filter(|&n| n > 0)
+        self.settings.options.get_u64("num_ctx").filter(|&n| n > 0)
     }
 
     fn num_predict(&self) -> Option<i64> {
-        self.config
+        self.settings
             .options
             .get("num_predict")
             .and_then(Value::as_i64)
@@ -124,25 +138,22 @@ impl Chat<'_> {
 
     /// Asks the server what it can say about the window before the first request: the model's
     /// parameters and maximum (`/api/show`) and whether it is loaded already (`/api/ps`). Once per
-    /// chat; an unreachable server is asked again next time.
+    /// model; an unreachable server is asked again next time. Only Ollama's API can say: with an
+    /// OpenAI-compatible server the window is known only from `num_ctx` (which it refuses).
     pub async fn learn_window(&mut self) {
+        if self.context.model.as_deref() != Some(self.model.as_str()) {
+            // `/model` and `/load` switch models: what was learned was about the old one.
+            self.context.forget(&self.model);
+        }
         if self.context.facts.is_some() {
             return;
         }
+        let Some(client) = self.backend.ollama() else {
+            return;
+        };
         let stall = self.config.stall_timeout;
-        match tokio::time::timeout(stall, self.client.show_context(&self.model)).await {
-            Ok(Ok(show)) => {
-                self.context.facts = Some(ModelFacts {
-                    num_ctx_parameter: show
-                        .parameters
-                        .as_deref()
-                        .and_then(window::parse_num_ctx_parameter),
-                    context_length: show
-                        .model_info
-                        .as_ref()
-                        .and_then(window::model_context_length),
-                });
-            }
+        match tokio::time::timeout(stall, client.show(&self.model)).await {
+            Ok(Ok(show)) => self.context.facts = Some(ModelFacts::from_show(&show)),
             // No server, or no such model: the chat request will say so better than a budget.
             Ok(Err(ApiError::Unreachable { .. } | ApiError::ModelNotFound { .. })) | Err(_) => {
                 return
@@ -160,7 +171,8 @@ impl Chat<'_> {
 
     /// Reads the model's window from `/api/ps`; `ours` when our own request loaded it.
     async fn read_ps(&mut self, ours: bool) -> Option<u64> {
-        let ps = tokio::time::timeout(self.config.stall_timeout, self.client.ps()).await;
+        let client = self.backend.ollama()?;
+        let ps = tokio::time::timeout(self.config.stall_timeout, client.ps()).await;
         let ps = match ps {
             Ok(Ok(ps)) => ps,
             Ok(Err(e)) => {
@@ -188,16 +200,19 @@ impl Chat<'_> {
     /// Loads the model as our requests would (a chat with no messages), then reads its window:
     /// used when the window is only assumed and the budget depends on it.
     async fn probe_window(&mut self) {
+        let Some(client) = self.backend.ollama() else {
+            return;
+        };
         let request = ChatRequest {
             model: &self.model,
             messages: &[],
             stream: false,
-            options: &self.config.options,
+            options: &self.settings.options,
             format: None,
             think: None,
-            keep_alive: self.config.keep_alive.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
         };
-        let load = tokio::time::timeout(self.config.stall_timeout, self.client.load(&request));
+        let load = tokio::time::timeout(self.config.stall_timeout, client.load(&request));
         if let Ok(Ok(())) = load.await {
             if self.read_ps(true).await.is_some() {
                 self.context.confirmed = true;
@@ -313,7 +328,7 @@ impl Chat<'_> {
                 };
                 let action = match action {
                     Some(a) => a,
-                    None => self.truncate(drop, before, after, turn),
+                    None => self.truncate(drop, before, after),
                 };
                 self.note(&report::action_notice(&action, window.tokens));
                 if let Some(summary) = &action.summary {
@@ -326,28 +341,42 @@ impl Chat<'_> {
         Ok(prepared)
     }
 
-    fn truncate(
-        &mut self,
-        drop: std::ops::Range<usize>,
-        before: u64,
-        after: u64,
-        turn: u32,
-    ) -> ContextAction {
-        let exchanges = self.conversation.messages()[drop.clone()]
-            .iter()
-            .filter(|m| m.role == Role::User)
-            .count();
-        let messages = drop.len();
-        let archived = self.conversation.archive(drop, Mark::Dropped, turn);
+    /// Leaves out the oldest exchanges (`drop`) through a session `context` record, so a loaded
+    /// session sends exactly what this chat sends.
+    fn truncate(&mut self, drop: Range<usize>, before: u64, after: u64) -> ContextAction {
+        let exchanges = self.exchanges_in(drop.clone());
+        let archived = self.leave_out(drop.clone(), None);
         ContextAction {
             strategy: Strategy::Truncate,
-            messages,
+            messages: drop.len(),
             exchanges,
             tokens: before - after,
             tokens_after: after,
             summary: None,
             archived,
         }
+    }
+
+    fn exchanges_in(&self, range: Range<usize>) -> usize {
+        self.conversation.messages()[range]
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count()
+    }
+
+    /// Takes `range` out of the request (into the archive, and as a `context` record into the
+    /// session) with an optional summary in its place; returns where it went in the archive.
+    fn leave_out(&mut self, range: Range<usize>, summary: Option<String>) -> Range<usize> {
+        let from = self.conversation.archived().len();
+        let change = Change::Context {
+            dropped: range.collect(),
+            summary,
+        };
+        if let Err(e) = self.change(change) {
+            // The range comes from the budget over this very history, so this cannot happen.
+            tracing::warn!("context change refused: {e}");
+        }
+        from..self.conversation.archived().len()
     }
 
     /// Asks the model to condense the oldest exchanges into a note that replaces them. `Ok(None)`
@@ -382,7 +411,7 @@ impl Chat<'_> {
             ),
             Message::new(Role::User, prompt.clone()),
         ];
-        let mut options = self.config.options.clone();
+        let mut options = self.settings.options.clone();
         let _ = options.set("num_predict", &note_budget.to_string());
         let request = ChatRequest {
             model: &self.model,
@@ -391,14 +420,14 @@ impl Chat<'_> {
             options: &options,
             format: None,
             think: None,
-            keep_alive: self.config.keep_alive.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
         };
         self.note(&format!(
             "context: the conversation no longer fits the {}-token window; asking {} to summarise its oldest part…",
             window.tokens, self.model
         ));
         let outcome = run_turn(
-            self.client,
+            self.backend,
             &request,
             &mut Quiet,
             cancel,
@@ -427,28 +456,24 @@ impl Chat<'_> {
             summary,
             removed_tokens,
             after,
-            turn,
         )))
     }
 
     /// Archives `range` as summarised and puts the note in its place.
     fn replace_with_summary(
         &mut self,
-        range: std::ops::Range<usize>,
+        range: Range<usize>,
         summary: String,
         removed_tokens: u64,
         rest: u64,
-        turn: u32,
     ) -> ContextAction {
-        let removed = &self.conversation.messages()[range.clone()];
-        let exchanges = removed.iter().filter(|m| m.role == Role::User).count();
-        let messages = removed.len();
-        let archived = self
-            .conversation
-            .archive(range.clone(), Mark::Summarised, turn);
-        let note = format!("Summary of the earlier part of this conversation:\n{summary}");
-        let note_tokens = self.context.estimator.message_tokens(&note);
-        self.conversation.insert_summary(range.start, note, None);
+        let exchanges = self.exchanges_in(range.clone());
+        let messages = range.len();
+        let note_tokens = self
+            .context
+            .estimator
+            .message_tokens(&summary_note(&summary));
+        let archived = self.leave_out(range, Some(summary.clone()));
         ContextAction {
             strategy: Strategy::Summarize,
             messages,

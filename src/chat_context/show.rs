@@ -1,23 +1,11 @@
-//! `/context` and `/set context`: what the next request would carry, and switching the strategy.
+//! `/context`: what the next request would carry, and what the strategy would do.
 
 use crate::chat::Chat;
-use crate::context::report::{self, ContextCommand, Snapshot};
+use crate::context::report::{self, Snapshot};
 use crate::context::{reply_reserve, Kind};
 use crate::conversation::Mark;
 
 impl Chat<'_> {
-    /// `/context` (show) and `/set context STRATEGY` (switch): the text to print.
-    pub async fn context_command(&mut self, args: &str) -> String {
-        match report::parse_command(args) {
-            Ok(ContextCommand::Show) => self.context_report().await,
-            Ok(ContextCommand::Set(s)) => {
-                self.context.strategy = s;
-                format!("Context strategy: {s}.")
-            }
-            Err(e) => format!("{e}."),
-        }
-    }
-
     /// The `/context` summary of what the next request would carry.
     pub async fn context_report(&mut self) -> String {
         self.learn_window().await;
@@ -25,6 +13,7 @@ impl Chat<'_> {
         let items = self.items();
         let mut s = Snapshot {
             window,
+            window_reported: self.backend.ollama().is_some(),
             model_max: self.context.facts.and_then(|f| f.context_length),
             reserve: window.map_or(0, |w| reply_reserve(self.num_predict(), w.tokens)),
             reserve_is_num_predict: self.num_predict().is_some_and(|n| n > 0),

@@ -1,30 +1,16 @@
-//! What the user reads about the context: the `/context` summary, the `/set context` argument, and
-//! the one-line notices the chat prints when the policy acts. Pure text, unit-tested.
+//! What the user reads about the context: the `/context` summary and the one-line notices the
+//! chat prints when the policy acts. Pure text, unit-tested.
 
 use super::window::{Window, WindowSource};
-use super::{ContextAction, Strategy, UnknownStrategy};
-
-/// What `/context` and `/set context …` ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContextCommand {
-    Show,
-    Set(Strategy),
-}
-
-/// Parses the words after `/context` or `/set context`: nothing shows, a strategy name sets it.
-pub fn parse_command(args: &str) -> Result<ContextCommand, UnknownStrategy> {
-    let args = args.trim();
-    if args.is_empty() {
-        return Ok(ContextCommand::Show);
-    }
-    args.parse().map(ContextCommand::Set)
-}
+use super::{ContextAction, Strategy};
 
 /// Everything `/context` shows, gathered by the chat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// `None` when the window could not be learned (no server).
     pub window: Option<Window>,
+    /// The server can say what the window is (Ollama's API; an OpenAI-compatible one cannot).
+    pub window_reported: bool,
     /// The model's trained maximum, when `/api/show` said.
     pub model_max: Option<u64>,
     pub reserve: u64,
@@ -62,8 +48,12 @@ pub fn render(s: &Snapshot) -> String {
             }
             out.push('\n');
         }
-        None => out.push_str(&format!(
+        None if s.window_reported => out.push_str(&format!(
             "Context: {used} tokens; the window is unknown (Ollama did not answer)\n"
+        )),
+        None => out.push_str(&format!(
+            "Context: about {used} tokens; the window is unknown: an OpenAI-compatible server does not report it, \
+             so the history is sent whole and the server decides what fits\n"
         )),
     }
     if let Some(max) = s.model_max {
@@ -185,6 +175,7 @@ mod tests {
                 tokens: 2048,
                 source: WindowSource::Loaded,
             }),
+            window_reported: true,
             model_max: Some(32768),
             reserve: 512,
             reserve_is_num_predict: false,
@@ -199,22 +190,6 @@ mod tests {
             strategy: Strategy::Truncate,
             allow_overflow: false,
         }
-    }
-
-    #[test]
-    fn commands() {
-        assert_eq!(parse_command(""), Ok(ContextCommand::Show));
-        assert_eq!(parse_command("  "), Ok(ContextCommand::Show));
-        assert_eq!(
-            parse_command("summarize"),
-            Ok(ContextCommand::Set(Strategy::Summarize))
-        );
-        assert_eq!(
-            parse_command(" fail "),
-            Ok(ContextCommand::Set(Strategy::Fail))
-        );
-        assert!(parse_command("truncate now").is_err());
-        assert!(parse_command("big").is_err());
     }
 
     #[test]
@@ -252,6 +227,12 @@ mod tests {
         assert!(!text.contains("reply reserve"));
         assert!(text.contains("summarize (/set context truncate|summarize|fail), --allow-overflow"));
         assert!(text.contains("not sent        6 earlier messages (2 dropped, 4 summarised"));
+        assert!(text.contains("Ollama did not answer"));
+        s.window_reported = false;
+        let text = render(&s);
+        assert!(text.starts_with(
+            "Context: about 1030 tokens; the window is unknown: an OpenAI-compatible server does not report it"
+        ));
 
         let mut s = snapshot();
         s.window = Some(Window {

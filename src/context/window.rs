@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::ollama::models::ShowResponse;
+
 /// The smallest default window Ollama versions have used (`OLLAMA_CONTEXT_LENGTH`, 2048 on older
 /// releases, 4096 on small machines today): assumed until the server says, so that a first prompt
 /// is never cut silently because the client guessed high.
@@ -106,26 +108,21 @@ pub fn resolve(num_ctx: Option<u64>, loaded: Option<Loaded>, facts: ModelFacts) 
     pick(ASSUMED_WINDOW.min(max), WindowSource::Assumed)
 }
 
-/// `num_ctx` from the `parameters` text of `/api/show` (lines like `num_ctx    2048`).
-pub fn parse_num_ctx_parameter(parameters: &str) -> Option<u64> {
-    parameters.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("num_ctx"), Some(value), None) => value.parse().ok().filter(|&n| n > 0),
-            _ => None,
+impl ModelFacts {
+    /// What `POST /api/show` says: the `num_ctx` line of `parameters` (a well-formed positive
+    /// number only) and `<arch>.context_length` of `model_info`.
+    pub fn from_show(show: &ShowResponse) -> Self {
+        let num_ctx_parameter = show
+            .parameter_pairs()
+            .into_iter()
+            .find(|(name, _)| *name == "num_ctx")
+            .and_then(|(_, value)| value.parse().ok())
+            .filter(|&n| n > 0);
+        ModelFacts {
+            num_ctx_parameter,
+            context_length: show.arch_number("context_length").filter(|&n| n > 0),
         }
-    })
-}
-
-/// `<arch>.context_length` from `model_info`, where `<arch>` is `general.architecture`.
-pub fn model_context_length(
-    model_info: &serde_json::Map<String, serde_json::Value>,
-) -> Option<u64> {
-    let arch = model_info.get("general.architecture")?.as_str()?;
-    model_info
-        .get(&format!("{arch}.context_length"))?
-        .as_u64()
-        .filter(|&n| n > 0)
+    }
 }
 
 /// Model names as /api/ps reports them: a name without a tag means `:latest`.
@@ -200,34 +197,42 @@ mod tests {
         assert!(WindowSource::Loaded.is_known());
     }
 
-    #[test]
-    fn parameters_text() {
-        let recorded = "top_p                          0.95\nnum_ctx                        2048\nstop                           \"<end_of_turn>\"";
-        assert_eq!(parse_num_ctx_parameter(recorded), Some(2048));
-        assert_eq!(parse_num_ctx_parameter(""), None);
-        assert_eq!(parse_num_ctx_parameter("num_ctx"), None);
-        assert_eq!(parse_num_ctx_parameter("num_ctx abc"), None);
-        assert_eq!(parse_num_ctx_parameter("num_ctx 0"), None);
-        assert_eq!(parse_num_ctx_parameter("num_ctx 1 2"), None);
-        assert_eq!(
-            parse_num_ctx_parameter("num_ctx_x 99\nnum_ctx 4096"),
-            Some(4096)
-        );
+    fn show(parameters: &str, info: serde_json::Value) -> ShowResponse {
+        ShowResponse {
+            parameters: parameters.into(),
+            model_info: info.as_object().cloned().unwrap_or_default(),
+            ..ShowResponse::default()
+        }
     }
 
     #[test]
-    fn model_info_context_length() {
-        let info: serde_json::Value = serde_json::json!({
+    fn facts_from_show() {
+        let info = serde_json::json!({
             "general.architecture": "gemma3",
             "gemma3.context_length": 32768,
             "llama.context_length": 8
         });
-        let map = info.as_object().unwrap();
-        assert_eq!(model_context_length(map), Some(32768));
+        let recorded = "top_p                          0.95\nnum_ctx                        2048\nstop                           \"<end_of_turn>\"";
+        let f = ModelFacts::from_show(&show(recorded, info));
+        assert_eq!(f.num_ctx_parameter, Some(2048));
+        assert_eq!(f.context_length, Some(32768));
         let none = serde_json::json!({"gemma3.context_length": 32768});
-        assert_eq!(model_context_length(none.as_object().unwrap()), None);
+        assert_eq!(
+            ModelFacts::from_show(&show("", none)),
+            ModelFacts::default()
+        );
+        for bad in ["num_ctx", "num_ctx abc", "num_ctx 0", "num_ctx_x 99"] {
+            assert_eq!(
+                ModelFacts::from_show(&show(bad, serde_json::json!({}))).num_ctx_parameter,
+                None,
+                "{bad}"
+            );
+        }
+        let found =
+            ModelFacts::from_show(&show("num_ctx_x 99\nnum_ctx 4096", serde_json::json!({})));
+        assert_eq!(found.num_ctx_parameter, Some(4096));
         let bad = serde_json::json!({"general.architecture": "x", "x.context_length": "big"});
-        assert_eq!(model_context_length(bad.as_object().unwrap()), None);
+        assert_eq!(ModelFacts::from_show(&show("", bad)).context_length, None);
     }
 
     #[test]

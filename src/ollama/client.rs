@@ -7,7 +7,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use super::error::ApiError;
-use super::wire::{ChatRequest, ErrorBody, PsResponse, ShowContext, TagsResponse};
+use super::wire::{ChatRequest, ErrorBody, TagsResponse};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -53,7 +53,7 @@ impl Client {
         &self.base_url
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
@@ -63,7 +63,7 @@ impl Client {
         rb
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+    pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
         if e.is_connect() || e.is_timeout() {
             ApiError::Unreachable {
                 url: self.base_url.clone(),
@@ -110,21 +110,6 @@ impl Client {
         })
     }
 
-    /// `GET /api/ps`: the models in memory, with the window each was loaded with.
-    pub async fn ps(&self) -> Result<PsResponse, ApiError> {
-        let rb = self.request(reqwest::Method::GET, "/api/ps");
-        self.json(rb, None, "/api/ps").await
-    }
-
-    /// `POST /api/show`, read only for what it says about the context window.
-    pub async fn show_context(&self, model: &str) -> Result<ShowContext, ApiError> {
-        let rb = self
-            .request(reqwest::Method::POST, "/api/show")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::json!({ "model": model }).to_string());
-        self.json(rb, Some(model), "/api/show").await
-    }
-
     /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
     /// the window our requests get.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
@@ -133,23 +118,8 @@ impl Client {
         Ok(())
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(
-        &self,
-        rb: reqwest::RequestBuilder,
-        model: Option<&str>,
-        what: &str,
-    ) -> Result<T, ApiError> {
-        let resp = rb.send().await.map_err(|e| self.transport_error(e))?;
-        let resp = self.check(resp, model).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
-            url: self.base_url.clone(),
-            reason: format!("unexpected {what} answer: {e}"),
-        })
-    }
-
     /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body.
-    async fn check(
+    pub(super) async fn check(
         &self,
         resp: reqwest::Response,
         model: Option<&str>,
@@ -190,6 +160,7 @@ impl ChatResponse {
     /// The next bytes of the body as they came off the network; `None` at the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: "Ollama",
             reason: root_cause(&e),
         })
     }
@@ -201,7 +172,7 @@ fn is_loopback(base_url: &str) -> bool {
 }
 
 /// The innermost error message, which is the one that says what actually went wrong.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

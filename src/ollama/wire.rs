@@ -107,6 +107,10 @@ pub struct FinalStats {
     pub prompt_eval_duration: u64,
     pub eval_count: Option<u64>,
     pub eval_duration: u64,
+    /// The server reported no token counts at all (an OpenAI-compatible server that ignored
+    /// `include_usage`), so a missing count is unknown rather than 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_unknown: bool,
 }
 
 impl FinalStats {
@@ -119,6 +123,7 @@ impl FinalStats {
             prompt_eval_duration: c.prompt_eval_duration,
             eval_count: c.eval_count,
             eval_duration: c.eval_duration,
+            usage_unknown: false,
         }
     }
 
@@ -173,32 +178,8 @@ pub struct ModelDetails {
     pub context_length: Option<u64>,
 }
 
-// Context-window facts (GET /api/ps, POST /api/show), as far as the budget needs them.
-
-/// `GET /api/ps`: the models in memory.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PsResponse {
-    #[serde(default)]
-    pub models: Vec<LoadedModel>,
-}
-
-/// One loaded model; `context_length` is the window it was loaded with.
-#[derive(Debug, Clone, Deserialize)]
-pub struct LoadedModel {
-    pub name: String,
-    #[serde(default)]
-    pub context_length: Option<u64>,
-}
-
-/// The parts of `POST /api/show` that say how big a context the model gets.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ShowContext {
-    /// The Modelfile's parameters as text (`num_ctx    2048` lines).
-    #[serde(default)]
-    pub parameters: Option<String>,
-    #[serde(default)]
-    pub model_info: Option<serde_json::Map<String, serde_json::Value>>,
-}
+/// `POST /api/show`, defined with the other model-management types.
+pub use super::models::ShowResponse;
 
 #[cfg(test)]
 mod tests {
@@ -249,6 +230,21 @@ mod tests {
     }
 
     #[test]
+    fn show_response_reads_the_recording() {
+        let body = r#"{"modelfile":"FROM x\n","parameters":"top_p                          0.95\nstop                           \"<end_of_turn>\"","template":"{{ .Prompt }}","system":"You are Tiny.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"tensors":[{"name":"a","type":"F32","shape":[640]}],"capabilities":["completion"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#;
+        let s: ShowResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(s.architecture(), Some("gemma3"));
+        assert_eq!(s.arch_number("context_length"), Some(32768));
+        assert_eq!(s.arch_number("embedding_length"), Some(640));
+        assert_eq!(s.license, "");
+        assert_eq!(
+            s.parameter_pairs(),
+            vec![("top_p", "0.95"), ("stop", "\"<end_of_turn>\"")]
+        );
+        assert_eq!(s.details.quantization_level.as_deref(), Some("Q4_K_M"));
+    }
+
+    #[test]
     fn tokens_borrow_without_escapes() {
         let line = br#"{"message":{"role":"assistant","content":" capital"},"done":false}"#;
         let c: ChatChunk = serde_json::from_slice(line).unwrap();
@@ -256,19 +252,5 @@ mod tests {
             c.message.unwrap().content,
             Cow::Borrowed(" capital")
         ));
-    }
-
-    #[test]
-    fn ps_and_show_context_fields() {
-        let ps = br#"{"models":[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"details":{"family":"gemma3"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]}"#;
-        let ps: PsResponse = serde_json::from_slice(ps).unwrap();
-        assert_eq!(ps.models[0].name, "tiny:latest");
-        assert_eq!(ps.models[0].context_length, Some(2048));
-        let empty: PsResponse = serde_json::from_slice(b"{}").unwrap();
-        assert!(empty.models.is_empty());
-        let show = br#"{"parameters":"num_ctx                        2048","model_info":{"general.architecture":"gemma3","gemma3.context_length":32768},"capabilities":["completion"]}"#;
-        let show: ShowContext = serde_json::from_slice(show).unwrap();
-        assert!(show.parameters.unwrap().contains("2048"));
-        assert_eq!(show.model_info.unwrap()["gemma3.context_length"], 32768);
     }
 }

@@ -3,41 +3,18 @@
 //! warning when the server cut a prompt anyway; a prompt too large for any window.
 
 use predicates::prelude::*;
-use rexpect::process::WaitStatus;
-use rexpect::session::{spawn_command, PtySession};
+use rexpect::session::PtySession;
 
-use crate::harness::{messages, words, TestEnv};
+use crate::harness::{messages, words, Api, TestEnv};
+use crate::pty::{enter, exit_with_ctrl_d as bye, l, start, PROMPT};
 use crate::support::fake_ollama::ChatReply;
 
-const PROMPT: &str = ">>> ";
 const SYSTEM: &str = "Be brief."; // 7 tokens in the fake's count
 
-/// rexpect reads the terminal as Latin-1.
-fn l(s: &str) -> String {
-    s.bytes().map(char::from).collect()
-}
-
-fn start(env: &TestEnv, args: &[&str]) -> PtySession {
-    let mut cmd = env.std_command();
-    cmd.args(args);
-    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
-    p.exp_string(&l(PROMPT)).expect("the prompt appears");
-    p
-}
-
 fn ask(p: &mut PtySession, line: &str, expect: &str) {
-    p.send_line(line).unwrap();
+    enter(p, line);
     p.exp_string(&l(expect)).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-}
-
-fn bye(mut p: PtySession) {
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
-        other => panic!("unexpected exit: {other:?}"),
-    }
 }
 
 /// A 600-character message: 154 tokens in the fake's count. With `num_ctx=512` (128 kept for
@@ -72,14 +49,14 @@ fn truncate_drops_the_oldest_exchange_tells_the_user_and_logs_it() {
     let mut p = start(&env, &["-s", SYSTEM, "-o", "num_ctx=512"]);
     ask(&mut p, &long("one"), "ok.");
     ask(&mut p, &long("two"), "ok.");
-    p.send_line(&long("three")).unwrap();
+    enter(&mut p, &long("three"));
     p.exp_string(&l(
         "context: dropped the oldest 1 exchange (2 messages, 159 tokens) to fit the 512-token window",
     ))
     .unwrap();
     p.exp_string("ok.").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("/context").unwrap();
+    enter(&mut p, "/context");
     p.exp_string("Context: 325 / 512 tokens").unwrap();
     p.exp_string("window from your num_ctx option").unwrap();
     p.exp_string("not sent        2 earlier messages (2 dropped, 0 summarised")
@@ -116,6 +93,56 @@ fn truncate_drops_the_oldest_exchange_tells_the_user_and_logs_it() {
     assert_eq!(log[2]["prompt_tokens"], 320);
     let counted = log[2]["context_tokens"].as_i64().unwrap();
     assert!((counted - 320).abs() <= 2, "client counted {counted}");
+
+    // The session records the drop (before the message it made room for) and keeps the dropped
+    // exchange; resuming it sends exactly the shortened history.
+    let events = session_events(&env);
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "session",
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "context",
+            "user",
+            "assistant"
+        ]
+    );
+    assert_eq!(events[5]["dropped"], serde_json::json!([1, 2]));
+    assert!(events[5].get("summary").is_none());
+    assert_eq!(events[1]["content"], long("one"));
+    resume_sends(
+        &env,
+        &[
+            ("system", SYSTEM),
+            ("user", &long("two")),
+            ("assistant", "ok."),
+            ("user", &long("three")),
+            ("assistant", "ok."),
+        ],
+    );
+}
+
+/// The records of the one session file the run wrote.
+fn session_events(env: &TestEnv) -> Vec<serde_json::Value> {
+    let files = crate::sessions::session_files(env);
+    assert_eq!(files.len(), 1, "{files:?}");
+    crate::harness::read_jsonl(&files[0])
+}
+
+/// `--continue` with one more message sends `history` and then that message.
+fn resume_sends(env: &TestEnv, history: &[(&str, &str)]) {
+    env.cmd()
+        .args(["--continue", "-p", "again"])
+        .assert()
+        .success();
+    let bodies = env.fake.chat_bodies();
+    let mut expected = pairs(history);
+    expected.extend(pairs(&[("user", "again")]));
+    assert_eq!(roles_and_heads(bodies.last().unwrap()), expected);
 }
 
 #[test]
@@ -135,7 +162,7 @@ fn fail_refuses_to_send_and_set_context_switches_strategy() {
     );
     ask(&mut p, &long("one"), "ok.");
     ask(&mut p, &long("two"), "ok.");
-    p.send_line(&long("three")).unwrap();
+    enter(&mut p, &long("three"));
     p.exp_string("no longer fits the 512-token context window")
         .unwrap();
     p.exp_string("/clear to start over").unwrap();
@@ -147,9 +174,9 @@ fn fail_refuses_to_send_and_set_context_switches_strategy() {
     ask(
         &mut p,
         "/set context truncate",
-        "Context strategy: truncate.",
+        "Set context strategy to 'truncate'.",
     );
-    p.send_line(&long("three")).unwrap();
+    enter(&mut p, &long("three"));
     p.exp_string("context: dropped the oldest 1 exchange")
         .unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
@@ -180,7 +207,7 @@ fn summarize_asks_the_model_then_sends_the_note_with_the_recent_history() {
     );
     ask(&mut p, &long("one"), "ok.");
     ask(&mut p, &long("two"), "ok.");
-    p.send_line(&long("three")).unwrap();
+    enter(&mut p, &long("three"));
     p.exp_string("asking tiny:latest to summarise its oldest part")
         .unwrap();
     p.exp_string("context: summarised the oldest 2 exchanges (4 messages, 318 tokens)")
@@ -228,6 +255,34 @@ fn summarize_asks_the_model_then_sends_the_note_with_the_recent_history() {
     assert_eq!(action["strategy"], "summarize");
     assert_eq!(action["messages"], 4);
     assert!(action["summary"].as_str().unwrap().contains("小明"));
+
+    // The session keeps the summarised messages and records the summary in their place.
+    let events = session_events(&env);
+    let context: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["kind"] == "context").collect();
+    assert_eq!(context.len(), 1);
+    assert_eq!(context[0]["dropped"], serde_json::json!([1, 2, 3, 4]));
+    assert!(context[0]["summary"]
+        .as_str()
+        .unwrap()
+        .ends_with("小明 is their name."));
+    assert_eq!(
+        events.iter().filter(|e| e["kind"] == "user").count(),
+        3,
+        "the summarize call is not a turn of the session"
+    );
+    resume_sends(
+        &env,
+        &[
+            ("system", SYSTEM),
+            (
+                "system",
+                "Summary of the earlier part of this conversation:",
+            ),
+            ("user", &long("three")),
+            ("assistant", "ok."),
+        ],
+    );
 }
 
 #[test]
@@ -257,14 +312,14 @@ fn a_window_smaller_than_the_model_default_is_learned_after_the_first_reply() {
     let env = TestEnv::new();
     env.fake.set_num_ctx_cap(Some(1024)); // the Modelfile says 2048, the server gives 1024
     let mut p = start(&env, &[]);
-    p.send_line("/context").unwrap();
+    enter(&mut p, "/context");
     p.exp_string("/ 2048 tokens").unwrap();
     p.exp_string("window from the model's num_ctx parameter (POST /api/show)")
         .unwrap();
     p.exp_string("model maximum   32768 tokens").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     ask(&mut p, "你好，世界", "echo:");
-    p.send_line("/context").unwrap();
+    enter(&mut p, "/context");
     p.exp_string("/ 1024 tokens").unwrap();
     p.exp_string("window from the loaded model (GET /api/ps)")
         .unwrap();
@@ -307,7 +362,7 @@ fn a_refused_message_in_the_repl_comes_back_at_the_prompt() {
     let env = TestEnv::new();
     let mut p = start(&env, &["-o", "num_ctx=256"]);
     let big = "word ".repeat(300); // 379 tokens
-    p.send_line(&big).unwrap();
+    enter(&mut p, &big);
     p.exp_string("but the context window is 256 tokens")
         .unwrap();
     p.exp_string("Your message is back at the prompt").unwrap();
@@ -327,4 +382,22 @@ fn an_unknown_model_is_reported_as_such_not_as_a_budget_problem() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("model 'nope' not found"));
+}
+
+#[test]
+fn an_openai_server_gets_the_whole_history_and_context_says_why() {
+    let env = TestEnv::with(Api::OpenAi);
+    let mut p = start(&env, &[]);
+    ask(&mut p, "你好", "echo: 你好");
+    enter(&mut p, "/context");
+    p.exp_string("the window is unknown: an OpenAI-compatible server does not report it")
+        .unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    bye(p);
+    // No Ollama-only calls, and a prompt far over any default window is not refused.
+    let prompt = "word ".repeat(1600);
+    env.cmd().args(["-p", &prompt]).assert().success();
+    let paths: Vec<String> = env.fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().all(|p| p.starts_with("/v1/")), "{paths:?}");
+    assert_eq!(env.fake.chat_bodies().len(), 2);
 }

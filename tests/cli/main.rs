@@ -5,9 +5,19 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[macro_use]
+mod harness;
+
 mod context;
 mod failures;
-mod harness;
 mod log;
+mod models;
 mod oneshot;
+mod openai;
+mod pty;
+mod pull_create;
 mod repl;
+mod repl_commands;
+mod repl_input;
+mod replay;
+mod sessions;

@@ -22,6 +22,15 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     let script = match scripted {
         None => return default_chat(decoded, conn, started),
         Some(ChatReply::HttpError { status, message }) => return conn.send_error(status, &message),
+        Some(ChatReply::HttpErrorHeaders {
+            status,
+            message,
+            headers,
+        }) => {
+            let mut all: Vec<(&str, &str)> = vec![("Content-Type", JSON)];
+            all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            return conn.send(status, &all, error_json(&message).as_bytes());
+        }
         Some(ChatReply::Raw(bytes)) => {
             conn.write_all(&bytes)?;
             return Ok(After::Close);
