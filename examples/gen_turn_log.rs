@@ -2,7 +2,8 @@
 //!
 //! Deterministic (a fixed-seed generator): N turns over 60 days, sessions of 1–30 turns, six models,
 //! about 2% errors and 1% cancelled turns, questions and answers mixing English and Chinese with
-//! escaped newlines, as the real writer produces them.
+//! escaped newlines, and the context fields, as the real writer produces them. About one record in
+//! a hundred is a `summarize` call (with its turn's `context_action` carrying the summary).
 
 use std::io::{BufWriter, Write};
 
@@ -109,6 +110,25 @@ fn main() -> std::io::Result<()> {
         let prompt = 20 + rng.below(4000);
         let question = text(&mut rng, 10, 80);
         let answer = text(&mut rng, 50, 600);
+        let window = 4096;
+        let summarize = turn > 1 && rng.below(100) == 0;
+        let (call, action) = if summarize {
+            ("summarize", "null".to_string())
+        } else if rng.below(100) == 0 {
+            (
+                "chat",
+                format!(
+                    r#"{{"strategy":"summarize","messages":4,"exchanges":2,"tokens":1800,"tokens_after":900,"summary":{}}}"#,
+                    serde_json::to_string(&text(&mut rng, 40, 120)).expect("a string")
+                ),
+            )
+        } else {
+            ("chat", "null".to_string())
+        };
+        let context = format!(
+            r#""call":"{call}","context_tokens":{},"context_window":{window},"context_window_source":"loaded","context_action":{action}"#,
+            prompt.min(window)
+        );
         let (answer, stats, error) = match status {
             "ok" => (
                 answer.as_str(),
@@ -131,7 +151,7 @@ fn main() -> std::io::Result<()> {
         };
         writeln!(
             out,
-            r#"{{"log_version":2,"log_content":"full","timestamp":"{ts}","session_id":"{session}","turn":{turn},"model":"{model}","host":"http://127.0.0.1:11434","options":{{"temperature":0.7}},"user_input":{},"model_response":{},"response_time":{rt:.3},"ttft":{ttft:.3},{stats},"status":"{status}","error":{error}}}"#,
+            r#"{{"log_version":2,"log_content":"full","timestamp":"{ts}","session_id":"{session}","turn":{turn},"model":"{model}","host":"http://127.0.0.1:11434","options":{{"temperature":0.7}},"user_input":{},"model_response":{},"response_time":{rt:.3},"ttft":{ttft:.3},{stats},"status":"{status}","error":{error},{context}}}"#,
             serde_json::to_string(&question).expect("a string"),
             serde_json::to_string(answer).expect("a string"),
         )?;

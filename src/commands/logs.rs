@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 
-use super::table::{left, output_width, right, secs, truncate};
-use super::{output_result, warn_problems, Selection};
+use super::format::secs;
+use super::select::{warn_problems, Selection};
 use crate::cli::LogsArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
@@ -18,6 +18,7 @@ use crate::log::filter::Filter;
 use crate::log::read::{open, parse_record, parse_texts, scan_file, Problems, Record};
 use crate::log::tail::Tail;
 use crate::render::sanitize::sanitize;
+use crate::table::{left, output_width, right, truncate};
 use crate::UsageError;
 
 /// Rows shown when `-n` is not given (JSON output shows all).
@@ -62,7 +63,8 @@ pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 &mut problems,
                 &mut out,
             );
-            output_result(r?)?;
+            // A closed stdout (`| head`) ends the command successfully (see `commands::run`).
+            r??;
             Layout::new(&[], output_width())
         }
         Some(limit) => {
@@ -129,7 +131,7 @@ fn show_recent(
             .header(out, color)
             .and_then(|()| rows.iter().try_for_each(|r| layout.row(out, r, color)))
     };
-    output_result(printed.and_then(|()| out.flush()))?;
+    printed.and_then(|()| out.flush())?;
     if !json && !following {
         if matched == 0 {
             eprintln!("ollama-chat: no turns match");
@@ -191,11 +193,8 @@ fn follow(
             };
         })?;
         warn_problems(&problems);
-        let r = failed.map_or(Ok(()), Err).and_then(|()| out.flush());
-        if let Err(e) = r {
-            output_result(Err(e))?;
-            return Ok(ExitCode::Success);
-        }
+        // Until stdout closes: a broken pipe is a success (see `commands::run`).
+        failed.map_or(Ok(()), Err).and_then(|()| out.flush())?;
         std::thread::sleep(POLL);
     }
 }
@@ -219,6 +218,8 @@ impl Row {
         let m = &r.meta;
         let texts = parse_texts(r.line);
         let question = match texts.user_input.as_deref() {
+            // Its "question" is the instruction and transcript sent to be condensed.
+            _ if m.is_summarize() => "(summarize call: condensing earlier messages)".into(),
             Some(q) => {
                 let first = q.trim().lines().next().unwrap_or("");
                 sanitize(first).replace('\t', " ")
@@ -343,7 +344,7 @@ impl Layout {
     fn new(rows: &[Row], total: usize) -> Layout {
         let model = rows
             .iter()
-            .map(|r| super::table::width(&r.model))
+            .map(|r| crate::table::width(&r.model))
             .max()
             .unwrap_or(12)
             .clamp(5, 24);

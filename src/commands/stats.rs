@@ -5,8 +5,8 @@ use std::io::{self, BufWriter, Write};
 
 use serde::Serialize;
 
-use super::table::{left, right, thousands, width};
-use super::{output_result, warn_problems, Selection};
+use super::format::thousands;
+use super::select::{warn_problems, Selection};
 use crate::cli::StatsArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
@@ -14,6 +14,7 @@ use crate::log::quantile::{Summary, EXACT_LIMIT, RELATIVE_ERROR};
 use crate::log::read::Malformed;
 use crate::log::scan::scan_files;
 use crate::log::stats::{GroupBy, GroupReport, Stats};
+use crate::table::{left, right, width};
 use crate::UsageError;
 
 pub fn run(args: &StatsArgs, config: &Config) -> anyhow::Result<ExitCode> {
@@ -61,7 +62,7 @@ pub fn run(args: &StatsArgs, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         write_tables(&mut out, by, &overall, &groups)
     };
-    output_result(printed.and_then(|()| out.flush()))?;
+    printed.and_then(|()| out.flush())?;
     warn_problems(&problems);
     Ok(ExitCode::Success)
 }
@@ -95,7 +96,7 @@ fn write_tables(
     overall: &GroupReport,
     groups: &[GroupReport],
 ) -> io::Result<()> {
-    if overall.turns == 0 {
+    if overall.turns == 0 && overall.summarize_calls == 0 {
         return writeln!(out, "No turns match.");
     }
     let rows: Vec<&GroupReport> = std::iter::once(overall).chain(groups).collect();
@@ -106,28 +107,48 @@ fn write_tables(
         .unwrap_or(3)
         .clamp(12, 40);
     let head = by.map_or("", GroupBy::as_str);
+    // The summarize column only when the context strategy made any such call.
+    let summaries = overall.summarize_calls > 0;
+    let summary_cell = |r: &GroupReport| match (summaries, r.summarize_failed) {
+        (false, _) => String::new(),
+        (true, 0) => format!("  {:>16}", thousands(r.summarize_calls)),
+        (true, failed) => format!(
+            "  {:>16}",
+            format!(
+                "{} ({} failed)",
+                thousands(r.summarize_calls),
+                thousands(failed)
+            )
+        ),
+    };
     writeln!(
         out,
-        "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}",
+        "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}",
         left(head, key_w),
         "turns",
         "sessions",
         "errors",
         "cancelled",
         "tokens in",
-        "tokens out"
+        "tokens out",
+        if summaries {
+            format!("  {:>16}", "summarize calls")
+        } else {
+            String::new()
+        }
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}",
+            "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}",
             left(&r.key, key_w),
             thousands(r.turns),
             thousands(r.sessions as u64),
             percent(r.error_rate),
             percent(r.cancel_rate),
             thousands(r.prompt_tokens),
-            thousands(r.completion_tokens)
+            thousands(r.completion_tokens),
+            summary_cell(r)
         )?;
     }
     let mut approximate = false;
@@ -184,6 +205,12 @@ fn write_tables(
         out,
         "Timings are over completed (ok) turns; percentiles by nearest rank."
     )?;
+    if summaries {
+        writeln!(
+            out,
+            "Summarize calls (made to fit the context window) are not turns; their tokens are in the totals."
+        )?;
+    }
     if approximate {
         writeln!(
             out,

@@ -1,7 +1,8 @@
 //! The turn log: one JSON line per exchange, appended atomically to a private file.
 //!
-//! Layout: this file (the record and the writer); `content` (what text is kept), `redact` (the
-//! masking patterns), `rotate` (size-based rotation under a lock), `pause` (`/log off|on`);
+//! Layout: this file (the record, and what each `--log-content` mode keeps of it); `writer` (the
+//! private append-only file), `content` (the modes), `redact` (the masking patterns), `rotate`
+//! (size-based rotation under a lock), `pause` (`/log off|on`);
 //! for readers: `read` (streaming lines and records), `timestamp` (their times), `scan` (many
 //! files on several threads), `tail` (following the live file), `filter` (the selection),
 //! `quantile` and `stats` (aggregates).
@@ -17,25 +18,24 @@ pub mod scan;
 pub mod stats;
 pub mod tail;
 pub mod timestamp;
+pub mod writer;
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::context::ContextAction;
+use crate::ollama::ApiError;
 use crate::options::Options;
-use crate::paths::create_private_dir;
 use crate::turn::{Ending, TurnOutcome};
 pub use content::LogContent;
 use redact::Redactor;
-use rotate::{LockGuard, Rotation};
+pub use writer::{open_private_append, LogError, TurnLog};
 
 /// Bumped when a field changes meaning, so readers of old logs can tell. Version 2 added
-/// `log_content`; the text fields are absent when it is `none`.
+/// `log_content`; the text fields are absent when it is `none`. (The context fields were added
+/// without a bump: fields are only ever added, and readers ignore ones they do not know.)
 pub const LOG_VERSION: u32 = 2;
 
 /// One line of the turn log. The schema is documented in the README; fields are only ever added.
@@ -69,6 +69,48 @@ pub struct TurnRecord<'a> {
     pub done_reason: Option<&'a str>,
     pub status: &'a str,
     pub error: Option<String>,
+    /// Text in `error` quoted from the server's reply (an unreadable line), which may carry
+    /// conversation text: left out under `log_content: none`.
+    #[serde(skip)]
+    pub error_quote: Option<&'a str>,
+    /// `chat` for a turn; `summarize` for the call that condensed older messages before it.
+    pub call: &'a str,
+    /// The prompt's size as the client counted it before sending (exact where Ollama counted
+    /// before, estimated otherwise); null when the window was unknown.
+    pub context_tokens: Option<u64>,
+    pub context_window: Option<u64>,
+    /// Where the window figure came from: `num_ctx`, `loaded`, `model_parameter`, `assumed`.
+    pub context_window_source: Option<&'a str>,
+    /// What the context strategy dropped or summarised before this request, if anything. Its
+    /// `summary` is conversation text, kept, masked or dropped like the question.
+    pub context_action: Option<Cow<'a, ContextAction>>,
+    /// Present (true) when Ollama evaluated fewer prompt tokens than were sent: it cut the prompt.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub context_server_truncated: bool,
+}
+
+/// The context facts of one request, for its log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextLog {
+    pub call: &'static str,
+    pub tokens: Option<u64>,
+    pub window: Option<u64>,
+    pub window_source: Option<&'static str>,
+    pub action: Option<ContextAction>,
+    pub server_truncated: bool,
+}
+
+impl Default for ContextLog {
+    fn default() -> Self {
+        ContextLog {
+            call: "chat",
+            tokens: None,
+            window: None,
+            window_source: None,
+            action: None,
+            server_truncated: false,
+        }
+    }
 }
 
 /// Who asked, for what: the parts of a record that the outcome does not know.
@@ -79,15 +121,17 @@ pub struct TurnContext<'a> {
     pub host: &'a str,
     pub options: &'a Options,
     pub user_input: &'a str,
+    pub context: &'a ContextLog,
 }
 
 impl<'a> TurnRecord<'a> {
     pub fn new(ctx: &TurnContext<'a>, outcome: &'a TurnOutcome) -> Self {
         let stats = outcome.stats.as_ref();
         // Ollama omits a count that is zero (e.g. a prompt served from cache): once the final
-        // chunk is here, a missing count means 0.
-        let prompt_tokens = stats.map(|s| s.prompt_eval_count.unwrap_or(0));
-        let completion_tokens = stats.map(|s| s.eval_count.unwrap_or(0));
+        // chunk is here, a missing count means 0 — unless the server gave no counts at all.
+        let counted = stats.filter(|s| !s.usage_unknown);
+        let prompt_tokens = counted.map(|s| s.prompt_eval_count.unwrap_or(0));
+        let completion_tokens = counted.map(|s| s.eval_count.unwrap_or(0));
         TurnRecord {
             log_version: LOG_VERSION,
             log_content: LogContent::Full,
@@ -115,40 +159,72 @@ impl<'a> TurnRecord<'a> {
                 Ending::Cancelled(r) => Some(r.describe().to_string()),
                 Ending::Done => None,
             },
+            error_quote: match &outcome.ending {
+                Ending::Failed(ApiError::Decode(d)) => Some(d.excerpt.as_str()),
+                _ => None,
+            },
+            call: ctx.context.call,
+            context_tokens: ctx.context.tokens,
+            context_window: ctx.context.window,
+            context_window_source: ctx.context.window_source,
+            context_action: ctx.context.action.as_ref().map(Cow::Borrowed),
+            context_server_truncated: ctx.context.server_truncated,
         }
     }
 }
 
 impl TurnRecord<'_> {
-    /// Keeps, masks or drops the text fields as `content` says, and records the choice. Errors stay
-    /// in every mode (they say why a turn failed), masked under `redact`.
+    /// Keeps, masks or drops the conversation text as `content` says, and records the choice.
+    /// The text is the question, answer and thinking (for a summarize call: the transcript sent
+    /// and the summary), and the summary in `context_action`. Errors stay in every mode (they say
+    /// why a turn failed) but are masked under `redact` and `none`, and under `none` lose any
+    /// excerpt of the server's reply they quote.
     pub fn with_content(mut self, content: LogContent, redactor: Option<&Redactor>) -> Self {
         self.log_content = content;
-        match content {
-            LogContent::Full => {}
-            LogContent::None => {
-                self.user_input = None;
-                self.model_response = None;
-                self.thinking = None;
+        if content == LogContent::Full {
+            return self;
+        }
+        let built;
+        let r = match redactor {
+            Some(r) => r,
+            None => {
+                built = Redactor::new();
+                &built
             }
-            LogContent::Redact => {
-                let built;
-                let r = match redactor {
-                    Some(r) => r,
-                    None => {
-                        built = Redactor::new();
-                        &built
-                    }
-                };
-                let mask =
-                    |t: Option<Cow<'_, str>>| t.map(|t| Cow::Owned(r.redact(&t).into_owned()));
-                self.user_input = mask(self.user_input.take());
-                self.model_response = mask(self.model_response.take());
-                self.thinking = mask(self.thinking.take());
-                self.error = self.error.take().map(|e| r.redact(&e).into_owned());
+        };
+        if content == LogContent::None {
+            self.user_input = None;
+            self.model_response = None;
+            self.thinking = None;
+            if let (Some(e), Some(q)) = (&mut self.error, self.error_quote.take()) {
+                if !q.is_empty() {
+                    *e = e.replace(q, "[excerpt not logged]");
+                }
+            }
+        }
+        let mask = |t: Option<Cow<'_, str>>| t.map(|t| Cow::Owned(r.redact(&t).into_owned()));
+        self.user_input = mask(self.user_input.take());
+        self.model_response = mask(self.model_response.take());
+        self.thinking = mask(self.thinking.take());
+        self.error = self.error.take().map(|e| r.redact(&e).into_owned());
+        if let Some(action) = self.context_action.as_mut() {
+            if let Some(summary) = &action.summary {
+                let kept = (content == LogContent::Redact).then(|| r.redact(summary).into_owned());
+                action.to_mut().summary = kept;
             }
         }
         self
+    }
+
+    /// The record as one log line, newline included.
+    pub fn to_line(&self) -> serde_json::Result<Vec<u8>> {
+        let text = |t: &Option<Cow<'_, str>>| t.as_deref().map_or(0, str::len);
+        let mut line = Vec::with_capacity(
+            512 + text(&self.user_input) + text(&self.model_response) + text(&self.thinking),
+        );
+        serde_json::to_writer(&mut line, self)?;
+        line.push(b'\n');
+        Ok(line)
     }
 }
 
@@ -160,178 +236,13 @@ fn round_ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Why a record could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write the turn log {path}: {source}")]
-pub struct LogError {
-    pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// An append-only turn log file. Opened on first use with mode 0600 in a 0700 folder.
-pub struct TurnLog {
-    path: PathBuf,
-    file: Option<File>,
-    /// The `.lock` sibling every writer locks around an append (see `rotate`).
-    lock: Option<File>,
-    failed_before: bool,
-    content: LogContent,
-    redactor: Option<Redactor>,
-    rotation: Rotation,
-}
-
-impl TurnLog {
-    pub fn new(path: PathBuf) -> Self {
-        TurnLog {
-            path,
-            file: None,
-            lock: None,
-            failed_before: false,
-            content: LogContent::Full,
-            redactor: None,
-            rotation: Rotation::default(),
-        }
-    }
-
-    /// What text the records keep.
-    pub fn content(mut self, content: LogContent) -> Self {
-        self.content = content;
-        self.redactor = (content == LogContent::Redact).then(Redactor::new);
-        self
-    }
-
-    /// When the file rotates.
-    pub fn rotation(mut self, rotation: Rotation) -> Self {
-        self.rotation = rotation;
-        self
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Appends one record as a single `write` of one line, so that several clients sharing the
-    /// file never interleave their lines. Returns an error only the first time writing fails, so
-    /// the caller warns once and the chat goes on.
-    pub fn append(&mut self, record: &TurnRecord<'_>) -> Result<(), LogError> {
-        match self.try_append(record) {
-            Ok(()) => Ok(()),
-            Err(source) if !self.failed_before => {
-                self.failed_before = true;
-                self.file = None;
-                Err(LogError {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
-            Err(_) => {
-                self.file = None;
-                Ok(())
-            }
-        }
-    }
-
-    fn try_append(&mut self, record: &TurnRecord<'_>) -> std::io::Result<()> {
-        let mut line = match self.content {
-            LogContent::Full => serde_json::to_vec(record)?,
-            content => {
-                serde_json::to_vec(&record.clone().with_content(content, self.redactor.as_ref()))?
-            }
-        };
-        line.push(b'\n');
-        if self.lock.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                create_private_dir(dir)?;
-            }
-            // Without a lock (a file system without flock) appends stay whole; only rotation
-            // loses its protection against a concurrent writer.
-            self.lock = open_private_append(&rotate::lock_path(&self.path)).ok();
-        }
-        let lock = self.lock.take();
-        let guard = lock.as_ref().and_then(|f| LockGuard::exclusive(f).ok());
-        let result = self.write_locked(&line);
-        drop(guard);
-        self.lock = lock;
-        result
-    }
-
-    /// Appends `line` while holding the lock: follows a rotation done by another client, rotates
-    /// if this line would overflow the file, then writes the line with one `write`.
-    fn write_locked(&mut self, line: &[u8]) -> std::io::Result<()> {
-        if let Some(file) = &self.file {
-            if !same_file(file, &self.path) {
-                self.file = None;
-            }
-        }
-        if self.file.is_none() {
-            self.file = Some(open_private_append(&self.path)?);
-        }
-        let len = self.file.as_ref().expect("opened above").metadata()?.len();
-        if self.rotation.due(len, line.len()) {
-            rotate::rotate(&self.path, self.rotation.keep)?;
-            self.file = Some(open_private_append(&self.path)?);
-        }
-        let file = self.file.as_mut().expect("opened above");
-        let n = file.write(line)?;
-        if n < line.len() {
-            // Only a full disk or a signal gets here; finish the line rather than leave it torn.
-            file.write_all(&line[n..])?;
-        }
-        Ok(())
-    }
-
-    /// A warning when an existing log, or its folder, is open to other users. Shared folders with
-    /// the sticky bit (like `/tmp`) are shared by design and only the file is checked there.
-    pub fn permission_warning(&self) -> Option<String> {
-        let meta = std::fs::metadata(&self.path).ok().filter(|m| m.is_file())?;
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Some(format!(
-                "the turn log {} is open to other users (mode {:o}); `chmod 600` it",
-                self.path.display(),
-                mode & 0o777
-            ));
-        }
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty())?;
-        let dmode = std::fs::metadata(dir).ok()?.permissions().mode();
-        (dmode & 0o077 != 0 && dmode & 0o1000 == 0).then(|| {
-            format!(
-                "the turn log's folder {} is open to other users (mode {:o}); `chmod 700` it",
-                dir.display(),
-                dmode & 0o777
-            )
-        })
-    }
-}
-
-/// Whether `file` is still the file at `path` (not renamed away by another client's rotation).
-fn same_file(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// Opens `path` for appending, creating it (and its folder) private to the user.
-pub fn open_private_append(path: &Path) -> std::io::Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ollama::wire::FinalStats;
     use std::time::Duration;
 
-    fn outcome(stats: Option<FinalStats>, ending: Ending) -> TurnOutcome {
+    pub(super) fn outcome(stats: Option<FinalStats>, ending: Ending) -> TurnOutcome {
         TurnOutcome {
             started_at: chrono::DateTime::parse_from_rfc3339("2026-11-29T01:02:03.456Z")
                 .unwrap()
@@ -355,6 +266,7 @@ mod tests {
             host: "http://127.0.0.1:11434",
             options: &opts,
             user_input: "法國的首都？",
+            context: &ContextLog::default(),
         };
         serde_json::to_value(TurnRecord::new(&ctx, o)).unwrap()
     }
@@ -394,6 +306,19 @@ mod tests {
     }
 
     #[test]
+    fn a_server_without_usage_gives_unknown_counts() {
+        let stats = FinalStats {
+            done_reason: Some("stop".into()),
+            usage_unknown: true,
+            ..Default::default()
+        };
+        let v = record_json(&outcome(Some(stats), Ending::Done));
+        assert_eq!(v["prompt_tokens"], serde_json::Value::Null);
+        assert_eq!(v["tokens_used"], serde_json::Value::Null);
+        assert_eq!(v["done_reason"], "stop");
+    }
+
+    #[test]
     fn failed_record_has_the_error_and_no_counts() {
         let v = record_json(&outcome(
             None,
@@ -404,63 +329,7 @@ mod tests {
         assert!(v["error"].as_str().unwrap().contains("final chunk"));
     }
 
-    #[test]
-    fn file_is_private_and_lines_are_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/turns.jsonl");
-        let mut log = TurnLog::new(path.clone());
-        let o = outcome(
-            None,
-            Ending::Cancelled(crate::turn::CancelReason::Interrupt),
-        );
-        let id = Uuid::nil();
-        let opts = Options::default();
-        let ctx = TurnContext {
-            session_id: &id,
-            turn: 1,
-            model: "m",
-            host: "h",
-            options: &opts,
-            user_input: "q",
-        };
-        log.append(&TurnRecord::new(&ctx, &o)).unwrap();
-        log.append(&TurnRecord::new(&ctx, &o)).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        for line in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["status"], "cancelled");
-            assert_eq!(v["error"], "interrupted by the user");
-        }
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        let dmode = std::fs::metadata(path.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(dmode & 0o777, 0o700);
-        assert!(log.permission_warning().is_none());
-    }
-
-    #[test]
-    fn unwritable_log_fails_once() {
-        let mut log = TurnLog::new(PathBuf::from("/proc/definitely/not/here.jsonl"));
-        let o = outcome(None, Ending::Done);
-        let id = Uuid::nil();
-        let opts = Options::default();
-        let ctx = TurnContext {
-            session_id: &id,
-            turn: 1,
-            model: "m",
-            host: "h",
-            options: &opts,
-            user_input: "q",
-        };
-        assert!(log.append(&TurnRecord::new(&ctx, &o)).is_err());
-        assert!(log.append(&TurnRecord::new(&ctx, &o)).is_ok());
-    }
-
-    fn ctx_for<'a>(id: &'a Uuid, opts: &'a Options, input: &'a str) -> TurnContext<'a> {
+    pub(super) fn ctx_for<'a>(id: &'a Uuid, opts: &'a Options, input: &'a str) -> TurnContext<'a> {
         TurnContext {
             session_id: id,
             turn: 1,
@@ -468,120 +337,142 @@ mod tests {
             host: "h",
             options: opts,
             user_input: input,
+            context: &NO_CONTEXT,
+        }
+    }
+
+    static NO_CONTEXT: ContextLog = ContextLog {
+        call: "chat",
+        tokens: None,
+        window: None,
+        window_source: None,
+        action: None,
+        server_truncated: false,
+    };
+
+    fn summary_action(summary: Option<&str>) -> ContextAction {
+        ContextAction {
+            strategy: crate::context::Strategy::Summarize,
+            messages: 2,
+            exchanges: 1,
+            tokens: 600,
+            tokens_after: 1500,
+            summary: summary.map(str::to_string),
+            archived: 0..2,
         }
     }
 
     #[test]
-    fn content_modes_keep_mask_or_drop_text() {
-        let dir = tempfile::tempdir().unwrap();
+    fn context_fields() {
+        let o = outcome(None, Ending::Done);
+        let v = record_json(&o);
+        assert_eq!(v["call"], "chat");
+        assert!(v["context_tokens"].is_null());
+        assert!(v["context_action"].is_null());
+        assert!(v.get("context_server_truncated").is_none());
+
         let id = Uuid::nil();
         let opts = Options::default();
-        let mut o = outcome(None, Ending::Done);
-        o.content = "write to ming@example.com".into();
-        o.thinking = "hmm 0912345678".into();
-        let ctx = ctx_for(&id, &opts, "my token is ghp_0123456789abcdefghijABCDEFGHIJ");
-        for (mode, question, answer, thinking) in [
-            (
-                LogContent::Full,
-                Some("my token is ghp_0123456789abcdefghijABCDEFGHIJ"),
-                Some("write to ming@example.com"),
-                Some("hmm 0912345678"),
-            ),
-            (
-                LogContent::Redact,
-                Some("my token is [secret]"),
-                Some("write to [email]"),
-                Some("hmm [number]"),
-            ),
-            (LogContent::None, None, None, None),
-        ] {
-            let path = dir.path().join(format!("{mode}.jsonl"));
-            let mut log = TurnLog::new(path.clone()).content(mode);
-            log.append(&TurnRecord::new(&ctx, &o)).unwrap();
-            let v: serde_json::Value =
-                serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
-            assert_eq!(v["log_content"], mode.as_str());
-            assert_eq!(
-                v.get("user_input").and_then(|x| x.as_str()),
-                question,
-                "{mode}"
-            );
-            assert_eq!(
-                v.get("model_response").and_then(|x| x.as_str()),
-                answer,
-                "{mode}"
-            );
-            assert_eq!(
-                v.get("thinking").and_then(|x| x.as_str()),
-                thinking,
-                "{mode}"
-            );
-            assert_eq!(v["status"], "ok");
-            assert_eq!(v["log_version"], LOG_VERSION);
-        }
+        let mut action = summary_action(None);
+        action.strategy = crate::context::Strategy::Truncate;
+        let log = ContextLog {
+            call: "summarize",
+            tokens: Some(1500),
+            window: Some(2048),
+            window_source: Some("loaded"),
+            action: Some(action),
+            server_truncated: true,
+        };
+        let ctx = TurnContext {
+            context: &log,
+            ..ctx_for(&id, &opts, "q")
+        };
+        let v = serde_json::to_value(TurnRecord::new(&ctx, &o)).unwrap();
+        assert_eq!(v["call"], "summarize");
+        assert_eq!(v["context_tokens"], 1500);
+        assert_eq!(v["context_window"], 2048);
+        assert_eq!(v["context_window_source"], "loaded");
+        assert_eq!(
+            v["context_action"],
+            serde_json::json!({"strategy":"truncate","messages":2,"exchanges":1,"tokens":600,"tokens_after":1500})
+        );
+        assert_eq!(v["context_server_truncated"], true);
+    }
+
+    /// Writes one record through a log with `mode` and reads the line back.
+    fn written(mode: LogContent, ctx: &TurnContext<'_>, o: &TurnOutcome) -> serde_json::Value {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        TurnLog::new(path.clone())
+            .content(mode)
+            .append(&TurnRecord::new(ctx, o))
+            .unwrap();
+        serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap()
     }
 
     #[test]
-    fn permission_warnings_for_file_and_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("logs");
-        let path = sub.join("turns.jsonl");
-        let log = TurnLog::new(path.clone());
-        assert!(log.permission_warning().is_none(), "no file yet");
-        open_private_append(&path).unwrap();
-        assert!(log.permission_warning().is_none());
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(log.permission_warning().unwrap().contains("mode 640"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(log.permission_warning().unwrap().contains("folder"));
-        // A sticky shared folder like /tmp is shared by design.
-        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert!(log.permission_warning().is_none());
+    fn the_summary_in_context_action_follows_the_content_mode() {
+        let id = Uuid::nil();
+        let opts = Options::default();
+        let o = outcome(None, Ending::Done);
+        let log = ContextLog {
+            action: Some(summary_action(Some(
+                "小明 (ming@example.com) asked about Paris",
+            ))),
+            ..ContextLog::default()
+        };
+        let ctx = TurnContext {
+            context: &log,
+            ..ctx_for(&id, &opts, "q")
+        };
+        let summary = |mode| written(mode, &ctx, &o)["context_action"].clone();
+        assert_eq!(
+            summary(LogContent::Full)["summary"],
+            "小明 (ming@example.com) asked about Paris"
+        );
+        assert_eq!(
+            summary(LogContent::Redact)["summary"],
+            "小明 ([email]) asked about Paris"
+        );
+        let none = summary(LogContent::None);
+        assert!(none.get("summary").is_none(), "{none}");
+        // The rest of the action is metadata and stays.
+        assert_eq!(none["strategy"], "summarize");
+        assert_eq!(none["tokens_after"], 1500);
     }
 
     #[test]
-    fn two_writers_rotating_concurrently_lose_and_tear_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("turns.jsonl");
-        let per_writer = 400;
-        std::thread::scope(|s| {
-            for w in 0..2 {
-                let path = path.clone();
-                s.spawn(move || {
-                    let id = Uuid::nil();
-                    let opts = Options::default();
-                    let o = outcome(None, Ending::Done);
-                    let mut log = TurnLog::new(path).rotation(Rotation {
-                        max_size: 4096,
-                        keep: 1000,
-                    });
-                    for i in 0..per_writer {
-                        let q = format!("writer {w} turn {i} {}", "字".repeat(i % 50));
-                        log.append(&TurnRecord::new(&ctx_for(&id, &opts, &q), &o))
-                            .unwrap();
-                    }
-                });
-            }
-        });
-        let mut files = rotate::rotated_siblings(&path).unwrap();
-        files.push(path.clone());
-        assert!(files.len() > 20, "rotated {} times", files.len() - 1);
-        let mut seen = std::collections::HashSet::new();
-        for f in &files {
-            let text = std::fs::read_to_string(f).unwrap();
-            assert!(
-                text.len() <= 4096,
-                "{} has {} bytes",
-                f.display(),
-                text.len()
-            );
-            for line in text.lines() {
-                let v: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("torn line in {}: {e}", f.display()));
-                assert!(seen.insert(v["user_input"].as_str().unwrap().to_string()));
-            }
-        }
-        assert_eq!(seen.len(), 2 * per_writer);
+    fn errors_are_masked_and_lose_reply_excerpts_without_content() {
+        let id = Uuid::nil();
+        let opts = Options::default();
+        let ctx = ctx_for(&id, &opts, "q");
+        let bad_line = br#"{"message":{"content":"your card 4111 1111 1111 1111 is"#;
+        let decode = crate::ollama::ndjson::parse_chunk(bad_line).unwrap_err();
+        let o = outcome(None, Ending::Failed(ApiError::Decode(decode)));
+        let full = written(LogContent::Full, &ctx, &o);
+        assert!(full["error"].as_str().unwrap().contains("4111 1111"));
+        let redacted = written(LogContent::Redact, &ctx, &o);
+        let e = redacted["error"].as_str().unwrap();
+        assert!(e.contains("your card [number]"), "{e}");
+        let none = written(LogContent::None, &ctx, &o);
+        let e = none["error"].as_str().unwrap();
+        assert!(e.starts_with("unreadable line from the server ("), "{e}");
+        assert!(e.ends_with(": [excerpt not logged]"), "{e}");
+        assert!(!e.contains("card"), "{e}");
+        assert_eq!(none["status"], "error");
+
+        // A server message is kept under `none`, with secrets masked.
+        let o = outcome(
+            None,
+            Ending::Failed(ApiError::InStream {
+                server: "the server",
+                message: "bad key sk-proj-0123456789abcdefghijKLMNOP".into(),
+            }),
+        );
+        let e = written(LogContent::None, &ctx, &o)["error"].clone();
+        assert_eq!(
+            e,
+            "the server reported an error during the reply: bad key [secret]"
+        );
     }
 }

@@ -1,26 +1,13 @@
 //! `/log off`, `/log on`, `/log`: pausing the turn log from the REPL, and what to say about it.
+//! The REPL's command table parses the words; this is the state and the sentences.
 
-/// What `/log …` asks for.
+/// What `/log …` asks for (parsed by the REPL's command table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogSwitch {
     On,
     Off,
     /// `/log` alone: say whether turns are being logged, and where.
     Status,
-}
-
-impl LogSwitch {
-    /// Parses the words after `/log`.
-    pub fn parse(arg: &str) -> Result<LogSwitch, String> {
-        match arg.trim().to_ascii_lowercase().as_str() {
-            "" | "status" => Ok(LogSwitch::Status),
-            "on" | "resume" => Ok(LogSwitch::On),
-            "off" | "pause" => Ok(LogSwitch::Off),
-            other => Err(format!(
-                "/log takes on, off or nothing, not '{other}'. Usage: /log off pauses the turn log, /log on resumes it."
-            )),
-        }
-    }
 }
 
 /// Whether the next turns are written, as the REPL tracks it.
@@ -66,14 +53,6 @@ impl Pause {
 mod tests {
     use super::*;
     use std::path::Path;
-
-    #[test]
-    fn parse_forms() {
-        assert_eq!(LogSwitch::parse(" off "), Ok(LogSwitch::Off));
-        assert_eq!(LogSwitch::parse("ON"), Ok(LogSwitch::On));
-        assert_eq!(LogSwitch::parse(""), Ok(LogSwitch::Status));
-        assert!(LogSwitch::parse("maybe").unwrap_err().contains("'maybe'"));
-    }
 
     #[test]
     fn pause_and_resume() {

@@ -45,6 +45,10 @@ pub struct Meta<'a> {
     status: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub log_content: Option<Cow<'a, str>>,
+    /// `summarize` for the call that condensed older messages before a turn; absent before the
+    /// context window was logged, which means `chat`.
+    #[serde(borrow, default)]
+    call: Option<Cow<'a, str>>,
 }
 
 impl Meta<'_> {
@@ -56,6 +60,11 @@ impl Meta<'_> {
             Some("cancelled") => Status::Cancelled,
             Some(_) => Status::Other,
         }
+    }
+
+    /// A summarize call, not a turn of its own (see `stats` for how it is counted).
+    pub fn is_summarize(&self) -> bool {
+        self.call.as_deref() == Some("summarize")
     }
 
     pub fn status_str(&self) -> &str {

@@ -40,10 +40,15 @@ impl GroupBy {
     }
 }
 
-/// The running totals of one group.
+/// The running totals of one group. A summarize call (the request that condensed older messages
+/// to make room for a turn) is not a turn: it is counted apart, and adds only its tokens (which
+/// the server did process) to the totals, not to turns, sessions, rates or timings.
 #[derive(Debug, Clone, Default)]
 pub struct Agg {
     pub turns: u64,
+    pub summarize_calls: u64,
+    /// Summarize calls that did not finish (error or cancelled): their turn was not sent.
+    pub summarize_failed: u64,
     pub ok: u64,
     pub errors: u64,
     pub cancelled: u64,
@@ -61,12 +66,17 @@ pub struct Agg {
 impl Agg {
     fn add(&mut self, r: &Record<'_>, session_hash: u64) {
         let m = &r.meta;
+        self.prompt_tokens += m.prompt_tokens.unwrap_or(0);
+        self.completion_tokens += m.completion_tokens.unwrap_or(0);
+        if m.is_summarize() {
+            self.summarize_calls += 1;
+            self.summarize_failed += u64::from(m.status() != Status::Ok);
+            return;
+        }
         self.turns += 1;
         self.sessions.insert(session_hash);
         self.first_at = Some(self.first_at.map_or(r.at, |f| f.min(r.at)));
         self.last_at = Some(self.last_at.map_or(r.at, |l| l.max(r.at)));
-        self.prompt_tokens += m.prompt_tokens.unwrap_or(0);
-        self.completion_tokens += m.completion_tokens.unwrap_or(0);
         match m.status() {
             Status::Ok => {
                 self.ok += 1;
@@ -88,6 +98,8 @@ impl Agg {
 
     fn merge(&mut self, o: Agg) {
         self.turns += o.turns;
+        self.summarize_calls += o.summarize_calls;
+        self.summarize_failed += o.summarize_failed;
         self.ok += o.ok;
         self.errors += o.errors;
         self.cancelled += o.cancelled;
@@ -123,6 +135,8 @@ impl Agg {
         GroupReport {
             key,
             turns: self.turns,
+            summarize_calls: self.summarize_calls,
+            summarize_failed: self.summarize_failed,
             sessions: self.sessions(),
             ok: self.ok,
             errors: self.errors,
@@ -187,6 +201,9 @@ impl Sessions {
 pub struct GroupReport {
     pub key: String,
     pub turns: u64,
+    /// Summarize calls made before turns of this group (not turns themselves).
+    pub summarize_calls: u64,
+    pub summarize_failed: u64,
     pub sessions: usize,
     pub ok: u64,
     pub errors: u64,
@@ -388,6 +405,29 @@ mod tests {
             a.overall.report("x".into()),
             stats(None, chrono::Utc, &lines).overall.report("x".into())
         );
+    }
+
+    #[test]
+    fn summarize_calls_are_counted_apart_from_turns() {
+        let mut lines = sample();
+        // A summarize call before the last turn, and one that failed (its turn was never sent).
+        for (ts, status, tokens) in [
+            ("2026-11-29T02:59:59Z", "ok", (300, 40)),
+            ("2026-11-29T04:00:00Z", "error", (0, 0)),
+        ] {
+            let l = line(ts, "s3", "a", status, 50.0, tokens);
+            lines.push(l.replacen('{', r#"{"call":"summarize","#, 1));
+        }
+        let s = stats(Some(GroupBy::Model), chrono::Utc, &lines);
+        let r = s.overall.report("all".into());
+        assert_eq!((r.turns, r.sessions, r.errors), (5, 3, 1));
+        assert_eq!((r.summarize_calls, r.summarize_failed), (2, 1));
+        assert_eq!((r.prompt_tokens, r.completion_tokens), (326, 92));
+        // The 50 s summarize call is not in the latency of turns.
+        assert_eq!(r.latency.unwrap().max, 3.0);
+        assert_eq!(r.last.as_deref(), Some("2026-11-29T03:00:00.000Z"));
+        let a = &s.group_reports()[0];
+        assert_eq!((a.key.as_str(), a.turns, a.summarize_calls), ("a", 4, 2));
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Client {
         &self.base_url
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
@@ -63,7 +63,7 @@ impl Client {
         rb
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+    pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
         if e.is_connect() || e.is_timeout() {
             ApiError::Unreachable {
                 url: self.base_url.clone(),
@@ -110,8 +110,16 @@ impl Client {
         })
     }
 
+    /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
+    /// the window our requests get.
+    pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
+        let mut resp = self.chat(req).await?;
+        while resp.chunk().await?.is_some() {}
+        Ok(())
+    }
+
     /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body.
-    async fn check(
+    pub(super) async fn check(
         &self,
         resp: reqwest::Response,
         model: Option<&str>,
@@ -152,6 +160,7 @@ impl ChatResponse {
     /// The next bytes of the body as they came off the network; `None` at the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: "Ollama",
             reason: root_cause(&e),
         })
     }
@@ -163,7 +172,7 @@ fn is_loopback(base_url: &str) -> bool {
 }
 
 /// The innermost error message, which is the one that says what actually went wrong.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -4,15 +4,11 @@
 use std::os::unix::fs::PermissionsExt;
 
 use predicates::prelude::PredicateBooleanExt;
-use rexpect::session::spawn_command;
 
 use crate::harness::{read_jsonl, TestEnv};
+use crate::pty::{enter, l, start, PROMPT};
+use crate::sessions::session_files;
 use crate::support::fake_ollama::ChatReply;
-
-/// rexpect reads the terminal as Latin-1.
-fn l(s: &str) -> String {
-    s.bytes().map(char::from).collect()
-}
 
 #[test]
 fn full_is_the_default_and_is_recorded() {
@@ -117,30 +113,30 @@ fn a_log_open_to_others_gets_a_warning() {
 #[test]
 fn log_off_pauses_the_next_turns_in_the_repl() {
     let env = TestEnv::new();
-    let mut cmd = env.std_command();
-    cmd.args(["-m", "tiny"]);
-    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("before 之前").unwrap();
+    let mut p = start(&env, &["-m", "tiny"]);
+    enter(&mut p, "before 之前");
     p.exp_string(&l("echo: before 之前")).unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("/log off").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/log off");
     p.exp_string("Logging paused").unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("private 私密").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "private 私密");
     p.exp_string(&l("echo: private 私密")).unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("/log").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/log");
     p.exp_string("Logging is paused").unwrap();
-    p.send_line("/log on").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/log on");
     p.exp_string("Logging resumed").unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("/log sideways").unwrap();
-    p.exp_string("/log takes on, off or nothing").unwrap();
-    p.send_line("after").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/log sideways");
+    p.exp_string("/log: unknown argument 'sideways'").unwrap();
+    p.exp_string("Usage: /log [on|off]").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "after");
     p.exp_string("echo: after").unwrap();
-    p.exp_string(">>> ").unwrap();
-    p.send_line("/bye").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/bye");
     p.exp_eof().unwrap();
 
     let records = env.log_records();
@@ -158,6 +154,80 @@ fn log_off_pauses_the_next_turns_in_the_repl() {
         3,
         "the paused turn was still sent"
     );
+    // The turn log is paused, not the session: the session file still has the whole chat.
+    let sessions = session_files(&env);
+    assert_eq!(sessions.len(), 1);
+    let saved = std::fs::read_to_string(&sessions[0]).unwrap();
+    assert!(saved.contains("private 私密"));
+}
+
+#[test]
+fn log_content_governs_the_turn_log_not_the_session() {
+    let env = TestEnv::new();
+    env.cmd()
+        .args([
+            "--log-content",
+            "none",
+            "--session",
+            "plans",
+            "-p",
+            "secret plans 秘密",
+        ])
+        .assert()
+        .success();
+    let r = &env.log_records()[0];
+    assert_eq!(r["log_content"], "none");
+    assert!(r.get("user_input").is_none());
+    let sessions = session_files(&env);
+    assert_eq!(sessions.len(), 1);
+    let saved = std::fs::read_to_string(&sessions[0]).unwrap();
+    assert!(saved.contains("secret plans 秘密"), "the session keeps it");
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_chat_can_leave_no_text_behind() {
+    // What the README promises: --log-content none, --no-session and no input history.
+    let env = TestEnv::new();
+    let mut p = crate::pty::start_with(
+        &env,
+        &["-m", "tiny", "--log-content", "none", "--no-session"],
+        &[("OLLAMA_NOHISTORY", "1")],
+    );
+    enter(&mut p, "secret plans 秘密");
+    p.exp_string(&l("echo: secret plans 秘密")).unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/bye");
+    p.exp_eof().unwrap();
+
+    assert_eq!(
+        env.log_records().len(),
+        1,
+        "the turn is logged, as metadata"
+    );
+    assert!(session_files(&env).is_empty());
+    for f in files_under(env.home.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("secret plans") && !text.contains("秘密"),
+            "{} keeps the text",
+            f.display()
+        );
+    }
 }
 
 #[test]
@@ -232,4 +302,96 @@ fn rotation_with_two_concurrent_clients_loses_no_line() {
         2 * per_client,
         "every turn is in exactly one file"
     );
+}
+
+/// Three long messages in a 512-token window with `summarize`: the third makes the client ask the
+/// model for a summary first (see `context.rs`). Every message and the summary carry an address.
+fn chat_with_a_summary(env: &TestEnv, mode: &str) {
+    for _ in 0..2 {
+        env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+    }
+    env.fake.push_chat(ChatReply::Tokens(crate::harness::words(
+        "小明 (ming@example.com) sent two long messages.",
+    )));
+    env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+    let mut p = start(
+        env,
+        &[
+            "-m",
+            "tiny",
+            "-o",
+            "num_ctx=512",
+            "--context-strategy",
+            "summarize",
+            "--log-content",
+            mode,
+        ],
+    );
+    for tag in ["one", "two", "three"] {
+        let text = format!("{tag} mail ming@example.com {}", "x".repeat(560));
+        enter(&mut p, &text);
+        if tag == "three" {
+            p.exp_string("context: summarised").unwrap();
+        }
+        p.exp_string("ok.").unwrap();
+        p.exp_string(PROMPT).unwrap();
+    }
+    enter(&mut p, "/bye");
+    p.exp_eof().unwrap();
+    assert_eq!(env.fake.chat_bodies().len(), 4, "a summarize call was made");
+}
+
+#[test]
+fn the_summarize_call_and_the_summary_follow_the_content_mode() {
+    let env = TestEnv::new();
+    chat_with_a_summary(&env, "redact");
+    let log = env.log_records();
+    assert_eq!(log.len(), 4);
+    assert_eq!(log[2]["call"], "summarize");
+    for r in &log {
+        assert_eq!(r["log_content"], "redact");
+    }
+    let transcript = log[2]["user_input"].as_str().unwrap();
+    assert!(transcript.starts_with("Summarise the conversation below"));
+    assert!(transcript.contains("one mail [email]"), "{transcript}");
+    assert_eq!(
+        log[2]["model_response"],
+        "小明 ([email]) sent two long messages."
+    );
+    assert_eq!(
+        log[3]["context_action"]["summary"],
+        "小明 ([email]) sent two long messages."
+    );
+    let raw = std::fs::read_to_string(env.log_path()).unwrap();
+    assert!(!raw.contains("ming@example.com"));
+
+    let env = TestEnv::new();
+    chat_with_a_summary(&env, "none");
+    let log = env.log_records();
+    assert_eq!(log[2]["call"], "summarize");
+    assert!(log[2].get("user_input").is_none());
+    assert!(log[2].get("model_response").is_none());
+    let action = &log[3]["context_action"];
+    assert_eq!(action["strategy"], "summarize");
+    assert_eq!(action["messages"], 4);
+    assert!(action.get("summary").is_none(), "{action}");
+    let raw = std::fs::read_to_string(env.log_path()).unwrap();
+    assert!(!raw.contains("ming@") && !raw.contains("小明"), "{raw}");
+
+    // The readers take the real records: the summarize call is listed, but is not a turn.
+    let out = env.cmd().args(["stats", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["overall"]["turns"], 3);
+    assert_eq!(v["overall"]["summarize_calls"], 1);
+    assert_eq!(v["malformed"]["count"], 0);
+    env.cmd()
+        .args(["logs"])
+        .env("COLUMNS", "200")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "(summarize call: condensing earlier messages)",
+        ))
+        .stdout(predicates::str::contains("(not logged)"));
 }
