@@ -90,6 +90,18 @@ impl<'a> TurnRecord<'a> {
     }
 }
 
+impl TurnRecord<'_> {
+    /// The record as one log line, newline included.
+    pub fn to_line(&self) -> serde_json::Result<Vec<u8>> {
+        let mut line = Vec::with_capacity(
+            512 + self.user_input.len() + self.model_response.len() + self.thinking.len(),
+        );
+        serde_json::to_writer(&mut line, self)?;
+        line.push(b'\n');
+        Ok(line)
+    }
+}
+
 fn round_ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -145,8 +157,7 @@ impl TurnLog {
     }
 
     fn try_append(&mut self, record: &TurnRecord<'_>) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record)?;
-        line.push(b'\n');
+        let line = record.to_line()?;
         if self.file.is_none() {
             self.file = Some(open_private_append(&self.path)?);
         }

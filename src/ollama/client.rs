@@ -1,11 +1,15 @@
 //! The HTTP side of Ollama: sends requests and hands back response bytes. The only place that knows
 //! reqwest.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::StatusCode;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
+use super::body::BodyEncoder;
 use super::error::ApiError;
 use super::wire::{ChatRequest, ErrorBody, TagsResponse};
 
@@ -15,6 +19,8 @@ pub struct Client {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<String>,
+    /// The last chat body's history, so the next turn encodes only what is new.
+    encoder: Arc<Mutex<BodyEncoder>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -46,6 +52,7 @@ impl Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.filter(|k| !k.is_empty()),
+            encoder: Arc::default(),
         })
     }
 
@@ -80,7 +87,12 @@ impl Client {
     /// Sends `POST /api/chat` and returns once the server has answered with a success status; the
     /// reply then arrives through [`ChatResponse::chunk`].
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
-        let body = serde_json::to_vec(req).map_err(|e| ApiError::Transport {
+        let encoded = match self.encoder.lock() {
+            Ok(mut encoder) => encoder.encode(req),
+            // A panic while encoding left it unusable; this request does without it.
+            Err(_) => BodyEncoder::new().encode(req),
+        };
+        let body = encoded.map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string(),
         })?;
@@ -92,7 +104,7 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(e))?;
         let resp = self.check(resp, Some(req.model)).await?;
-        Ok(ChatResponse { resp })
+        Ok(ChatResponse::spawn(resp))
     }
 
     /// `GET /api/tags`: the installed models.
@@ -143,18 +155,117 @@ impl Client {
     }
 }
 
-/// A chat reply in flight. Dropping it closes the connection, which is how Ollama is told to stop.
+/// Frames the reader task may queue before it waits for `chunk` to take them: enough for a fast
+/// stream to arrive in large batches, few enough that a slow reader holds little memory and the
+/// server feels the backpressure.
+const FRAMES_IN_FLIGHT: usize = 1024;
+
+/// A chat reply in flight.
+///
+/// A task beside the connection reads the body and queues its frames (Ollama sends one line per
+/// frame); `chunk` hands out everything queued at once. So a fast stream arrives in large batches,
+/// one parse pass and one write each, while a slow one still arrives token by token. Handing each
+/// frame across threads on its own cost a wake-up and a write per token.
+///
+/// Dropping it stops the task, which drops the response and so closes the connection: that is how
+/// Ollama is told to stop generating.
 pub struct ChatResponse {
-    resp: reqwest::Response,
+    frames: mpsc::Receiver<Result<Bytes, ApiError>>,
+    reader: AbortHandle,
+    batch: Vec<Result<Bytes, ApiError>>,
+    /// An error that arrived behind data; returned by the next call, after the data.
+    held: Option<ApiError>,
 }
 
 impl ChatResponse {
-    /// The next bytes of the body as they came off the network; `None` at the end of the body.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
-        self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
-            reason: root_cause(&e),
-        })
+    fn spawn(resp: reqwest::Response) -> Self {
+        let (tx, frames) = mpsc::channel(FRAMES_IN_FLIGHT);
+        let reader = tokio::spawn(read_body(resp, tx)).abort_handle();
+        ChatResponse {
+            frames,
+            reader,
+            batch: Vec::new(),
+            held: None,
+        }
     }
+
+    /// All body bytes that have arrived since the last call, waiting for the first if none has;
+    /// `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        if let Some(e) = self.held.take() {
+            return Err(e);
+        }
+        self.batch.clear();
+        if self
+            .frames
+            .recv_many(&mut self.batch, FRAMES_IN_FLIGHT)
+            .await
+            == 0
+        {
+            return Ok(None);
+        }
+        let (data, error) = join_frames(self.batch.drain(..));
+        match (data, error) {
+            (Some(data), error) => {
+                self.held = error;
+                Ok(Some(data))
+            }
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(Some(Bytes::new())),
+        }
+    }
+}
+
+impl Drop for ChatResponse {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Reads the body frame by frame into `tx` until it ends, fails, or nobody listens any more.
+async fn read_body(mut resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes, ApiError>>) {
+    loop {
+        let item = match resp.chunk().await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => return,
+            Err(e) => Err(ApiError::Disconnected {
+                reason: root_cause(&e),
+            }),
+        };
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Joins queued frames into one buffer (without a copy when there is only one), stopping at the
+/// first error, which is returned beside the data before it.
+fn join_frames(
+    frames: impl Iterator<Item = Result<Bytes, ApiError>>,
+) -> (Option<Bytes>, Option<ApiError>) {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    for frame in frames {
+        let bytes = match frame {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let data = joined.map(Bytes::from).or(first);
+                return (data, Some(e));
+            }
+        };
+        match (&mut joined, &first) {
+            (Some(buf), _) => buf.extend_from_slice(&bytes),
+            (None, Some(head)) => {
+                let mut buf = Vec::with_capacity(head.len() * 64);
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&bytes);
+                joined = Some(buf);
+            }
+            (None, None) => first = Some(bytes),
+        }
+    }
+    (joined.map(Bytes::from).or(first), None)
 }
 
 fn is_loopback(base_url: &str) -> bool {
@@ -182,6 +293,34 @@ mod tests {
         assert!(is_loopback("http://[::1]:11434"));
         assert!(!is_loopback("https://ollama.com:443"));
         assert!(!is_loopback("http://10.0.0.5:11434"));
+    }
+
+    fn frames(items: Vec<Result<&'static str, ()>>) -> Vec<Result<Bytes, ApiError>> {
+        items
+            .into_iter()
+            .map(|i| {
+                i.map(|s| Bytes::from_static(s.as_bytes()))
+                    .map_err(|_| ApiError::Disconnected {
+                        reason: "reset".into(),
+                    })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frames_join_in_order_and_an_error_waits_behind_the_data() {
+        let (data, err) = join_frames(frames(vec![Ok("a"), Ok("bc"), Ok("你好")]).into_iter());
+        assert_eq!(data.unwrap(), "abc你好".as_bytes());
+        assert!(err.is_none());
+        let (data, err) = join_frames(frames(vec![Ok("one")]).into_iter());
+        assert_eq!(data.unwrap(), "one".as_bytes());
+        assert!(err.is_none());
+        let (data, err) = join_frames(frames(vec![Ok("a"), Ok("b"), Err(()), Ok("c")]).into_iter());
+        assert_eq!(data.unwrap(), "ab".as_bytes());
+        assert!(matches!(err, Some(ApiError::Disconnected { .. })));
+        let (data, err) = join_frames(frames(vec![Err(())]).into_iter());
+        assert!(data.is_none());
+        assert!(err.is_some());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Everything that speaks Ollama's HTTP API: where the server is (`host`), what goes over the wire
-//! (`wire`), how a stream is cut into events (`ndjson`), the HTTP client (`client`) and its errors.
+//! (`wire`), how a stream is cut into events (`ndjson`), how a request body is encoded turn after
+//! turn (`body`), the HTTP client (`client`) and its errors.
 
+pub mod body;
 pub mod client;
 pub mod error;
 pub mod host;

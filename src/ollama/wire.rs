@@ -45,7 +45,7 @@ pub enum Think {
 }
 
 /// The body of `POST /api/chat`. Borrowed so that a long history is serialised without a copy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct ChatRequest<'a> {
     pub model: &'a str,
     pub messages: &'a [Message],

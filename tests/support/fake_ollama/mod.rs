@@ -18,12 +18,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod chat;
+mod fast;
 mod http;
 mod json;
 mod routes;
 
 #[allow(unused_imports)]
 use chat::*;
+#[allow(unused_imports)]
+pub use fast::FastStream;
+#[allow(unused_imports)]
+use fast::*;
 #[allow(unused_imports)]
 use http::*;
 #[allow(unused_imports)]
@@ -242,6 +247,8 @@ pub(crate) struct State {
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
     pub(crate) conns: HashMap<u64, TcpStream>,
     pub(crate) next_conn: u64,
+    /// Fast-stream mode for benchmarks (see `fast.rs`).
+    pub(crate) fast: Option<FastStream>,
 }
 
 pub(crate) struct ModelEntry {
@@ -267,6 +274,7 @@ impl Shared {
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
+                fast: None,
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),
