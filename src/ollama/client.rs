@@ -44,6 +44,14 @@ impl Client {
             // A corporate HTTP_PROXY must not swallow requests meant for this machine.
             builder = builder.no_proxy();
         }
+        if is_plain_http(base_url) {
+            // Plain HTTP needs no certificates, and loading the system's (a folder scan and
+            // some 150 parses) was most of the start-up time. Without them an https redirect
+            // could only fail obscurely, so it is refused with a message instead.
+            builder = builder
+                .tls_certs_only(std::iter::empty())
+                .redirect(reqwest::redirect::Policy::custom(refuse_https_redirect));
+        }
         let http = builder.build().map_err(|e| ApiError::Transport {
             url: base_url.to_string(),
             reason: e.to_string(),
@@ -268,6 +276,26 @@ fn join_frames(
     (joined.map(Bytes::from).or(first), None)
 }
 
+fn is_plain_http(base_url: &str) -> bool {
+    base_url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
+/// Redirects as reqwest follows them by default (at most 10), except to https.
+fn refuse_https_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.url().scheme() == "https" {
+        let to = attempt.url().to_string();
+        attempt.error(format!(
+            "the server redirected to {to}; set OLLAMA_HOST (or --host) to the https address"
+        ))
+    } else if attempt.previous().len() >= 10 {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
 fn is_loopback(base_url: &str) -> bool {
     let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
     rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
@@ -321,6 +349,14 @@ mod tests {
         let (data, err) = join_frames(frames(vec![Err(())]).into_iter());
         assert!(data.is_none());
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn plain_http_detection() {
+        assert!(is_plain_http("http://127.0.0.1:11434"));
+        assert!(is_plain_http("HTTP://example.com:80"));
+        assert!(!is_plain_http("https://ollama.com:443"));
+        assert!(!is_plain_http("http"));
     }
 
     #[test]

@@ -10,3 +10,4 @@ mod harness;
 mod log;
 mod oneshot;
 mod repl;
+mod speed;

@@ -39,6 +39,11 @@ impl FakeOllama {
     }
 }
 
+/// The reply text fast-stream mode sends for `tokens` tokens, for checking what a client shows.
+pub fn fast_stream_text(tokens: usize) -> String {
+    (0..tokens).map(|i| TOKENS[i % TOKENS.len()]).collect()
+}
+
 // ============================================================================================
 // The reply
 // ============================================================================================

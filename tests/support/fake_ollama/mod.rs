@@ -26,9 +26,9 @@ mod routes;
 #[allow(unused_imports)]
 use chat::*;
 #[allow(unused_imports)]
-pub use fast::FastStream;
-#[allow(unused_imports)]
 use fast::*;
+#[allow(unused_imports)]
+pub use fast::{fast_stream_text, FastStream};
 #[allow(unused_imports)]
 use http::*;
 #[allow(unused_imports)]
