@@ -7,7 +7,6 @@
 //! takes them, after `--first-token-delay-ms D`.
 
 #[path = "../../tests/support/fake_ollama/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod fake_ollama;
 
 use std::io::Write;

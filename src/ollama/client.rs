@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -163,64 +163,36 @@ impl Client {
     }
 }
 
-/// Frames the reader task may queue before it waits for `chunk` to take them: enough for a fast
-/// stream to arrive in large batches, few enough that a slow reader holds little memory and the
-/// server feels the backpressure.
-const FRAMES_IN_FLIGHT: usize = 1024;
+/// Bytes the reader task gathers while `chunk` is busy before it waits for `chunk` to take them:
+/// large batches for a fast stream, little memory and backpressure on the server for a slow reader.
+const MAX_BATCH: usize = 256 * 1024;
 
 /// A chat reply in flight.
 ///
-/// A task beside the connection reads the body and queues its frames (Ollama sends one line per
-/// frame); `chunk` hands out everything queued at once. So a fast stream arrives in large batches,
-/// one parse pass and one write each, while a slow one still arrives token by token. Handing each
-/// frame across threads on its own cost a wake-up and a write per token.
+/// A task beside the connection reads the body frame by frame (Ollama sends one line per frame)
+/// and hands over batches: a frame at once if `chunk` is waiting for one, and while `chunk` is busy,
+/// everything that arrives meanwhile as one buffer. So a slow stream still arrives token by token,
+/// and a fast one in large batches, one parse pass and one write each. Handing each frame across
+/// threads on its own cost a wake-up and a write per token.
 ///
 /// Dropping it stops the task, which drops the response and so closes the connection: that is how
 /// Ollama is told to stop generating.
 pub struct ChatResponse {
-    frames: mpsc::Receiver<Result<Bytes, ApiError>>,
+    batches: mpsc::Receiver<Result<Bytes, ApiError>>,
     reader: AbortHandle,
-    batch: Vec<Result<Bytes, ApiError>>,
-    /// An error that arrived behind data; returned by the next call, after the data.
-    held: Option<ApiError>,
 }
 
 impl ChatResponse {
     fn spawn(resp: reqwest::Response) -> Self {
-        let (tx, frames) = mpsc::channel(FRAMES_IN_FLIGHT);
-        let reader = tokio::spawn(read_body(resp, tx)).abort_handle();
-        ChatResponse {
-            frames,
-            reader,
-            batch: Vec::new(),
-            held: None,
-        }
+        let (tx, batches) = mpsc::channel(1);
+        let reader = tokio::spawn(pump(resp, tx)).abort_handle();
+        ChatResponse { batches, reader }
     }
 
-    /// All body bytes that have arrived since the last call, waiting for the first if none has;
-    /// `None` at the end of the body.
+    /// The body bytes that arrived since the last call, waiting for some if none has; `None` at
+    /// the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
-        if let Some(e) = self.held.take() {
-            return Err(e);
-        }
-        self.batch.clear();
-        if self
-            .frames
-            .recv_many(&mut self.batch, FRAMES_IN_FLIGHT)
-            .await
-            == 0
-        {
-            return Ok(None);
-        }
-        let (data, error) = join_frames(self.batch.drain(..));
-        match (data, error) {
-            (Some(data), error) => {
-                self.held = error;
-                Ok(Some(data))
-            }
-            (None, Some(e)) => Err(e),
-            (None, None) => Ok(Some(Bytes::new())),
-        }
+        self.batches.recv().await.transpose()
     }
 }
 
@@ -230,50 +202,59 @@ impl Drop for ChatResponse {
     }
 }
 
-/// Reads the body frame by frame into `tx` until it ends, fails, or nobody listens any more.
-async fn read_body(mut resp: reqwest::Response, tx: mpsc::Sender<Result<Bytes, ApiError>>) {
-    loop {
-        let item = match resp.chunk().await {
-            Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => return,
-            Err(e) => Err(ApiError::Disconnected {
-                reason: root_cause(&e),
-            }),
-        };
-        let failed = item.is_err();
-        if tx.send(item).await.is_err() || failed {
-            return;
-        }
+/// Where `pump` reads frames from: the response body, or a script in tests.
+trait FrameSource {
+    async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError>;
+}
+
+impl FrameSource for reqwest::Response {
+    async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.chunk().await.map_err(|e| ApiError::Disconnected {
+            reason: root_cause(&e),
+        })
     }
 }
 
-/// Joins queued frames into one buffer (without a copy when there is only one), stopping at the
-/// first error, which is returned beside the data before it.
-fn join_frames(
-    frames: impl Iterator<Item = Result<Bytes, ApiError>>,
-) -> (Option<Bytes>, Option<ApiError>) {
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<Vec<u8>> = None;
-    for frame in frames {
-        let bytes = match frame {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                let data = joined.map(Bytes::from).or(first);
-                return (data, Some(e));
-            }
+/// Moves frames from `src` to `tx` in batches (see `ChatResponse`) until the body ends or fails
+/// (data first, then the error) or nobody listens any more.
+async fn pump(mut src: impl FrameSource, tx: mpsc::Sender<Result<Bytes, ApiError>>) {
+    let mut batch = BytesMut::new();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            frame = src.next_frame(), if batch.len() < MAX_BATCH => frame,
+            permit = tx.reserve(), if !batch.is_empty() => match permit {
+                Ok(permit) => {
+                    permit.send(Ok(batch.split().freeze()));
+                    continue;
+                }
+                Err(_) => return,
+            },
         };
-        match (&mut joined, &first) {
-            (Some(buf), _) => buf.extend_from_slice(&bytes),
-            (None, Some(head)) => {
-                let mut buf = Vec::with_capacity(head.len() * 64);
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&bytes);
-                joined = Some(buf);
+        match frame {
+            Ok(Some(bytes)) => {
+                batch.extend_from_slice(&bytes);
+                match tx.try_reserve() {
+                    Ok(permit) => permit.send(Ok(batch.split().freeze())),
+                    Err(mpsc::error::TrySendError::Full(())) => {}
+                    Err(mpsc::error::TrySendError::Closed(())) => return,
+                }
             }
-            (None, None) => first = Some(bytes),
+            Ok(None) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch.freeze())).await;
+                }
+                return;
+            }
+            Err(e) => {
+                if !batch.is_empty() && tx.send(Ok(batch.split().freeze())).await.is_err() {
+                    return;
+                }
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
         }
     }
-    (joined.map(Bytes::from).or(first), None)
 }
 
 fn is_plain_http(base_url: &str) -> bool {
@@ -323,32 +304,109 @@ mod tests {
         assert!(!is_loopback("http://10.0.0.5:11434"));
     }
 
-    fn frames(items: Vec<Result<&'static str, ()>>) -> Vec<Result<Bytes, ApiError>> {
-        items
-            .into_iter()
-            .map(|i| {
-                i.map(|s| Bytes::from_static(s.as_bytes()))
-                    .map_err(|_| ApiError::Disconnected {
-                        reason: "reset".into(),
-                    })
-            })
-            .collect()
+    use std::collections::VecDeque;
+
+    /// A body that hands out scripted frames, yielding before each as a network read would;
+    /// after the script it ends, or with `hang` never answers again.
+    struct Scripted {
+        frames: VecDeque<Result<Bytes, ApiError>>,
+        hang: bool,
     }
 
-    #[test]
-    fn frames_join_in_order_and_an_error_waits_behind_the_data() {
-        let (data, err) = join_frames(frames(vec![Ok("a"), Ok("bc"), Ok("你好")]).into_iter());
-        assert_eq!(data.unwrap(), "abc你好".as_bytes());
+    impl Scripted {
+        fn new(frames: Vec<Result<String, ()>>, hang: bool) -> Self {
+            let frames = frames
+                .into_iter()
+                .map(|f| {
+                    f.map(Bytes::from).map_err(|_| ApiError::Disconnected {
+                        reason: "reset".into(),
+                    })
+                })
+                .collect();
+            Scripted { frames, hang }
+        }
+    }
+
+    impl FrameSource for Scripted {
+        async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
+            tokio::task::yield_now().await;
+            match self.frames.pop_front() {
+                Some(frame) => frame.map(Some),
+                None if self.hang => std::future::pending().await,
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Everything the receiver gets: the batches, then the error if one came.
+    async fn drain(
+        rx: &mut mpsc::Receiver<Result<Bytes, ApiError>>,
+    ) -> (Vec<Bytes>, Option<ApiError>) {
+        let mut batches = Vec::new();
+        while let Some(item) = rx.recv().await {
+            match item {
+                Ok(b) => batches.push(b),
+                Err(e) => return (batches, Some(e)),
+            }
+        }
+        (batches, None)
+    }
+
+    #[tokio::test]
+    async fn a_busy_reader_gets_everything_in_order_in_few_batches() {
+        let lines: Vec<String> = (0..2000).map(|i| format!("line {i} 你好\n")).collect();
+        let (tx, mut rx) = mpsc::channel(1);
+        let task = tokio::spawn(pump(
+            Scripted::new(lines.iter().cloned().map(Ok).collect(), false),
+            tx,
+        ));
+        // The reader is busy elsewhere while the whole body arrives.
+        for _ in 0..10_000 {
+            tokio::task::yield_now().await;
+        }
+        let (batches, err) = drain(&mut rx).await;
         assert!(err.is_none());
-        let (data, err) = join_frames(frames(vec![Ok("one")]).into_iter());
-        assert_eq!(data.unwrap(), "one".as_bytes());
-        assert!(err.is_none());
-        let (data, err) = join_frames(frames(vec![Ok("a"), Ok("b"), Err(()), Ok("c")]).into_iter());
-        assert_eq!(data.unwrap(), "ab".as_bytes());
+        assert!(batches.len() <= 3, "{} batches", batches.len());
+        assert_eq!(batches.concat(), lines.concat().into_bytes());
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_gets_a_frame_without_waiting_for_more() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let _task = tokio::spawn(pump(Scripted::new(vec![Ok("first".into())], true), tx));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(
+            got.expect("delivered").unwrap().unwrap(),
+            "first".as_bytes()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_comes_after_the_data_before_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let script = vec![Ok("a".into()), Ok("b".into()), Err(()), Ok("never".into())];
+        tokio::spawn(pump(Scripted::new(script, false), tx));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        let (batches, err) = drain(&mut rx).await;
+        assert_eq!(batches.concat(), b"ab");
         assert!(matches!(err, Some(ApiError::Disconnected { .. })));
-        let (data, err) = join_frames(frames(vec![Err(())]).into_iter());
-        assert!(data.is_none());
-        assert!(err.is_some());
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_pump_stops_when_nobody_listens() {
+        let (tx, rx) = mpsc::channel(1);
+        let endless = (0..100_000).map(|i| Ok(format!("{i}"))).collect();
+        let task = tokio::spawn(pump(Scripted::new(endless, true), tx));
+        tokio::task::yield_now().await;
+        drop(rx);
+        tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("the pump ended")
+            .unwrap();
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct ChatRequest<'a> {
 
 /// One NDJSON line of a chat stream. Strings borrow from the line when they hold no escapes, so a
 /// token costs no allocation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ChatChunk<'a> {
     #[serde(default, borrow)]
     pub message: Option<ChunkMessage<'a>>,
