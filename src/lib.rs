@@ -7,7 +7,7 @@
 //!   (XDG folders) and `options` (typed model options).
 //! - Input: `repl` (the line editor and slash commands) or `oneshot` (`-p` and piped stdin).
 //! - `conversation`: the `messages` history, pure data.
-//! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `client`).
+//! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `body`, `client`).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
 //! - `chat`: one run's state, tying a turn's outcome to the history and the log.

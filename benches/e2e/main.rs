@@ -1,8 +1,9 @@
 //! End-to-end speed of the release binary against `curl -N`, side by side, on the in-repo fake
 //! Ollama in fast-stream mode: medians over alternating runs, and each as a ratio to curl.
 //!
-//! `cargo bench --bench e2e` (or `scripts/bench`). `BENCH_RUNS=N` sets the runs per scenario
-//! (default 15; the short ones run twice as many).
+//! `cargo bench --bench e2e [-- SCENARIO]` (or `scripts/bench`). `BENCH_RUNS=N` sets the runs per
+//! scenario (default 15; the short ones run twice as many); `BENCH_CLIENT=PATH` measures another
+//! build of the binary instead of this one.
 //!
 //! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal);
 //! `turn_cost` (the REPL's own work per turn, in-process); this file (scenarios and report).
@@ -21,7 +22,10 @@ use std::time::Duration;
 
 use measure::{run_on_pty, run_piped, Sample};
 
-const CLIENT: &str = env!("CARGO_BIN_EXE_ollama-chat");
+/// The binary under test: this build's, or another one named by `BENCH_CLIENT` (to compare builds).
+fn client_path() -> std::ffi::OsString {
+    std::env::var_os("BENCH_CLIENT").unwrap_or_else(|| env!("CARGO_BIN_EXE_ollama-chat").into())
+}
 const PROMPT: &str = "Tell me a story about a fox. 講個故事。";
 /// The server's own time to first token in the first-token scenario.
 const SERVER_DELAY: Duration = Duration::from_millis(50);
@@ -171,7 +175,7 @@ fn check_output(pair: &Pair, tokens: usize) -> Result<(), String> {
 /// The client as a person would run it in a pipe: one-shot, model named, turn log on (in a
 /// private temporary home).
 fn client(server: &FakeServer, home: &Path, tokens: usize) -> Command {
-    let mut cmd = Command::new(CLIENT);
+    let mut cmd = Command::new(client_path());
     cmd.args(["-m", "tiny", "-o"])
         .arg(format!("num_predict={tokens}"))
         .args(["-p", PROMPT])
