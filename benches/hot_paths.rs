@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
-use ollama_chat::log::{TurnContext, TurnRecord};
+use ollama_chat::log::{ContextLog, TurnContext, TurnRecord};
 use ollama_chat::ollama::ndjson::{event, parse_chunk, ChatEvent, LineSplitter};
 use ollama_chat::ollama::wire::FinalStats;
 use ollama_chat::options::Options;
@@ -194,6 +194,12 @@ fn encode_record(outcome: &TurnOutcome) -> usize {
         host: "http://127.0.0.1:11434",
         options: &options,
         user_input: "Tell me a story about a fox. 講個故事。",
+        context: &ContextLog {
+            tokens: Some(54),
+            window: Some(4096),
+            window_source: Some("model_parameter"),
+            ..ContextLog::default()
+        },
     };
     TurnRecord::new(&ctx, outcome)
         .to_line()

@@ -1,27 +1,63 @@
 //! One run's chat: the model, the history, the turn log, and the rule for how each turn's outcome
-//! changes the history and is recorded. Shared by the REPL and one-shot mode.
+//! changes the history and is recorded. Shared by the REPL and one-shot mode. The context-window
+//! steps of a turn (budget before, checks after) live in `chat_context`.
 
 use std::future::Future;
+use std::io::IsTerminal;
 
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::backend::{Api, Backend};
+use crate::chat_context::ContextState;
 use crate::config::Config;
+use crate::context::ContextAction;
 use crate::conversation::Conversation;
-use crate::log::{TurnContext, TurnLog, TurnRecord};
-use crate::ollama::wire::ChatRequest;
-use crate::ollama::{ApiError, Client};
+use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
+use crate::ollama::wire::{ChatRequest, Think};
+use crate::ollama::ApiError;
+use crate::options::Options;
 use crate::render::ReplySink;
+use crate::session::{self, Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
 
 /// The live state of a chat.
 pub struct Chat<'a> {
-    pub client: &'a Client,
+    pub backend: &'a Backend,
     pub config: &'a Config,
     pub model: String,
     pub conversation: Conversation,
+    /// What the user may change mid-run (`/set …`); starts as the `Config` said.
+    pub settings: ChatSettings,
     pub session_id: Uuid,
+    /// What the client knows about the context window and how it budgets for it.
+    pub context: ContextState,
     log: Option<TurnLog>,
     turns: u32,
+    dim: bool,
+    /// Where every turn and state change is saved, when sessions are on.
+    session: Option<SessionWriter>,
+}
+
+/// The request settings of this run. The `Config` is read-only; these start from it and change
+/// with the REPL's `/set` commands, and every request is built from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    pub options: Options,
+    pub format: Option<Value>,
+    pub think: Option<Think>,
+    pub keep_alive: Option<Value>,
+}
+
+impl ChatSettings {
+    pub fn from_config(config: &Config) -> Self {
+        ChatSettings {
+            options: config.options.clone(),
+            format: config.format.clone(),
+            think: config.think.clone(),
+            keep_alive: config.keep_alive.clone(),
+        }
+    }
 }
 
 /// What a turn did to the history.
@@ -34,16 +70,109 @@ pub enum HistoryEffect {
     Returned(String),
 }
 
+/// A turn that was sent.
+#[derive(Debug)]
+pub struct Sent {
+    pub outcome: TurnOutcome,
+    pub effect: HistoryEffect,
+    /// What the context strategy did to the history before sending, if anything (the removed
+    /// messages are in `conversation.archived()`).
+    pub context: Option<ContextAction>,
+}
+
+/// A message that was not sent, handed back to the user.
+#[derive(Debug)]
+pub struct NotSent {
+    pub reason: NotSentReason,
+    pub input: String,
+}
+
+/// Why a message was not sent.
+#[derive(Debug)]
+pub enum NotSentReason {
+    /// The message alone is larger than the context window (`--allow-overflow` sends it anyway).
+    TooLarge(String),
+    /// The history no longer fits and the strategy is `fail`.
+    Full(String),
+    /// The summarize strategy's call to the model failed or was interrupted.
+    Summary(Ending),
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            NotSentReason::TooLarge(m) | NotSentReason::Full(m) => f.write_str(m),
+            NotSentReason::Summary(Ending::Failed(e)) => write!(
+                f,
+                "could not summarise the earlier conversation, so nothing was sent: {e} (try again, or /set context truncate)"
+            ),
+            NotSentReason::Summary(Ending::Cancelled(r)) => write!(
+                f,
+                "summarising the earlier conversation was stopped ({}), so nothing was sent",
+                r.describe()
+            ),
+            NotSentReason::Summary(Ending::Done) => f.write_str(
+                "the model returned an empty summary, so nothing was sent (try again, or /set context truncate)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NotSent {}
+
 impl<'a> Chat<'a> {
-    pub fn new(client: &'a Client, config: &'a Config, model: String) -> Self {
+    pub fn new(backend: &'a Backend, config: &'a Config, model: String) -> Self {
         Chat {
-            client,
+            backend,
             config,
             model,
             conversation: Conversation::new(config.system.clone()),
+            settings: ChatSettings::from_config(config),
             session_id: Uuid::new_v4(),
+            context: ContextState::new(config.context_strategy, config.allow_overflow),
             log: config.log_path.clone().map(TurnLog::new),
             turns: 0,
+            dim: !config.no_color && std::io::stderr().is_terminal(),
+            session: None,
+        }
+    }
+
+    /// From now on every turn and change is saved by `writer`; the log uses the session's id and
+    /// numbers turns on from `turns_so_far`.
+    pub fn attach_session(&mut self, writer: SessionWriter, turns_so_far: u32) {
+        self.session_id = writer.id();
+        self.turns = turns_so_far;
+        self.session = Some(writer);
+    }
+
+    pub fn session(&self) -> Option<&SessionWriter> {
+        self.session.as_ref()
+    }
+
+    /// Changes the chat's state by the same rule a session file is loaded with, and saves the
+    /// change, so a resumed session is exactly this one.
+    pub fn change(&mut self, change: Change) -> Result<(), String> {
+        session::state::apply(
+            session::state::Core {
+                model: &mut self.model,
+                options: &mut self.settings.options,
+                conversation: &mut self.conversation,
+            },
+            &change,
+        )?;
+        self.save(Event::now(change), true);
+        Ok(())
+    }
+
+    /// Appends to the session file; after the first failure the chat goes on unsaved, said once.
+    fn save(&mut self, event: Event, sync: bool) {
+        let Some(writer) = self.session.as_mut() else {
+            return;
+        };
+        let written = writer.append(&event);
+        if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
+            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
+            self.session = None;
         }
     }
 
@@ -52,41 +181,70 @@ impl<'a> Chat<'a> {
         self.log.as_ref().and_then(TurnLog::permission_warning)
     }
 
-    /// Sends `input` with the whole history, streams the reply into `sink`, and records the turn.
+    /// Sends `input` with the history that fits, streams the reply into `sink`, and records the
+    /// turn.
     ///
-    /// A finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it
-    /// too, so what the model said stays visible to it. A turn with no reply at all leaves the
-    /// history as it was and hands the input back.
+    /// Before sending, the history is budgeted against the context window and the strategy applied
+    /// (the user is told what it did); a message that cannot be sent comes back as `NotSent`. A
+    /// finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it too,
+    /// so what the model said stays visible to it. A turn with no reply at all leaves the history
+    /// as it was and hands the input back.
     pub async fn send<S, C>(
         &mut self,
         input: &str,
         sink: &mut S,
         cancel: C,
-    ) -> (TurnOutcome, HistoryEffect)
+    ) -> Result<Sent, NotSent>
     where
         S: ReplySink + ?Sized,
         C: Future<Output = ()>,
     {
+        tokio::pin!(cancel);
         self.conversation.push_user(input);
+        let turn = self.turns + 1;
+        let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+            Ok(p) => p,
+            Err(reason) => {
+                let input = self
+                    .conversation
+                    .pop_unanswered()
+                    .unwrap_or_else(|| input.to_string());
+                return Err(NotSent { reason, input });
+            }
+        };
+        // Saved only now: a message the context policy refused was never asked. Any `context`
+        // record comes first; its indices are the same with or without this last message.
+        let asked = Change::User {
+            content: input.to_string(),
+        };
+        self.save(Event::now(asked), false);
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
             stream: true,
-            options: &self.config.options,
-            format: self.config.format.as_ref(),
-            think: self.config.think.as_ref(),
-            keep_alive: self.config.keep_alive.as_ref(),
+            options: &self.settings.options,
+            format: self.settings.format.as_ref(),
+            think: self.settings.think.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
         };
+        let sent = request.messages.len();
         let outcome = run_turn(
-            self.client,
+            self.backend,
             &request,
             sink,
-            cancel,
+            cancel.as_mut(),
             self.config.stall_timeout,
         )
         .await;
-        self.turns += 1;
-        self.record(input, &outcome);
+        self.turns = turn;
+        let reply = Change::Assistant(Reply::from_outcome(&outcome));
+        self.save(
+            Event {
+                at: outcome.started_at,
+                change: reply,
+            },
+            true,
+        );
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
@@ -99,55 +257,96 @@ impl<'a> Chat<'a> {
                     .unwrap_or_else(|| input.to_string()),
             ),
         };
-        (outcome, effect)
+        let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
+        let log = ContextLog {
+            server_truncated,
+            ..prepared.log.clone()
+        };
+        self.record(input, &outcome, &log);
+        Ok(Sent {
+            outcome,
+            effect,
+            context: prepared.log.action,
+        })
     }
 
-    fn record(&mut self, input: &str, outcome: &TurnOutcome) {
+    /// Appends one record to the turn log (a chat turn or a summarize call).
+    pub(crate) fn record(&mut self, input: &str, outcome: &TurnOutcome, context: &ContextLog) {
+        let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut() else {
             return;
         };
         let ctx = TurnContext {
             session_id: &self.session_id,
-            turn: self.turns,
+            turn,
             model: &self.model,
-            host: self.client.base_url(),
-            options: &self.config.options,
+            host: self.backend.base_url(),
+            options: &self.settings.options,
             user_input: input,
+            context,
         };
         if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {
             eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
         }
     }
+
+    /// One line for the user about what the context policy did: dim on a terminal.
+    pub(crate) fn note(&self, text: &str) {
+        if self.dim {
+            eprintln!("\x1b[2m{text}\x1b[0m");
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    pub(crate) fn warn(&self, text: &str) {
+        eprintln!("ollama-chat: warning: {text}");
+    }
+
+    /// Called by `chat_context` once a summarize call has been made, so the log numbers it with
+    /// the turn it makes room for.
+    pub(crate) fn set_turn(&mut self, turn: u32) {
+        self.turns = turn;
+    }
 }
 
-/// Picks the model: the configured one, else the only installed one.
-pub async fn pick_model(client: &Client, configured: Option<&str>) -> Result<String, ModelChoice> {
+/// Picks the model: the configured one, else the only one the server offers.
+pub async fn pick_model(
+    backend: &Backend,
+    configured: Option<&str>,
+) -> Result<String, ModelChoice> {
     if let Some(m) = configured {
         return Ok(m.to_string());
     }
-    let tags = client.tags().await.map_err(ModelChoice::Api)?;
-    let mut names: Vec<String> = tags.models.into_iter().map(|m| m.name).collect();
+    let mut names = backend.list_models().await.map_err(ModelChoice::Api)?;
     match names.len() {
         0 => Err(ModelChoice::NoneInstalled {
-            url: client.base_url().to_string(),
+            url: backend.base_url().to_string(),
+            api: backend.api(),
         }),
         1 => Ok(names.remove(0)),
-        _ => {
-            names.sort();
-            Err(ModelChoice::Ambiguous { names })
-        }
+        _ => Err(ModelChoice::Ambiguous { names }),
     }
 }
 
 /// Why no model could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelChoice {
-    #[error("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")]
-    NoneInstalled { url: String },
-    #[error("several models are installed; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
+    #[error("{}", none_installed(.url, *.api))]
+    NoneInstalled { url: String, api: Api },
+    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
     Ambiguous { names: Vec<String> },
     #[error(transparent)]
     Api(ApiError),
+}
+
+fn none_installed(url: &str, api: Api) -> String {
+    match api {
+        Api::Ollama => {
+            format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
+        }
+        Api::OpenAi => format!("the server at {url} lists no models; name one with --model"),
+    }
 }
 
 /// Resolves when the user presses Ctrl-C. If the handler cannot be installed it never resolves,

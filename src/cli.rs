@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::backend::Api;
 
 /// A fast, careful terminal chat client for Ollama.
 ///
@@ -35,6 +37,16 @@ pub struct Cli {
     #[arg(long, value_name = "HOST", global = true)]
     pub host: Option<String>,
 
+    /// Which API the server speaks: `ollama`, or `openai` for any OpenAI-compatible server (vLLM,
+    /// llama.cpp, a gateway, OpenAI itself, Ollama's /v1) [env: OLLAMA_CHAT_API] [default: ollama].
+    #[arg(long, value_name = "API", global = true)]
+    pub api: Option<Api>,
+
+    /// With --api openai: the server's base URL [env: OPENAI_BASE_URL]
+    /// [default: https://api.openai.com/v1]; the key comes from OPENAI_API_KEY or a .env file.
+    #[arg(long, value_name = "URL", global = true)]
+    pub base_url: Option<String>,
+
     /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
     pub think: Option<String>,
@@ -55,9 +67,40 @@ pub struct Cli {
     #[arg(long)]
     pub no_log: bool,
 
+    /// Resume the most recently used session (its history, model and options).
+    #[arg(short = 'c', long = "continue", conflicts_with_all = ["session", "no_session"])]
+    pub continue_last: bool,
+
+    /// Resume this session (a file, or an id or name from `ollama-chat sessions`); a path that does
+    /// not exist yet starts a new session saved there.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_session")]
+    pub session: Option<String>,
+
+    /// Do not save this chat as a session.
+    #[arg(long)]
+    pub no_session: bool,
+
+    /// After each reply, print statistics on stderr like `ollama run --verbose`, plus time to
+    /// first token and the total latency measured here.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// After each reply, print the same statistics as one JSON object on stderr (for scripts).
+    #[arg(long)]
+    pub stats_json: bool,
+
     /// Give up on a reply after this many seconds without data from the server.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
+
+    /// What to do when the conversation outgrows the model's context window: drop the oldest
+    /// exchanges, have the model summarise them, or refuse to send.
+    #[arg(long, value_name = "STRATEGY", value_parser = ["truncate", "summarize", "fail"], default_value = "truncate")]
+    pub context_strategy: String,
+
+    /// Send a message even when it alone is larger than the context window (Ollama then cuts it).
+    #[arg(long)]
+    pub allow_overflow: bool,
 
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
@@ -66,7 +109,159 @@ pub struct Cli {
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// List saved sessions, or show, delete or export one.
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionsAction>,
+    },
+    /// Show a saved session as it happened (no server needed), or re-run it against a model.
+    Replay(ReplayArgs),
+    /// List installed models: size, family, parameters, quantisation, when modified.
+    #[command(visible_alias = "list")]
+    Models(ListArgs),
+    /// List models loaded in memory: size, CPU/GPU share, context window, when they unload.
+    Ps(ListArgs),
+    /// Show a model's details, or one part of it.
+    Show(ShowArgs),
+    /// Download a model from the registry, with progress.
+    Pull(PullArgs),
+    /// Create a model from a Modelfile (parsed here; a local GGUF is uploaded first).
+    Create(CreateArgs),
+    /// Copy a model under a new name.
+    Cp(CopyArgs),
+    /// Delete models (asks first on a terminal).
+    Rm(RemoveArgs),
+}
+
+/// `ollama-chat sessions …`; without an action, the list.
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List saved sessions, most recent first.
+    List,
+    /// Show one session: its settings and every turn.
+    Show {
+        /// An id (or its first characters), a name from /save, or a file.
+        id: String,
+    },
+    /// Delete one session file.
+    Rm {
+        id: String,
+        /// Do not ask.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Print one session as Markdown, or as a `POST /api/chat` body (`curl -d @file`).
+    Export {
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+/// `ollama-chat replay FILE [--speed X] [--rerun …]`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A session file, id or name; `-` (or nothing, with a pipe on stdin) reads stdin.
+    pub file: Option<String>,
+
+    /// Replay at this multiple of the recorded pace (1 = as it happened); default: all at once.
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f64>,
+
+    /// Send every recorded user turn again to the server and compare the new replies to the old.
+    #[arg(long)]
+    pub rerun: bool,
+
+    /// With --rerun: the model to ask instead of the recorded one.
+    #[arg(short, long, requires = "rerun")]
+    pub model: Option<String>,
+
+    /// With --rerun: a model option to change, e.g. `--option temperature=0`.
+    #[arg(
+        short = 'o',
+        long = "option",
+        value_name = "KEY=VALUE",
+        requires = "rerun"
+    )]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON array on stdout, for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("part").args(["modelfile", "parameters", "template", "system", "license", "json"])))]
+pub struct ShowArgs {
+    /// The model, e.g. `llama3.2`.
+    pub model: String,
+    /// Print the Modelfile the server would rebuild the model from.
+    #[arg(long)]
+    pub modelfile: bool,
+    /// Print the parameters only.
+    #[arg(long)]
+    pub parameters: bool,
+    /// Print the prompt template only.
+    #[arg(long)]
+    pub template: bool,
+    /// Print the system prompt only.
+    #[arg(long)]
+    pub system: bool,
+    /// Print the license only.
+    #[arg(long)]
+    pub license: bool,
+    /// The server's whole answer as JSON (without the tensor list).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The model, e.g. `llama3.2` or `qwen3:8b`.
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the new model.
+    pub name: String,
+    /// The Modelfile to build from.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "Modelfile"
+    )]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// An installed model.
+    pub source: String,
+    /// The new name.
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Installed models to delete (all names are checked before any is deleted).
+    #[arg(required = true, value_name = "MODEL")]
+    pub models: Vec<String>,
+    /// Do not ask; needed when stdin is not a terminal.
+    #[arg(short, long)]
+    pub yes: bool,
+}
 
 #[cfg(test)]
 mod tests {
@@ -92,8 +287,86 @@ mod tests {
     }
 
     #[test]
+    fn session_flags() {
+        let c = Cli::try_parse_from(["ollama-chat", "-c"]).unwrap();
+        assert!(c.continue_last);
+        assert!(Cli::try_parse_from(["ollama-chat", "-c", "--session", "x"]).is_err());
+        assert!(Cli::try_parse_from(["ollama-chat", "--no-session", "--session", "x"]).is_err());
+        let c = Cli::try_parse_from(["ollama-chat", "replay", "f", "--rerun", "-m", "x"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Replay(ReplayArgs { rerun: true, .. }))
+        ));
+        assert!(Cli::try_parse_from(["ollama-chat", "replay", "f", "-m", "x"]).is_err());
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "sessions",
+            "export",
+            "ab",
+            "--format",
+            "json",
+        ]);
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn api_and_base_url() {
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "--api",
+            "openai",
+            "--base-url",
+            "http://x/v1",
+        ])
+        .unwrap();
+        assert_eq!(c.api, Some(Api::OpenAi));
+        assert_eq!(c.base_url.as_deref(), Some("http://x/v1"));
+        assert!(Cli::try_parse_from(["ollama-chat", "--api", "anthropic"]).is_err());
+    }
+
+    #[test]
+    fn model_commands() {
+        let c = Cli::try_parse_from(["ollama-chat", "list", "--json"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Models(ListArgs { json: true }))
+        ));
+        let c = Cli::try_parse_from(["ollama-chat", "create", "t", "-f", "M"]).unwrap();
+        assert!(
+            matches!(c.command, Some(Command::Create(CreateArgs { ref file, .. })) if file.to_str() == Some("M"))
+        );
+        let c = Cli::try_parse_from(["ollama-chat", "rm", "a", "b", "-y"]).unwrap();
+        assert!(
+            matches!(c.command, Some(Command::Rm(RemoveArgs { ref models, yes: true })) if models.len() == 2)
+        );
+        assert!(Cli::try_parse_from(["ollama-chat", "rm"]).is_err());
+        assert!(
+            Cli::try_parse_from(["ollama-chat", "show", "m", "--system", "--license"]).is_err()
+        );
+        let c = Cli::try_parse_from(["ollama-chat", "--host", "h:1", "ps"]).unwrap();
+        assert_eq!(c.host.as_deref(), Some("h:1"));
+    }
+
+    #[test]
     fn options_repeat() {
         let c = Cli::try_parse_from(["ollama-chat", "-o", "stop=a", "--option", "stop=b"]).unwrap();
         assert_eq!(c.options, vec!["stop=a", "stop=b"]);
+    }
+
+    #[test]
+    fn context_strategy_choices() {
+        let c = Cli::try_parse_from(["ollama-chat"]).unwrap();
+        assert_eq!(c.context_strategy, "truncate");
+        assert!(!c.allow_overflow);
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "--context-strategy",
+            "summarize",
+            "--allow-overflow",
+        ])
+        .unwrap();
+        assert_eq!(c.context_strategy, "summarize");
+        assert!(c.allow_overflow);
+        assert!(Cli::try_parse_from(["ollama-chat", "--context-strategy", "drop"]).is_err());
     }
 }

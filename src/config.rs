@@ -6,20 +6,27 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backend::Api;
 use crate::cli::Cli;
+use crate::context::{Strategy, UnknownStrategy};
 use crate::ollama::host;
 use crate::ollama::wire::Think;
+use crate::openai::{self, wire::MappingError, wire::Params};
 use crate::options::{OptionError, Options};
 use crate::paths;
 
 /// Everything the run needs to know, decided once.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which API the server speaks.
+    pub api: Api,
+    /// Ollama's address (from OLLAMA_HOST) or, with `--api openai`, the OpenAI-compatible base URL.
     pub base_url: String,
     /// Said once on stderr at start-up (e.g. a bad port in OLLAMA_HOST).
     pub warnings: Vec<String>,
-    /// From OLLAMA_API_KEY; sent as a bearer token, never logged or printed.
-    pub api_key: Option<String>,
+    /// OLLAMA_API_KEY, or OPENAI_API_KEY with `--api openai`; sent as a bearer token, never
+    /// logged or printed.
+    pub api_key: Option<ApiKey>,
     pub model: Option<String>,
     pub system: Option<String>,
     pub options: Options,
@@ -34,6 +41,39 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// NO_COLOR is set: styles off, sanitising stays on.
     pub no_color: bool,
+    /// What happens when the history outgrows the context window.
+    pub context_strategy: Strategy,
+    /// Send a message that alone exceeds the window instead of refusing it.
+    pub allow_overflow: bool,
+    /// Statistics after each reply: the `ollama run --verbose` block, and/or one JSON line.
+    pub verbose: bool,
+    pub stats_json: bool,
+    pub session: SessionConfig,
+}
+
+/// Where sessions live and which one this run uses.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `$XDG_DATA_HOME/ollama-chat/sessions`; `None` when no home folder is known.
+    pub dir: Option<PathBuf>,
+    pub choice: SessionChoice,
+    /// `-m`, `-s` and `-o` as typed: on a resumed session they override its own values
+    /// (OLLAMA_CHAT_MODEL does not).
+    pub model_flag: Option<String>,
+    pub system_flag: Option<String>,
+    pub option_pairs: Vec<String>,
+}
+
+/// Which session a run writes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChoice {
+    /// A new one (the REPL's default; one-shot runs save nothing unless asked).
+    New,
+    Off,
+    /// `--continue`: the most recently used.
+    Continue,
+    /// `--session X`: a file, id or name.
+    Open(String),
 }
 
 /// A flag or variable that cannot be used as given.
@@ -47,14 +87,84 @@ pub enum ConfigError {
     Format(String),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error("--context-strategy: {0}")]
+    Strategy(#[from] UnknownStrategy),
+    #[error("OLLAMA_CHAT_API must be `ollama` or `openai`, not {0:?}")]
+    Api(String),
+    #[error("{0} is for --api ollama; with --api openai give the server as --base-url URL")]
+    HostWithOpenAi(&'static str),
+    #[error("--base-url is for --api openai; for Ollama use --host (or add --api openai)")]
+    BaseUrlWithOllama,
+    #[error("--base-url must be an http:// or https:// URL, not {0:?}")]
+    BaseUrl(String),
+    #[error("no API key for {0}: set OPENAI_API_KEY in the environment or in a .env file in this folder")]
+    MissingKey(String),
+    #[error(transparent)]
+    OpenAi(#[from] MappingError),
+}
+
+/// An API key. Its `Debug` never shows it, so a `{:?}` of the config cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
 }
 
 impl Config {
+    /// `env` answers for the process environment (and, for the OpenAI variables, a `.env` file).
     pub fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-        let raw_host = cli.host.or_else(|| env("OLLAMA_HOST")).unwrap_or_default();
-        let resolved = host::resolve(&raw_host);
-        warnings.extend(resolved.warning);
+        let api = match cli.api {
+            Some(api) => api,
+            None => match env("OLLAMA_CHAT_API").filter(|v| !v.trim().is_empty()) {
+                Some(v) => Api::parse(&v).ok_or(ConfigError::Api(v))?,
+                None => Api::Ollama,
+            },
+        };
+        let (base_url, api_key) = match api {
+            Api::Ollama => {
+                if cli.base_url.is_some() {
+                    return Err(ConfigError::BaseUrlWithOllama);
+                }
+                let raw_host = cli.host.or_else(|| env("OLLAMA_HOST")).unwrap_or_default();
+                let resolved = host::resolve(&raw_host);
+                warnings.extend(resolved.warning);
+                let key = env("OLLAMA_API_KEY").filter(|k| !k.trim().is_empty());
+                (resolved.base_url, key)
+            }
+            Api::OpenAi => {
+                if cli.host.is_some() {
+                    return Err(ConfigError::HostWithOpenAi("--host"));
+                }
+                let url = cli
+                    .base_url
+                    .or_else(|| env("OPENAI_BASE_URL"))
+                    .filter(|u| !u.trim().is_empty())
+                    .unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_string());
+                let url = check_base_url(&url)?;
+                let key = env("OPENAI_API_KEY")
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty());
+                if key.is_none() && !openai::client::is_loopback(&url) {
+                    return Err(ConfigError::MissingKey(url));
+                }
+                (url, key)
+            }
+        };
 
         let mut options = Options::default();
         for pair in &cli.options {
@@ -64,8 +174,18 @@ impl Config {
         let think = cli.think.as_deref().map(parse_think).transpose()?;
         let format = cli.format.as_deref().map(parse_format).transpose()?;
         let keep_alive = cli.keep_alive.as_deref().map(parse_keep_alive);
+        let context_strategy = cli.context_strategy.parse()?;
         if cli.timeout == 0 {
             return Err(ConfigError::Timeout);
+        }
+        if api == Api::OpenAi {
+            // Refused now, before anything is sent, rather than on the first turn.
+            Params::from_settings(
+                &options,
+                format.as_ref(),
+                think.as_ref(),
+                keep_alive.as_ref(),
+            )?;
         }
 
         let log_path = if cli.no_log {
@@ -80,10 +200,24 @@ impl Config {
             paths::data_dir(env).map(|d| d.join("history"))
         };
 
+        let session = SessionConfig {
+            dir: paths::data_dir(env).map(|d| d.join("sessions")),
+            choice: match (cli.no_session, cli.continue_last, cli.session) {
+                (true, _, _) => SessionChoice::Off,
+                (_, true, _) => SessionChoice::Continue,
+                (_, _, Some(s)) => SessionChoice::Open(s),
+                _ => SessionChoice::New,
+            },
+            model_flag: cli.model.clone(),
+            system_flag: cli.system.clone(),
+            option_pairs: cli.options.clone(),
+        };
+
         Ok(Config {
-            base_url: resolved.base_url,
+            api,
+            base_url,
             warnings,
-            api_key: env("OLLAMA_API_KEY").filter(|k| !k.trim().is_empty()),
+            api_key: api_key.map(ApiKey),
             model: cli
                 .model
                 .or_else(|| env("OLLAMA_CHAT_MODEL"))
@@ -98,7 +232,23 @@ impl Config {
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            context_strategy,
+            allow_overflow: cli.allow_overflow,
+            session,
+            verbose: cli.verbose,
+            stats_json: cli.stats_json,
         })
+    }
+}
+
+/// A base URL as given, checked to be http(s), without a trailing `/`.
+fn check_base_url(raw: &str) -> Result<String, ConfigError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    match reqwest::Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(ConfigError::BaseUrl(raw.to_string())),
     }
 }
 
@@ -162,6 +312,11 @@ mod tests {
         assert_eq!(c.model, None);
         assert!(c.options.is_empty());
         assert_eq!(c.stall_timeout, Duration::from_secs(300));
+        assert_eq!(c.context_strategy, Strategy::Truncate);
+        assert!(!c.allow_overflow);
+        let c = resolve(&["--context-strategy", "fail", "--allow-overflow"], &[]).unwrap();
+        assert_eq!(c.context_strategy, Strategy::Fail);
+        assert!(c.allow_overflow);
     }
 
     #[test]
@@ -198,6 +353,24 @@ mod tests {
     }
 
     #[test]
+    fn session_choices() {
+        let c = resolve(&[], &[("HOME", "/h")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::New);
+        assert_eq!(
+            c.session.dir.unwrap(),
+            PathBuf::from("/h/.local/share/ollama-chat/sessions")
+        );
+        let c = resolve(&["-c", "-m", "x"], &[("OLLAMA_CHAT_MODEL", "y")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Continue);
+        assert_eq!(c.session.model_flag.as_deref(), Some("x"));
+        let c = resolve(&["--session", "a.jsonl"], &[("OLLAMA_CHAT_MODEL", "y")]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Open("a.jsonl".into()));
+        assert_eq!(c.session.model_flag, None);
+        let c = resolve(&["--no-session"], &[]).unwrap();
+        assert_eq!(c.session.choice, SessionChoice::Off);
+    }
+
+    #[test]
     fn api_key_and_nohistory() {
         let c = resolve(
             &[],
@@ -208,7 +381,8 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.api_key.as_deref(), Some("k"));
+        assert_eq!(c.api_key, Some(ApiKey::new("k")));
+        assert!(!format!("{c:?}").contains("\"k\""));
         assert_eq!(c.history_path, None);
     }
 
@@ -258,5 +432,91 @@ mod tests {
             resolve(&["--timeout", "0"], &[]),
             Err(ConfigError::Timeout)
         ));
+    }
+
+    #[test]
+    fn openai_api_from_flag_or_env() {
+        let c = resolve(&["--api", "openai"], &[("OPENAI_API_KEY", " sk-1 ")]).unwrap();
+        assert_eq!(c.api, Api::OpenAi);
+        assert_eq!(c.base_url, "https://api.openai.com/v1");
+        assert_eq!(c.api_key, Some(ApiKey::new("sk-1")));
+        assert!(!format!("{c:?}").contains("sk-1"));
+        let c = resolve(
+            &[],
+            &[
+                ("OLLAMA_CHAT_API", "openai"),
+                ("OPENAI_BASE_URL", "http://localhost:8000/v1/"),
+                ("OLLAMA_HOST", "ignored:1"),
+                ("OLLAMA_API_KEY", "not-for-openai"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://localhost:8000/v1");
+        assert_eq!(c.api_key, None, "a loopback server needs no key");
+        let c = resolve(
+            &["--api", "ollama"],
+            &[("OLLAMA_CHAT_API", "openai"), ("OPENAI_API_KEY", "k")],
+        )
+        .unwrap();
+        assert_eq!(c.api, Api::Ollama);
+        assert_eq!(c.api_key, None);
+    }
+
+    #[test]
+    fn base_url_flag_beats_the_environment() {
+        let c = resolve(
+            &["--api", "openai", "--base-url", "http://127.0.0.1:11434/v1"],
+            &[("OPENAI_BASE_URL", "https://example.com/v1")],
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:11434/v1");
+    }
+
+    #[test]
+    fn openai_usage_errors() {
+        let e = resolve(&["--api", "openai"], &[]).unwrap_err();
+        assert!(matches!(e, ConfigError::MissingKey(ref u) if u == "https://api.openai.com/v1"));
+        let e = resolve(&["--api", "openai", "--base-url", "http://[::1]:8/v1"], &[]);
+        assert!(e.is_ok(), "loopback IPv6 needs no key");
+        for bad in ["localhost:8000/v1", "ftp://x", "http://", ""] {
+            let r = resolve(
+                &["--api", "openai", "--base-url", bad],
+                &[("OPENAI_API_KEY", "k")],
+            );
+            if bad.is_empty() {
+                assert!(r.is_ok(), "empty means the default");
+            } else {
+                assert!(matches!(r, Err(ConfigError::BaseUrl(_))), "{bad}");
+            }
+        }
+        assert!(matches!(
+            resolve(
+                &["--api", "openai", "--host", "x"],
+                &[("OPENAI_API_KEY", "k")]
+            ),
+            Err(ConfigError::HostWithOpenAi(_))
+        ));
+        assert!(matches!(
+            resolve(&["--base-url", "http://x/v1"], &[]),
+            Err(ConfigError::BaseUrlWithOllama)
+        ));
+        assert!(matches!(
+            resolve(&[], &[("OLLAMA_CHAT_API", "claude")]),
+            Err(ConfigError::Api(_))
+        ));
+        let key = [("OPENAI_API_KEY", "k")];
+        assert!(matches!(
+            resolve(&["--api", "openai", "-o", "num_ctx=1"], &key),
+            Err(ConfigError::OpenAi(MappingError::Options(_)))
+        ));
+        assert!(matches!(
+            resolve(&["--api", "openai", "--think"], &key),
+            Err(ConfigError::OpenAi(MappingError::ThinkNeedsLevel))
+        ));
+        assert!(resolve(
+            &["--api", "openai", "--think=low", "--format", "json"],
+            &key
+        )
+        .is_ok());
     }
 }

@@ -8,10 +8,12 @@ pub enum ExitCode {
     Error = 1,
     /// Bad flags, bad option values, nothing to send, no model chosen.
     Usage = 2,
-    /// No Ollama server answered at the configured address.
+    /// No server answered at the configured address.
     Unreachable = 3,
     /// The server does not have the requested model.
     ModelNotFound = 4,
+    /// The server refused the API key, or wants one and none was given (401/403).
+    Unauthorized = 5,
     /// Ctrl-C (128 + SIGINT), as shells expect.
     Interrupted = 130,
 }

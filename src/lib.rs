@@ -4,37 +4,68 @@
 //! The data flows one way, and the modules follow it:
 //!
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
-//!   (XDG folders) and `options` (typed model options).
-//! - Input: `repl` (the line editor and slash commands) or `oneshot` (`-p` and piped stdin).
-//! - `conversation`: the `messages` history, pure data.
-//! - `ollama`: the only code that speaks HTTP (`host`, `wire`, `ndjson`, `body`, `client`).
+//!   (XDG folders), `options` (typed model options) and `dotenv` (a `.env` file's OpenAI key).
+//! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
+//!   completion) or `oneshot` (`-p` and piped stdin).
+//! - `conversation`: the `messages` history with per-message token counts and the archive of
+//!   messages no longer sent, pure data.
+//! - `context`: what fits the model's context window and what to do when it does not (pure
+//!   policy: budget, strategies, token estimates, window sources, `/context` text).
+//! - `backend`: the one seam to the server — Ollama's API or an OpenAI-compatible one — giving
+//!   both kinds of reply as the same events; nothing above it knows which it talks to.
+//! - `ollama` (`host`, `wire`, `ndjson`, `body`, `client`) and `openai` (`wire`, `sse`, `stream`,
+//!   `client`): the only code that speaks HTTP, one module per API; `plain_http` is what both
+//!   clients do for a plain `http://` server (no TLS certificates loaded, https redirects refused).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
-//! - `render` (terminal or plain output, sanitising) and `log` (the JSON-lines turn log).
-//! - `chat`: one run's state, tying a turn's outcome to the history and the log.
+//! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
+//!   (the JSON-lines turn log).
+//! - `chat`: one run's state, tying a turn's outcome to the history, the log and the session;
+//!   `chat_context` does its context-window steps (learn the window, budget and apply the
+//!   strategy before a request, check the server's counts after it).
+//! - `session`: the session files (format, writer, loader, replay, re-run, export).
+//! - `commands`: the subcommands (`sessions`, `replay`, `models`, `ps`, `show`, `pull`, `create`,
+//!   `cp`, `rm`), each in its own module, with `modelfile` (Modelfile text → the `/api/create`
+//!   body, pure).
+//! - `table`: text columns lined up by display width (Chinese-safe).
 //! - `exit_code`: what the process returns.
 
+pub mod backend;
 pub mod chat;
+pub mod chat_context;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod context;
 pub mod conversation;
+pub mod dotenv;
 pub mod exit_code;
 pub mod log;
+pub mod modelfile;
 pub mod ollama;
 pub mod oneshot;
+pub mod openai;
 pub mod options;
 pub mod paths;
+pub mod plain_http;
 pub mod render;
 pub mod repl;
+pub mod session;
 pub mod suggest;
+pub mod table;
 pub mod turn;
 
+use std::cell::OnceCell;
 use std::io::IsTerminal;
+use std::path::Path;
 
+use backend::Backend;
 use chat::ModelChoice;
 use cli::Cli;
 use config::Config;
+use dotenv::{DotEnv, READ_FROM_DOTENV};
 use exit_code::ExitCode;
-use ollama::{ApiError, Client};
+use ollama::ApiError;
+use openai::OpenAiError;
 
 /// A request that cannot work as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -45,27 +76,46 @@ pub struct UsageError(pub String);
 pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(cli.debug);
     let command = cli.command.take();
-    let env = |k: &str| std::env::var(k).ok();
-    let config = Config::resolve(cli, &env)?;
+    // The environment wins over `.env`, which is read only if an OpenAI variable is asked for.
+    let dotenv: OnceCell<DotEnv> = OnceCell::new();
+    let env = |k: &str| {
+        std::env::var(k).ok().or_else(|| {
+            READ_FROM_DOTENV
+                .contains(&k)
+                .then(|| dotenv.get_or_init(|| DotEnv::load(Path::new(".env"))))
+                .and_then(|d| d.get(k).map(str::to_string))
+        })
+    };
+    let config = Config::resolve(cli, &env);
+    let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);
+    for w in dotenv_warnings {
+        eprintln!("ollama-chat: warning: {w}");
+    }
+    let config = config?;
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
     if let Some(command) = command {
-        match command {}
+        return commands::run(command, &config);
     }
-    // One worker thread, not the current-thread runtime: the HTTP connection task must keep
-    // running between turns, so that a cancelled reply's connection is closed at once (which is
-    // what stops the server generating), not at the next `block_on`.
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = runtime()?;
+    let key = config.api_key.as_ref().map(|k| k.expose().to_string());
+    let backend = Backend::new(config.api, &config.base_url, key)?;
+    if config.prompt.is_none() && std::io::stdin().is_terminal() {
+        repl::run(&rt, &backend, &config)
+    } else {
+        oneshot::run(&rt, &backend, &config)
+    }
+}
+
+/// One worker thread, not the current-thread runtime: the HTTP connection task must keep running
+/// between turns, so that a cancelled reply's connection is closed at once (which is what stops the
+/// server generating), not at the next `block_on`.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
-        .build()?;
-    let client = Client::new(&config.base_url, config.api_key.clone())?;
-    if config.prompt.is_none() && std::io::stdin().is_terminal() {
-        repl::run(&rt, &client, &config)
-    } else {
-        oneshot::run(&rt, &client, &config)
-    }
+        .build()
 }
 
 /// The exit code an error stands for.
@@ -73,10 +123,20 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     let api = |e: &ApiError| match e {
         ApiError::Unreachable { .. } => ExitCode::Unreachable,
         ApiError::ModelNotFound { .. } => ExitCode::ModelNotFound,
+        ApiError::OpenAi(e) => match e {
+            OpenAiError::Unreachable { .. } => ExitCode::Unreachable,
+            OpenAiError::ModelNotFound { .. } => ExitCode::ModelNotFound,
+            OpenAiError::BadKey { .. } | OpenAiError::NoKey { .. } => ExitCode::Unauthorized,
+            OpenAiError::Request(_) => ExitCode::Usage,
+            _ => ExitCode::Error,
+        },
         _ => ExitCode::Error,
     };
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return api(e);
+    }
+    if let Some(e) = err.downcast_ref::<commands::CommandError>() {
+        return e.exit_code();
     }
     if let Some(e) = err.downcast_ref::<ModelChoice>() {
         return match e {
@@ -87,6 +147,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()
+        || err.downcast_ref::<options::OptionError>().is_some()
     {
         return ExitCode::Usage;
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::context::ContextAction;
 use crate::options::Options;
 use crate::paths::create_private_dir;
 use crate::turn::{Ending, TurnOutcome};
@@ -41,6 +42,43 @@ pub struct TurnRecord<'a> {
     pub done_reason: Option<&'a str>,
     pub status: &'a str,
     pub error: Option<String>,
+    /// `chat` for a turn; `summarize` for the call that condensed older messages before it.
+    pub call: &'a str,
+    /// The prompt's size as the client counted it before sending (exact where Ollama counted
+    /// before, estimated otherwise); null when the window was unknown.
+    pub context_tokens: Option<u64>,
+    pub context_window: Option<u64>,
+    /// Where the window figure came from: `num_ctx`, `loaded`, `model_parameter`, `assumed`.
+    pub context_window_source: Option<&'a str>,
+    /// What the context strategy dropped or summarised before this request, if anything.
+    pub context_action: Option<&'a ContextAction>,
+    /// Present (true) when Ollama evaluated fewer prompt tokens than were sent: it cut the prompt.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub context_server_truncated: bool,
+}
+
+/// The context facts of one request, for its log line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextLog {
+    pub call: &'static str,
+    pub tokens: Option<u64>,
+    pub window: Option<u64>,
+    pub window_source: Option<&'static str>,
+    pub action: Option<ContextAction>,
+    pub server_truncated: bool,
+}
+
+impl Default for ContextLog {
+    fn default() -> Self {
+        ContextLog {
+            call: "chat",
+            tokens: None,
+            window: None,
+            window_source: None,
+            action: None,
+            server_truncated: false,
+        }
+    }
 }
 
 /// Who asked, for what: the parts of a record that the outcome does not know.
@@ -51,15 +89,17 @@ pub struct TurnContext<'a> {
     pub host: &'a str,
     pub options: &'a Options,
     pub user_input: &'a str,
+    pub context: &'a ContextLog,
 }
 
 impl<'a> TurnRecord<'a> {
     pub fn new(ctx: &TurnContext<'a>, outcome: &'a TurnOutcome) -> Self {
         let stats = outcome.stats.as_ref();
         // Ollama omits a count that is zero (e.g. a prompt served from cache): once the final
-        // chunk is here, a missing count means 0.
-        let prompt_tokens = stats.map(|s| s.prompt_eval_count.unwrap_or(0));
-        let completion_tokens = stats.map(|s| s.eval_count.unwrap_or(0));
+        // chunk is here, a missing count means 0 — unless the server gave no counts at all.
+        let counted = stats.filter(|s| !s.usage_unknown);
+        let prompt_tokens = counted.map(|s| s.prompt_eval_count.unwrap_or(0));
+        let completion_tokens = counted.map(|s| s.eval_count.unwrap_or(0));
         TurnRecord {
             log_version: LOG_VERSION,
             timestamp: outcome
@@ -86,6 +126,12 @@ impl<'a> TurnRecord<'a> {
                 Ending::Cancelled(r) => Some(r.describe().to_string()),
                 Ending::Done => None,
             },
+            call: ctx.context.call,
+            context_tokens: ctx.context.tokens,
+            context_window: ctx.context.window,
+            context_window_source: ctx.context.window_source,
+            context_action: ctx.context.action.as_ref(),
+            context_server_truncated: ctx.context.server_truncated,
         }
     }
 }
@@ -225,6 +271,7 @@ mod tests {
             host: "http://127.0.0.1:11434",
             options: &opts,
             user_input: "法國的首都？",
+            context: &ContextLog::default(),
         };
         serde_json::to_value(TurnRecord::new(&ctx, o)).unwrap()
     }
@@ -264,6 +311,19 @@ mod tests {
     }
 
     #[test]
+    fn a_server_without_usage_gives_unknown_counts() {
+        let stats = FinalStats {
+            done_reason: Some("stop".into()),
+            usage_unknown: true,
+            ..Default::default()
+        };
+        let v = record_json(&outcome(Some(stats), Ending::Done));
+        assert_eq!(v["prompt_tokens"], serde_json::Value::Null);
+        assert_eq!(v["tokens_used"], serde_json::Value::Null);
+        assert_eq!(v["done_reason"], "stop");
+    }
+
+    #[test]
     fn failed_record_has_the_error_and_no_counts() {
         let v = record_json(&outcome(
             None,
@@ -292,6 +352,7 @@ mod tests {
             host: "h",
             options: &opts,
             user_input: "q",
+            context: &ContextLog::default(),
         };
         log.append(&TurnRecord::new(&ctx, &o)).unwrap();
         log.append(&TurnRecord::new(&ctx, &o)).unwrap();
@@ -325,8 +386,57 @@ mod tests {
             host: "h",
             options: &opts,
             user_input: "q",
+            context: &ContextLog::default(),
         };
         assert!(log.append(&TurnRecord::new(&ctx, &o)).is_err());
         assert!(log.append(&TurnRecord::new(&ctx, &o)).is_ok());
+    }
+
+    #[test]
+    fn context_fields() {
+        let o = outcome(None, Ending::Done);
+        let v = record_json(&o);
+        assert_eq!(v["call"], "chat");
+        assert!(v["context_tokens"].is_null());
+        assert!(v["context_action"].is_null());
+        assert!(v.get("context_server_truncated").is_none());
+
+        let id = Uuid::nil();
+        let opts = Options::default();
+        let log = ContextLog {
+            call: "summarize",
+            tokens: Some(1500),
+            window: Some(2048),
+            window_source: Some("loaded"),
+            action: Some(ContextAction {
+                strategy: crate::context::Strategy::Truncate,
+                messages: 2,
+                exchanges: 1,
+                tokens: 600,
+                tokens_after: 1500,
+                summary: None,
+                archived: 0..2,
+            }),
+            server_truncated: true,
+        };
+        let ctx = TurnContext {
+            session_id: &id,
+            turn: 3,
+            model: "m",
+            host: "h",
+            options: &opts,
+            user_input: "q",
+            context: &log,
+        };
+        let v = serde_json::to_value(TurnRecord::new(&ctx, &o)).unwrap();
+        assert_eq!(v["call"], "summarize");
+        assert_eq!(v["context_tokens"], 1500);
+        assert_eq!(v["context_window"], 2048);
+        assert_eq!(v["context_window_source"], "loaded");
+        assert_eq!(
+            v["context_action"],
+            serde_json::json!({"strategy":"truncate","messages":2,"exchanges":1,"tokens":600,"tokens_after":1500})
+        );
+        assert_eq!(v["context_server_truncated"], true);
     }
 }

@@ -4,10 +4,11 @@ use std::io::{self, BufWriter, IsTerminal, Read};
 
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat};
+use crate::backend::Backend;
+use crate::chat::{ctrl_c, NotSentReason};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::ollama::Client;
+use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -41,10 +42,15 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 }
 
 /// Runs one turn and maps its ending to the exit code.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin()?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    let (mut chat, notices) = crate::session::live::start_chat(rt, backend, config, false)?;
+    if io::stderr().is_terminal() {
+        for n in notices {
+            eprintln!("ollama-chat: {n}");
+        }
+    }
 
     let stdout = io::stdout();
     let output = if stdout.is_terminal() {
@@ -65,9 +71,34 @@ pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<Exi
         thinking_to,
     );
 
-    let mut chat = Chat::new(client, config, model);
-    let (outcome, _) = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
+    let sent = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
     drop(renderer);
+    let outcome = match sent {
+        Ok(sent) => sent.outcome,
+        Err(not_sent) => {
+            return match not_sent.reason {
+                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => {
+                    Err(UsageError(not_sent.to_string()).into())
+                }
+                NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
+                    eprintln!("ollama-chat: interrupted");
+                    Ok(ExitCode::Interrupted)
+                }
+                NotSentReason::Summary(_) => Err(not_sent.into()),
+            };
+        }
+    };
+    if !matches!(outcome.ending, Ending::Failed(_)) {
+        write_stats(
+            &mut io::stderr().lock(),
+            config.verbose,
+            config.stats_json,
+            &chat.model,
+            outcome.stats.as_ref(),
+            outcome.ttft,
+            outcome.elapsed,
+        );
+    }
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
         Ending::Cancelled(CancelReason::Interrupt) => {

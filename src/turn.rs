@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::ollama::ndjson::{event, parse_chunk, ChatEvent, DecodeError, LineSplitter};
+use crate::backend::{Backend, ChatEvent, FeedError};
 use crate::ollama::wire::{ChatRequest, FinalStats};
-use crate::ollama::{ApiError, Client};
+use crate::ollama::ApiError;
 use crate::render::ReplySink;
 
 /// How a turn ended.
@@ -61,15 +61,11 @@ impl TurnOutcome {
     }
 }
 
-enum LineError {
-    Decode(DecodeError),
-    Output(std::io::Error),
-}
-
 /// Runs one chat request to its end. `cancel` resolving (Ctrl-C) drops the response, which closes
-/// the connection and makes Ollama stop generating. `stall` bounds the wait for each network read.
+/// the connection and makes the server stop generating. `stall` bounds the wait for each network
+/// read. The turn does not know which API the backend speaks: both give the same events.
 pub async fn run_turn<S, C>(
-    client: &Client,
+    backend: &Backend,
     request: &ChatRequest<'_>,
     sink: &mut S,
     cancel: C,
@@ -90,83 +86,91 @@ where
         elapsed: Duration::ZERO,
         ending: Ending::Done,
     };
+    let stalled = || {
+        Ending::Failed(ApiError::Stalled {
+            server: backend.server_name(),
+            secs: stall.as_secs(),
+        })
+    };
     tokio::pin!(cancel);
 
-    let connect = tokio::time::timeout(stall, client.chat(request));
-    let mut response = tokio::select! {
+    let connect = tokio::time::timeout(stall, backend.chat(request));
+    let mut reply = tokio::select! {
         r = connect => match r {
-            Ok(Ok(resp)) => resp,
+            Ok(Ok(reply)) => reply,
             Ok(Err(e)) => return finish(out, start, Ending::Failed(e), sink),
-            Err(_) => return finish(out, start, Ending::Failed(ApiError::Stalled(stall.as_secs())), sink),
+            Err(_) => return finish(out, start, stalled(), sink),
         },
         _ = &mut cancel => return finish(out, start, Ending::Cancelled(CancelReason::Interrupt), sink),
     };
 
-    let mut splitter = LineSplitter::new();
     let mut stream_error: Option<String> = None;
     let ending = loop {
         let next = tokio::select! {
-            r = tokio::time::timeout(stall, response.chunk()) => r,
+            r = tokio::time::timeout(stall, reply.read()) => r,
             _ = &mut cancel => break Ending::Cancelled(CancelReason::Interrupt),
         };
         let bytes = match next {
-            Err(_) => break Ending::Failed(ApiError::Stalled(stall.as_secs())),
+            Err(_) => break stalled(),
             Ok(Err(e)) => break Ending::Failed(e),
             Ok(Ok(None)) => {
-                let r =
-                    splitter.finish(|line| on_line(line, &mut out, &mut stream_error, sink, start));
+                let r = reply.finish(|ev| on_event(ev, &mut out, &mut stream_error, sink, start));
                 break match r {
-                    Err(e) => line_failure(e),
-                    Ok(()) if stream_error.is_some() => stream_failure(&mut stream_error),
+                    Err(e) => feed_failure(e),
+                    Ok(()) if stream_error.is_some() => stream_failure(backend, &mut stream_error),
                     Ok(()) if out.stats.is_some() => Ending::Done,
                     Ok(()) => Ending::Failed(ApiError::Incomplete),
                 };
             }
             Ok(Ok(Some(b))) => b,
         };
-        let r = splitter.feed(&bytes, |line| {
-            on_line(line, &mut out, &mut stream_error, sink, start)
-        });
-        if let Err(e) = r.and_then(|()| sink.flush().map_err(LineError::Output)) {
-            break line_failure(e);
+        let r = reply
+            .feed(&bytes, |ev| {
+                on_event(ev, &mut out, &mut stream_error, sink, start)
+            })
+            .and_then(|()| sink.flush().map_err(FeedError::Sink));
+        if let Err(e) = r {
+            break feed_failure(e);
         }
         if stream_error.is_some() {
-            break stream_failure(&mut stream_error);
+            break stream_failure(backend, &mut stream_error);
         }
         if out.stats.is_some() {
             break Ending::Done;
         }
     };
-    drop(response);
+    drop(reply);
     finish(out, start, ending, sink)
 }
 
-fn stream_failure(msg: &mut Option<String>) -> Ending {
-    Ending::Failed(ApiError::InStream(msg.take().unwrap_or_default()))
+fn stream_failure(backend: &Backend, msg: &mut Option<String>) -> Ending {
+    Ending::Failed(ApiError::InStream {
+        server: backend.server_name(),
+        message: msg.take().unwrap_or_default(),
+    })
 }
 
-fn line_failure(e: LineError) -> Ending {
+fn feed_failure(e: FeedError<std::io::Error>) -> Ending {
     match e {
-        LineError::Decode(d) => Ending::Failed(ApiError::Decode(d)),
-        LineError::Output(e) => {
+        FeedError::Decode(d) => Ending::Failed(ApiError::Decode(d)),
+        FeedError::Sink(e) => {
             tracing::debug!("stopped the reply: writing it failed: {e}");
             Ending::Cancelled(CancelReason::OutputClosed)
         }
     }
 }
 
-fn on_line<S: ReplySink + ?Sized>(
-    line: &[u8],
+fn on_event<S: ReplySink + ?Sized>(
+    ev: ChatEvent<'_>,
     out: &mut TurnOutcome,
     stream_error: &mut Option<String>,
     sink: &mut S,
     start: Instant,
-) -> Result<(), LineError> {
+) -> Result<(), std::io::Error> {
     if out.stats.is_some() || stream_error.is_some() {
-        return Ok(()); // nothing after the final chunk or an error line counts
+        return Ok(()); // nothing after the final chunk or an error counts
     }
-    let chunk = parse_chunk(line).map_err(LineError::Decode)?;
-    let (content, thinking) = match event(&chunk) {
+    let (content, thinking) = match ev {
         ChatEvent::Delta { content, thinking } => (content, thinking),
         ChatEvent::Done { content, stats } => {
             out.stats = Some(stats);
@@ -180,14 +184,14 @@ fn on_line<S: ReplySink + ?Sized>(
     };
     if !thinking.is_empty() {
         out.thinking.push_str(thinking);
-        sink.thinking(thinking).map_err(LineError::Output)?;
+        sink.thinking(thinking)?;
     }
     if !content.is_empty() {
         if out.ttft.is_none() {
             out.ttft = Some(start.elapsed());
         }
         out.content.push_str(content);
-        sink.content(content).map_err(LineError::Output)?;
+        sink.content(content)?;
     }
     Ok(())
 }

@@ -366,7 +366,7 @@ fn default_reply_counts_all_messages_and_keeps_chinese_intact() {
     assert_eq!(contents(&lines), "echo: 你好，世界");
     assert_eq!(
         lines.last().unwrap()["prompt_eval_count"],
-        (3 + 4) + (2 + 4)
+        (3 + 4) + (5 + 4) // CJK characters count one token each
     );
 }
 
@@ -733,6 +733,482 @@ fn garbage_closes_the_connection_and_the_server_keeps_working() {
     let _ = client.read_to_end(&mut rest);
     assert!(rest.is_empty());
     assert_eq!(request(&fake, "GET", "/", None).status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context window (22_ctx_overflow_*)
+// ---------------------------------------------------------------------------------------------
+
+fn filler(turn: usize) -> String {
+    // 400 ASCII characters: 100 + 4 tokens in the fake's count.
+    format!("{turn:03} {}", "x".repeat(396))
+}
+
+#[test]
+fn a_history_over_the_window_loses_its_oldest_messages_but_keeps_system_and_latest() {
+    let fake = FakeOllama::start();
+    let mut msgs = vec![json!({"role": "system", "content": "Be brief."})]; // 7 tokens
+    for i in 0..4 {
+        msgs.push(json!({"role": "user", "content": filler(i)}));
+        msgs.push(json!({"role": "assistant", "content": "ok"})); // 5 tokens
+    }
+    msgs.push(json!({"role": "user", "content": "last"})); // 5 tokens
+    let body = json!({"model": "tiny", "messages": msgs, "options": {"num_ctx": 256}});
+    let lines = chat(&fake, &body).lines();
+    let last = lines.last().unwrap();
+    // 7 + 5 (latest), then newest first: ok 5, filler 104, ok 5, filler 104, ok 5 = 235; the
+    // next filler does not fit.
+    assert_eq!(last["prompt_eval_count"], 235);
+    assert_eq!(last["done_reason"], "stop");
+    assert_eq!(fake.truncations(), 1);
+
+    let fits = json!({"model": "tiny", "messages": msgs, "options": {"num_ctx": 4096}});
+    let lines = chat(&fake, &fits).lines();
+    assert_eq!(
+        lines.last().unwrap()["prompt_eval_count"],
+        7 + 4 * (104 + 5) + 5
+    );
+    assert_eq!(fake.truncations(), 1);
+}
+
+#[test]
+fn a_single_message_over_the_window_is_cut() {
+    let fake = FakeOllama::start();
+    let body = json!({"model": "tiny", "messages": [{"role": "user", "content": "w ".repeat(1000)}], "options": {"num_ctx": 256}});
+    let lines = chat(&fake, &body).lines();
+    assert_eq!(lines.last().unwrap()["prompt_eval_count"], 131);
+    assert_eq!(fake.truncations(), 1);
+}
+
+#[test]
+fn generating_past_the_window_stops_with_length() {
+    let fake = FakeOllama::start();
+    fake.set_default_num_ctx(20);
+    let body = json!({"model": "tiny", "messages": [{"role": "user", "content": "a b c d e f g h i j k l m n o p"}]});
+    let lines = chat(&fake, &body).lines();
+    let last = lines.last().unwrap();
+    assert_eq!(last["prompt_eval_count"], 12);
+    assert_eq!(last["eval_count"], 8);
+    assert_eq!(last["done_reason"], "length");
+}
+
+#[test]
+fn default_window_and_cap_show_in_show_and_ps() {
+    let fake = FakeOllama::start();
+    fake.set_default_num_ctx(1024);
+    let show = request(&fake, "POST", "/api/show", Some(r#"{"model":"tiny"}"#)).json();
+    assert!(show["parameters"]
+        .as_str()
+        .unwrap()
+        .contains("num_ctx                        1024"));
+    assert!(show["modelfile"]
+        .as_str()
+        .unwrap()
+        .contains("PARAMETER num_ctx 1024"));
+    chat(&fake, &user("hi"));
+    let ps = request(&fake, "GET", "/api/ps", None).json();
+    assert_eq!(ps["models"][0]["context_length"], 1024);
+    fake.set_num_ctx_cap(Some(512));
+    chat(
+        &fake,
+        &json!({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "options": {"num_ctx": 8192}}),
+    );
+    let ps = request(&fake, "GET", "/api/ps", None).json();
+    assert_eq!(ps["models"][0]["context_length"], 512);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The OpenAI-compatible /v1 endpoints (recordings 23–25)
+// ---------------------------------------------------------------------------------------------
+
+fn v1_chat(fake: &FakeOllama, body: &Value) -> Resp {
+    request(
+        fake,
+        "POST",
+        "/v1/chat/completions",
+        Some(&body.to_string()),
+    )
+}
+
+fn v1_user(content: &str) -> Value {
+    json!({"model": "tiny", "messages": [{"role": "user", "content": content}], "stream": true,
+           "stream_options": {"include_usage": true}})
+}
+
+/// The `data:` payloads of an SSE body, checking the framing on the way.
+fn sse_events(resp: &Resp) -> Vec<String> {
+    let text = resp.text();
+    assert!(text.ends_with("\n\n") || !resp.complete, "{text:?}");
+    text.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a data event: {e:?}"))
+                .to_string()
+        })
+        .collect()
+}
+
+fn sse_content(events: &[String]) -> (String, String) {
+    let mut content = String::new();
+    let mut reasoning = String::new();
+    for e in events.iter().filter(|e| *e != "[DONE]") {
+        let v: Value = serde_json::from_str(e).unwrap();
+        if let Some(d) = v.pointer("/choices/0/delta") {
+            content.push_str(d["content"].as_str().unwrap_or(""));
+            reasoning.push_str(d["reasoning"].as_str().unwrap_or(""));
+        }
+    }
+    (content, reasoning)
+}
+
+#[test]
+fn v1_stream_is_shaped_like_the_recording() {
+    let fake = FakeOllama::start();
+    let resp = v1_chat(&fake, &v1_user("name a color"));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("Content-Type"), Some("text/event-stream"));
+    assert!(resp.complete);
+    let events = sse_events(&resp);
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let first: Value = serde_json::from_str(&events[0]).unwrap();
+    assert!(first["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(first["object"], "chat.completion.chunk");
+    assert_eq!(first["system_fingerprint"], "fp_ollama");
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(first["choices"][0]["finish_reason"], Value::Null);
+    let second: Value = serde_json::from_str(&events[1]).unwrap();
+    assert!(second["choices"][0]["delta"].get("role").is_none());
+    let n = events.len();
+    let finish: Value = serde_json::from_str(&events[n - 3]).unwrap();
+    assert_eq!(
+        finish["choices"][0],
+        json!({"index":0,"delta":{},"finish_reason":"stop"})
+    );
+    let usage: Value = serde_json::from_str(&events[n - 2]).unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    let u = &usage["usage"];
+    assert_eq!(
+        u["total_tokens"].as_u64(),
+        Some(u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap())
+    );
+    assert_eq!(sse_content(&events).0, "echo: name a color");
+    assert_eq!(fake.chat_bodies().len(), 1);
+}
+
+#[test]
+fn v1_usage_only_when_asked_and_max_tokens_cuts() {
+    let fake = FakeOllama::start();
+    let body = json!({"model":"tiny","messages":[{"role":"user","content":"a b c d e"}],
+                      "stream":true,"max_tokens":2});
+    let events = sse_events(&v1_chat(&fake, &body));
+    assert!(events.iter().all(|e| !e.contains("\"usage\"")));
+    let finish: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    assert_eq!(sse_content(&events).0, "echo: a");
+}
+
+#[test]
+fn v1_without_stream_answers_one_completion() {
+    let fake = FakeOllama::start();
+    let body = json!({"model":"tiny","messages":[{"role":"user","content":"hi"}]});
+    let resp = v1_chat(&fake, &body);
+    let v = resp.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "echo: hi");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn v1_errors_match_the_recordings() {
+    let fake = FakeOllama::start();
+    let resp = request(
+        &fake,
+        "POST",
+        "/v1/chat/completions",
+        Some(r#"{"model":"tiny","#),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(
+        resp.text(),
+        r#"{"error":{"message":"unexpected EOF","type":"invalid_request_error","param":null,"code":null}}"#
+    );
+    let resp = v1_chat(
+        &fake,
+        &json!({"model":"nope","messages":[{"role":"user","content":"hi"}]}),
+    );
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.header("Content-Type"), Some("application/json"));
+    assert_eq!(
+        resp.text(),
+        r#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#
+    );
+    let resp = v1_chat(
+        &fake,
+        &json!({"model":"tiny","messages":[{"role":"user","content":"x"}],"reasoning_effort":"low"}),
+    );
+    assert_eq!(resp.status, 400);
+    assert!(resp.text().contains("does not support thinking"));
+    fake.push_chat(ChatReply::HttpErrorHeaders {
+        status: 429,
+        message: "slow down".into(),
+        headers: vec![("Retry-After".into(), "7".into())],
+    });
+    let resp = v1_chat(&fake, &v1_user("x"));
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.header("Retry-After"), Some("7"));
+    assert_eq!(resp.json()["error"]["message"], "slow down");
+    assert_eq!(resp.json()["error"]["type"], "api_error");
+}
+
+#[test]
+fn v1_reasoning_for_a_thinking_model() {
+    let fake = FakeOllama::start();
+    fake.set_models(&["tiny-think"]);
+    let body = json!({"model":"tiny-think","messages":[{"role":"user","content":"why"}],
+                      "stream":true,"reasoning_effort":"low"});
+    let (content, reasoning) = sse_content(&sse_events(&v1_chat(&fake, &body)));
+    assert_eq!(reasoning, "thinking about: why");
+    assert_eq!(content, "echo: why");
+}
+
+#[test]
+fn v1_scripted_faults() {
+    let fake = FakeOllama::start();
+    fake.push_chat(ChatReply::Script(Script {
+        tokens: toks(&["par", "tial"]),
+        end: End::Error("model runner crashed".into()),
+        ..Script::default()
+    }));
+    let resp = v1_chat(&fake, &v1_user("x"));
+    assert!(resp.complete);
+    let events = sse_events(&resp);
+    assert_eq!(events.len(), 3, "{events:?}");
+    let err: Value = serde_json::from_str(&events[2]).unwrap();
+    assert_eq!(err["error"]["message"], "model runner crashed");
+
+    fake.push_chat(ChatReply::Script(Script {
+        tokens: toks(&["a", "b"]),
+        end: End::Drop,
+        ..Script::default()
+    }));
+    let resp = v1_chat(&fake, &v1_user("x"));
+    assert!(!resp.complete);
+    assert_eq!(sse_content(&sse_events(&resp)).0, "ab");
+
+    fake.push_chat(ChatReply::Script(Script {
+        tokens: toks(&["老師", "說"]),
+        split_every: Some(3),
+        ..Script::default()
+    }));
+    let resp = v1_chat(&fake, &v1_user("x"));
+    assert!(resp.chunks.len() > 10);
+    assert!(resp.chunks.iter().all(|c| c.len() <= 3));
+    assert_eq!(sse_content(&sse_events(&resp)).0, "老師說");
+}
+
+#[test]
+fn v1_models_list_and_lookup() {
+    let fake = FakeOllama::start();
+    fake.set_models(&["tiny", "tiny2"]);
+    let v = request(&fake, "GET", "/v1/models", None).json();
+    assert_eq!(v["object"], "list");
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["tiny:latest", "tiny2:latest"]);
+    assert_eq!(v["data"][0]["owned_by"], "library");
+    let resp = request(&fake, "GET", "/v1/models/tiny", None);
+    assert_eq!(resp.json()["id"], "tiny");
+    let resp = request(&fake, "GET", "/v1/models/nope", None);
+    assert_eq!(resp.status, 404);
+    assert_eq!(
+        resp.json()["error"]["message"],
+        "model 'nope:latest' not found"
+    );
+}
+
+#[test]
+fn v1_api_key_is_checked_when_required() {
+    let fake = FakeOllama::start();
+    fake.require_api_key(Some("sk-right"));
+    let resp = v1_chat(&fake, &v1_user("x"));
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.json()["error"]["code"], "invalid_api_key");
+    let mut client = connect(&fake);
+    let body = v1_user("x").to_string();
+    let req = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-right\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.get_mut().write_all(req.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut client, false).status, 200);
+    assert_eq!(request(&fake, "GET", "/v1/models", None).status, 401);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model management (pull, create, copy, delete, blobs)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn pull_streams_layers_then_installs_the_model() {
+    let fake = FakeOllama::start();
+    let r = request(&fake, "POST", "/api/pull", Some(r#"{"model":"tiny2"}"#));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/x-ndjson"));
+    let lines = r.lines();
+    assert_eq!(lines[0], json!({"status": "pulling manifest"}));
+    assert!(lines[1].get("completed").is_none(), "zero is omitted");
+    assert_eq!(lines[1]["total"], 253_113_673);
+    let status = lines[1]["status"].as_str().unwrap();
+    let digest = lines[1]["digest"].as_str().unwrap();
+    assert_eq!(status, format!("pulling {}", &digest[7..19]));
+    let last: Vec<&str> = lines[lines.len() - 3..]
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        last,
+        ["verifying sha256 digest", "writing manifest", "success"]
+    );
+    assert!(fake.model_names().contains(&"tiny2:latest".to_string()));
+}
+
+#[test]
+fn pull_failures_as_recorded() {
+    let fake = FakeOllama::start();
+    let r = request(
+        &fake,
+        "POST",
+        "/api/pull",
+        Some(r#"{"model":"this-model-does-not-exist-xyz"}"#),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text(),
+        "{\"status\":\"pulling manifest\"}\n{\"error\":\"pull model manifest: Get \\\"https://registry.ollama.ai/v2/library/this-model-does-not-exist-xyz/manifests/latest\\\": dial tcp: lookup registry.ollama.ai on 10.255.255.53:53: no such host\"}\n"
+    );
+    let r = request(
+        &fake,
+        "POST",
+        "/api/pull",
+        Some(r#"{"model":"this-model-does-not-exist-xyz","stream":false}"#),
+    );
+    assert_eq!(r.status, 500);
+
+    fake.push_pull(support::fake_ollama::PullReply::Script(
+        support::fake_ollama::PullScript {
+            error_after: Some((3, "max retries exceeded".into())),
+            ..Default::default()
+        },
+    ));
+    let lines = request(&fake, "POST", "/api/pull", Some(r#"{"model":"x"}"#)).lines();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3], json!({"error": "max retries exceeded"}));
+    assert!(!fake.model_names().contains(&"x:latest".to_string()));
+}
+
+#[test]
+fn create_records_the_body_and_installs_the_model() {
+    let fake = FakeOllama::start();
+    let body = r#"{"model":"tiny3","from":"tiny","system":"You are Tiny3. Reply with one word.","parameters":{"num_ctx":512,"temperature":0.2,"stop":["<end_of_turn>"]}}"#;
+    let r = request(&fake, "POST", "/api/create", Some(body));
+    assert_eq!(r.status, 200);
+    let statuses: Vec<String> = r
+        .lines()
+        .iter()
+        .map(|l| l["status"].as_str().unwrap().to_string())
+        .collect();
+    assert!(statuses[0].starts_with("using existing layer sha256:"));
+    assert_eq!(statuses.len(), 5);
+    assert_eq!(statuses[4], "success");
+    assert_eq!(
+        fake.create_bodies(),
+        vec![serde_json::from_str::<Value>(body).unwrap()]
+    );
+    assert_eq!(fake.model_names()[0], "tiny3:latest");
+
+    let r = request(
+        &fake,
+        "POST",
+        "/api/create",
+        Some(r#"{"model":"tiny5","from":"does-not-exist"}"#),
+    );
+    let lines = r.lines();
+    assert_eq!(lines[0], json!({"status": "pulling manifest"}));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("library/does-not-exist/manifests/latest"));
+}
+
+#[test]
+fn copy_and_delete_answer_as_recorded() {
+    let fake = FakeOllama::start();
+    let r = request(
+        &fake,
+        "POST",
+        "/api/copy",
+        Some(r#"{"source":"tiny","destination":"tiny3-copy"}"#),
+    );
+    assert_eq!((r.status, r.header("Content-Length")), (200, Some("0")));
+    assert_eq!(r.header("Content-Type"), None);
+    let r = request(
+        &fake,
+        "POST",
+        "/api/copy",
+        Some(r#"{"source":"nope","destination":"nope2"}"#),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), r#"{"error":"model \"nope\" not found"}"#);
+
+    let r = request(
+        &fake,
+        "DELETE",
+        "/api/delete",
+        Some(r#"{"model":"tiny3-copy"}"#),
+    );
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = request(
+        &fake,
+        "DELETE",
+        "/api/delete",
+        Some(r#"{"model":"tiny3-copy"}"#),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), r#"{"error":"model 'tiny3-copy' not found"}"#);
+    assert_eq!(
+        request(&fake, "POST", "/api/delete", Some("{}")).status,
+        405
+    );
+}
+
+#[test]
+fn blobs_check_their_digest() {
+    use sha2::{Digest, Sha256};
+    let fake = FakeOllama::start();
+    let data = "GGUF fake weights";
+    let hex: String = Sha256::digest(data.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = format!("/api/blobs/sha256:{hex}");
+    assert_eq!(request(&fake, "HEAD", &path, None).status, 404);
+    let wrong = format!("/api/blobs/sha256:{}", "0".repeat(64));
+    let r = request(&fake, "POST", &wrong, Some(data));
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("digest mismatch"));
+    assert_eq!(request(&fake, "POST", &path, Some(data)).status, 201);
+    assert_eq!(request(&fake, "HEAD", &path, None).status, 200);
+    assert_eq!(fake.blobs(), vec![format!("sha256:{hex}")]);
+    assert_eq!(
+        request(&fake, "HEAD", "/api/blobs/md5:abc", None).status,
+        400
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

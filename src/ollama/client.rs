@@ -12,6 +12,7 @@ use tokio::task::AbortHandle;
 use super::body::BodyEncoder;
 use super::error::ApiError;
 use super::wire::{ChatRequest, ErrorBody, TagsResponse};
+use crate::plain_http::without_tls_for_plain_http;
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -44,14 +45,7 @@ impl Client {
             // A corporate HTTP_PROXY must not swallow requests meant for this machine.
             builder = builder.no_proxy();
         }
-        if is_plain_http(base_url) {
-            // Plain HTTP needs no certificates, and loading the system's (a folder scan and
-            // some 150 parses) was most of the start-up time. Without them an https redirect
-            // could only fail obscurely, so it is refused with a message instead.
-            builder = builder
-                .tls_certs_only(std::iter::empty())
-                .redirect(reqwest::redirect::Policy::custom(refuse_https_redirect));
-        }
+        builder = without_tls_for_plain_http(builder, base_url, "OLLAMA_HOST (or --host)");
         let http = builder.build().map_err(|e| ApiError::Transport {
             url: base_url.to_string(),
             reason: e.to_string(),
@@ -68,7 +62,7 @@ impl Client {
         &self.base_url
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.base_url, path));
@@ -78,7 +72,7 @@ impl Client {
         rb
     }
 
-    fn transport_error(&self, e: reqwest::Error) -> ApiError {
+    pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
         if e.is_connect() || e.is_timeout() {
             ApiError::Unreachable {
                 url: self.base_url.clone(),
@@ -100,6 +94,15 @@ impl Client {
             // A panic while encoding left it unusable; this request does without it.
             Err(_) => BodyEncoder::new().encode(req),
         };
+        self.post_chat(encoded, req.model).await
+    }
+
+    /// `POST /api/chat` with an encoded body.
+    async fn post_chat(
+        &self,
+        encoded: serde_json::Result<Vec<u8>>,
+        model: &str,
+    ) -> Result<ChatResponse, ApiError> {
         let body = encoded.map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string(),
@@ -111,7 +114,7 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
-        let resp = self.check(resp, Some(req.model)).await?;
+        let resp = self.check(resp, Some(model)).await?;
         Ok(ChatResponse::spawn(resp))
     }
 
@@ -130,8 +133,16 @@ impl Client {
         })
     }
 
+    /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
+    /// the window our requests get. Encoded on its own: the chat's encoder keeps the history.
+    pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
+        let mut resp = self.post_chat(serde_json::to_vec(req), req.model).await?;
+        while resp.chunk().await?.is_some() {}
+        Ok(())
+    }
+
     /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body.
-    async fn check(
+    pub(super) async fn check(
         &self,
         resp: reqwest::Response,
         model: Option<&str>,
@@ -210,6 +221,7 @@ trait FrameSource {
 impl FrameSource for reqwest::Response {
     async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: "Ollama",
             reason: root_cause(&e),
         })
     }
@@ -257,33 +269,13 @@ async fn pump(mut src: impl FrameSource, tx: mpsc::Sender<Result<Bytes, ApiError
     }
 }
 
-fn is_plain_http(base_url: &str) -> bool {
-    base_url
-        .get(..7)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-}
-
-/// Redirects as reqwest follows them by default (at most 10), except to https.
-fn refuse_https_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
-    if attempt.url().scheme() == "https" {
-        let to = attempt.url().to_string();
-        attempt.error(format!(
-            "the server redirected to {to}; set OLLAMA_HOST (or --host) to the https address"
-        ))
-    } else if attempt.previous().len() >= 10 {
-        attempt.error("too many redirects")
-    } else {
-        attempt.follow()
-    }
-}
-
 fn is_loopback(base_url: &str) -> bool {
     let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
     rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }
 
 /// The innermost error message, which is the one that says what actually went wrong.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;
@@ -319,6 +311,7 @@ mod tests {
                 .into_iter()
                 .map(|f| {
                     f.map(Bytes::from).map_err(|_| ApiError::Disconnected {
+                        server: "Ollama",
                         reason: "reset".into(),
                     })
                 })
@@ -407,14 +400,6 @@ mod tests {
             .await
             .expect("the pump ended")
             .unwrap();
-    }
-
-    #[test]
-    fn plain_http_detection() {
-        assert!(is_plain_http("http://127.0.0.1:11434"));
-        assert!(is_plain_http("HTTP://example.com:80"));
-        assert!(!is_plain_http("https://ollama.com:443"));
-        assert!(!is_plain_http("http"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! What can go wrong talking to Ollama, each with a message that says what to do next.
+//! What can go wrong talking to the server, each with a message that says what to do next. The
+//! variants that only Ollama's own API produces name Ollama; the rest name the server they were
+//! given (`server`: "Ollama", or "the server" for an OpenAI-compatible one).
 
 use super::ndjson::DecodeError;
+use crate::openai::OpenAiError;
 
 /// A failed request or reply.
 #[derive(Debug, thiserror::Error)]
@@ -11,16 +14,25 @@ pub enum ApiError {
     ModelNotFound { model: String },
     #[error("Ollama answered {status}: {message}")]
     Status { status: u16, message: String },
-    #[error("Ollama reported an error during the reply: {0}")]
-    InStream(String),
-    #[error("the connection to Ollama was lost before the reply finished ({reason})")]
-    Disconnected { reason: String },
-    #[error("the reply ended without Ollama's final chunk")]
+    #[error("{server} reported an error during the reply: {message}")]
+    InStream {
+        server: &'static str,
+        message: String,
+    },
+    #[error("the connection to {server} was lost before the reply finished ({reason})")]
+    Disconnected {
+        server: &'static str,
+        reason: String,
+    },
+    #[error("the reply ended before the server sent its final chunk")]
     Incomplete,
-    #[error("no data from Ollama for {0} s, so the reply was abandoned (raise the limit with --timeout)")]
-    Stalled(u64),
+    #[error("no data from {server} for {secs} s, so the reply was abandoned (raise the limit with --timeout)")]
+    Stalled { server: &'static str, secs: u64 },
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// From an OpenAI-compatible server.
+    #[error(transparent)]
+    OpenAi(#[from] OpenAiError),
     #[error("request to {url} failed: {reason}")]
     Transport { url: String, reason: String },
 }

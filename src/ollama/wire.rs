@@ -107,6 +107,10 @@ pub struct FinalStats {
     pub prompt_eval_duration: u64,
     pub eval_count: Option<u64>,
     pub eval_duration: u64,
+    /// The server reported no token counts at all (an OpenAI-compatible server that ignored
+    /// `include_usage`), so a missing count is unknown rather than 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_unknown: bool,
 }
 
 impl FinalStats {
@@ -119,6 +123,7 @@ impl FinalStats {
             prompt_eval_duration: c.prompt_eval_duration,
             eval_count: c.eval_count,
             eval_duration: c.eval_duration,
+            usage_unknown: false,
         }
     }
 
@@ -173,6 +178,9 @@ pub struct ModelDetails {
     pub context_length: Option<u64>,
 }
 
+/// `POST /api/show`, defined with the other model-management types.
+pub use super::models::ShowResponse;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +227,21 @@ mod tests {
         let s = FinalStats::from_chunk(&c);
         assert_eq!(s.eval_count, None);
         assert_eq!(s.eval_rate(), None);
+    }
+
+    #[test]
+    fn show_response_reads_the_recording() {
+        let body = r#"{"modelfile":"FROM x\n","parameters":"top_p                          0.95\nstop                           \"<end_of_turn>\"","template":"{{ .Prompt }}","system":"You are Tiny.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"tensors":[{"name":"a","type":"F32","shape":[640]}],"capabilities":["completion"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#;
+        let s: ShowResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(s.architecture(), Some("gemma3"));
+        assert_eq!(s.arch_number("context_length"), Some(32768));
+        assert_eq!(s.arch_number("embedding_length"), Some(640));
+        assert_eq!(s.license, "");
+        assert_eq!(
+            s.parameter_pairs(),
+            vec![("top_p", "0.95"), ("stop", "\"<end_of_turn>\"")]
+        );
+        assert_eq!(s.details.quantization_level.as_deref(), Some("Q4_K_M"));
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Shows a streaming reply: sanitised and styled on a terminal, byte for byte in a pipe.
 //!
-//! Layout: `sanitize` (untrusted text → terminal-safe text); this file (the `ReplySink` the turn
+//! Layout: `sanitize` (untrusted text → terminal-safe text); `wrap` (word wrap at the terminal
+//! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
 //! writes into, and the one renderer that implements it for both kinds of output).
 
 pub mod sanitize;
+pub mod verbose;
+pub mod wrap;
 
 use std::io::{self, Write};
 
 pub use sanitize::sanitize;
+use wrap::Wrapper;
 
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
@@ -50,6 +54,8 @@ pub struct Renderer<W: Write> {
     thought_on_stderr: bool,
     at_line_start: bool,
     wrote_any: bool,
+    /// Word wrap, on a terminal only.
+    wrap: Option<Wrapper>,
 }
 
 impl<W: Write> Renderer<W> {
@@ -62,7 +68,17 @@ impl<W: Write> Renderer<W> {
             thought_on_stderr: false,
             at_line_start: true,
             wrote_any: false,
+            wrap: None,
         }
+    }
+
+    /// Wraps terminal output at word boundaries to fit `width` columns. Plain output (a pipe) is
+    /// never wrapped: it stays the model's bytes.
+    pub fn with_wrap(mut self, width: Option<usize>) -> Self {
+        if matches!(self.output, Output::Terminal { .. }) {
+            self.wrap = width.filter(|w| *w > 0).map(Wrapper::new);
+        }
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -77,18 +93,44 @@ impl<W: Write> Renderer<W> {
         if text.is_empty() {
             return Ok(());
         }
-        match self.output {
-            Output::Plain => self.out.write_all(text.as_bytes())?,
-            Output::Terminal { .. } => self.out.write_all(sanitize(text).as_bytes())?,
+        match (self.output, self.wrap.as_mut()) {
+            (Output::Plain, _) => self.out.write_all(text.as_bytes())?,
+            (Output::Terminal { .. }, None) => self.out.write_all(sanitize(text).as_bytes())?,
+            (Output::Terminal { .. }, Some(w)) => {
+                let mut wrapped = String::with_capacity(text.len() + 8);
+                w.push(&sanitize(text), &mut wrapped);
+                self.out.write_all(wrapped.as_bytes())?;
+            }
         }
-        self.at_line_start = text.ends_with('\n');
+        self.at_line_start = match &self.wrap {
+            Some(w) => w.at_line_start(),
+            None => text.ends_with('\n'),
+        };
         self.wrote_any = true;
         Ok(())
+    }
+
+    /// Writes out a word the wrapper holds back, before styles change or the reply ends.
+    fn flush_wrap(&mut self) -> io::Result<()> {
+        if let Some(w) = self.wrap.as_mut() {
+            let mut rest = String::new();
+            w.flush(&mut rest);
+            self.out.write_all(rest.as_bytes())?;
+            self.at_line_start = w.at_line_start();
+        }
+        Ok(())
+    }
+
+    fn reset_wrap_column(&mut self) {
+        if let Some(w) = self.wrap.as_mut() {
+            *w = Wrapper::new(w.width());
+        }
     }
 
     fn end_thinking(&mut self) -> io::Result<()> {
         if self.in_thinking {
             self.in_thinking = false;
+            self.flush_wrap()?;
             if self.color() {
                 self.out.write_all(RESET.as_bytes())?;
             }
@@ -97,6 +139,7 @@ impl<W: Write> Renderer<W> {
             }
             self.out.write_all(b"\n")?;
             self.at_line_start = true;
+            self.reset_wrap_column();
         }
         if self.thought_on_stderr {
             self.thought_on_stderr = false;
@@ -150,6 +193,7 @@ impl<W: Write> ReplySink for Renderer<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.end_thinking()?;
+        self.flush_wrap()?;
         if matches!(self.output, Output::Terminal { .. }) && self.wrote_any && !self.at_line_start {
             self.out.write_all(b"\n")?;
         }
@@ -201,6 +245,52 @@ mod tests {
             &[("t", "let me"), ("t", " think"), ("c", "Answer.")],
         );
         assert_eq!(out, "\x1b[2mlet me think\x1b[0m\n\nAnswer.\n");
+    }
+
+    #[test]
+    fn terminal_output_wraps_but_pipes_never_do() {
+        let steps = [("c", "alpha beta"), ("c", " gamma delta")];
+        let mut r = Renderer::new(
+            Vec::new(),
+            Output::Terminal { color: false },
+            ThinkingTo::Inline,
+        )
+        .with_wrap(Some(11));
+        for (_, t) in steps {
+            r.content(t).unwrap();
+        }
+        r.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(r.into_inner()).unwrap(),
+            "alpha beta \ngamma delta\n"
+        );
+        let mut r =
+            Renderer::new(Vec::new(), Output::Plain, ThinkingTo::Hidden).with_wrap(Some(11));
+        for (_, t) in steps {
+            r.content(t).unwrap();
+        }
+        r.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(r.into_inner()).unwrap(),
+            "alpha beta gamma delta"
+        );
+    }
+
+    #[test]
+    fn wrapped_thinking_flushes_before_the_style_ends() {
+        let mut r = Renderer::new(
+            Vec::new(),
+            Output::Terminal { color: true },
+            ThinkingTo::Inline,
+        )
+        .with_wrap(Some(20));
+        r.thinking("hmm ok").unwrap();
+        r.content("Yes.").unwrap();
+        r.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(r.into_inner()).unwrap(),
+            "\x1b[2mhmm ok\x1b[0m\n\nYes.\n"
+        );
     }
 
     #[test]

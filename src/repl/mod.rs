@@ -1,11 +1,28 @@
 //! The interactive chat: read a line (rustyline, blocking, outside async code), then either run a
 //! slash command or send the line as a turn. The only module that reads keys.
 //!
-//! Layout: `command` (slash-command parser); this file (the editor loop).
+//! Layout: `command` (the command table and its pure parser; `args` parses each command's
+//! arguments), `complete` (tab completion and the
+//! prompt hint), `input` (`"""` blocks, Ctrl+J, Ctrl+G and the external editor), `help`, and the
+//! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
+//! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
+//! `chat_context`'s report);
+//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
+mod args;
 pub mod command;
+pub mod complete;
+pub mod copy;
+mod exchange;
+pub mod help;
+pub mod input;
+mod models;
+mod set;
+mod show;
+pub mod stats;
+mod tty;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use rustyline::error::ReadlineError;
@@ -13,16 +30,21 @@ use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
-use crate::chat::{ctrl_c, pick_model, Chat, HistoryEffect};
+use crate::backend::Backend;
+use crate::chat::{ctrl_c, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
-use crate::ollama::Client;
+use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::session::{self, Change};
 use crate::turn::Ending;
-use command::{SlashCommand, COMMANDS};
+use command::SlashCommand;
+use complete::{model_hint, ReplHelper};
+use input::{compose, editor_command, Block, EditorRequest, Typed};
+use stats::SessionStats;
 
-const PROMPT: &str = ">>> ";
+const CONTINUATION_PROMPT: &str = "... ";
 
 /// Styles for the REPL's own lines (never for model text, which the renderer handles).
 struct Style {
@@ -45,98 +67,309 @@ impl Style {
     }
 }
 
+/// How the REPL shows things; changed by `/set verbose`, `/set wordwrap`, `/set history`.
+struct View {
+    verbose: bool,
+    stats_json: bool,
+    wordwrap: bool,
+    history: bool,
+}
+
+/// One REPL session: the chat and everything the commands change.
+pub(crate) struct Repl<'a> {
+    rt: &'a Runtime,
+    chat: Chat<'a>,
+    style: Style,
+    view: View,
+    stats: SessionStats,
+    history_path: Option<&'a Path>,
+}
+
+/// What the loop does after a command.
+enum Flow {
+    Continue,
+    Exit,
+    /// Put this text at the prompt (a message that got no reply).
+    Prefill(String),
+}
+
+type LineEditor<'a> = Editor<ReplHelper<'a>, FileHistory>;
+
 /// Runs the chat until `/bye` or Ctrl-D.
-pub fn run(rt: &Runtime, client: &Client, config: &Config) -> anyhow::Result<ExitCode> {
-    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
-    let style = Style {
-        color: !config.no_color && io::stdout().is_terminal(),
+pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
+    let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
+    if let Some(client) = backend.ollama() {
+        if let Some(code) = crate::commands::pull::offer_pull(rt, client, config, &chat.model)? {
+            return Ok(code);
+        }
+    }
+    let color = !config.no_color && io::stdout().is_terminal();
+    let mut repl = Repl {
+        rt,
+        chat,
+        style: Style { color },
+        view: View {
+            verbose: config.verbose,
+            stats_json: config.stats_json,
+            wordwrap: true,
+            history: true,
+        },
+        stats: SessionStats::default(),
+        history_path: config.history_path.as_deref(),
     };
-    let mut chat = Chat::new(client, config, model);
-    let mut editor = open_editor(config.history_path.as_deref())?;
+    let fetch_models = Box::new(move || rt.block_on(backend.list_models()).unwrap_or_default());
+    let mut editor = open_editor(repl.history_path, ReplHelper::new(color, fetch_models))?;
+    let compose_request = input::bind_keys(&mut editor);
 
     println!(
         "{}",
-        style.dim(&format!(
+        repl.style.dim(&format!(
             "ollama-chat {} · {} at {} · /? for help, /bye or Ctrl-D to exit",
             env!("CARGO_PKG_VERSION"),
-            chat.model,
-            client.base_url()
+            repl.chat.model,
+            backend.base_url()
         ))
     );
-    if let Some(w) = chat.log_warning() {
+    if let Some(w) = repl.chat.log_warning() {
         eprintln!("ollama-chat: warning: {w}");
     }
-
-    let mut prefill: Option<String> = None;
-    loop {
-        let read = match prefill.take() {
-            Some(text) => editor.readline_with_initial(PROMPT, (&text, "")),
-            None => editor.readline(PROMPT),
-        };
-        let line = match read {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted) => {
-                println!("{}", style.dim("Use Ctrl-D or /bye to exit."));
-                continue;
-            }
-            Err(ReadlineError::Eof) => break,
-            Err(e) => return Err(e.into()),
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        remember(&mut editor, &line, config.history_path.as_deref());
-
-        if let Some(cmd) = command::parse(&line) {
-            match cmd {
-                SlashCommand::Bye => break,
-                SlashCommand::Clear => {
-                    chat.conversation.clear();
-                    println!("{}", style.dim("Cleared the conversation."));
-                }
-                SlashCommand::Help => print_help(),
-                SlashCommand::Unknown { name, suggestion } => {
-                    let hint = suggestion
-                        .map(|s| format!(" Did you mean {s}?"))
-                        .unwrap_or_default();
-                    println!("Unknown command '{name}'.{hint} Type /? for help.");
-                }
-            }
-            continue;
-        }
-
-        let mut renderer = Renderer::new(
-            io::stdout().lock(),
-            Output::Terminal { color: style.color },
-            ThinkingTo::Inline,
-        );
-        let (outcome, effect) = rt.block_on(chat.send(&line, &mut renderer, ctrl_c()));
-        drop(renderer);
-        match &outcome.ending {
-            Ending::Done => {}
-            Ending::Cancelled(_) => println!("{}", style.dim("(cancelled)")),
-            Ending::Failed(e) => eprintln!("{}", style.red(&format!("error: {e}"))),
-        }
-        if let HistoryEffect::Returned(text) = effect {
-            if matches!(outcome.ending, Ending::Failed(_)) {
-                println!(
-                    "{}",
-                    style.dim("Your message is back at the prompt: press Enter to send it again.")
-                );
-            }
-            prefill = Some(text);
-        }
-        println!();
+    for n in notices {
+        repl.note(&n);
     }
+    let _typeahead = tty::TypeaheadGuard::new();
+    repl.run_loop(&mut editor, &compose_request)?;
     Ok(ExitCode::Success)
 }
 
-fn open_editor(history: Option<&Path>) -> anyhow::Result<Editor<(), FileHistory>> {
+impl<'a> Repl<'a> {
+    fn run_loop(
+        &mut self,
+        editor: &mut LineEditor<'a>,
+        compose_request: &EditorRequest,
+    ) -> anyhow::Result<()> {
+        let mut prefill: Option<String> = None;
+        let mut block = Block::default();
+        loop {
+            let prompt = if block.is_open() {
+                CONTINUATION_PROMPT.to_string()
+            } else {
+                format!("{} >>> ", model_hint(&self.chat.model))
+            };
+            let read = match prefill.take() {
+                Some(text) => editor.readline_with_initial(&prompt, (&text, "")),
+                None => editor.readline(&prompt),
+            };
+            let line = match read {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) if block.is_open() => {
+                    block.cancel();
+                    self.note("Multi-line input cancelled.");
+                    continue;
+                }
+                Err(ReadlineError::Interrupted) => {
+                    println!("{}", self.style.dim("Use Ctrl-D or /bye to exit."));
+                    continue;
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let draft = compose_request.lock().ok().and_then(|mut slot| slot.take());
+            if let Some(draft) = draft {
+                prefill = self.compose_at_prompt(&draft);
+                continue;
+            }
+            let Some(typed) = block.feed(&line) else {
+                continue;
+            };
+            let text = typed.text();
+            if text.trim().is_empty() {
+                continue;
+            }
+            match &typed {
+                Typed::Line(_) => self.remember(editor, text),
+                // Recalled later, the quotes keep it a message.
+                Typed::Message(_) => self.remember(editor, &format!("\"\"\"{text}\"\"\"")),
+            }
+            let parsed = match typed {
+                Typed::Line(_) => command::parse(text),
+                Typed::Message(_) => Ok(None),
+            };
+            match parsed {
+                Ok(None) => prefill = self.turn(text),
+                Ok(Some(cmd)) => match self.run_command(cmd) {
+                    Flow::Continue => {}
+                    Flow::Exit => break,
+                    Flow::Prefill(text) => prefill = Some(text),
+                },
+                Err(
+                    e @ command::ParseError::Unknown {
+                        suggestion: None, ..
+                    },
+                ) => self.error(&format!(
+                    "{e} (to send it as a message, quote it: \"\"\"{}\"\"\")",
+                    text.trim()
+                )),
+                Err(e) => self.error(&e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    fn run_command(&mut self, cmd: SlashCommand) -> Flow {
+        match cmd {
+            SlashCommand::Bye => return Flow::Exit,
+            SlashCommand::Help(topic) => print!("{}", help::help(topic)),
+            SlashCommand::Clear => {
+                self.change(Change::Clear);
+                self.note("Cleared the conversation.");
+            }
+            SlashCommand::Save(name) => {
+                let said = session::live::slash_save(&mut self.chat, &name);
+                self.note(&said);
+            }
+            SlashCommand::Session(args) => {
+                let config = self.chat.config;
+                match session::live::slash_session(&mut self.chat, config, &args) {
+                    Ok(text) => self.note(&text),
+                    Err(e) => self.error(&e),
+                }
+            }
+            SlashCommand::Show(what) => self.show(what),
+            SlashCommand::Set(setting) => self.set(setting),
+            SlashCommand::Load { model, clear } => self.load(&model, clear),
+            SlashCommand::Model(name) => self.model(name.as_deref()),
+            SlashCommand::Models => self.models(),
+            SlashCommand::Retry => return self.retry().map_or(Flow::Continue, Flow::Prefill),
+            SlashCommand::Undo => self.undo(),
+            SlashCommand::Edit => return self.edit().map_or(Flow::Continue, Flow::Prefill),
+            SlashCommand::Copy(n) => self.copy(n),
+            SlashCommand::Context => {
+                let report = self.rt.block_on(self.chat.context_report());
+                println!("{}", report.trim_end());
+            }
+            SlashCommand::Stats => print!("{}", self.stats.report()),
+        }
+        Flow::Continue
+    }
+
+    /// Sends one message and shows the reply. Returns the message when it got no reply at all, to
+    /// be offered again at the prompt.
+    fn turn(&mut self, input: &str) -> Option<String> {
+        let width = if self.view.wordwrap {
+            terminal_width()
+        } else {
+            None
+        };
+        let mut renderer = Renderer::new(
+            io::stdout().lock(),
+            Output::Terminal {
+                color: self.style.color,
+            },
+            ThinkingTo::Inline,
+        )
+        .with_wrap(width);
+        let sent = self
+            .rt
+            .block_on(self.chat.send(input, &mut renderer, ctrl_c()));
+        drop(renderer);
+        let Sent {
+            outcome, effect, ..
+        } = match sent {
+            Ok(sent) => sent,
+            Err(not_sent) => {
+                // Refused by the context policy (or its summary failed): nothing reached the model.
+                self.error(&not_sent.to_string());
+                self.note("Your message is back at the prompt: edit it, or clear it with Ctrl-U.");
+                println!();
+                return Some(not_sent.input);
+            }
+        };
+        self.stats.record(&outcome);
+        match &outcome.ending {
+            Ending::Done => {}
+            Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),
+            Ending::Failed(e) => eprintln!("{}", self.style.red(&format!("error: {e}"))),
+        }
+        if !matches!(outcome.ending, Ending::Failed(_)) {
+            write_stats(
+                &mut io::stderr().lock(),
+                self.view.verbose,
+                self.view.stats_json,
+                &self.chat.model,
+                outcome.stats.as_ref(),
+                outcome.ttft,
+                outcome.elapsed,
+            );
+        }
+        let mut returned = None;
+        if let HistoryEffect::Returned(text) = effect {
+            if matches!(outcome.ending, Ending::Failed(_)) {
+                self.note("Your message is back at the prompt: press Enter to send it again.");
+            }
+            returned = Some(text);
+        }
+        println!();
+        returned
+    }
+
+    /// Ctrl+G: the line so far, edited in the user's editor, back at the prompt for review.
+    fn compose_at_prompt(&mut self, draft: &str) -> Option<String> {
+        let editor = editor_command(&|k| std::env::var(k).ok());
+        match compose(draft, &editor) {
+            Ok(Some(text)) => Some(text),
+            Ok(None) => {
+                self.note("The editor left the message empty.");
+                None
+            }
+            Err(e) => {
+                self.error(&e.to_string());
+                Some(draft.to_string()).filter(|d| !d.is_empty())
+            }
+        }
+    }
+
+    /// Adds the input to Up-arrow history and to the history file right away, so a crash loses
+    /// nothing; `/set nohistory` stops both.
+    fn remember(&self, editor: &mut LineEditor<'_>, text: &str) {
+        if !self.view.history {
+            return;
+        }
+        let _ = editor.add_history_entry(text);
+        if let Some(p) = self.history_path {
+            if editor.history_mut().append(p).is_err() {
+                tracing::debug!("could not append to the history file {}", p.display());
+            }
+        }
+    }
+
+    /// Changes the chat's state and records the change in the session file.
+    fn change(&mut self, change: Change) {
+        if let Err(e) = self.chat.change(change) {
+            self.error(&e);
+        }
+    }
+
+    /// A quiet line of the REPL's own.
+    fn note(&self, text: &str) {
+        println!("{}", self.style.dim(text));
+    }
+
+    fn error(&self, text: &str) {
+        eprintln!("{}", self.style.red(&format!("error: {text}")));
+    }
+}
+
+fn open_editor<'a>(
+    history: Option<&Path>,
+    helper: ReplHelper<'a>,
+) -> anyhow::Result<LineEditor<'a>> {
     let config = EditorConfig::builder()
         .max_history_size(1000)?
         .auto_add_history(false)
+        .completion_type(rustyline::CompletionType::List)
         .build();
     let mut editor = Editor::with_config(config)?;
+    editor.set_helper(Some(helper));
     if let Some(path) = history {
         // Created private up front: the history holds everything the user typed.
         if open_private_append(path).is_ok() {
@@ -146,24 +379,21 @@ fn open_editor(history: Option<&Path>) -> anyhow::Result<Editor<(), FileHistory>
     Ok(editor)
 }
 
-/// Adds the line to Up-arrow history and to the history file right away, so a crash loses nothing.
-fn remember(editor: &mut Editor<(), FileHistory>, line: &str, path: Option<&Path>) {
-    let _ = editor.add_history_entry(line);
-    if let Some(p) = path {
-        if editor.history_mut().append(p).is_err() {
-            tracing::debug!("could not append to the history file {}", p.display());
-        }
+/// The width to wrap replies at: the terminal's, else `COLUMNS`, else 80; none when stdout is
+/// not a terminal.
+fn terminal_width() -> Option<usize> {
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return None;
     }
-}
-
-fn print_help() {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "Available commands:");
-    for (name, help) in COMMANDS {
-        let _ = writeln!(out, "  {name:<10} {help}");
-    }
-    let _ = writeln!(
-        out,
-        "\nCtrl-C stops a reply; Ctrl-D or /bye exits. Everything else you type is sent to the model."
-    );
+    let from_tty = terminal_size::terminal_size_of(&stdout)
+        .map(|(w, _)| usize::from(w.0))
+        .filter(|w| *w > 0);
+    let from_env = || {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|c| *c > 0)
+    };
+    Some(from_tty.or_else(from_env).unwrap_or(80))
 }

@@ -7,19 +7,32 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::harness::{words, TestEnv};
+use crate::harness::{words, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, End, Script};
 
-#[test]
-fn no_server_exits_3_with_a_hint() {
-    let env = TestEnv::new();
+both!(
+    no_server_exits_3_with_a_hint,
+    no_server_and_no_model_also_exits_3,
+    unknown_model_exits_4_with_a_hint,
+    server_error_status_is_reported_with_its_message,
+    error_mid_stream_is_a_failed_turn_not_text,
+    dropped_connection_keeps_the_partial_reply,
+    a_stalled_server_is_abandoned_after_the_timeout,
+    ctrl_c_exits_130_and_closes_the_connection,
+    a_closed_pipe_is_not_an_error,
+    unwritable_log_warns_once_and_the_answer_still_comes,
+    usage_errors_exit_2,
+);
+
+fn no_server_exits_3_with_a_hint(api: Api) {
+    let env = TestEnv::with(api);
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     }; // bound and released: nothing listens there now
-    let out = env
-        .cmd()
-        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
+    let mut cmd = env.std_command();
+    env.unreachable(&mut cmd, port);
+    let out = assert_cmd::Command::from_std(cmd)
         .args(["-m", "tiny", "-p", "hi"])
         .assert()
         .code(3)
@@ -28,52 +41,65 @@ fn no_server_exits_3_with_a_hint() {
         .clone();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(&format!("cannot reach Ollama at http://127.0.0.1:{port}")));
-    assert!(stderr.contains("ollama serve"));
+    let (what, hint) = match api {
+        Api::Ollama => (
+            format!("cannot reach Ollama at http://127.0.0.1:{port}"),
+            "ollama serve",
+        ),
+        Api::OpenAi => (
+            format!("cannot reach the server at http://127.0.0.1:{port}/v1"),
+            "--base-url",
+        ),
+    };
+    assert!(stderr.contains(&what), "{stderr}");
+    assert!(stderr.contains(hint), "{stderr}");
     let rec = &env.log_records()[0];
     assert_eq!(rec["status"], "error");
     assert!(rec["error"].as_str().unwrap().contains("cannot reach"));
 }
 
-#[test]
-fn no_server_and_no_model_also_exits_3() {
-    let env = TestEnv::new();
-    env.cmd()
-        .env("OLLAMA_HOST", "127.0.0.1:1")
+fn no_server_and_no_model_also_exits_3(api: Api) {
+    let env = TestEnv::with(api);
+    let mut cmd = env.std_command();
+    env.unreachable(&mut cmd, 1);
+    assert_cmd::Command::from_std(cmd)
         .args(["-p", "hi"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("cannot reach Ollama"));
+        .stderr(predicate::str::contains("cannot reach"));
 }
 
-#[test]
-fn unknown_model_exits_4_and_suggests_pulling() {
-    let env = TestEnv::new();
+fn unknown_model_exits_4_with_a_hint(api: Api) {
+    let env = TestEnv::with(api);
+    let hint = match api {
+        Api::Ollama => "ollama pull no-such-model",
+        Api::OpenAi => "it serves: tiny:latest; choose one with --model",
+    };
     env.cmd()
         .args(["-m", "no-such-model", "-p", "hi"])
         .assert()
         .code(4)
         .stdout("")
         .stderr(predicate::str::contains("model 'no-such-model' not found"))
-        .stderr(predicate::str::contains("ollama pull no-such-model"));
+        .stderr(predicate::str::contains(hint));
 }
 
-#[test]
-fn server_error_status_is_reported_with_its_message() {
-    let env = TestEnv::new();
+fn server_error_status_is_reported_with_its_message(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny"]);
+    let answered = match api {
+        Api::Ollama => "Ollama answered 400: \"tiny\" does not support thinking",
+        Api::OpenAi => "the server answered 400: \"tiny\" does not support thinking",
+    };
     env.cmd()
-        .args(["-m", "tiny", "--think", "-p", "hi"])
+        .args(["-m", "tiny", env.think_flag(), "-p", "hi"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains(
-            "Ollama answered 400: \"tiny\" does not support thinking",
-        ));
+        .stderr(predicate::str::contains(answered));
 }
 
-#[test]
-fn error_line_mid_stream_is_a_failed_turn_not_text() {
-    let env = TestEnv::new();
+fn error_mid_stream_is_a_failed_turn_not_text(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words("partial answer"),
         end: End::Error("model runner has unexpectedly stopped".into()),
@@ -96,9 +122,8 @@ fn error_line_mid_stream_is_a_failed_turn_not_text() {
         .contains("unexpectedly stopped"));
 }
 
-#[test]
-fn dropped_connection_keeps_the_partial_reply() {
-    let env = TestEnv::new();
+fn dropped_connection_keeps_the_partial_reply(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words("so far so"),
         end: End::Drop,
@@ -116,9 +141,8 @@ fn dropped_connection_keeps_the_partial_reply() {
     assert_eq!(rec["tokens_used"], serde_json::Value::Null);
 }
 
-#[test]
-fn a_stalled_server_is_abandoned_after_the_timeout() {
-    let env = TestEnv::new();
+fn a_stalled_server_is_abandoned_after_the_timeout(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words("waiting for"),
         end: End::Stall(Duration::from_secs(30)),
@@ -131,14 +155,16 @@ fn a_stalled_server_is_abandoned_after_the_timeout() {
         .assert()
         .code(1)
         .stdout("waiting for")
-        .stderr(predicate::str::contains("no data from Ollama for 1 s"));
+        .stderr(predicate::str::contains(format!(
+            "no data from {} for 1 s",
+            env.server_name()
+        )));
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(env.log_records()[0]["status"], "error");
 }
 
-#[test]
-fn ctrl_c_exits_130_and_closes_the_connection() {
-    let env = TestEnv::new();
+fn ctrl_c_exits_130_and_closes_the_connection(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: (0..400).map(|i| format!(" w{i}")).collect(),
         delay: Duration::from_millis(25),
@@ -176,9 +202,8 @@ fn ctrl_c_exits_130_and_closes_the_connection() {
     assert!(rec["model_response"].as_str().unwrap().starts_with(" w0"));
 }
 
-#[test]
-fn a_closed_pipe_is_not_an_error() {
-    let env = TestEnv::new();
+fn a_closed_pipe_is_not_an_error(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: (0..2000).map(|i| format!("line {i}\n")).collect(),
         delay: Duration::from_millis(2),
@@ -207,9 +232,8 @@ fn a_closed_pipe_is_not_an_error() {
     assert_eq!(env.log_records()[0]["status"], "cancelled");
 }
 
-#[test]
-fn unwritable_log_warns_once_and_the_answer_still_comes() {
-    let env = TestEnv::new();
+fn unwritable_log_warns_once_and_the_answer_still_comes(api: Api) {
+    let env = TestEnv::with(api);
     let dir = env.home.path().join("a-directory");
     std::fs::create_dir(&dir).unwrap();
     let out = env
@@ -225,9 +249,8 @@ fn unwritable_log_warns_once_and_the_answer_still_comes() {
     assert!(stderr.contains("cannot write the turn log"));
 }
 
-#[test]
-fn usage_errors_exit_2() {
-    let env = TestEnv::new();
+fn usage_errors_exit_2(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd().arg("--no-such-flag").assert().code(2);
     env.cmd()
         .args(["--think=sometimes", "-p", "x"])

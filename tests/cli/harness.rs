@@ -14,6 +14,9 @@ use crate::support::fake_ollama::FakeOllama;
 const SCRUBBED: &[&str] = &[
     "OLLAMA_HOST",
     "OLLAMA_API_KEY",
+    "OLLAMA_CHAT_API",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
     "OLLAMA_CHAT_MODEL",
     "OLLAMA_NOHISTORY",
     "NO_COLOR",
@@ -28,17 +31,81 @@ const SCRUBBED: &[&str] = &[
     "ALL_PROXY",
 ];
 
+/// Which API the binary is pointed at: the fake's `/api/chat` or its OpenAI-compatible `/v1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Ollama,
+    OpenAi,
+}
+
+/// Runs a test once per backend: `both!(name)` turns `fn name(api: Api)` into the tests
+/// `name::ollama` and `name::openai`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn ollama() {
+                super::$name(crate::harness::Api::Ollama)
+            }
+            #[test]
+            fn openai() {
+                super::$name(crate::harness::Api::OpenAi)
+            }
+        }
+    )*};
+}
+
 pub struct TestEnv {
     pub fake: FakeOllama,
     pub home: TempDir,
+    pub api: Api,
 }
 
 impl TestEnv {
     pub fn new() -> Self {
+        Self::with(Api::Ollama)
+    }
+
+    /// An environment whose commands talk to the fake through `api` (for OpenAI: `OLLAMA_CHAT_API`
+    /// and `OPENAI_BASE_URL` point at the fake's `/v1`, a loopback URL that needs no key).
+    pub fn with(api: Api) -> Self {
         TestEnv {
             fake: FakeOllama::start(),
             home: tempfile::tempdir().expect("temp home"),
+            api,
         }
+    }
+
+    /// The base URL the binary uses (what the log records as `host`).
+    pub fn base_url(&self) -> String {
+        match self.api {
+            Api::Ollama => self.fake.url(),
+            Api::OpenAi => format!("{}/v1", self.fake.url()),
+        }
+    }
+
+    /// How error messages name the server.
+    pub fn server_name(&self) -> &'static str {
+        match self.api {
+            Api::Ollama => "Ollama",
+            Api::OpenAi => "the server",
+        }
+    }
+
+    /// The `--think` flag that asks for thinking on this API (OpenAI's needs an effort level).
+    pub fn think_flag(&self) -> &'static str {
+        match self.api {
+            Api::Ollama => "--think",
+            Api::OpenAi => "--think=high",
+        }
+    }
+
+    /// Points the command at an address where nothing listens.
+    pub fn unreachable(&self, cmd: &mut StdCommand, port: u16) {
+        match self.api {
+            Api::Ollama => cmd.env("OLLAMA_HOST", format!("127.0.0.1:{port}")),
+            Api::OpenAi => cmd.env("OPENAI_BASE_URL", format!("http://127.0.0.1:{port}/v1")),
+        };
     }
 
     pub fn bin() -> PathBuf {
@@ -55,6 +122,10 @@ impl TestEnv {
             .env("OLLAMA_HOST", self.fake.host_port())
             .env("TERM", "xterm-256color")
             .current_dir(self.home.path());
+        if self.api == Api::OpenAi {
+            c.env("OLLAMA_CHAT_API", "openai")
+                .env("OPENAI_BASE_URL", self.base_url());
+        }
         c
     }
 

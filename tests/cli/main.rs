@@ -5,9 +5,20 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod failures;
+#[macro_use]
 mod harness;
+
+mod context;
+mod failures;
 mod log;
+mod models;
 mod oneshot;
+mod openai;
+mod pty;
+mod pull_create;
 mod repl;
+mod repl_commands;
+mod repl_input;
+mod replay;
+mod sessions;
 mod speed;

@@ -3,12 +3,25 @@
 use predicates::prelude::*;
 use serde_json::json;
 
-use crate::harness::{messages, words, TestEnv};
+use crate::harness::{messages, words, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, Script};
 
-#[test]
-fn prompt_flag_prints_only_the_reply() {
-    let env = TestEnv::new();
+both!(
+    prompt_flag_prints_only_the_reply,
+    piped_stdin_is_the_question,
+    prompt_and_stdin_are_sent_as_one_message,
+    empty_input_is_a_usage_error,
+    bad_option_values_are_refused_before_sending,
+    model_from_the_environment_variable,
+    several_installed_models_need_a_choice,
+    no_installed_model_is_exit_4,
+    chinese_split_inside_characters_arrives_intact,
+    thinking_never_reaches_stdout,
+    pipes_get_the_reply_byte_for_byte,
+);
+
+fn prompt_flag_prints_only_the_reply(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd()
         .args(["-p", "hello there"])
         .assert()
@@ -23,11 +36,31 @@ fn prompt_flag_prints_only_the_reply() {
         messages(&bodies[0]),
         vec![("user".to_string(), "hello there".to_string())]
     );
+    let paths: Vec<String> = env.fake.requests().iter().map(|r| r.path.clone()).collect();
+    match api {
+        // Besides the chat, only Ollama's read-only calls: the model list (no -m) and the
+        // context window (/api/show before, /api/ps after).
+        Api::Ollama => {
+            let chat: Vec<&String> = paths.iter().filter(|p| *p == "/api/chat").collect();
+            assert_eq!(chat.len(), 1, "{paths:?}");
+            assert!(
+                paths
+                    .iter()
+                    .all(|p| ["/api/tags", "/api/chat", "/api/show", "/api/ps"]
+                        .contains(&p.as_str())),
+                "{paths:?}"
+            );
+        }
+        Api::OpenAi => {
+            assert_eq!(paths.last().unwrap(), "/v1/chat/completions");
+            assert!(paths.iter().all(|p| p.starts_with("/v1/")), "{paths:?}");
+            assert_eq!(bodies[0]["stream_options"], json!({"include_usage": true}));
+        }
+    }
 }
 
-#[test]
-fn piped_stdin_is_the_question() {
-    let env = TestEnv::new();
+fn piped_stdin_is_the_question(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd()
         .write_stdin("法國的首都是哪裡？\n")
         .assert()
@@ -35,9 +68,8 @@ fn piped_stdin_is_the_question() {
         .stdout("echo: 法國的首都是哪裡？");
 }
 
-#[test]
-fn prompt_and_stdin_are_sent_as_one_message() {
-    let env = TestEnv::new();
+fn prompt_and_stdin_are_sent_as_one_message(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd()
         .args(["-p", "summarise this"])
         .write_stdin("line one\nline two\n")
@@ -53,9 +85,8 @@ fn prompt_and_stdin_are_sent_as_one_message() {
     );
 }
 
-#[test]
-fn empty_input_is_a_usage_error() {
-    let env = TestEnv::new();
+fn empty_input_is_a_usage_error(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd()
         .write_stdin("\n")
         .assert()
@@ -104,9 +135,8 @@ fn system_prompt_and_typed_options_reach_the_request() {
     );
 }
 
-#[test]
-fn bad_option_values_are_refused_before_sending() {
-    let env = TestEnv::new();
+fn bad_option_values_are_refused_before_sending(api: Api) {
+    let env = TestEnv::with(api);
     env.cmd()
         .args(["-o", "num_predict=ten", "-p", "hi"])
         .assert()
@@ -122,9 +152,8 @@ fn bad_option_values_are_refused_before_sending() {
     assert!(env.fake.requests().is_empty());
 }
 
-#[test]
-fn model_from_the_environment_variable() {
-    let env = TestEnv::new();
+fn model_from_the_environment_variable(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny", "tiny2"]);
     env.cmd()
         .env("OLLAMA_CHAT_MODEL", "tiny2")
@@ -134,9 +163,8 @@ fn model_from_the_environment_variable() {
     assert_eq!(env.fake.chat_bodies()[0]["model"], "tiny2");
 }
 
-#[test]
-fn several_installed_models_need_a_choice() {
-    let env = TestEnv::new();
+fn several_installed_models_need_a_choice(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny", "tiny2", "tiny-think"]);
     env.cmd()
         .args(["-p", "hi"])
@@ -149,15 +177,18 @@ fn several_installed_models_need_a_choice() {
         .stderr(predicate::str::contains("--model"));
 }
 
-#[test]
-fn no_installed_model_says_to_pull_one() {
-    let env = TestEnv::new();
+fn no_installed_model_is_exit_4(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&[]);
+    let hint = match api {
+        Api::Ollama => "ollama pull",
+        Api::OpenAi => "lists no models; name one with --model",
+    };
     env.cmd()
         .args(["-p", "hi"])
         .assert()
         .code(4)
-        .stderr(predicate::str::contains("ollama pull"));
+        .stderr(predicate::str::contains(hint));
 }
 
 #[test]
@@ -208,9 +239,8 @@ fn api_key_is_sent_as_bearer_and_never_logged() {
     assert!(!log.contains(secret));
 }
 
-#[test]
-fn chinese_split_inside_characters_arrives_intact() {
-    let env = TestEnv::new();
+fn chinese_split_inside_characters_arrives_intact(api: Api) {
+    let env = TestEnv::with(api);
     let text = "老師說：「學而時習之，不亦說乎？」😀 done";
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words(text),
@@ -222,26 +252,28 @@ fn chinese_split_inside_characters_arrives_intact() {
     assert_eq!(rec["model_response"], text);
 }
 
-#[test]
-fn thinking_never_reaches_stdout() {
-    let env = TestEnv::new();
+fn thinking_never_reaches_stdout(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny-think"]);
     env.fake.push_chat(ChatReply::Thinking {
         thinking: words("<look> let me think"),
         content: words("The sky is blue."),
     });
     env.cmd()
-        .args(["--think", "-p", "why?"])
+        .args([env.think_flag(), "-p", "why?"])
         .assert()
         .success()
         .stdout("The sky is blue.");
-    assert_eq!(env.fake.chat_bodies()[0]["think"], true);
+    let body = &env.fake.chat_bodies()[0];
+    match api {
+        Api::Ollama => assert_eq!(body["think"], true),
+        Api::OpenAi => assert_eq!(body["reasoning_effort"], "high"),
+    }
     assert_eq!(env.log_records()[0]["thinking"], "<look> let me think");
 }
 
-#[test]
-fn pipes_get_the_reply_byte_for_byte() {
-    let env = TestEnv::new();
+fn pipes_get_the_reply_byte_for_byte(api: Api) {
+    let env = TestEnv::with(api);
     let raw = "a\u{1b}[31mred\u{1b}[0m\r\n\u{7}b";
     env.fake.push_chat(ChatReply::Tokens(vec![raw.to_string()]));
     env.cmd().args(["-p", "hi"]).assert().success().stdout(raw);

@@ -3,18 +3,24 @@
 
 use std::time::Duration;
 
-use rexpect::process::WaitStatus;
-use rexpect::session::{spawn_command, PtySession};
+use rexpect::session::spawn_command;
 
-use crate::harness::{messages, words, TestEnv};
+use crate::harness::{messages, words, Api, TestEnv};
+use crate::pty::{enter, exit_with_ctrl_d, l, start, PROMPT};
 use crate::support::fake_ollama::{ChatReply, End, Script};
 
-const PROMPT: &str = ">>> ";
-
-/// rexpect reads the terminal byte by byte as Latin-1; this turns UTF-8 text into what it sees.
-fn l(s: &str) -> String {
-    s.bytes().map(char::from).collect()
-}
+both!(
+    question_answer_and_a_follow_up_that_carries_the_history,
+    ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer,
+    ctrl_c_at_the_prompt_does_not_exit,
+    a_failed_turn_gives_the_message_back_at_the_prompt,
+    a_dropped_connection_keeps_the_repl_going,
+    no_server_keeps_the_repl_open_and_the_message,
+    escape_sequences_from_the_model_are_shown_not_obeyed,
+    thinking_is_shown_before_the_answer,
+    clear_forgets_the_conversation_but_not_the_system_prompt,
+    models_lists_what_the_server_offers,
+);
 
 /// The fake notices a closed connection between chunks; give it a moment.
 fn wait_for_disconnect(env: &TestEnv) -> usize {
@@ -25,34 +31,16 @@ fn wait_for_disconnect(env: &TestEnv) -> usize {
     env.fake.client_disconnects()
 }
 
-fn start(env: &TestEnv, args: &[&str]) -> PtySession {
-    let mut cmd = env.std_command();
-    cmd.args(args);
-    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
-    p.exp_string(&l(PROMPT)).expect("the prompt appears");
-    p
-}
-
-fn exit_with_ctrl_d(mut p: PtySession) {
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
-    match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
-        other => panic!("unexpected exit: {other:?}"),
-    }
-}
-
-#[test]
-fn question_answer_and_a_follow_up_that_carries_the_history() {
-    let env = TestEnv::new();
+fn question_answer_and_a_follow_up_that_carries_the_history(api: Api) {
+    let env = TestEnv::with(api);
     env.fake
         .push_chat(ChatReply::Tokens(words("The capital of France is Paris.")));
     env.fake.push_chat(ChatReply::Tokens(words("羅馬。")));
     let mut p = start(&env, &["--system", "answer briefly"]);
-    p.send_line("What is the capital of France?").unwrap();
+    enter(&mut p, "What is the capital of France?");
     p.exp_string(&l("The capital of France is Paris.")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("義大利呢？").unwrap();
+    enter(&mut p, "義大利呢？");
     p.exp_string(&l("羅馬。")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -74,23 +62,22 @@ fn question_answer_and_a_follow_up_that_carries_the_history() {
     assert_eq!(log[1]["turn"], 2);
 }
 
-#[test]
-fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer() {
-    let env = TestEnv::new();
+fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: (0..300).map(|i| format!(" tok{i}")).collect(),
         delay: Duration::from_millis(30),
         ..Default::default()
     }));
     let mut p = start(&env, &[]);
-    p.send_line("write an essay").unwrap();
+    enter(&mut p, "write an essay");
     p.exp_string(&l(" tok3")).unwrap();
     p.send_control('c').unwrap();
     p.exp_string(&l("(cancelled)")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     assert_eq!(wait_for_disconnect(&env), 1, "the request must be closed");
 
-    p.send_line("go on").unwrap();
+    enter(&mut p, "go on");
     p.exp_string(&l("echo: go on")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -106,33 +93,31 @@ fn ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer() {
     assert_eq!(log[1]["status"], "ok");
 }
 
-#[test]
-fn ctrl_c_at_the_prompt_does_not_exit() {
-    let env = TestEnv::new();
+fn ctrl_c_at_the_prompt_does_not_exit(api: Api) {
+    let env = TestEnv::with(api);
     let mut p = start(&env, &[]);
     p.send_control('c').unwrap();
     p.exp_string(&l("Use Ctrl-D or /bye to exit.")).unwrap();
-    p.send_line("still here?").unwrap();
+    enter(&mut p, "still here?");
     p.exp_string(&l("echo: still here?")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("/bye").unwrap();
+    enter(&mut p, "/bye");
     p.exp_eof().unwrap();
 }
 
-#[test]
-fn a_failed_turn_gives_the_message_back_at_the_prompt() {
-    let env = TestEnv::new();
+fn a_failed_turn_gives_the_message_back_at_the_prompt(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::HttpError {
         status: 500,
         message: "llama runner process has terminated".into(),
     });
     let mut p = start(&env, &[]);
-    p.send_line("an important question").unwrap();
+    enter(&mut p, "an important question");
     p.exp_string(&l("llama runner process has terminated"))
         .unwrap();
     p.exp_string(&l("press Enter to send it again")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("").unwrap(); // the message is pre-filled: Enter resends it
+    enter(&mut p, ""); // the message is pre-filled: Enter resends it
     p.exp_string(&l("echo: an important question")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -149,34 +134,36 @@ fn a_failed_turn_gives_the_message_back_at_the_prompt() {
     assert_eq!(log[1]["status"], "ok");
 }
 
-#[test]
-fn a_dropped_connection_keeps_the_repl_going() {
-    let env = TestEnv::new();
+fn a_dropped_connection_keeps_the_repl_going(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: words("half an"),
         end: End::Drop,
         ..Default::default()
     }));
     let mut p = start(&env, &[]);
-    p.send_line("question").unwrap();
+    enter(&mut p, "question");
     p.exp_string(&l("half an")).unwrap();
     p.exp_string(&l("lost before the reply finished")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("again").unwrap();
+    enter(&mut p, "again");
     p.exp_string(&l("echo: again")).unwrap();
     exit_with_ctrl_d(p);
 }
 
-#[test]
-fn no_server_keeps_the_repl_open_and_the_message() {
-    let env = TestEnv::new();
+fn no_server_keeps_the_repl_open_and_the_message(api: Api) {
+    let env = TestEnv::with(api);
     let mut cmd = env.std_command();
-    cmd.env("OLLAMA_HOST", "127.0.0.1:1").args(["-m", "tiny"]);
+    env.unreachable(&mut cmd, 1);
+    cmd.args(["-m", "tiny"]);
     let mut p = spawn_command(cmd, Some(20_000)).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("are you there?").unwrap();
-    p.exp_string(&l("cannot reach Ollama at http://127.0.0.1:1"))
-        .unwrap();
+    enter(&mut p, "are you there?");
+    p.exp_string(&l(&format!(
+        "cannot reach {} at http://127.0.0.1:1",
+        env.server_name()
+    )))
+    .unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     p.exp_string(&l("are you there?")).unwrap(); // pre-filled for another try
     p.send_control('d').unwrap(); // Ctrl-D on a non-empty line deletes a char; clear it first
@@ -185,29 +172,27 @@ fn no_server_keeps_the_repl_open_and_the_message() {
     p.exp_eof().unwrap();
 }
 
-#[test]
-fn escape_sequences_from_the_model_are_shown_not_obeyed() {
-    let env = TestEnv::new();
+fn escape_sequences_from_the_model_are_shown_not_obeyed(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.push_chat(ChatReply::Tokens(vec![
         "before\u{1b}[2J\u{1b}]0;title\u{7}after".into(),
     ]));
     let mut p = start(&env, &[]);
-    p.send_line("hi").unwrap();
+    enter(&mut p, "hi");
     p.exp_string(&l("before␛[2J␛]0;title␇after")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
 }
 
-#[test]
-fn thinking_is_shown_before_the_answer() {
-    let env = TestEnv::new();
+fn thinking_is_shown_before_the_answer(api: Api) {
+    let env = TestEnv::with(api);
     env.fake.set_models(&["tiny-think"]);
     env.fake.push_chat(ChatReply::Thinking {
         thinking: words("pondering deeply"),
         content: words("42"),
     });
-    let mut p = start(&env, &["--think"]);
-    p.send_line("meaning of life?").unwrap();
+    let mut p = start(&env, &[env.think_flag()]);
+    enter(&mut p, "meaning of life?");
     p.exp_string(&l("pondering deeply")).unwrap();
     p.exp_string(&l("42")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
@@ -221,7 +206,7 @@ fn thinking_is_shown_before_the_answer() {
 fn up_arrow_recalls_input_from_an_earlier_run() {
     let env = TestEnv::new();
     let mut p = start(&env, &[]);
-    p.send_line("remember this line").unwrap();
+    enter(&mut p, "remember this line");
     p.exp_string(&l("echo: remember this line")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -241,16 +226,15 @@ fn up_arrow_recalls_input_from_an_earlier_run() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
-#[test]
-fn clear_forgets_the_conversation_but_not_the_system_prompt() {
-    let env = TestEnv::new();
+fn clear_forgets_the_conversation_but_not_the_system_prompt(api: Api) {
+    let env = TestEnv::with(api);
     let mut p = start(&env, &["-s", "sys"]);
-    p.send_line("one").unwrap();
+    enter(&mut p, "one");
     p.exp_string(&l("echo: one")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    p.send_line("/clear").unwrap();
+    enter(&mut p, "/clear");
     p.exp_string(&l("Cleared")).unwrap();
-    p.send_line("two").unwrap();
+    enter(&mut p, "two");
     p.exp_string(&l("echo: two")).unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -261,4 +245,16 @@ fn clear_forgets_the_conversation_but_not_the_system_prompt() {
             ("user".into(), "two".into())
         ]
     );
+}
+
+fn models_lists_what_the_server_offers(api: Api) {
+    let env = TestEnv::with(api);
+    env.fake.set_models(&["tiny", "tiny2"]);
+    let mut p = start(&env, &["-m", "tiny2:latest"]);
+    enter(&mut p, "/models");
+    p.exp_string(&l("* tiny2:latest")).unwrap(); // sorted: '2' comes before ':'
+    p.exp_string(&l("  tiny:latest")).unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    exit_with_ctrl_d(p);
+    assert!(env.fake.chat_bodies().is_empty());
 }

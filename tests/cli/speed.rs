@@ -1,16 +1,10 @@
 //! The paths the speed work changed, used as a person would: long fast streams through a pipe and
-//! a terminal arrive whole and in order, a long history is sent exactly on every turn, and plain
-//! HTTP (which loads no certificates) refuses an https redirect with a clear message.
+//! a terminal arrive whole and in order, a long or sliding history is sent exactly on every turn, and plain
+//! HTTP (which loads no certificates) refuses an https redirect with a clear message, on both APIs.
 
-use rexpect::session::spawn_command;
-
-use crate::harness::{messages, TestEnv};
+use crate::harness::{messages, Api, TestEnv};
+use crate::pty::{self, enter, l, PROMPT};
 use crate::support::fake_ollama::{fast_stream_text, ChatReply, FastStream};
-
-/// rexpect reads the terminal byte by byte as Latin-1; this turns UTF-8 text into what it sees.
-fn l(s: &str) -> String {
-    s.bytes().map(char::from).collect()
-}
 
 #[test]
 fn a_long_fast_stream_arrives_whole_in_a_pipe() {
@@ -44,18 +38,23 @@ fn a_long_fast_stream_on_a_terminal_then_a_follow_up_with_it_in_the_history() {
         default_tokens: 3000,
         ..FastStream::default()
     }));
-    let mut cmd = env.std_command();
-    cmd.args(["-m", "tiny", "--system", "你是一位老師"]);
-    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn in a pty");
-    p.exp_string(&l(">>> ")).unwrap();
-    p.send_line("tell me a long story").unwrap();
+    // A window the story fits in, so the follow-up carries all of it.
+    let args = [
+        "-m",
+        "tiny",
+        "--system",
+        "你是一位老師",
+        "-o",
+        "num_ctx=32768",
+    ];
+    let mut p = pty::start(&env, &args);
+    enter(&mut p, "tell me a long story");
     p.exp_string(&l(" rests\r\n")).unwrap();
-    p.exp_string(&l(">>> ")).unwrap();
-    p.send_line("and then? 然後呢？").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "and then? 然後呢？");
     p.exp_string(&l(" rests\r\n")).unwrap();
-    p.exp_string(&l(">>> ")).unwrap();
-    p.send_control('d').unwrap();
-    p.exp_eof().unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    pty::exit_with_ctrl_d(p);
 
     let story = fast_stream_text(3000);
     let bodies = env.fake.chat_bodies();
@@ -76,11 +75,63 @@ fn a_long_fast_stream_on_a_terminal_then_a_follow_up_with_it_in_the_history() {
 }
 
 #[test]
-fn plain_http_refuses_a_redirect_to_https_with_a_clear_message() {
+fn a_sliding_window_sends_exactly_the_history_that_fits_on_every_turn() {
+    // The request body is encoded incrementally (only changed messages again); here the context
+    // policy leaves the oldest exchange out turn after turn, and every body must still be exact.
     let env = TestEnv::new();
+    env.fake.set_fast_stream(Some(FastStream {
+        default_tokens: 300,
+        ..FastStream::default()
+    }));
+    let system = "你是一位老師";
+    let mut p = pty::start(&env, &["-m", "tiny", "-s", system, "-o", "num_ctx=2048"]);
+    let question = |i: usize| format!("question {i} 問題 \"{i}\"");
+    for i in 0..8 {
+        enter(&mut p, &question(i));
+        p.exp_string(&l(" rests\r\n")).unwrap();
+        p.exp_string(&l(PROMPT)).unwrap();
+    }
+    pty::exit_with_ctrl_d(p);
+
+    let reply = fast_stream_text(300);
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 8);
+    let mut first_kept = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        let sent = messages(body);
+        // The system prompt, then whole exchanges up to this question, oldest left out first.
+        let kept = (sent.len() - 2) / 2;
+        assert!(i - kept >= first_kept, "a dropped exchange came back");
+        first_kept = i - kept;
+        let mut expected = vec![("system".to_string(), system.to_string())];
+        for j in first_kept..i {
+            expected.push(("user".into(), question(j)));
+            expected.push(("assistant".into(), reply.clone()));
+        }
+        expected.push(("user".into(), question(i)));
+        assert_eq!(sent, expected, "request {i}");
+    }
+    assert!(first_kept >= 2, "the window slid: {first_kept}");
+    let log = env.log_records();
+    assert!(log
+        .iter()
+        .any(|r| r["context_action"]["strategy"] == "truncate"));
+    assert_eq!(env.fake.truncations(), 0, "the server never had to cut");
+}
+
+both!(plain_http_refuses_a_redirect_to_https_with_a_clear_message);
+
+fn plain_http_refuses_a_redirect_to_https_with_a_clear_message(api: Api) {
+    let env = TestEnv::with(api);
+    let path = match api {
+        Api::Ollama => "/api/chat",
+        Api::OpenAi => "/v1/chat/completions",
+    };
     env.fake.push_chat(ChatReply::Raw(
-        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: https://127.0.0.1:1/api/chat\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            .to_vec(),
+        format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: https://127.0.0.1:1{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
     ));
     let out = env
         .cmd()
@@ -93,8 +144,12 @@ fn plain_http_refuses_a_redirect_to_https_with_a_clear_message() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(
-        stderr.contains("redirected to https://127.0.0.1:1/api/chat"),
+        stderr.contains(&format!("redirected to https://127.0.0.1:1{path}")),
         "{stderr}"
     );
-    assert!(stderr.contains("OLLAMA_HOST"), "{stderr}");
+    let setting = match api {
+        Api::Ollama => "set OLLAMA_HOST (or --host) to the https address",
+        Api::OpenAi => "set --base-url (or OPENAI_BASE_URL) to the https address",
+    };
+    assert!(stderr.contains(setting), "{stderr}");
 }

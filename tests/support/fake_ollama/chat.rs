@@ -22,6 +22,15 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     let script = match scripted {
         None => return fast_or_default_chat(decoded, conn, started),
         Some(ChatReply::HttpError { status, message }) => return conn.send_error(status, &message),
+        Some(ChatReply::HttpErrorHeaders {
+            status,
+            message,
+            headers,
+        }) => {
+            let mut all: Vec<(&str, &str)> = vec![("Content-Type", JSON)];
+            all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            return conn.send(status, &all, error_json(&message).as_bytes());
+        }
         Some(ChatReply::Raw(bytes)) => {
             conn.write_all(&bytes)?;
             return Ok(After::Close);
@@ -50,7 +59,7 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
         model,
         prompt_eval_count: script
             .prompt_eval_count
-            .unwrap_or_else(|| prompt_tokens(&body)),
+            .unwrap_or_else(|| count_prompt(conn.shared, &body)),
         eval_count: script.eval_count.unwrap_or(eval_count),
         done_reason: script.done_reason.unwrap_or_else(|| "stop".to_string()),
         thinking: script.thinking,
@@ -131,6 +140,15 @@ pub(crate) fn default_chat(
     };
     let mut tokens = tokenize(&format!("echo: {last_user}"));
     let mut done_reason = "stop";
+    let prompt_eval_count = count_prompt(conn.shared, &body);
+    // Generating past the window stops the reply, as in 22_ctx_overflow_during_generation.
+    let room = request_window(conn.shared, &body).saturating_sub(prompt_eval_count);
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    if thinking.len() + tokens.len() > room {
+        thinking.truncate(room);
+        tokens.truncate(room - thinking.len());
+        done_reason = "length";
+    }
     if let Some(limit) = body.pointer("/options/num_predict").and_then(Value::as_i64) {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX); // negative: no limit
         if thinking.len() + tokens.len() > limit {
@@ -143,7 +161,7 @@ pub(crate) fn default_chat(
     conn.shared.mark_loaded(model, &body);
     let plan = Plan {
         model: model.to_string(),
-        prompt_eval_count: prompt_tokens(&body),
+        prompt_eval_count,
         eval_count: (thinking.len() + tokens.len()) as u64,
         done_reason: done_reason.to_string(),
         thinking,
@@ -191,12 +209,9 @@ pub(crate) fn think_requested(body: &Value) -> bool {
     }
 }
 
-/// The fake's prompt size: per message, ceil(chars / 4) + 4.
+/// The fake's prompt size before any cut: per message, see `context::message_tokens`.
 pub(crate) fn prompt_tokens(body: &Value) -> u64 {
-    messages(body)
-        .iter()
-        .map(|m| (str_field(m, "content").chars().count() as u64).div_ceil(4) + 4)
-        .sum()
+    messages(body).iter().map(message_tokens).sum()
 }
 
 /// Splits text like the recordings' tokens: a space starts a new token (" hello"), a newline is a

@@ -2,7 +2,8 @@
 //! connection), shaped byte for byte like the recordings in the Ollama v0.32 transcripts the project was built against.
 //!
 //! Layout: public API, shared state, connection handling, HTTP parsing, routing, endpoints
-//! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`), the reply engine
+//! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`; model management in
+//! `manage`), the reply engine
 //! (streamed and whole), response writing, and small helpers (Go-style JSON strings, model facts, time).
 #![allow(dead_code)]
 
@@ -18,13 +19,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod chat;
+mod context;
 mod fast;
 mod http;
 mod json;
+mod manage;
+mod openai;
 mod routes;
 
 #[allow(unused_imports)]
 use chat::*;
+#[allow(unused_imports)]
+use context::*;
 #[allow(unused_imports)]
 use fast::*;
 #[allow(unused_imports)]
@@ -33,6 +39,11 @@ pub use fast::{fast_stream_text, FastStream};
 use http::*;
 #[allow(unused_imports)]
 use json::*;
+use manage::*;
+#[allow(unused_imports)]
+pub use manage::{PullReply, PullScript, PULL_LAYERS, PULL_STEPS};
+#[allow(unused_imports)]
+use openai::*;
 #[allow(unused_imports)]
 use routes::*;
 
@@ -93,12 +104,18 @@ impl FakeOllama {
         self.shared.lock().queue.push_back(reply);
     }
 
+    /// Makes the `/v1` endpoints demand `Authorization: Bearer <key>` (401 in OpenAI's shape
+    /// otherwise), as OpenAI and a gateway do; `None` (the default) accepts any request.
+    pub fn require_api_key(&self, key: Option<&str>) {
+        self.shared.lock().api_key = key.map(str::to_string);
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
     }
 
-    /// Bodies (parsed JSON) of every POST /api/chat received, in order (`Value::Null` for a body that
+    /// Bodies (parsed JSON) of every POST /api/chat and /v1/chat/completions received, in order (`Value::Null` for a body that
     /// is not JSON, so the list lines up with the requests).
     pub fn chat_bodies(&self) -> Vec<Value> {
         self.shared.lock().chat_bodies.clone()
@@ -177,8 +194,15 @@ pub enum ChatReply {
     },
     /// Full control.
     Script(Script),
-    /// Answer with this status and `{"error":msg}` body before any stream (e.g. 404, 400, 500).
+    /// Answer with this status and `{"error":msg}` body before any stream (e.g. 404, 400, 500);
+    /// on `/v1` the body is `{"error":{"message":msg,"type":…,"param":null,"code":null}}`.
     HttpError { status: u16, message: String },
+    /// The same, with extra response headers (e.g. `Retry-After` on a 429).
+    HttpErrorHeaders {
+        status: u16,
+        message: String,
+        headers: Vec<(String, String)>,
+    },
     /// Send these exact bytes as the whole HTTP response (status line, headers and body), e.g. a
     /// recorded raw/*.resp.headers + body; the fake only writes them and closes.
     Raw(Vec<u8>),
@@ -242,11 +266,19 @@ pub(crate) struct State {
     pub(crate) queue: VecDeque<ChatReply>,
     pub(crate) requests: Vec<Recorded>,
     pub(crate) chat_bodies: Vec<Value>,
+    /// The key the `/v1` endpoints demand, if any.
+    pub(crate) api_key: Option<String>,
     /// Models "in memory" for /api/ps.
     pub(crate) loaded: Vec<Loaded>,
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
     pub(crate) conns: HashMap<u64, TcpStream>,
     pub(crate) next_conn: u64,
+    /// The window without `num_ctx` (see `context.rs`).
+    pub(crate) default_num_ctx: u64,
+    pub(crate) num_ctx_cap: Option<u64>,
+    pub(crate) truncations: usize,
+    /// Pull scripts and blobs (see `manage`).
+    pub(crate) manage: ManageState,
     /// Fast-stream mode for benchmarks (see `fast.rs`).
     pub(crate) fast: Option<FastStream>,
 }
@@ -271,9 +303,14 @@ impl Shared {
                 queue: VecDeque::new(),
                 requests: Vec::new(),
                 chat_bodies: Vec::new(),
+                api_key: None,
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
+                default_num_ctx: DEFAULT_NUM_CTX,
+                num_ctx_cap: None,
+                truncations: 0,
+                manage: ManageState::default(),
                 fast: None,
             }),
             changed: Condvar::new(),
@@ -301,7 +338,7 @@ impl Shared {
             headers: req.headers.clone(),
             body: req.body.clone(),
         });
-        if req.method == "POST" && req.path() == "/api/chat" {
+        if req.method == "POST" && matches!(req.path(), "/api/chat" | "/v1/chat/completions") {
             let body = first_json_value(&req.body)
                 .and_then(Result::ok)
                 .unwrap_or(Value::Null);
@@ -313,14 +350,11 @@ impl Shared {
 
     /// Puts `model` at the front of /api/ps (if installed) with the request's `num_ctx` and `keep_alive`.
     pub(crate) fn mark_loaded(&self, model: &str, body: &Value) {
+        let context_length = request_window(self, body);
         let mut state = self.lock();
         let Some(name) = state.find_model(model).map(|m| m.name.clone()) else {
             return;
         };
-        let context_length = body
-            .pointer("/options/num_ctx")
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_NUM_CTX);
         let expires_at = SystemTime::now() + keep_alive(body).unwrap_or(FOREVER);
         state.loaded.retain(|l| l.name != name);
         state.loaded.insert(

@@ -23,10 +23,18 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/api/show", &["POST"]),
     ("/api/ps", &["GET"]),
     ("/api/chat", &["POST"]),
+    ("/v1/chat/completions", &["POST"]),
+    ("/v1/models", &["GET"]),
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
+    if let Some(result) = route_manage(req, conn) {
+        return result.unwrap_or(After::Close);
+    }
     let path = req.path();
+    if path.starts_with("/v1/models/") && req.method == "GET" {
+        return handle_v1_model(req, conn).unwrap_or(After::Close);
+    }
     let result = match ROUTES.iter().find(|(p, _)| *p == path) {
         None => conn.send(404, &[("Content-Type", TEXT_PLAIN)], b"404 page not found"),
         Some((_, methods)) if !methods.contains(&req.method.as_str()) => {
@@ -43,8 +51,13 @@ pub(crate) fn route(req: &Request, conn: &Conn) -> After {
             "/api/tags" => handle_tags(conn),
             "/api/ps" => handle_ps(conn),
             "/api/show" => handle_show(req, conn),
+            "/v1/models" => handle_v1_models(req, conn),
             _ => {
-                let result = handle_chat(req, conn);
+                let result = if path == "/v1/chat/completions" {
+                    handle_v1_chat(req, conn)
+                } else {
+                    handle_chat(req, conn)
+                };
                 if result == Err(Gone::Peer) {
                     conn.shared.disconnects.fetch_add(1, Ordering::SeqCst);
                 }
@@ -129,9 +142,11 @@ pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
     }
     let found = {
         let state = conn.shared.lock();
+        let num_ctx = state.default_num_ctx;
         state
             .find_model(requested)
             .map(|m| show_json(&m.name, &m.modified_at))
+            .map(|json| with_num_ctx_parameter(&json, num_ctx))
     };
     match found {
         Some(json) => conn.send_json(200, &json),
@@ -140,6 +155,18 @@ pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
             &format!("model '{}' not found", normalize_model_name(requested)),
         ),
     }
+}
+
+/// The recorded `/api/show` says `num_ctx 2048`; the fake reports its own default instead.
+pub(crate) fn with_num_ctx_parameter(json: &str, num_ctx: u64) -> String {
+    json.replace(
+        "num_ctx                        2048",
+        &format!("num_ctx                        {num_ctx}"),
+    )
+    .replace(
+        "PARAMETER num_ctx 2048",
+        &format!("PARAMETER num_ctx {num_ctx}"),
+    )
 }
 
 pub(crate) fn show_json(name: &str, modified_at: &str) -> String {

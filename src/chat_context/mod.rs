@@ -1,0 +1,555 @@
+//! The context-window steps of a chat turn: learn the window (`num_ctx`, `GET /api/ps`,
+//! `POST /api/show`), budget the history before each request and apply the strategy (the
+//! summarize call included), then check Ollama's count after the reply and learn from it.
+//! The decisions themselves are `context`'s pure functions; this module does the I/O around them.
+//!
+//! Layout: this file (the window, and the budget and strategy before a request); `after` (the
+//! checks after a reply); `show` (`/context` and `/set context`).
+
+mod after;
+mod show;
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::chat::{Chat, NotSentReason};
+use crate::context::report;
+use crate::context::window::{self, Loaded, ModelFacts};
+use crate::context::{
+    fit, reply_reserve, summary_range, ContextAction, Estimator, Fit, Item, Kind, Strategy, Window,
+};
+use crate::conversation::{summary_note, Conversation};
+use crate::log::ContextLog;
+use crate::ollama::wire::{ChatRequest, Message, Role};
+use crate::ollama::ApiError;
+use crate::render::{sanitize, ReplySink};
+use crate::session::Change;
+use crate::turn::{run_turn, Ending};
+
+/// What the client knows about the window and how it counts, for one chat.
+#[derive(Debug, Clone)]
+pub struct ContextState {
+    pub strategy: Strategy,
+    pub allow_overflow: bool,
+    pub estimator: Estimator,
+    /// The model the facts below are about.
+    model: Option<String>,
+    facts: Option<ModelFacts>,
+    /// What `/api/ps` said, and the `num_ctx` option in force when it said it.
+    loaded: Option<(Loaded, Option<u64>)>,
+    /// `/api/ps` has been read after one of our own replies.
+    confirmed: bool,
+}
+
+impl ContextState {
+    pub fn new(strategy: Strategy, allow_overflow: bool) -> Self {
+        ContextState {
+            strategy,
+            allow_overflow,
+            estimator: Estimator::default(),
+            model: None,
+            facts: None,
+            loaded: None,
+            confirmed: false,
+        }
+    }
+
+    /// Starts over for another model: its window has to be learned again.
+    fn forget(&mut self, model: &str) {
+        self.model = Some(model.to_string());
+        self.facts = None;
+        self.loaded = None;
+        self.confirmed = false;
+    }
+
+    /// The window to budget for, given the `num_ctx` option in force; `None` while nothing could
+    /// be learned from the server and the user set no `num_ctx`.
+    pub fn window(&self, num_ctx: Option<u64>) -> Option<Window> {
+        let loaded = self
+            .loaded
+            .filter(|(_, for_ctx)| *for_ctx == num_ctx)
+            .map(|(l, _)| l);
+        if let (Some(asked), Some(l)) = (num_ctx, loaded) {
+            // Ollama may cap num_ctx (e.g. at the model's maximum); what it loaded is what counts.
+            if l.ours && l.context_length > 0 && l.context_length < asked {
+                return Some(Window {
+                    tokens: l.context_length,
+                    source: crate::context::WindowSource::Loaded,
+                });
+            }
+        }
+        if self.facts.is_none() && loaded.is_none() && num_ctx.is_none() {
+            return None;
+        }
+        Some(window::resolve(
+            num_ctx,
+            loaded,
+            self.facts.unwrap_or_default(),
+        ))
+    }
+}
+
+/// The budget a request was sent with, for the checks after the reply and the log.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub log: ContextLog,
+    /// Sent on purpose although larger than the window (`--allow-overflow`).
+    overflow: bool,
+}
+
+/// Discards a summarize call's stream: the note is shown once it is complete.
+struct Quiet;
+
+impl ReplySink for Quiet {
+    fn thinking(&mut self, _: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn content(&mut self, _: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Chat<'_> {
+    /// The `num_ctx` in force: the chat's live options (`/set parameter` changes them).
+    fn num_ctx(&self) -> Option<u64> {
+        self.settings.options.get_u64("num_ctx").filter(|&n| n > 0)
+    }
+
+    fn num_predict(&self) -> Option<i64> {
+        self.settings
+            .options
+            .get("num_predict")
+            .and_then(Value::as_i64)
+    }
+
+    /// The window the next request is budgeted for.
+    pub fn window(&self) -> Option<Window> {
+        self.context.window(self.num_ctx())
+    }
+
+    /// Asks the server what it can say about the window before the first request: the model's
+    /// parameters and maximum (`/api/show`) and whether it is loaded already (`/api/ps`). Once per
+    /// model; an unreachable server is asked again next time. Only Ollama's API can say: with an
+    /// OpenAI-compatible server the window is known only from `num_ctx` (which it refuses).
+    pub async fn learn_window(&mut self) {
+        if self.context.model.as_deref() != Some(self.model.as_str()) {
+            // `/model` and `/load` switch models: what was learned was about the old one.
+            self.context.forget(&self.model);
+        }
+        if self.context.facts.is_some() {
+            return;
+        }
+        let Some(client) = self.backend.ollama() else {
+            return;
+        };
+        let stall = self.config.stall_timeout;
+        match tokio::time::timeout(stall, client.show(&self.model)).await {
+            Ok(Ok(show)) => self.context.facts = Some(ModelFacts::from_show(&show)),
+            // No server, or no such model: the chat request will say so better than a budget.
+            Ok(Err(ApiError::Unreachable { .. } | ApiError::ModelNotFound { .. })) | Err(_) => {
+                return
+            }
+            Ok(Err(e)) => {
+                tracing::debug!("POST /api/show failed ({e}); the window is assumed");
+                self.context.facts = Some(ModelFacts::default());
+            }
+        }
+        self.read_ps(false).await;
+        if let Some(w) = self.window() {
+            tracing::info!("context window: {} tokens, from {}", w.tokens, w.source);
+        }
+    }
+
+    /// Reads the model's window from `/api/ps`; `ours` when our own request loaded it.
+    async fn read_ps(&mut self, ours: bool) -> Option<u64> {
+        let client = self.backend.ollama()?;
+        let ps = tokio::time::timeout(self.config.stall_timeout, client.ps()).await;
+        let ps = match ps {
+            Ok(Ok(ps)) => ps,
+            Ok(Err(e)) => {
+                tracing::debug!("GET /api/ps failed: {e}");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let n = ps
+            .models
+            .iter()
+            .find(|m| window::same_model(&m.name, &self.model))
+            .and_then(|m| m.context_length)
+            .filter(|&n| n > 0)?;
+        self.context.loaded = Some((
+            Loaded {
+                context_length: n,
+                ours,
+            },
+            self.num_ctx(),
+        ));
+        Some(n)
+    }
+
+    /// Loads the model as our requests would (a chat with no messages), then reads its window:
+    /// used when the window is only assumed and the budget depends on it.
+    async fn probe_window(&mut self) {
+        let Some(client) = self.backend.ollama() else {
+            return;
+        };
+        let request = ChatRequest {
+            model: &self.model,
+            messages: &[],
+            stream: false,
+            options: &self.settings.options,
+            format: None,
+            think: None,
+            keep_alive: self.settings.keep_alive.as_ref(),
+        };
+        let load = tokio::time::timeout(self.config.stall_timeout, client.load(&request));
+        if let Ok(Ok(())) = load.await {
+            if self.read_ps(true).await.is_some() {
+                self.context.confirmed = true;
+                if let Some(w) = self.window() {
+                    tracing::info!(
+                        "context window after loading the model: {} tokens",
+                        w.tokens
+                    );
+                }
+            }
+        }
+    }
+
+    fn items(&self) -> Vec<Item> {
+        budget_items(&self.conversation, &self.context.estimator)
+    }
+
+    /// The window, the reply reserve, and whether the history fits; when the window is only
+    /// assumed and the answer depends on it, the model is loaded first to learn the real one.
+    async fn budget(&mut self) -> Option<(Window, u64, Fit)> {
+        self.learn_window().await;
+        let mut window = self.window()?;
+        let mut reserve = reply_reserve(self.num_predict(), window.tokens);
+        let mut verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+        if !matches!(verdict, Fit::Fits { .. }) && !window.source.is_known() {
+            self.probe_window().await;
+            if let Some(w) = self.window() {
+                window = w;
+                reserve = reply_reserve(self.num_predict(), window.tokens);
+                verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+            }
+        }
+        Some((window, reserve, verdict))
+    }
+
+    /// Budgets the history (the new message is already its last entry) and applies the strategy.
+    pub(crate) async fn prepare_context<C>(
+        &mut self,
+        turn: u32,
+        cancel: Pin<&mut C>,
+    ) -> Result<Prepared, NotSentReason>
+    where
+        C: Future<Output = ()>,
+    {
+        let Some((window, reserve, verdict)) = self.budget().await else {
+            return Ok(Prepared::default());
+        };
+        tracing::debug!(
+            "context budget: {:?} in a {}-token window ({}), {} kept for the reply",
+            verdict,
+            window.tokens,
+            window.source,
+            reserve
+        );
+        let mut prepared = Prepared {
+            log: ContextLog {
+                window: Some(window.tokens),
+                window_source: Some(window.source.as_str()),
+                ..ContextLog::default()
+            },
+            overflow: false,
+        };
+        match verdict {
+            Fit::Fits { tokens } => prepared.log.tokens = Some(tokens),
+            Fit::TooLarge { needed } if self.context.allow_overflow => {
+                self.note(&format!(
+                    "context: this message needs about {needed} tokens, more than the {}-token window allows; sending it anyway (--allow-overflow): Ollama will cut it",
+                    window.tokens
+                ));
+                prepared.log.tokens = Some(self.items().iter().map(|i| i.tokens).sum());
+                prepared.overflow = true;
+            }
+            Fit::TooLarge { needed } => {
+                return Err(NotSentReason::TooLarge(report::too_large_message(
+                    needed,
+                    window.tokens,
+                    reserve,
+                )));
+            }
+            Fit::Drop { before, .. } if self.context.strategy == Strategy::Fail => {
+                return Err(NotSentReason::Full(report::full_message(
+                    before,
+                    window.tokens,
+                    reserve,
+                )));
+            }
+            Fit::Drop {
+                drop,
+                before,
+                after,
+            } => {
+                let action = if self.context.strategy == Strategy::Summarize {
+                    self.summarize(turn, window, reserve, cancel).await?
+                } else {
+                    None
+                };
+                let action = match action {
+                    Some(a) => a,
+                    None => self.truncate(drop, before, after),
+                };
+                self.note(&report::action_notice(&action, window.tokens));
+                if let Some(summary) = &action.summary {
+                    self.note(&sanitize(summary));
+                }
+                prepared.log.tokens = Some(action.tokens_after);
+                prepared.log.action = Some(action);
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// Leaves out the oldest exchanges (`drop`) through a session `context` record, so a loaded
+    /// session sends exactly what this chat sends.
+    fn truncate(&mut self, drop: Range<usize>, before: u64, after: u64) -> ContextAction {
+        let exchanges = self.exchanges_in(drop.clone());
+        let archived = self.leave_out(drop.clone(), None);
+        ContextAction {
+            strategy: Strategy::Truncate,
+            messages: drop.len(),
+            exchanges,
+            tokens: before - after,
+            tokens_after: after,
+            summary: None,
+            archived,
+        }
+    }
+
+    fn exchanges_in(&self, range: Range<usize>) -> usize {
+        self.conversation.messages()[range]
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count()
+    }
+
+    /// Takes `range` out of the request (into the archive, and as a `context` record into the
+    /// session) with an optional summary in its place; returns where it went in the archive.
+    fn leave_out(&mut self, range: Range<usize>, summary: Option<String>) -> Range<usize> {
+        let from = self.conversation.archived().len();
+        let change = Change::Context {
+            dropped: range.collect(),
+            summary,
+        };
+        if let Err(e) = self.change(change) {
+            // The range comes from the budget over this very history, so this cannot happen.
+            tracing::warn!("context change refused: {e}");
+        }
+        from..self.conversation.archived().len()
+    }
+
+    /// Asks the model to condense the oldest exchanges into a note that replaces them. `Ok(None)`
+    /// when no summary can make room (the caller truncates instead).
+    async fn summarize<C>(
+        &mut self,
+        turn: u32,
+        window: Window,
+        reserve: u64,
+        cancel: Pin<&mut C>,
+    ) -> Result<Option<ContextAction>, NotSentReason>
+    where
+        C: Future<Output = ()>,
+    {
+        let limit = window.tokens.saturating_sub(reserve);
+        let note_budget = (limit / 8).clamp(64, 400);
+        let items = self.items();
+        let Some(range) = summary_range(&items, limit, limit / 2, note_budget) else {
+            return Ok(None);
+        };
+        let removed_tokens: u64 = items[range.clone()].iter().map(|i| i.tokens).sum();
+        // The summarize request must fit the window itself, with room for the note.
+        if removed_tokens + 100 + note_budget > window.tokens {
+            return Ok(None);
+        }
+        let total: u64 = items.iter().map(|i| i.tokens).sum();
+        let prompt = summary_prompt(&self.conversation.messages()[range.clone()], note_budget);
+        let messages = [
+            Message::new(
+                Role::System,
+                "You condense conversations into short, faithful notes.",
+            ),
+            Message::new(Role::User, prompt.clone()),
+        ];
+        let mut options = self.settings.options.clone();
+        let _ = options.set("num_predict", &note_budget.to_string());
+        let request = ChatRequest {
+            model: &self.model,
+            messages: &messages,
+            stream: true,
+            options: &options,
+            format: None,
+            think: None,
+            keep_alive: self.settings.keep_alive.as_ref(),
+        };
+        self.note(&format!(
+            "context: the conversation no longer fits the {}-token window; asking {} to summarise its oldest part…",
+            window.tokens, self.model
+        ));
+        let outcome = run_turn(
+            self.backend,
+            &request,
+            &mut Quiet,
+            cancel,
+            self.config.stall_timeout,
+        )
+        .await;
+        let previous = turn - 1;
+        self.set_turn(turn);
+        let log = ContextLog {
+            call: "summarize",
+            tokens: Some(self.context.estimator.message_tokens(&prompt) + 20),
+            window: Some(window.tokens),
+            window_source: Some(window.source.as_str()),
+            ..ContextLog::default()
+        };
+        self.record(&prompt, &outcome, &log);
+        let summary = outcome.content.trim().to_string();
+        if !matches!(outcome.ending, Ending::Done) || summary.is_empty() {
+            self.set_turn(previous);
+            return Err(NotSentReason::Summary(outcome.ending));
+        }
+
+        let after = total - removed_tokens;
+        Ok(Some(self.replace_with_summary(
+            range,
+            summary,
+            removed_tokens,
+            after,
+        )))
+    }
+
+    /// Archives `range` as summarised and puts the note in its place.
+    fn replace_with_summary(
+        &mut self,
+        range: Range<usize>,
+        summary: String,
+        removed_tokens: u64,
+        rest: u64,
+    ) -> ContextAction {
+        let exchanges = self.exchanges_in(range.clone());
+        let messages = range.len();
+        let note_tokens = self
+            .context
+            .estimator
+            .message_tokens(&summary_note(&summary));
+        let archived = self.leave_out(range, Some(summary.clone()));
+        ContextAction {
+            strategy: Strategy::Summarize,
+            messages,
+            exchanges,
+            tokens: removed_tokens,
+            tokens_after: rest + note_tokens,
+            summary: Some(summary),
+            archived,
+        }
+    }
+}
+
+/// The history as the budget sees it: kinds and token counts (exact where Ollama counted,
+/// estimated otherwise). Public for the per-turn benchmark, which budgets as a turn does.
+pub fn budget_items(conversation: &Conversation, est: &Estimator) -> Vec<Item> {
+    conversation
+        .messages()
+        .iter()
+        .zip(conversation.meta())
+        .map(|(m, meta)| Item {
+            kind: match m.role {
+                Role::System if meta.summary => Kind::Summary,
+                Role::System => Kind::System,
+                Role::Assistant => Kind::Assistant,
+                Role::User | Role::Tool => Kind::User,
+            },
+            tokens: meta
+                .tokens
+                .unwrap_or_else(|| est.message_tokens(&m.content)),
+        })
+        .collect()
+}
+
+/// The request that asks for a summary: an instruction, then the messages as a transcript.
+fn summary_prompt(messages: &[Message], note_budget: u64) -> String {
+    let words = note_budget * 3 / 4;
+    let mut out = format!(
+        "Summarise the conversation below between a user and an assistant in at most {words} words. \
+         Keep names, facts, numbers, decisions and open questions. Write in the language of the \
+         conversation. Write only the summary.\n\n---\n"
+    );
+    for m in messages {
+        let who = match m.role {
+            Role::System => "Earlier summary",
+            Role::User | Role::Tool => "User",
+            Role::Assistant => "Assistant",
+        };
+        out.push_str(&format!("\n{who}: {}\n", m.content));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::WindowSource;
+
+    #[test]
+    fn window_follows_the_num_ctx_in_force() {
+        let mut c = ContextState::new(Strategy::Truncate, false);
+        assert_eq!(c.window(None), None);
+        assert_eq!(c.window(Some(4096)).unwrap().source, WindowSource::NumCtx);
+        c.facts = Some(ModelFacts {
+            num_ctx_parameter: Some(2048),
+            context_length: Some(32768),
+        });
+        assert_eq!(c.window(None).unwrap().tokens, 2048);
+        // Loaded by us with num_ctx=8192 but capped at 4096 by the server.
+        let l = Loaded {
+            context_length: 4096,
+            ours: true,
+        };
+        c.loaded = Some((l, Some(8192)));
+        let w = c.window(Some(8192)).unwrap();
+        assert_eq!((w.tokens, w.source), (4096, WindowSource::Loaded));
+        // A different num_ctx now: the old /api/ps figure no longer applies.
+        assert_eq!(c.window(Some(16384)).unwrap().tokens, 16384);
+        assert_eq!(c.window(None).unwrap().tokens, 2048);
+    }
+
+    #[test]
+    fn summary_prompt_is_a_transcript() {
+        let p = summary_prompt(
+            &[
+                Message::new(Role::System, "Summary of the earlier part: names"),
+                Message::new(Role::User, "我叫小明"),
+                Message::new(Role::Assistant, "你好，小明"),
+            ],
+            200,
+        );
+        assert!(p.contains("at most 150 words"));
+        assert!(p.ends_with(
+            "\nEarlier summary: Summary of the earlier part: names\n\nUser: 我叫小明\n\nAssistant: 你好，小明\n"
+        ));
+    }
+}

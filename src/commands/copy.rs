@@ -1,0 +1,21 @@
+//! `cp SOURCE DESTINATION`: copy a model under a new name (no bytes move; the layers are shared).
+
+use tokio::runtime::Runtime;
+
+use super::CommandError;
+use crate::cli::CopyArgs;
+use crate::exit_code::ExitCode;
+use crate::ollama::{ApiError, Client};
+
+pub fn run(rt: &Runtime, client: &Client, args: &CopyArgs) -> anyhow::Result<ExitCode> {
+    match rt.block_on(client.copy(&args.source, &args.destination)) {
+        Ok(()) => {
+            println!("copied '{}' to '{}'", args.source, args.destination);
+            Ok(ExitCode::Success)
+        }
+        Err(ApiError::ModelNotFound { .. }) => {
+            Err(CommandError::NotInstalled(args.source.clone()).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

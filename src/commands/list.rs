@@ -1,0 +1,160 @@
+//! `models` (alias `list`) and `ps`: what is installed and what is loaded, as an aligned table or,
+//! with `--json`, one JSON array for scripts.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+
+use super::format::{human_bytes, processor, relative_str, table, until};
+use crate::cli::ListArgs;
+use crate::exit_code::ExitCode;
+use crate::ollama::models::RunningModel;
+use crate::ollama::wire::ModelTag;
+use crate::ollama::Client;
+
+pub fn models(rt: &Runtime, client: &Client, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let tags = rt.block_on(client.tags())?;
+    let text = if args.json {
+        json_lines(tags.models.iter().map(tag_json).collect())
+    } else {
+        if tags.models.is_empty() {
+            eprintln!("ollama-chat: no models installed; get one with `ollama-chat pull llama3.2`");
+        }
+        models_table(&tags.models, Utc::now())
+    };
+    print(&text)
+}
+
+pub fn ps(rt: &Runtime, client: &Client, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let ps = rt.block_on(client.ps())?;
+    let text = if args.json {
+        json_lines(ps.models.iter().map(running_json).collect())
+    } else {
+        ps_table(&ps.models, Utc::now())
+    };
+    print(&text)
+}
+
+fn print(text: &str) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::Success),
+    }
+}
+
+fn json_lines(items: Vec<Value>) -> String {
+    let mut s = serde_json::to_string_pretty(&Value::Array(items)).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+pub fn models_table(models: &[ModelTag], now: DateTime<Utc>) -> String {
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            let d = &m.details;
+            vec![
+                m.name.clone(),
+                human_bytes(m.size),
+                d.family.clone().unwrap_or_default(),
+                d.parameter_size.clone().unwrap_or_default(),
+                d.quantization_level.clone().unwrap_or_default(),
+                relative_str(m.modified_at.as_deref(), now),
+            ]
+        })
+        .collect();
+    table(
+        &["NAME", "SIZE", "FAMILY", "PARAMS", "QUANT", "MODIFIED"],
+        &rows,
+    )
+}
+
+pub fn ps_table(models: &[RunningModel], now: DateTime<Utc>) -> String {
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                human_bytes(m.size),
+                processor(m.size, m.size_vram),
+                m.context_length.map(|c| c.to_string()).unwrap_or_default(),
+                until(m.expires_at.as_deref(), now),
+            ]
+        })
+        .collect();
+    table(&["NAME", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"], &rows)
+}
+
+fn tag_json(m: &ModelTag) -> Value {
+    let d = &m.details;
+    json!({
+        "name": m.name,
+        "size": m.size,
+        "modified_at": m.modified_at,
+        "family": d.family,
+        "parameter_size": d.parameter_size,
+        "quantization_level": d.quantization_level,
+        "context_length": d.context_length,
+        "capabilities": m.capabilities,
+    })
+}
+
+fn running_json(m: &RunningModel) -> Value {
+    json!({
+        "name": m.name,
+        "size": m.size,
+        "size_vram": m.size_vram,
+        "processor": processor(m.size, m.size_vram),
+        "context_length": m.context_length,
+        "expires_at": m.expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::ollama::models::PsResponse;
+    use crate::ollama::wire::TagsResponse;
+
+    const TAGS: &str = r#"{"models":[{"name":"tiny-think:latest","model":"tiny-think:latest","modified_at":"2026-11-29T00:04:24.895981715Z","size":253113743,"digest":"ad59","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M","context_length":32768,"embedding_length":640},"capabilities":["completion","thinking"]},{"name":"tiny:latest","model":"tiny:latest","modified_at":"2026-11-28T00:04:09.192291589Z","size":1300000000,"digest":"74ad","details":{"family":"gemma3","parameter_size":"268.10M","quantization_level":"Q4_K_M"},"capabilities":["completion"]}]}"#;
+
+    #[test]
+    fn the_recorded_tags_as_a_table() {
+        let tags: TagsResponse = serde_json::from_str(TAGS).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 0, 9, 33).unwrap();
+        assert_eq!(
+            models_table(&tags.models, now),
+            "NAME               SIZE    FAMILY  PARAMS   QUANT   MODIFIED\n\
+             tiny-think:latest  253 MB  gemma3  268.10M  Q4_K_M  5 minutes ago\n\
+             tiny:latest        1.3 GB  gemma3  268.10M  Q4_K_M  1 day ago\n"
+        );
+        let j = tag_json(&tags.models[0]);
+        assert_eq!(j["capabilities"], json!(["completion", "thinking"]));
+        assert_eq!(j["context_length"], 32768);
+    }
+
+    #[test]
+    fn the_recorded_ps_as_a_table() {
+        let ps: PsResponse = serde_json::from_str(r#"{"models":[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"digest":"74ad","details":{"family":"gemma3"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]}"#).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 0, 9, 33).unwrap();
+        assert_eq!(
+            ps_table(&ps.models, now),
+            "NAME         SIZE    PROCESSOR  CONTEXT  UNTIL\n\
+             tiny:latest  285 MB  100% CPU   2048     in 24 minutes\n"
+        );
+        assert_eq!(running_json(&ps.models[0])["processor"], "100% CPU");
+    }
+
+    #[test]
+    fn an_empty_list_is_just_the_header() {
+        assert_eq!(
+            models_table(&[], Utc::now()),
+            "NAME  SIZE  FAMILY  PARAMS  QUANT  MODIFIED\n"
+        );
+    }
+}

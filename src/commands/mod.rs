@@ -1,0 +1,201 @@
+//! The subcommands, one module each; this file dispatches them and holds what the model commands
+//! share: their errors, the y/N question, and following a progress stream under Ctrl-C.
+//!
+//! Layout: `sessions` (list, show, rm, export), `replay` (show or re-run a session); `list`
+//! (`models`, `ps`), `show`, `pull` (also the REPL's offer to pull), `create`, `copy` (`cp`),
+//! `remove` (`rm`); `progress` (bars or plain lines), `format` (sizes, times, tables).
+
+pub mod copy;
+pub mod create;
+pub mod format;
+pub mod list;
+pub mod progress;
+pub mod pull;
+pub mod remove;
+pub mod replay;
+pub mod sessions;
+pub mod show;
+
+use std::future::Future;
+use std::io::{self, BufRead, Write};
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+use crate::backend::Api;
+use crate::chat::ctrl_c;
+use crate::cli::Command;
+use crate::config::Config;
+use crate::exit_code::ExitCode;
+use crate::modelfile::ParseError;
+use crate::ollama::{ApiError, Client, ProgressStream};
+use progress::ProgressView;
+
+/// Runs a subcommand to its end.
+pub fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
+    let result = match command {
+        Command::Sessions { action } => sessions::run(action, config),
+        Command::Replay(args) => replay::run(&args, config),
+        Command::Models(args) => with_ollama(config, |rt, c| list::models(rt, c, &args)),
+        Command::Ps(args) => with_ollama(config, |rt, c| list::ps(rt, c, &args)),
+        Command::Show(args) => with_ollama(config, |rt, c| show::run(rt, c, &args)),
+        Command::Pull(args) => with_ollama(config, |rt, c| pull::run(rt, c, config, &args.model)),
+        Command::Create(args) => with_ollama(config, |rt, c| create::run(rt, c, config, &args)),
+        Command::Cp(args) => with_ollama(config, |rt, c| copy::run(rt, c, &args)),
+        Command::Rm(args) => with_ollama(config, |rt, c| remove::run(rt, c, &args)),
+    };
+    match result {
+        // The reader of our output went away (`| head`): that is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::Success),
+        other => other,
+    }
+}
+
+/// Model management is Ollama's own API; an OpenAI-compatible server has no equivalent.
+fn with_ollama(
+    config: &Config,
+    command: impl FnOnce(&Runtime, &Client) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    if config.api != Api::Ollama {
+        return Err(CommandError::Usage(
+            "managing models needs Ollama's own API; drop --api openai (and OLLAMA_CHAT_API)"
+                .into(),
+        )
+        .into());
+    }
+    let rt = crate::runtime()?;
+    let key = config.api_key.as_ref().map(|k| k.expose().to_string());
+    let client = Client::new(&config.base_url, key)?;
+    command(&rt, &client)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Why a model command failed, beyond what [`ApiError`] says.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("model '{0}' is not installed (`ollama-chat models` lists what is)")]
+    NotInstalled(String),
+    /// An `{"error": …}` line inside a 200 stream.
+    #[error("{what} failed: {message}")]
+    Stream { what: String, message: String },
+    #[error("{what} ended before Ollama reported success")]
+    Unfinished { what: String },
+    /// The user's input cannot work (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{}", modelfile_error(.path, .error))]
+    Modelfile { path: String, error: ParseError },
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::NotInstalled(_) => ExitCode::ModelNotFound,
+            CommandError::Usage(_) | CommandError::Modelfile { .. } => ExitCode::Usage,
+            _ => ExitCode::Error,
+        }
+    }
+}
+
+/// `path:line:column: message`, the form editors jump to.
+fn modelfile_error(path: &str, e: &ParseError) -> String {
+    match e.at {
+        Some((line, column)) => format!("{path}:{line}:{column}: {}", e.kind),
+        None => format!("{path}: {}", e.kind),
+    }
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin; anything but yes is no.
+pub fn confirm(question: &str) -> io::Result<bool> {
+    let mut err = io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Runs `work` unless Ctrl-C comes first (`None`). Dropping `work` closes its connection, which
+/// is how Ollama is told to stop a pull.
+pub async fn unless_interrupted<T>(work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        // Polled first, so the handler is in place before any work shows progress.
+        biased;
+        _ = ctrl_c() => None,
+        r = work => Some(r),
+    }
+}
+
+/// Shows a status stream until Ollama says `success`. An error line, a silence longer than
+/// `stall`, or an end without `success` is a failure of `what`.
+pub async fn follow(
+    mut stream: ProgressStream,
+    view: &mut ProgressView,
+    what: &str,
+    stall: Duration,
+) -> anyhow::Result<()> {
+    let mut succeeded = false;
+    loop {
+        let next = tokio::time::timeout(stall, stream.next())
+            .await
+            .map_err(|_| ApiError::Stalled {
+                server: "Ollama",
+                secs: stall.as_secs(),
+            })??;
+        let Some(update) = next else { break };
+        if let Some(message) = update.error {
+            view.stop();
+            return Err(CommandError::Stream {
+                what: what.to_string(),
+                message,
+            }
+            .into());
+        }
+        succeeded |= update.status == "success";
+        view.update(&update);
+    }
+    view.stop();
+    if succeeded {
+        Ok(())
+    } else {
+        Err(CommandError::Unfinished {
+            what: what.to_string(),
+        }
+        .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modelfile::parse;
+
+    #[test]
+    fn modelfile_errors_read_like_compiler_errors() {
+        let e = parse("FROM x\nPARAMETER seed x").unwrap_err();
+        let c = CommandError::Modelfile {
+            path: "Modelfile".into(),
+            error: e,
+        };
+        assert_eq!(
+            c.to_string(),
+            "Modelfile:2:16: PARAMETER option seed takes a whole number, not \"x\""
+        );
+        assert_eq!(c.exit_code(), ExitCode::Usage);
+        let e = parse("").unwrap_err();
+        let c = CommandError::Modelfile {
+            path: "M".into(),
+            error: e,
+        };
+        assert!(c.to_string().starts_with("M: no FROM line"));
+    }
+}

@@ -1,0 +1,63 @@
+//! `pull MODEL` with progress, and the REPL's offer to pull a model that is not installed.
+
+use tokio::runtime::Runtime;
+
+use super::progress::ProgressView;
+use super::{confirm, follow, unless_interrupted, CommandError};
+use crate::config::Config;
+use crate::exit_code::ExitCode;
+use crate::ollama::{ApiError, Client};
+
+/// Pulls `model`, showing progress on stderr. Ctrl-C closes the connection (Ollama stops; the
+/// next pull resumes) and gives [`ExitCode::Interrupted`].
+pub fn run(
+    rt: &Runtime,
+    client: &Client,
+    config: &Config,
+    model: &str,
+) -> anyhow::Result<ExitCode> {
+    let mut view = ProgressView::stderr(config.no_color);
+    let what = format!("pulling '{model}'");
+    let work = async {
+        let stream = client.pull(model).await?;
+        follow(stream, &mut view, &what, config.stall_timeout).await
+    };
+    let result = rt.block_on(unless_interrupted(work));
+    view.stop();
+    match result {
+        Some(Ok(())) => Ok(ExitCode::Success),
+        Some(Err(e)) => Err(e),
+        None => {
+            eprintln!("ollama-chat: pull of '{model}' cancelled (pull again to resume)");
+            Ok(ExitCode::Interrupted)
+        }
+    }
+}
+
+/// Before a chat: if `model` is not installed, offers to pull it. `Ok(None)` means chat on;
+/// `Ok(Some(code))` means stop with that code (the pull was interrupted).
+///
+/// Only a clear "not found" leads to the question; any other failure (no server) is left for the
+/// first turn to report, as it would be without this check.
+pub fn offer_pull(
+    rt: &Runtime,
+    client: &Client,
+    config: &Config,
+    model: &str,
+) -> anyhow::Result<Option<ExitCode>> {
+    match rt.block_on(client.show(model)) {
+        Err(ApiError::ModelNotFound { .. }) => {}
+        Ok(_) => return Ok(None),
+        Err(e) => {
+            tracing::debug!("could not check whether {model} is installed: {e}");
+            return Ok(None);
+        }
+    }
+    if !confirm(&format!("Model '{model}' is not installed. Pull it now?"))? {
+        return Err(CommandError::NotInstalled(model.to_string()).into());
+    }
+    match run(rt, client, config, model)? {
+        ExitCode::Success => Ok(None),
+        code => Ok(Some(code)),
+    }
+}

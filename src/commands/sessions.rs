@@ -1,0 +1,154 @@
+//! `ollama-chat sessions`: list saved sessions, and show, delete or export one.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use crate::cli::{ExportFormat, SessionsAction};
+use crate::config::Config;
+use crate::exit_code::ExitCode;
+use crate::session::replay::{replay, Sleep, View};
+use crate::session::{catalog, export, short_id, Loaded, SessionError};
+use crate::table;
+use crate::UsageError;
+
+pub fn run(action: Option<SessionsAction>, config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = config.session.dir.as_deref();
+    match action.unwrap_or(SessionsAction::List) {
+        SessionsAction::List => list(config),
+        SessionsAction::Show { id } => {
+            let l = catalog::find(dir, &id)?;
+            warn(&l);
+            let terminal = io::stdout().is_terminal();
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            if let Some(p) = &l.path {
+                writeln!(out, "File: {}", p.display())?;
+            }
+            let view = View {
+                terminal,
+                color: terminal && !config.no_color,
+                speed: None,
+            };
+            replay(&l, &mut out, view, &mut Sleep)?;
+            Ok(ExitCode::Success)
+        }
+        SessionsAction::Rm { id, yes } => remove(&catalog::find(dir, &id)?, yes),
+        SessionsAction::Export { id, format } => {
+            let l = catalog::find(dir, &id)?;
+            warn(&l);
+            let text = match format {
+                ExportFormat::Markdown => export::to_markdown(&l),
+                ExportFormat::Json => export::to_request_json(&l),
+            };
+            io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+fn warn(l: &Loaded) {
+    for w in &l.warnings {
+        eprintln!("ollama-chat: warning: {w}");
+    }
+}
+
+/// Columns the list may use: the terminal's width, or a tidy default in a pipe.
+fn line_width() -> usize {
+    if io::stdout().is_terminal() {
+        if let Some((w, _)) = terminal_size::terminal_size() {
+            return usize::from(w.0);
+        }
+    }
+    100
+}
+
+fn list(config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = config
+        .session
+        .dir
+        .as_deref()
+        .ok_or(SessionError::NoFolder)?;
+    let entries = catalog::list(dir)?;
+    let mut rows = vec![vec![
+        "ID".to_string(),
+        "NAME".into(),
+        "STARTED".into(),
+        "MODEL".into(),
+        "TURNS".into(),
+        "FIRST MESSAGE".into(),
+    ]];
+    for e in &entries {
+        let l = match &e.session {
+            Ok(l) => l,
+            Err(err) => {
+                eprintln!("ollama-chat: warning: skipped {err}");
+                continue;
+            }
+        };
+        let st = &l.state;
+        rows.push(vec![
+            short_id(&st.id),
+            table::truncate(st.name.as_deref().unwrap_or("-"), 24),
+            st.created
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            table::truncate(&st.model, 24),
+            st.turns.to_string(),
+            st.first_user_line.clone().unwrap_or_default(),
+        ]);
+    }
+    if rows.len() == 1 {
+        println!("No saved sessions yet (they go to {}).", dir.display());
+        return Ok(ExitCode::Success);
+    }
+    // Everything but the last column, as laid out, tells how much room the first message has.
+    let used = table::render(&rows.iter().map(|r| r[..5].to_vec()).collect::<Vec<_>>())
+        .lines()
+        .map(table::width)
+        .max()
+        .unwrap_or(0);
+    let room = line_width().saturating_sub(used + 2).max(16);
+    for r in rows.iter_mut().skip(1) {
+        r[5] = table::truncate(&crate::render::sanitize(&r[5]), room);
+    }
+    print!("{}", table::render(&rows));
+    Ok(ExitCode::Success)
+}
+
+fn remove(l: &Loaded, yes: bool) -> anyhow::Result<ExitCode> {
+    let path = l.path.as_ref().expect("found sessions are files");
+    let st = &l.state;
+    let what = format!(
+        "session {}{} ({} turns, started {})",
+        short_id(&st.id),
+        st.name
+            .as_ref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default(),
+        st.turns,
+        st.created
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M")
+    );
+    if !yes {
+        if !io::stdin().is_terminal() {
+            return Err(UsageError(format!(
+                "not deleting {what} without confirmation: add --yes"
+            ))
+            .into());
+        }
+        eprint!("Delete {what}? [y/N] ");
+        io::stderr().flush()?;
+        let mut answer = String::new();
+        io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            eprintln!("Kept it.");
+            return Ok(ExitCode::Success);
+        }
+    }
+    std::fs::remove_file(path).map_err(|source| SessionError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    println!("Deleted {what} ({}).", path.display());
+    Ok(ExitCode::Success)
+}

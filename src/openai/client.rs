@@ -1,0 +1,254 @@
+//! The HTTP side of an OpenAI-compatible server: `POST {base}/chat/completions` (streamed) and
+//! `GET {base}/models`. Hands back response bytes; `stream` makes sense of them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+
+use super::error::{classify, Failure, OpenAiError};
+use super::stream::Framing;
+use super::wire::{CompletionRequest, ModelList};
+use crate::ollama::wire::ChatRequest;
+use crate::plain_http::without_tls_for_plain_http;
+
+/// A connection to one OpenAI-compatible server, built once per run.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    // Hand-written so the API key can never be printed by a `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("openai::Client")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// `base_url` as configured, e.g. `https://api.openai.com/v1` (a trailing `/` is dropped).
+    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, OpenAiError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base_url) {
+            // A corporate HTTP_PROXY must not swallow requests meant for this machine.
+            builder = builder.no_proxy();
+        }
+        builder = without_tls_for_plain_http(builder, &base_url, "--base-url (or OPENAI_BASE_URL)");
+        let http = builder.build().map_err(|e| OpenAiError::Transport {
+            url: base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Client {
+            http,
+            base_url,
+            api_key: api_key.filter(|k| !k.is_empty()),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base_url, path));
+        if let Some(key) = &self.api_key {
+            rb = rb.bearer_auth(key); // marked sensitive: never shown in reqwest's debug output
+        }
+        rb
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> OpenAiError {
+        let reason = root_cause(e);
+        if e.is_connect() || e.is_timeout() {
+            OpenAiError::Unreachable {
+                url: self.base_url.clone(),
+                reason,
+            }
+        } else {
+            OpenAiError::Transport {
+                url: self.base_url.clone(),
+                reason,
+            }
+        }
+    }
+
+    /// Sends the streaming request and returns once the server has answered with a success
+    /// status; the reply then arrives through [`ChatResponse::chunk`]. Settings with no OpenAI
+    /// equivalent are refused here, before anything is sent.
+    pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, OpenAiError> {
+        let body = CompletionRequest::from_chat(req)?;
+        let body = serde_json::to_vec(&body).map_err(|e| OpenAiError::Transport {
+            url: self.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let resp = self
+            .request(reqwest::Method::POST, "/chat/completions")
+            .header(CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let resp = match self.check(resp, Some(req.model)).await {
+            Err(OpenAiError::ModelNotFound {
+                model,
+                url,
+                message,
+                ..
+            }) => {
+                // Say what the server does serve; if it cannot say, the error stands as it is.
+                let served = self.models().await.unwrap_or_default();
+                return Err(OpenAiError::ModelNotFound {
+                    model,
+                    url,
+                    message,
+                    served,
+                });
+            }
+            other => other?,
+        };
+        let framing = framing_of(&resp).map_err(|reason| OpenAiError::Unexpected {
+            url: self.base_url.clone(),
+            reason,
+        })?;
+        Ok(ChatResponse { resp, framing })
+    }
+
+    /// `GET {base}/models`: the ids of the models the server offers, sorted.
+    pub async fn models(&self) -> Result<Vec<String>, OpenAiError> {
+        let resp = self
+            .request(reqwest::Method::GET, "/models")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let resp = self.check(resp, None).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let list: ModelList =
+            serde_json::from_slice(&bytes).map_err(|e| OpenAiError::Unexpected {
+                url: format!("{}/models", self.base_url),
+                reason: format!("not a model list ({e})"),
+            })?;
+        let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn check(
+        &self,
+        resp: reqwest::Response,
+        model: Option<&str>,
+    ) -> Result<reqwest::Response, OpenAiError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let endpoint = resp.url().to_string();
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(classify(&Failure {
+            url: &self.base_url,
+            endpoint: &endpoint,
+            status: status.as_u16(),
+            body: &body,
+            retry_after: retry_after.as_deref(),
+            model,
+            key_sent: self.api_key.is_some(),
+            key: self.api_key.as_deref(),
+        }))
+    }
+}
+
+/// How a 200 answer to a stream request is framed. Anything but an event stream or a JSON body
+/// (an HTML page from a proxy, say) is refused rather than read as an empty reply.
+fn framing_of(resp: &reqwest::Response) -> Result<Framing, String> {
+    let Some(ct) = resp.headers().get(CONTENT_TYPE) else {
+        return Ok(Framing::Sse);
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    if ct.starts_with("text/event-stream") {
+        Ok(Framing::Sse)
+    } else if ct.starts_with("application/json") {
+        Ok(Framing::Whole)
+    } else {
+        Err(format!("expected an event stream, got {ct}"))
+    }
+}
+
+/// A reply in flight. Dropping it closes the connection, which stops the server generating.
+pub struct ChatResponse {
+    resp: reqwest::Response,
+    framing: Framing,
+}
+
+impl ChatResponse {
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The next bytes of the body as they came off the network; `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, reqwest::Error> {
+        self.resp.chunk().await
+    }
+}
+
+/// Whether the URL points at this machine (no proxy; no API key needed).
+pub fn is_loopback(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The innermost error message, which is the one that says what actually went wrong.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("http://127.0.0.1:11434/v1"));
+        assert!(is_loopback("http://127.8.0.1/v1"));
+        assert!(is_loopback("http://localhost:8000/v1"));
+        assert!(is_loopback("http://[::1]:8080/v1"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
+        assert!(!is_loopback("http://127.0.0.1.example.com/v1"));
+        assert!(!is_loopback("http://10.0.0.5:8000/v1"));
+        assert!(!is_loopback("not a url"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = Client::new("http://127.0.0.1:1/v1/", Some("sk-secret".into())).unwrap();
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        assert_eq!(c.base_url(), "http://127.0.0.1:1/v1");
+    }
+}

@@ -1,0 +1,365 @@
+//! What can go wrong talking to an OpenAI-compatible server, each with a message that says what to
+//! do next; and the pure rules that read an error body, whatever its shape, and turn a failed
+//! HTTP answer into one of them.
+
+use serde_json::Value;
+
+use super::wire::MappingError;
+
+/// A failed request to an OpenAI-compatible server.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenAiError {
+    #[error(
+        "cannot reach the server at {url} ({reason}) — is it running, and is --base-url right?"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "the server at {url} refused the API key ({status}: {message}) — check OPENAI_API_KEY"
+    )]
+    BadKey {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the server at {url} wants an API key ({status}: {message}) — set OPENAI_API_KEY in the environment or in a .env file")]
+    NoKey {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("model '{model}' not found at {url} ({message}){}", served_list(.served))]
+    ModelNotFound {
+        model: String,
+        url: String,
+        message: String,
+        /// What the server does serve, when it said.
+        served: Vec<String>,
+    },
+    #[error("{url} answered 404 ({message}) — is --base-url right? It usually ends in /v1")]
+    NotFound { url: String, message: String },
+    #[error("the server is rate-limiting requests (429: {message}){}", retry_hint(.retry_after))]
+    RateLimited {
+        message: String,
+        retry_after: Option<String>,
+    },
+    #[error("the server answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error(transparent)]
+    Request(#[from] MappingError),
+    #[error("unexpected answer from {url}: {reason}")]
+    Unexpected { url: String, reason: String },
+    #[error("request to {url} failed: {reason}")]
+    Transport { url: String, reason: String },
+}
+
+fn served_list(served: &[String]) -> String {
+    if served.is_empty() {
+        " — choose a model the server serves with --model".to_string()
+    } else {
+        format!(
+            " — it serves: {}; choose one with --model",
+            served.join(", ")
+        )
+    }
+}
+
+fn retry_hint(retry_after: &Option<String>) -> String {
+    match retry_after.as_deref() {
+        None => String::new(),
+        Some(v) if v.parse::<u64>().is_ok() => format!("; try again in {v} s"),
+        Some(v) => format!("; try again after {v}"),
+    }
+}
+
+/// The facts of a failed answer that decide what it means.
+pub struct Failure<'a> {
+    /// The base URL.
+    pub url: &'a str,
+    /// The full URL that was asked, for a 404 that means the address is wrong.
+    pub endpoint: &'a str,
+    pub status: u16,
+    pub body: &'a [u8],
+    pub retry_after: Option<&'a str>,
+    /// The model of a chat request (not of a model listing).
+    pub model: Option<&'a str>,
+    pub key_sent: bool,
+    /// Removed from any message before it is shown: a server may echo the key back.
+    pub key: Option<&'a str>,
+}
+
+/// Turns a non-success answer into the error it means.
+pub fn classify(f: &Failure<'_>) -> OpenAiError {
+    let info = ErrorInfo::from_body(f.body);
+    let mut message = info.message.clone();
+    if let Some(key) = f.key.filter(|k| !k.is_empty()) {
+        message = message.replace(key, "<OPENAI_API_KEY>");
+    }
+    if message.is_empty() {
+        message = reason_phrase(f.status).to_string();
+    }
+    let url = f.url.to_string();
+    match f.status {
+        401 | 403 if f.key_sent => OpenAiError::BadKey {
+            url,
+            status: f.status,
+            message,
+        },
+        401 | 403 => OpenAiError::NoKey {
+            url,
+            status: f.status,
+            message,
+        },
+        404 if f.model.is_some() && about_the_model(&info) => OpenAiError::ModelNotFound {
+            model: f.model.unwrap_or_default().to_string(),
+            url,
+            message,
+            served: Vec::new(),
+        },
+        404 => OpenAiError::NotFound {
+            url: f.endpoint.to_string(),
+            message,
+        },
+        429 => OpenAiError::RateLimited {
+            message,
+            retry_after: f.retry_after.map(|s| s.trim().to_string()),
+        },
+        status => OpenAiError::Status { status, message },
+    }
+}
+
+/// Whether a 404 is about the model rather than the address: a structured error that names a
+/// model. A bare "404 page not found" means the URL is wrong.
+fn about_the_model(info: &ErrorInfo) -> bool {
+    info.code.as_deref() == Some("model_not_found")
+        || (info.kind.is_some() && info.message.to_ascii_lowercase().contains("model"))
+        || info.message.starts_with("model '")
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("no message")
+}
+
+/// What an error body says, whichever of the common shapes it has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorInfo {
+    pub message: String,
+    /// `type` (`invalid_request_error`, `not_found_error`, …), when given.
+    pub kind: Option<String>,
+    /// `code` (`model_not_found`, `invalid_api_key`, …), when given as a string.
+    pub code: Option<String>,
+}
+
+impl ErrorInfo {
+    /// Reads `{"error":{"message","type","code"}}` (OpenAI, Ollama's /v1), `{"error":"…"}`,
+    /// `{"object":"error","message":…}` (vLLM), `{"detail":…}` (FastAPI gateways), or plain text.
+    pub fn from_body(body: &[u8]) -> ErrorInfo {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => Self::from_value(&v).unwrap_or_else(|| Self::text(&v.to_string())),
+            Err(_) => Self::text(&String::from_utf8_lossy(body)),
+        }
+    }
+
+    /// The error an event or body carries, if it is one.
+    pub fn from_value(v: &Value) -> Option<ErrorInfo> {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        match v.get("error") {
+            Some(Value::String(s)) => return Some(Self::text(s)),
+            Some(e @ Value::Object(_)) => {
+                return Some(ErrorInfo {
+                    message: text(e.get("message")).unwrap_or_else(|| e.to_string()),
+                    kind: text(e.get("type")),
+                    code: text(e.get("code")),
+                })
+            }
+            _ => {}
+        }
+        if v.get("object").and_then(Value::as_str) == Some("error") {
+            return Some(ErrorInfo {
+                message: text(v.get("message")).unwrap_or_default(),
+                kind: text(v.get("type")),
+                code: text(v.get("code")),
+            });
+        }
+        match v.get("detail") {
+            Some(Value::String(s)) => Some(Self::text(s)),
+            Some(d @ Value::Array(_)) => Some(Self::text(&d.to_string())),
+            _ => None,
+        }
+    }
+
+    fn text(s: &str) -> ErrorInfo {
+        let s = s.trim();
+        let message = match s.char_indices().nth(300) {
+            Some((i, _)) => format!("{}…", &s[..i]),
+            None => s.to_string(),
+        };
+        ErrorInfo {
+            message,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn failure(status: u16, body: &'static [u8]) -> Failure<'static> {
+        Failure {
+            url: "http://h/v1",
+            endpoint: "http://h/v1/chat/completions",
+            status,
+            body,
+            retry_after: None,
+            model: Some("nope"),
+            key_sent: true,
+            key: Some("sk-secret-123"),
+        }
+    }
+
+    #[test]
+    fn recorded_unknown_model_is_model_not_found() {
+        let e = classify(&failure(
+            404,
+            br#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#,
+        ));
+        assert!(matches!(e, OpenAiError::ModelNotFound { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("model 'nope' not found at http://h/v1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn openai_and_vllm_unknown_models() {
+        let openai = br#"{"error":{"message":"The model `nope` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
+        assert!(matches!(
+            classify(&failure(404, openai)),
+            OpenAiError::ModelNotFound { .. }
+        ));
+        let vllm = br#"{"object":"error","message":"The model `nope` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
+        assert!(matches!(
+            classify(&failure(404, vllm)),
+            OpenAiError::ModelNotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn a_bare_404_means_a_wrong_address() {
+        let e = classify(&failure(404, b"404 page not found"));
+        assert!(matches!(e, OpenAiError::NotFound { .. }));
+        assert!(e.to_string().contains("/v1"));
+        let listing = Failure {
+            model: None,
+            ..failure(
+                404,
+                br#"{"error":{"message":"model 'x' not found","type":"not_found_error"}}"#,
+            )
+        };
+        assert!(matches!(classify(&listing), OpenAiError::NotFound { .. }));
+    }
+
+    #[test]
+    fn a_rejected_key_is_never_echoed() {
+        let body = br#"{"error":{"message":"Incorrect API key provided: sk-secret-123.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        let e = classify(&failure(401, body));
+        assert!(matches!(e, OpenAiError::BadKey { status: 401, .. }));
+        let text = e.to_string();
+        assert!(!text.contains("sk-secret-123"), "{text}");
+        assert!(text.contains("OPENAI_API_KEY"), "{text}");
+        let no_key = Failure {
+            key_sent: false,
+            key: None,
+            ..failure(401, b"")
+        };
+        let e = classify(&no_key);
+        assert!(matches!(e, OpenAiError::NoKey { .. }));
+        assert!(e.to_string().contains("Unauthorized"), "{e}");
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_retry() {
+        let body = br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let e = classify(&Failure {
+            retry_after: Some("20"),
+            ..failure(429, body)
+        });
+        assert_eq!(
+            e.to_string(),
+            "the server is rate-limiting requests (429: Rate limit reached); try again in 20 s"
+        );
+        let e = classify(&Failure {
+            retry_after: Some("Wed, 21 Oct 2026 07:28:00 GMT"),
+            ..failure(429, body)
+        });
+        assert!(e
+            .to_string()
+            .ends_with("try again after Wed, 21 Oct 2026 07:28:00 GMT"));
+        assert!(!classify(&failure(429, body))
+            .to_string()
+            .contains("try again"));
+    }
+
+    #[test]
+    fn server_errors_keep_their_message() {
+        let e = classify(&failure(
+            500,
+            br#"{"error":{"message":"llama runner process has terminated","type":"api_error","param":null,"code":null}}"#,
+        ));
+        assert_eq!(
+            e.to_string(),
+            "the server answered 500: llama runner process has terminated"
+        );
+        assert_eq!(
+            classify(&failure(502, b"")).to_string(),
+            "the server answered 502: Bad Gateway"
+        );
+    }
+
+    #[test]
+    fn error_bodies_of_every_shape() {
+        let recorded = br#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#;
+        assert_eq!(
+            ErrorInfo::from_body(recorded),
+            ErrorInfo {
+                message: "model 'nope' not found".into(),
+                kind: Some("not_found_error".into()),
+                code: None
+            }
+        );
+        let openai = br#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
+        assert_eq!(
+            ErrorInfo::from_body(openai).code.as_deref(),
+            Some("model_not_found")
+        );
+        let vllm = br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
+        assert_eq!(
+            ErrorInfo::from_body(vllm).message,
+            "The model `x` does not exist."
+        );
+        assert_eq!(ErrorInfo::from_body(br#"{"error":"boom"}"#).message, "boom");
+        assert_eq!(
+            ErrorInfo::from_body(br#"{"detail":"Not Found"}"#).message,
+            "Not Found"
+        );
+        assert_eq!(
+            ErrorInfo::from_body(b"404 page not found\n").message,
+            "404 page not found"
+        );
+        assert_eq!(ErrorInfo::from_body(b"").message, "");
+        let long = "x".repeat(1000);
+        assert!(
+            ErrorInfo::from_body(long.as_bytes())
+                .message
+                .chars()
+                .count()
+                <= 301
+        );
+        assert_eq!(ErrorInfo::from_value(&json!({"choices": []})), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! Server-sent events: cuts a byte stream into the `data` of each event, whatever the network's
+//! chunk boundaries. Pure, so every split point is unit-tested.
+//!
+//! Follows the parts of the WHATWG event-stream format that chat servers use: lines end in `\n`,
+//! `\r\n` or a lone `\r` (also when the `\r` and `\n` arrive in different reads); `data:` lines are
+//! joined with `\n` and handed out at the blank line that ends the event; a line starting with `:`
+//! is a comment (keep-alive); `event:`, `id:`, `retry:` and unknown fields are ignored; a leading
+//! byte-order mark is dropped. Lines are cut before any UTF-8 decoding, so a multi-byte character
+//! split across reads is whole again when its event is handed out.
+
+/// Reassembles events from arbitrary byte chunks.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    /// An unfinished line.
+    line: Vec<u8>,
+    /// The `data` of the event being built (lines joined with `\n`).
+    data: Vec<u8>,
+    /// Whether the event being built has any `data` line (an empty `data:` still counts).
+    has_data: bool,
+    /// The last byte seen was a `\r`, so a `\n` right after it ends nothing.
+    after_cr: bool,
+    /// No byte has been seen yet (for the byte-order mark).
+    at_start: bool,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl SseDecoder {
+    pub fn new() -> Self {
+        SseDecoder {
+            at_start: true,
+            ..Self::default()
+        }
+    }
+
+    /// Feeds bytes; calls `on_data` with the `data` of every complete event.
+    pub fn feed<E>(
+        &mut self,
+        mut bytes: &[u8],
+        mut on_data: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.at_start {
+            // The mark may itself arrive split; hold back a prefix of it until it is decided.
+            self.line.extend_from_slice(bytes);
+            if self.line.len() < BOM.len() && BOM.starts_with(&self.line) {
+                return Ok(());
+            }
+            self.at_start = false;
+            let start = if self.line.starts_with(BOM) {
+                BOM.len()
+            } else {
+                0
+            };
+            let held = std::mem::take(&mut self.line);
+            return self.feed(&held[start..], on_data);
+        }
+        while !bytes.is_empty() {
+            if self.after_cr {
+                self.after_cr = false;
+                if bytes[0] == b'\n' {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+            }
+            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+                None => {
+                    self.line.extend_from_slice(bytes);
+                    break;
+                }
+                Some(i) => {
+                    self.after_cr = bytes[i] == b'\r';
+                    if self.line.is_empty() {
+                        self.on_line(&bytes[..i], &mut on_data)?;
+                    } else {
+                        let mut line = std::mem::take(&mut self.line);
+                        line.extend_from_slice(&bytes[..i]);
+                        let result = self.on_line(&line, &mut on_data);
+                        line.clear();
+                        self.line = line;
+                        result?;
+                    }
+                    bytes = &bytes[i + 1..];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream. An event whose blank line never came is still handed out: a server that
+    /// closes right after its last `data:` line meant it.
+    pub fn finish<E>(&mut self, mut on_data: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        if self.at_start {
+            self.at_start = false;
+            let held = std::mem::take(&mut self.line);
+            self.feed(&held, &mut on_data)?;
+        }
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.on_line(&line, &mut on_data)?;
+        }
+        self.dispatch(&mut on_data)
+    }
+
+    fn on_line<E>(
+        &mut self,
+        line: &[u8],
+        on_data: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if line.is_empty() {
+            return self.dispatch(on_data);
+        }
+        if line[0] == b':' {
+            return Ok(()); // a comment: keep-alive
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let value = &line[i + 1..];
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        if field == b"data" {
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.data.extend_from_slice(value);
+            self.has_data = true;
+        }
+        Ok(())
+    }
+
+    fn dispatch<E>(&mut self, on_data: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        if !self.has_data {
+            return Ok(());
+        }
+        self.has_data = false;
+        let result = on_data(&self.data);
+        self.data.clear();
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(pieces: &[&[u8]]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut d = SseDecoder::new();
+        let mut on = |data: &[u8]| -> Result<(), ()> {
+            out.push(String::from_utf8(data.to_vec()).expect("whole UTF-8"));
+            Ok(())
+        };
+        for p in pieces {
+            d.feed(p, &mut on).unwrap();
+        }
+        d.finish(&mut on).unwrap();
+        out
+    }
+
+    /// Every way of cutting `bytes` in two, and byte by byte, gives `expected`.
+    fn at_every_split(bytes: &[u8], expected: &[&str]) {
+        for i in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(i);
+            assert_eq!(events(&[a, b]), expected, "split at byte {i}");
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(events(&singles), expected, "byte by byte");
+    }
+
+    #[test]
+    fn recorded_streams_at_every_split_point() {
+        let plain: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream.sse");
+        let usage: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream_usage.sse");
+        let think: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_think.sse");
+        for bytes in [plain, usage, think] {
+            let whole = events(&[bytes]);
+            assert_eq!(whole.last().map(String::as_str), Some("[DONE]"));
+            assert!(whole[0].starts_with("{\"id\":\"chatcmpl-"));
+            let expected: Vec<&str> = whole.iter().map(String::as_str).collect();
+            at_every_split(bytes, &expected);
+        }
+    }
+
+    #[test]
+    fn chinese_text_split_inside_characters() {
+        let stream = "data: {\"c\":\"老師說：「你好」😀\"}\n\ndata: [DONE]\n\n".as_bytes();
+        at_every_split(stream, &["{\"c\":\"老師說：「你好」😀\"}", "[DONE]"]);
+        for i in 0..=stream.len() {
+            for j in i..=stream.len() {
+                let got = events(&[&stream[..i], &stream[i..j], &stream[j..]]);
+                assert_eq!(
+                    got[0], "{\"c\":\"老師說：「你好」😀\"}",
+                    "splits at {i},{j}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn crlf_and_lone_cr_line_endings() {
+        at_every_split(b"data: a\r\n\r\ndata: b\r\rdata: c\n\n", &["a", "b", "c"]);
+        // A \r at the end of one read and \n at the start of the next is one line ending.
+        assert_eq!(events(&[b"data: a\r", b"\n\r", b"\n"]), vec!["a"]);
+    }
+
+    #[test]
+    fn comments_event_names_and_other_fields_are_ignored() {
+        let s = b": keep-alive\n\nevent: message\nid: 7\nretry: 100\ndata: x\n\n:ping\n\n";
+        at_every_split(s, &["x"]);
+    }
+
+    #[test]
+    fn several_data_lines_are_joined() {
+        at_every_split(b"data: a\ndata:b\ndata\n\n", &["a\nb\n"]);
+    }
+
+    #[test]
+    fn only_one_space_after_the_colon_is_dropped() {
+        assert_eq!(events(&[b"data:  two\n\n"]), vec![" two"]);
+    }
+
+    #[test]
+    fn blank_lines_without_data_dispatch_nothing() {
+        assert!(events(&[b"\n\n\r\n: c\n\nevent: ping\n\n"]).is_empty());
+        assert!(events(&[b""]).is_empty());
+    }
+
+    #[test]
+    fn last_event_without_a_blank_line_still_counts() {
+        assert_eq!(events(&[b"data: a\n\ndata: [DONE]"]), vec!["a", "[DONE]"]);
+        assert_eq!(events(&[b"data: [DONE]\n"]), vec!["[DONE]"]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_dropped_even_when_split() {
+        at_every_split(b"\xEF\xBB\xBFdata: a\n\n", &["a"]);
+        assert_eq!(events(&[b"\xEF"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_error_from_the_callback_stops_the_feed() {
+        let mut d = SseDecoder::new();
+        let mut seen = 0;
+        let r = d.feed(b"data: a\n\ndata: b\n\n", |_| {
+            seen += 1;
+            Err("stop")
+        });
+        assert_eq!(r, Err("stop"));
+        assert_eq!(seen, 1);
+    }
+}

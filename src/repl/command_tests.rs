@@ -1,0 +1,360 @@
+//! Unit tests of the slash-command parser: every command, every malformed form.
+
+use super::*;
+use serde_json::json;
+
+fn ok(line: &str) -> SlashCommand {
+    parse(line)
+        .unwrap_or_else(|e| panic!("{line:?} failed: {e}"))
+        .unwrap_or_else(|| panic!("{line:?} is not a command"))
+}
+
+fn err(line: &str) -> ParseError {
+    match parse(line) {
+        Err(e) => e,
+        Ok(c) => panic!("{line:?} parsed as {c:?}"),
+    }
+}
+
+fn set(line: &str) -> Setting {
+    match ok(line) {
+        SlashCommand::Set(s) => s,
+        other => panic!("{line:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn messages_are_not_commands() {
+    assert_eq!(parse("hello /bye"), Ok(None));
+    assert_eq!(parse("你好"), Ok(None));
+    assert_eq!(parse(""), Ok(None));
+}
+
+#[test]
+fn simple_commands_and_aliases() {
+    assert_eq!(ok("/bye"), SlashCommand::Bye);
+    assert_eq!(ok("  /exit  "), SlashCommand::Bye);
+    assert_eq!(ok("/quit"), SlashCommand::Bye);
+    assert_eq!(ok("/BYE"), SlashCommand::Bye);
+    assert_eq!(ok("/clear"), SlashCommand::Clear);
+    assert_eq!(ok("/models"), SlashCommand::Models);
+    assert_eq!(ok("/retry"), SlashCommand::Retry);
+    assert_eq!(ok("/undo"), SlashCommand::Undo);
+    assert_eq!(ok("/edit"), SlashCommand::Edit);
+    assert_eq!(ok("/context"), SlashCommand::Context);
+    assert_eq!(ok("/stats"), SlashCommand::Stats);
+}
+
+#[test]
+fn help_topics() {
+    assert_eq!(ok("/?"), SlashCommand::Help(HelpTopic::All));
+    assert_eq!(ok("/help"), SlashCommand::Help(HelpTopic::All));
+    assert_eq!(ok("/? shortcuts"), SlashCommand::Help(HelpTopic::Shortcuts));
+    assert_eq!(
+        ok("/help Shortcuts"),
+        SlashCommand::Help(HelpTopic::Shortcuts)
+    );
+    assert_eq!(ok("/? set"), SlashCommand::Help(HelpTopic::Command("/set")));
+    assert_eq!(
+        ok("/help /exit"),
+        SlashCommand::Help(HelpTopic::Command("/bye"))
+    );
+    assert!(matches!(
+        err("/? sett"),
+        ParseError::UnknownArgument {
+            suggestion: Some("/set"),
+            ..
+        }
+    ));
+    assert!(matches!(err("/? set show"), ParseError::Unexpected { .. }));
+}
+
+#[test]
+fn commands_without_arguments_refuse_them() {
+    for line in [
+        "/bye now",
+        "/clear all",
+        "/models x",
+        "/retry 2",
+        "/undo 1",
+        "/stats x",
+    ] {
+        assert!(matches!(err(line), ParseError::Unexpected { .. }), "{line}");
+    }
+}
+
+#[test]
+fn unknown_commands_suggest_the_nearest() {
+    assert_eq!(
+        err("/cler"),
+        ParseError::Unknown {
+            name: "/cler".into(),
+            suggestion: Some("/clear")
+        }
+    );
+    assert!(matches!(
+        err("/exti"),
+        ParseError::Unknown {
+            suggestion: Some("/exit"),
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("/zzzzzzzz"),
+        ParseError::Unknown {
+            suggestion: None,
+            ..
+        }
+    ));
+    assert_eq!(
+        err("/shwo info").to_string(),
+        "unknown command '/shwo' (did you mean /show?). Type /? for help"
+    );
+    assert!(matches!(err("/"), ParseError::Unknown { .. }));
+}
+
+#[test]
+fn show_every_sub_command() {
+    let cases = [
+        ("/show info", ShowWhat::Info),
+        ("/show parameters", ShowWhat::Parameters),
+        ("/show system", ShowWhat::System),
+        ("/show template", ShowWhat::Template),
+        ("/show modelfile", ShowWhat::Modelfile),
+        ("/show license", ShowWhat::License),
+        ("/show INFO", ShowWhat::Info),
+    ];
+    for (line, what) in cases {
+        assert_eq!(ok(line), SlashCommand::Show(what), "{line}");
+    }
+    assert_eq!(ok("/show"), SlashCommand::Help(HelpTopic::Command("/show")));
+    assert_eq!(
+        err("/show inof").to_string(),
+        "/show: unknown argument 'inof' (did you mean info?). Usage: /show WHAT"
+    );
+    assert!(matches!(
+        err("/show info extra"),
+        ParseError::Unexpected { .. }
+    ));
+}
+
+#[test]
+fn set_flags() {
+    assert_eq!(set("/set verbose"), Setting::Verbose(true));
+    assert_eq!(set("/set quiet"), Setting::Verbose(false));
+    assert_eq!(set("/set wordwrap"), Setting::WordWrap(true));
+    assert_eq!(set("/set nowordwrap"), Setting::WordWrap(false));
+    assert_eq!(set("/set history"), Setting::History(true));
+    assert_eq!(set("/set nohistory"), Setting::History(false));
+    assert_eq!(ok("/set"), SlashCommand::Help(HelpTopic::Command("/set")));
+    assert!(matches!(
+        err("/set verbose yes"),
+        ParseError::Unexpected { .. }
+    ));
+    assert!(matches!(
+        err("/set verbos"),
+        ParseError::UnknownArgument {
+            suggestion: Some("verbose"),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn set_format() {
+    assert_eq!(
+        set("/set format json"),
+        Setting::Format(Some(json!("json")))
+    );
+    assert_eq!(
+        set("/set format JSON"),
+        Setting::Format(Some(json!("json")))
+    );
+    assert_eq!(
+        set(r#"/set format {"type":"object"}"#),
+        Setting::Format(Some(json!({"type": "object"})))
+    );
+    assert_eq!(set("/set noformat"), Setting::Format(None));
+    assert!(matches!(err("/set format"), ParseError::Missing { .. }));
+    assert!(matches!(err("/set format xml"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/set format [1]"), ParseError::Invalid { .. }));
+    assert!(matches!(
+        err("/set noformat json"),
+        ParseError::Unexpected { .. }
+    ));
+}
+
+#[test]
+fn set_think() {
+    assert_eq!(set("/set think"), Setting::Think(Think::On(true)));
+    assert_eq!(
+        set("/set think high"),
+        Setting::Think(Think::Level("high".into()))
+    );
+    assert_eq!(
+        set("/set think LOW"),
+        Setting::Think(Think::Level("low".into()))
+    );
+    assert_eq!(
+        set("/set think medium"),
+        Setting::Think(Think::Level("medium".into()))
+    );
+    assert_eq!(set("/set nothink"), Setting::Think(Think::On(false)));
+    assert!(matches!(err("/set think hard"), ParseError::Invalid { .. }));
+    assert!(matches!(
+        err("/set nothink please"),
+        ParseError::Unexpected { .. }
+    ));
+}
+
+#[test]
+fn set_context() {
+    assert_eq!(
+        set("/set context summarize"),
+        Setting::Context(Strategy::Summarize)
+    );
+    assert_eq!(
+        set("/set context Summarise"),
+        Setting::Context(Strategy::Summarize)
+    );
+    assert_eq!(set("/set context fail"), Setting::Context(Strategy::Fail));
+    assert_eq!(
+        set("/set context  truncate "),
+        Setting::Context(Strategy::Truncate)
+    );
+    assert!(matches!(err("/set context"), ParseError::Missing { .. }));
+    assert_eq!(
+        err("/set context trucate").to_string(),
+        "/set: unknown argument 'trucate' (did you mean truncate?). Usage: /set context truncate|summarize|fail"
+    );
+    assert!(matches!(
+        err("/set context drop"),
+        ParseError::UnknownArgument {
+            suggestion: None,
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("/set context fail now"),
+        ParseError::Unexpected { .. }
+    ));
+    assert!(matches!(err("/context now"), ParseError::Unexpected { .. }));
+}
+
+#[test]
+fn set_system_keeps_the_text_whole() {
+    assert_eq!(
+        set("/set system You are a   terse  老師."),
+        Setting::System("You are a   terse  老師.".into())
+    );
+    assert_eq!(
+        set(r#"/set system "be brief""#),
+        Setting::System("be brief".into())
+    );
+    assert_eq!(
+        set("/set system \"\"\"line one\nline two\"\"\""),
+        Setting::System("line one\nline two".into())
+    );
+    assert!(matches!(err("/set system"), ParseError::Missing { .. }));
+    assert!(matches!(
+        err("/set system \"\""),
+        ParseError::Missing { .. }
+    ));
+}
+
+#[test]
+fn set_parameter() {
+    assert_eq!(set("/set parameter"), Setting::ListParameters);
+    assert_eq!(
+        set("/set parameter temperature 0.2"),
+        Setting::Parameter {
+            name: "temperature".into(),
+            values: vec!["0.2".into()]
+        }
+    );
+    assert_eq!(
+        set("/set parameter stop <end> \"User: \" ###"),
+        Setting::Parameter {
+            name: "stop".into(),
+            values: vec!["<end>".into(), "User: ".into(), "###".into()]
+        }
+    );
+    assert!(matches!(
+        err("/set parameter seed"),
+        ParseError::Missing { .. }
+    ));
+    assert_eq!(
+        err("/set parameter temprature 1").to_string(),
+        "/set: unknown option \"temprature\" (did you mean \"temperature\"?). Usage: /set SETTING [VALUE]"
+    );
+    assert!(matches!(
+        err("/set parameter seed 1 2"),
+        ParseError::Invalid { .. }
+    ));
+    assert!(matches!(
+        err("/set parameter stop \"open"),
+        ParseError::Invalid { .. }
+    ));
+}
+
+#[test]
+fn load_and_model() {
+    assert_eq!(
+        ok("/load tiny2"),
+        SlashCommand::Load {
+            model: "tiny2".into(),
+            clear: false
+        }
+    );
+    assert_eq!(
+        ok("/load --clear qwen3:8b"),
+        SlashCommand::Load {
+            model: "qwen3:8b".into(),
+            clear: true
+        }
+    );
+    assert!(matches!(err("/load"), ParseError::Missing { .. }));
+    assert!(matches!(err("/load --clear"), ParseError::Missing { .. }));
+    assert!(matches!(
+        err("/load tiny --cleer"),
+        ParseError::UnknownArgument {
+            suggestion: Some("--clear"),
+            ..
+        }
+    ));
+    assert!(matches!(err("/load a b"), ParseError::Unexpected { .. }));
+    assert_eq!(ok("/model"), SlashCommand::Model(None));
+    assert_eq!(
+        ok("/model tiny2"),
+        SlashCommand::Model(Some("tiny2".into()))
+    );
+    assert!(matches!(err("/model a b"), ParseError::Unexpected { .. }));
+}
+
+#[test]
+fn copy() {
+    assert_eq!(ok("/copy"), SlashCommand::Copy(None));
+    assert_eq!(ok("/copy 2"), SlashCommand::Copy(Some(2)));
+    assert!(matches!(err("/copy 0"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/copy -1"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/copy two"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/copy 1 2"), ParseError::Unexpected { .. }));
+}
+
+#[test]
+fn the_table_is_consistent() {
+    let names: Vec<&str> = all_names().collect();
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(names.len(), unique.len(), "a name is listed twice");
+    for spec in COMMANDS {
+        assert!(spec.name.starts_with('/'));
+        assert!(!spec.help.is_empty());
+        assert_eq!(find(spec.name).map(|s| s.name), Some(spec.name));
+        for alias in spec.aliases {
+            assert_eq!(find(alias).map(|s| s.name), Some(spec.name));
+        }
+        assert_eq!(spec.completes == Completes::Subs, !spec.subs.is_empty());
+    }
+}

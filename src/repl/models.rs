@@ -1,0 +1,188 @@
+//! `/load`, `/model` and `/models`: which model the chat talks to.
+
+use std::fmt::Write as _;
+
+use super::Repl;
+use crate::backend::describe_models;
+use crate::ollama::wire::{ModelTag, Think};
+use crate::ollama::ApiError;
+use crate::session::Change;
+
+impl Repl<'_> {
+    /// Switches to `model` after checking that the server has it; `clear` empties the history.
+    pub(super) fn load(&mut self, model: &str, clear: bool) {
+        // Ollama can say up front whether it has the model and what it can do; an
+        // OpenAI-compatible server answers that with the first reply.
+        let capabilities = match self.chat.backend.ollama() {
+            Some(client) => match self.rt.block_on(client.show(model)) {
+                Ok(s) => Some(s.capabilities),
+                Err(e) => return self.error(&describe_api_error(&e)),
+            },
+            None => None,
+        };
+        let same = same_model(model, &self.chat.model);
+        self.change(Change::Model {
+            model: model.to_string(),
+        });
+        let turns = self.chat.conversation.user_turns();
+        let history = if clear {
+            self.change(Change::Clear);
+            "with an empty conversation".to_string()
+        } else if turns == 0 {
+            "(the conversation is empty)".to_string()
+        } else {
+            format!(
+                "keeping the conversation ({turns} message{}; /load {model} --clear starts afresh)",
+                if turns == 1 { "" } else { "s" }
+            )
+        };
+        let verb = if same { "Still using" } else { "Switched to" };
+        self.note(&format!("{verb} {model} {history}."));
+        let wants_thinking = matches!(
+            &self.chat.settings.think,
+            Some(Think::On(true)) | Some(Think::Level(_))
+        );
+        let cannot_think = capabilities.is_some_and(|c| !c.iter().any(|c| c == "thinking"));
+        if wants_thinking && cannot_think {
+            self.note(&format!(
+                "{model} cannot think; /set nothink, or it will refuse every message."
+            ));
+        }
+    }
+
+    pub(super) fn model(&mut self, name: Option<&str>) {
+        match name {
+            Some(m) => self.load(m, false),
+            None => println!("{} at {}", self.chat.model, self.chat.backend.base_url()),
+        }
+    }
+
+    pub(super) fn models(&mut self) {
+        let listed = match self.chat.backend.ollama() {
+            Some(client) => self
+                .rt
+                .block_on(client.tags())
+                .map(|tags| model_table(&tags.models, &self.chat.model)),
+            None => self
+                .rt
+                .block_on(self.chat.backend.list_models())
+                .map(|names| format!("{}\n", describe_models(&names, &self.chat.model))),
+        };
+        match listed {
+            Ok(table) => print!("{table}"),
+            Err(e) => self.error(&describe_api_error(&e)),
+        }
+    }
+}
+
+/// The installed models, sorted, the current one marked with `*`.
+pub fn model_table(models: &[ModelTag], current: &str) -> String {
+    if models.is_empty() {
+        return "No models are installed; pull one with `ollama pull NAME`.\n".to_string();
+    }
+    let mut sorted: Vec<&ModelTag> = models.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let width = sorted
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "  {:<width$}  {:<10} {:<8} {:>8}\n",
+        "NAME", "PARAMS", "QUANT", "SIZE"
+    );
+    for m in sorted {
+        let mark = if same_model(&m.name, current) {
+            '*'
+        } else {
+            ' '
+        };
+        let _ = writeln!(
+            out,
+            "{mark} {:<width$}  {:<10} {:<8} {:>8}",
+            m.name,
+            m.details.parameter_size.as_deref().unwrap_or("-"),
+            m.details.quantization_level.as_deref().unwrap_or("-"),
+            human_size(m.size)
+        );
+    }
+    out
+}
+
+/// "tiny" and "tiny:latest" are the same model.
+pub fn same_model(a: &str, b: &str) -> bool {
+    fn full(n: &str) -> String {
+        let last = n.rsplit('/').next().unwrap_or(n);
+        if last.contains(':') {
+            n.to_ascii_lowercase()
+        } else {
+            format!("{}:latest", n.to_ascii_lowercase())
+        }
+    }
+    full(a) == full(b)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// An API error as one line for the REPL, where "--model" advice would not fit.
+pub fn describe_api_error(e: &ApiError) -> String {
+    match e {
+        ApiError::ModelNotFound { model } => format!(
+            "model '{model}' not found — pull it with `ollama pull {model}`; /models lists the installed ones"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(name: &str, size: u64) -> ModelTag {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "size": size,
+            "details": {"parameter_size": "268.10M", "quantization_level": "Q4_K_M"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn names_with_and_without_the_default_tag() {
+        assert!(same_model("tiny", "tiny:latest"));
+        assert!(same_model("TINY:latest", "tiny"));
+        assert!(!same_model("tiny", "tiny2"));
+        assert!(!same_model("qwen3:8b", "qwen3"));
+        assert!(same_model("hf.co/a/b", "hf.co/a/b:latest"));
+    }
+
+    #[test]
+    fn table_marks_the_current_model() {
+        let t = model_table(
+            &[tag("tiny2:latest", 253_113_700), tag("tiny:latest", 999)],
+            "tiny",
+        );
+        assert_eq!(
+            t,
+            concat!(
+                "  NAME          PARAMS     QUANT        SIZE\n",
+                "  tiny2:latest  268.10M    Q4_K_M   253.1 MB\n",
+                "* tiny:latest   268.10M    Q4_K_M      999 B\n",
+            )
+        );
+        assert!(model_table(&[], "x").starts_with("No models"));
+    }
+}

@@ -1,0 +1,149 @@
+//! A session in other shapes: Markdown to read or share, and a `POST /api/chat` body (the current
+//! history, model and options) that `curl -d @file` can send.
+
+use std::fmt::Write as _;
+
+use super::format::Change;
+use super::load::Loaded;
+use super::replay::{describe, options_text, stats_text};
+use super::short_id;
+use super::state::SessionState;
+use crate::ollama::wire::ChatRequest;
+
+/// The request the session's next turn would build from, without a new message: built with the
+/// client's own request type, so it is exactly what the client sends. `stream` is off so that a
+/// plain `curl` prints one JSON answer.
+pub fn to_request_json(l: &Loaded) -> String {
+    let st = &l.state;
+    let request = ChatRequest {
+        model: &st.model,
+        messages: st.messages(),
+        stream: false,
+        options: &st.options,
+        format: None,
+        think: None,
+        keep_alive: None,
+    };
+    let mut s = serde_json::to_string_pretty(&request).expect("a request always serialises");
+    s.push('\n');
+    s
+}
+
+/// Everything that happened, as Markdown.
+pub fn to_markdown(l: &Loaded) -> String {
+    let h = &l.header;
+    let mut md = String::new();
+    let title = match &l.state.name {
+        Some(n) => format!("{n} ({})", short_id(&h.id)),
+        None => format!("Session {}", short_id(&h.id)),
+    };
+    let _ = writeln!(md, "# {title}\n");
+    let started = h.created.with_timezone(&chrono::Local);
+    let _ = writeln!(md, "- Started: {}", started.format("%Y-%m-%d %H:%M %:z"));
+    let _ = writeln!(md, "- Model: `{}` at {}", h.model, h.host);
+    let _ = writeln!(md, "- Options: {}", options_text(&h.options));
+    if let Some(s) = &h.system {
+        let _ = writeln!(md, "- System prompt:\n\n{}", quote(s));
+    }
+    let mut state = SessionState::from_header(h);
+    for e in &l.events {
+        match &e.change {
+            Change::User { content } => {
+                let _ = write!(md, "\n## User\n\n{}\n", content.trim_end());
+            }
+            Change::Assistant(r) => {
+                let _ = write!(md, "\n## Assistant\n\n");
+                if !r.thinking.is_empty() {
+                    let _ = write!(
+                        md,
+                        "<details><summary>Thinking</summary>\n\n{}\n\n</details>\n\n",
+                        r.thinking.trim_end()
+                    );
+                }
+                if !r.content.is_empty() {
+                    let _ = writeln!(md, "{}\n", r.content.trim_end());
+                }
+                let _ = writeln!(md, "*{}*", stats_text(&state.model, r));
+            }
+            other => {
+                let _ = write!(md, "\n---\n\n*{}*\n", describe(other));
+            }
+        }
+        let _ = state.apply(e);
+    }
+    md
+}
+
+fn quote(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::session::format::{event_line, header_line, Event, Header, Reply, Status};
+    use crate::session::load::parse;
+
+    fn loaded() -> Loaded {
+        let mut o = Options::default();
+        o.set("temperature", "0.3").unwrap();
+        let h = Header::new("tiny:latest", "http://h", Some("你是老師"), &o);
+        let mut text = header_line(&h) + "\n";
+        for c in [
+            Change::User {
+                content: "你好".into(),
+            },
+            Change::Assistant(Reply {
+                content: "您好！".into(),
+                thinking: "greet".into(),
+                status: Status::Ok,
+                error: None,
+                latency: 0.5,
+                ttft: Some(0.1),
+                prompt_tokens: Some(3),
+                completion_tokens: Some(2),
+                tokens_per_second: None,
+                done_reason: Some("stop".into()),
+            }),
+            Change::Name {
+                name: "greeting".into(),
+            },
+        ] {
+            text += &(event_line(&Event::now(c)) + "\n");
+        }
+        parse(text.as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn json_is_a_chat_request_body() {
+        let v: serde_json::Value = serde_json::from_str(&to_request_json(&loaded())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "model": "tiny:latest",
+                "messages": [
+                    {"role": "system", "content": "你是老師"},
+                    {"role": "user", "content": "你好"},
+                    {"role": "assistant", "content": "您好！"}
+                ],
+                "stream": false,
+                "options": {"temperature": 0.3}
+            })
+        );
+    }
+
+    #[test]
+    fn markdown_has_every_turn_and_event() {
+        let md = to_markdown(&loaded());
+        assert!(md.starts_with("# greeting ("));
+        assert!(md.contains("> 你是老師"));
+        assert!(md.contains("## User\n\n你好\n"));
+        assert!(md.contains("## Assistant\n\n<details><summary>Thinking</summary>\n\ngreet"));
+        assert!(md.contains("您好！\n\n*tiny:latest · 0.50 s"));
+        assert!(md.contains("*named \"greeting\"*"));
+    }
+}

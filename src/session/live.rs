@@ -1,0 +1,211 @@
+//! A session tied to a running chat: which session a run starts with (new, `--continue`,
+//! `--session`), and the REPL's `/save NAME` and `/session load NAME`.
+
+use tokio::runtime::Runtime;
+
+use super::catalog;
+use super::format::{Change, Header};
+use super::load::Loaded;
+use super::store::SessionWriter;
+use super::{short_id, SessionError};
+use crate::backend::Backend;
+use crate::chat::{pick_model, Chat};
+use crate::config::{Config, SessionChoice};
+
+/// Builds the run's chat: a resumed session with its history, model and options, or a new one
+/// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file
+/// go to stderr at once; the returned lines are for a person at a terminal.
+pub fn start_chat<'a>(
+    rt: &Runtime,
+    client: &'a Backend,
+    config: &'a Config,
+    interactive: bool,
+) -> anyhow::Result<(Chat<'a>, Vec<String>)> {
+    let sc = &config.session;
+    let dir = sc.dir.as_deref();
+    let (loaded, new_at) = match &sc.choice {
+        SessionChoice::Off => (None, None),
+        SessionChoice::New => (None, interactive.then_some(NewAt::Folder)),
+        SessionChoice::Continue => (Some(catalog::most_recent(dir)?), None),
+        SessionChoice::Open(q) => match catalog::find(dir, q) {
+            Ok(l) => (Some(l), None),
+            Err(SessionError::NotFound(_) | SessionError::NoFolder) => (None, Some(new_at(q))),
+            Err(SessionError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                (None, Some(new_at(q)))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if let Some(loaded) = loaded {
+        let model = sc
+            .model_flag
+            .clone()
+            .unwrap_or_else(|| loaded.state.model.clone());
+        let mut chat = Chat::new(client, config, model);
+        for w in &loaded.warnings {
+            eprintln!("ollama-chat: warning: {w}");
+        }
+        let notice = resume_into(&mut chat, loaded)?;
+        apply_overrides(&mut chat, config);
+        return Ok((chat, vec![notice]));
+    }
+
+    let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
+    let mut chat = Chat::new(client, config, model);
+    let header = Header::new(
+        &chat.model,
+        client.base_url(),
+        chat.conversation.system(),
+        &chat.settings.options,
+    );
+    let (writer, name) = match new_at {
+        None => return Ok((chat, Vec::new())),
+        Some(NewAt::Path(p)) => (SessionWriter::create(p, header), None),
+        Some(at @ (NewAt::Folder | NewAt::Named(_))) => match dir {
+            Some(d) => (
+                SessionWriter::create_in(d, header),
+                match at {
+                    NewAt::Named(n) => Some(n),
+                    _ => None,
+                },
+            ),
+            None => {
+                eprintln!("ollama-chat: warning: {}", SessionError::NoFolder);
+                return Ok((chat, Vec::new()));
+            }
+        },
+    };
+    chat.attach_session(writer, 0);
+    if let Some(name) = name {
+        let _ = chat.change(Change::Name { name });
+    }
+    Ok((chat, Vec::new()))
+}
+
+/// Where a new session goes.
+enum NewAt {
+    Folder,
+    /// `--session work`: a new session in the folder, named so that next time finds it.
+    Named(String),
+    /// `--session notes/today.jsonl`: exactly there.
+    Path(std::path::PathBuf),
+}
+
+fn new_at(query: &str) -> NewAt {
+    if catalog::looks_like_path(query) {
+        NewAt::Path(query.into())
+    } else {
+        NewAt::Named(query.to_string())
+    }
+}
+
+/// Makes `chat` continue `loaded`: its history, model and options, appending to its file.
+pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, SessionError> {
+    let writer = SessionWriter::resume(&loaded)?;
+    let st = loaded.state;
+    chat.model = st.model.clone();
+    chat.settings.options = st.options.clone();
+    chat.conversation = st.conversation.clone();
+    chat.attach_session(writer, u32::try_from(st.turns).unwrap_or(u32::MAX));
+    let name = st
+        .name
+        .as_ref()
+        .map(|n| format!(" \"{n}\""))
+        .unwrap_or_default();
+    let exchanges = st.conversation.user_turns();
+    Ok(format!(
+        "Resumed session {}{name} · {exchanges} exchange{} in the history · {} · last used {}",
+        short_id(&st.id),
+        if exchanges == 1 { "" } else { "s" },
+        st.model,
+        st.last_at
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M"),
+    ))
+}
+
+/// `-m`, `-s` and `-o` given with `--continue`/`--session` change the resumed session, and the
+/// change is saved like any other.
+fn apply_overrides(chat: &mut Chat<'_>, config: &Config) {
+    let sc = &config.session;
+    if let Some(m) = &sc.model_flag {
+        // The chat already runs on it; the session must say so too.
+        let _ = chat.change(Change::Model { model: m.clone() });
+    }
+    if let Some(s) = &sc.system_flag {
+        if chat.conversation.system() != Some(s.as_str()) {
+            let _ = chat.change(Change::Set {
+                options: None,
+                system: Some(Some(s.clone())),
+            });
+        }
+    }
+    if !sc.option_pairs.is_empty() {
+        let mut options = chat.settings.options.clone();
+        for pair in &sc.option_pairs {
+            if let Some((k, _)) = pair.split_once('=') {
+                options.unset(k.trim());
+            }
+        }
+        // Already checked by `Config::resolve`.
+        for pair in &sc.option_pairs {
+            let _ = options.set_pair(pair);
+        }
+        if options != chat.settings.options {
+            let _ = chat.change(Change::Set {
+                options: Some(options),
+                system: None,
+            });
+        }
+    }
+}
+
+/// `/save NAME`: names the current session, so `--session NAME` and `/session load NAME` find it.
+pub fn slash_save(chat: &mut Chat<'_>, arg: &str) -> String {
+    let name = arg.trim();
+    if name.is_empty() {
+        return "Usage: /save NAME (names this session; unlike `ollama run`, it creates no model)"
+            .into();
+    }
+    if chat.session().is_none() {
+        return "This chat is not being saved (--no-session), so it cannot be named.".into();
+    }
+    let _ = chat.change(Change::Name {
+        name: name.to_string(),
+    });
+    match chat.session() {
+        Some(w) => format!("Saved as \"{name}\" ({})", w.path().display()),
+        None => "The session could not be written; see the warning above.".into(),
+    }
+}
+
+/// `/session` (where this chat is saved) and `/session load NAME|ID|FILE`.
+pub fn slash_session(chat: &mut Chat<'_>, config: &Config, arg: &str) -> Result<String, String> {
+    let mut words = arg.split_whitespace();
+    match (words.next(), words.next()) {
+        (None, _) => Ok(match chat.session() {
+            Some(w) if w.started() => format!(
+                "Session {} · saved to {}",
+                short_id(&w.id()),
+                w.path().display()
+            ),
+            Some(w) => format!(
+                "Session {} · saved to {} from the first message on",
+                short_id(&w.id()),
+                w.path().display()
+            ),
+            None => "This chat is not being saved (--no-session).".into(),
+        }),
+        (Some("load"), Some(_)) => {
+            let query = arg.trim()["load".len()..].trim();
+            let loaded =
+                catalog::find(config.session.dir.as_deref(), query).map_err(|e| e.to_string())?;
+            let mut lines = loaded.warnings.clone();
+            lines.push(resume_into(chat, loaded).map_err(|e| e.to_string())?);
+            Ok(lines.join("\n"))
+        }
+        _ => Err("Usage: /session (where this chat is saved) or /session load NAME|ID".into()),
+    }
+}

@@ -1,0 +1,320 @@
+//! Reads a session file back into the state it describes. The parsing is pure (bytes in), so every
+//! damaged shape is unit-tested; only `load_file` and `load_stdin` touch I/O.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::format::{parse_event, parse_header, Event, Header, LineError};
+use super::state::SessionState;
+use super::SessionError;
+
+/// A session as read from disk.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file it came from; `None` for stdin.
+    pub path: Option<PathBuf>,
+    pub header: Header,
+    pub events: Vec<Event>,
+    pub state: SessionState,
+    /// Things the user should hear about (a torn last record); the load still succeeded.
+    pub warnings: Vec<String>,
+    /// Length of the part of the file that holds whole records; appending starts here.
+    pub intact_len: u64,
+    /// The last whole record has its newline (false only when a crash cut exactly that byte).
+    pub ends_with_newline: bool,
+}
+
+impl Loaded {
+    pub fn source(&self) -> String {
+        describe(self.path.as_deref())
+    }
+}
+
+fn describe(path: Option<&Path>) -> String {
+    path.map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string())
+}
+
+/// Reads and checks a session file. Never writes to it.
+pub fn load_file(path: &Path) -> Result<Loaded, SessionError> {
+    let bytes = std::fs::read(path).map_err(|source| SessionError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&bytes, Some(path))
+}
+
+/// Reads a session piped on stdin (`replay -`).
+pub fn load_stdin() -> Result<Loaded, SessionError> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|source| SessionError::Read {
+            path: describe(None),
+            source,
+        })?;
+    parse(&bytes, None)
+}
+
+/// Parses a whole file. A last line without its newline that does not parse is what a crash leaves:
+/// it is skipped with a warning. Anything else that does not parse is an error naming the line.
+pub fn parse(bytes: &[u8], path: Option<&Path>) -> Result<Loaded, SessionError> {
+    let source = describe(path);
+    let err = |line: usize, error: LineError| SessionError::Line {
+        path: source.clone(),
+        line,
+        error,
+    };
+    let mut lines = split_lines(bytes);
+    let tail = match lines.last() {
+        Some(l) if !l.terminated => lines.pop(),
+        _ => None,
+    };
+
+    let mut warnings = Vec::new();
+    let mut intact_len = bytes.len() as u64;
+    let mut ends_with_newline = true;
+    let mut tail_event = None;
+    if let Some(t) = tail {
+        let text = std::str::from_utf8(t.bytes).ok();
+        let header_needed = lines.iter().all(|l| is_blank(l.bytes));
+        let parsed = match text {
+            Some(text) if !header_needed => parse_event(text).ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(e) => {
+                ends_with_newline = false;
+                tail_event = Some((t.number, e));
+            }
+            None if header_needed => {
+                // Nothing whole before it: this is the header, and a torn header is no session.
+                let h = text.ok_or_else(|| err(1, not_text()))?;
+                parse_header(h.trim_end_matches('\r')).map_err(|e| err(t.number, e))?;
+            }
+            None => {
+                intact_len = t.offset as u64;
+                warnings.push(format!(
+                    "{source}: line {}: skipped an incomplete last record ({} bytes), probably left by a crash",
+                    t.number,
+                    t.bytes.len()
+                ));
+            }
+        }
+    }
+
+    let mut numbered = lines
+        .iter()
+        .filter(|l| !is_blank(l.bytes))
+        .map(|l| (l.number, l.bytes));
+    let (first_no, first) = numbered.next().ok_or_else(|| {
+        err(
+            1,
+            LineError::NotASession(match tail_event {
+                Some(_) => "the first line is not a session header".into(),
+                None => "the file is empty".into(),
+            }),
+        )
+    })?;
+    let header_text = std::str::from_utf8(first).map_err(|_| err(first_no, not_text()))?;
+    let header = parse_header(header_text.trim_end_matches('\r')).map_err(|e| err(first_no, e))?;
+
+    let mut state = SessionState::from_header(&header);
+    let mut events = Vec::new();
+    let rest = numbered.map(|(n, b)| {
+        let text =
+            std::str::from_utf8(b).map_err(|_| err(n, LineError::Bad("not UTF-8".into())))?;
+        Ok((
+            n,
+            parse_event(text.trim_end_matches('\r')).map_err(|e| err(n, e))?,
+        ))
+    });
+    for item in rest.chain(tail_event.map(Ok)) {
+        let (n, event) = item?;
+        state
+            .apply(&event)
+            .map_err(|reason| err(n, LineError::Bad(reason)))?;
+        events.push(event);
+    }
+    state.finish();
+    Ok(Loaded {
+        path: path.map(Path::to_path_buf),
+        header,
+        events,
+        state,
+        warnings,
+        intact_len,
+        ends_with_newline,
+    })
+}
+
+fn not_text() -> LineError {
+    LineError::NotASession("it is not UTF-8 text".into())
+}
+
+struct Line<'a> {
+    number: usize,
+    offset: usize,
+    bytes: &'a [u8],
+    terminated: bool,
+}
+
+fn split_lines(bytes: &[u8]) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        let (len, terminated) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (rest.len(), false),
+        };
+        out.push(Line {
+            number: out.len() + 1,
+            offset,
+            bytes: &rest[..len],
+            terminated,
+        });
+        offset += len + usize::from(terminated);
+    }
+    out
+}
+
+fn is_blank(b: &[u8]) -> bool {
+    b.iter().all(u8::is_ascii_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ollama::wire::Role;
+    use crate::options::Options;
+    use crate::session::format::{event_line, header_line, Change, Reply, Status};
+
+    fn sample() -> String {
+        let h = Header::new("tiny", "http://h", Some("老師"), &Options::default());
+        let mut s = header_line(&h) + "\n";
+        for c in [
+            Change::User {
+                content: "你好".into(),
+            },
+            Change::Assistant(Reply {
+                content: "您好！".into(),
+                thinking: String::new(),
+                status: Status::Ok,
+                error: None,
+                latency: 0.5,
+                ttft: Some(0.1),
+                prompt_tokens: Some(10),
+                completion_tokens: Some(3),
+                tokens_per_second: Some(30.0),
+                done_reason: Some("stop".into()),
+            }),
+        ] {
+            s += &(event_line(&Event::now(c)) + "\n");
+        }
+        s
+    }
+
+    fn line_error(bytes: &[u8]) -> (usize, LineError) {
+        match parse(bytes, Some(Path::new("s.jsonl"))) {
+            Err(SessionError::Line { line, error, .. }) => (line, error),
+            other => panic!("expected a line error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn whole_file() {
+        let l = parse(sample().as_bytes(), None).unwrap();
+        assert!(l.warnings.is_empty());
+        assert_eq!(l.events.len(), 2);
+        assert_eq!(l.state.messages().len(), 3);
+        assert_eq!(l.state.messages()[2].role, Role::Assistant);
+        assert_eq!(l.intact_len, sample().len() as u64);
+        assert!(l.ends_with_newline);
+    }
+
+    #[test]
+    fn every_cut_of_the_last_record_loads() {
+        let text = sample();
+        let bytes = text.as_bytes();
+        let last_start = text[..text.len() - 1].rfind('\n').unwrap() + 1;
+        for cut in last_start..=bytes.len() {
+            let l = parse(&bytes[..cut], None).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            let whole = cut >= bytes.len() - 1;
+            assert_eq!(l.events.len(), if whole { 2 } else { 1 }, "cut {cut}");
+            assert_eq!(
+                l.warnings.len(),
+                usize::from(cut > last_start && !whole),
+                "cut {cut}"
+            );
+            if !whole {
+                assert_eq!(l.intact_len, last_start as u64);
+                // the user message never got its reply: not history
+                assert_eq!(l.state.messages().len(), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_middle_line_names_the_line() {
+        let mut lines: Vec<String> = sample().lines().map(str::to_string).collect();
+        lines[1] = "{\"at\":\"2026-11-29T01:02:03Z\",\"kind\":\"user\",\"cont".into();
+        let text = lines.join("\n") + "\n";
+        let (line, e) = line_error(text.as_bytes());
+        assert_eq!(line, 2);
+        assert!(matches!(e, LineError::Bad(_)));
+        let err = parse(text.as_bytes(), Some(Path::new("s.jsonl"))).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("s.jsonl: line 2: corrupt record"));
+    }
+
+    #[test]
+    fn invalid_utf8_in_the_middle_is_corrupt() {
+        let mut bytes = sample().into_bytes();
+        let i = bytes.windows(3).position(|w| w == "你".as_bytes()).unwrap();
+        bytes[i + 1] = 0xff;
+        assert_eq!(line_error(&bytes).0, 2);
+    }
+
+    #[test]
+    fn not_sessions() {
+        for bytes in [
+            &b""[..],
+            b"\n\n",
+            b"hello world\n",
+            b"\xff\xfe\n",
+            b"{\"log_version\":1}\n",
+        ] {
+            assert!(
+                matches!(line_error(bytes), (_, LineError::NotASession(_))),
+                "{bytes:?}"
+            );
+        }
+        // a torn header is not a session either
+        let h = sample();
+        let first = h.lines().next().unwrap();
+        let (line, _) = line_error(&first.as_bytes()[..first.len() / 2]);
+        assert_eq!(line, 1);
+    }
+
+    #[test]
+    fn future_version_is_refused_with_advice() {
+        let text = sample().replacen("\"version\":1", "\"version\":9", 1);
+        let (line, e) = line_error(text.as_bytes());
+        assert_eq!((line, e), (1, LineError::Version(9)));
+    }
+
+    #[test]
+    fn blank_lines_and_crlf_are_tolerated() {
+        let text = sample().replace('\n', "\r\n\n");
+        let l = parse(text.as_bytes(), None).unwrap();
+        assert_eq!(l.events.len(), 2);
+    }
+
+    #[test]
+    fn a_missing_file_names_it() {
+        let e = load_file(Path::new("/nonexistent/x.jsonl")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/x.jsonl"), "{e}");
+    }
+}

@@ -1,0 +1,60 @@
+//! Sessions: every chat saved as it goes, so it can be resumed, replayed, re-run and exported.
+//!
+//! Layout: `format` (the versioned record types and a pure line parser), `state` (what the records
+//! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
+//! `catalog` (the sessions folder: listing and finding by id or name), `live` (wiring a session to a
+//! running chat: start, resume, `/save`, `/session`), `replay` (showing a session as it happened),
+//! `rerun` (sending its turns again to a live server), `export` (Markdown and `/api/chat` JSON).
+
+pub mod catalog;
+pub mod export;
+pub mod format;
+pub mod live;
+pub mod load;
+pub mod replay;
+pub mod rerun;
+pub mod state;
+pub mod store;
+
+pub use format::{Change, Event, Header, Reply, Status};
+pub use load::{load_file, Loaded};
+pub use state::SessionState;
+pub use store::SessionWriter;
+
+use format::LineError;
+
+/// Why a session could not be read, found or written. Each message names the file (and line).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot read the session file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the session file {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: line {line}: {error}; the file was left as it is")]
+    Line {
+        path: String,
+        line: usize,
+        error: LineError,
+    },
+    #[error("no saved session matches {0:?}; `ollama-chat sessions` lists them")]
+    NotFound(String),
+    #[error("{query:?} matches several sessions ({}); give more of the id", .ids.join(", "))]
+    Ambiguous { query: String, ids: Vec<String> },
+    #[error("there is no saved session to continue yet")]
+    NothingToContinue,
+    #[error("sessions are off: no home folder is known (set HOME or XDG_DATA_HOME)")]
+    NoFolder,
+}
+
+/// The short form of an id shown in lists and accepted wherever an id is.
+pub fn short_id(id: &uuid::Uuid) -> String {
+    id.simple().to_string()[..8].to_string()
+}

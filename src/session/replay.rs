@@ -1,0 +1,380 @@
+//! Shows a saved session as it happened: who said what, each reply's numbers, and every change of
+//! state; all at once, or paced like the original (`--speed`). Needs no server.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use super::format::{Change, Reply, Status};
+use super::load::Loaded;
+use super::short_id;
+use super::state::SessionState;
+use crate::options::Options;
+use crate::render::sanitize;
+
+/// Pauses between pieces of a paced replay; tests pass one that only records the pauses.
+pub trait Pacer {
+    fn pause(&mut self, d: Duration);
+}
+
+/// Really waits (the `--speed` replay).
+pub struct Sleep;
+
+impl Pacer for Sleep {
+    fn pause(&mut self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// Time spent by the user between turns is shown at most this long (before `--speed`), so an
+/// hour-long coffee break does not stall the replay.
+const MAX_GAP: Duration = Duration::from_secs(3);
+/// A reply is shown in at most this many pieces.
+const MAX_PIECES: usize = 400;
+
+/// How to show a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// A person reads it: sanitise text from the model and the file.
+    pub terminal: bool,
+    pub color: bool,
+    /// Replay at this multiple of the recorded pace; `None`: everything at once.
+    pub speed: Option<f64>,
+}
+
+/// Writes the whole session to `out`.
+pub fn replay<W: Write>(
+    l: &Loaded,
+    out: &mut W,
+    view: View,
+    pacer: &mut dyn Pacer,
+) -> io::Result<()> {
+    let mut r = Replayer {
+        out,
+        view,
+        pacer,
+        state: SessionState::from_header(&l.header),
+    };
+    r.header(l)?;
+    let mut last_end = l.header.created;
+    for e in &l.events {
+        if let Change::User { .. } = e.change {
+            let gap = (e.at - last_end).to_std().unwrap_or_default().min(MAX_GAP);
+            r.pause(gap);
+        }
+        r.event(&e.change)?;
+        last_end = e.at;
+        if let Change::Assistant(reply) = &e.change {
+            last_end += chrono::Duration::milliseconds((reply.latency * 1000.0) as i64);
+        }
+        // Events were checked when the file was loaded.
+        let _ = r.state.apply(e);
+    }
+    r.out.flush()
+}
+
+struct Replayer<'a, W: Write> {
+    out: &'a mut W,
+    view: View,
+    pacer: &'a mut dyn Pacer,
+    state: SessionState,
+}
+
+impl<W: Write> Replayer<'_, W> {
+    fn text(&self, s: &str) -> String {
+        if self.view.terminal {
+            sanitize(s).into_owned()
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn dim(&self, s: &str) -> String {
+        if self.view.color {
+            format!("\x1b[2m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn pause(&mut self, d: Duration) {
+        if let Some(speed) = self.view.speed {
+            if !d.is_zero() {
+                let _ = self.out.flush();
+                self.pacer.pause(d.div_f64(speed));
+            }
+        }
+    }
+
+    fn header(&mut self, l: &Loaded) -> io::Result<()> {
+        let h = &l.header;
+        let st = &l.state;
+        let name = st
+            .name
+            .as_ref()
+            .map(|n| format!(" \"{}\"", self.text(n)))
+            .unwrap_or_default();
+        let line = format!(
+            "Session {}{name} · started {} · {} at {}",
+            short_id(&h.id),
+            h.created
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M"),
+            self.text(&h.model),
+            self.text(&h.host),
+        );
+        writeln!(self.out, "{}", self.dim(&line))?;
+        if !h.options.is_empty() {
+            let line = format!("Options: {}", options_text(&h.options));
+            writeln!(self.out, "{}", self.dim(&line))?;
+        }
+        if let Some(s) = &h.system {
+            let line = format!("System: {}", self.text(s));
+            writeln!(self.out, "{}", self.dim(&line))?;
+        }
+        writeln!(self.out)
+    }
+
+    fn event(&mut self, change: &Change) -> io::Result<()> {
+        match change {
+            Change::User { content } => {
+                let text = self.text(content);
+                for (i, line) in text.split('\n').enumerate() {
+                    let prompt = if i == 0 { ">>> " } else { "... " };
+                    writeln!(self.out, "{prompt}{line}")?;
+                }
+                Ok(())
+            }
+            Change::Assistant(reply) => self.reply(reply),
+            other => {
+                let line = format!("── {} ──", self.text(&describe(other)));
+                writeln!(self.out, "{}\n", self.dim(&line))
+            }
+        }
+    }
+
+    fn reply(&mut self, reply: &Reply) -> io::Result<()> {
+        if !reply.thinking.is_empty() {
+            let t = format!("Thinking: {}", self.text(reply.thinking.trim_end()));
+            writeln!(self.out, "{}\n", self.dim(&t))?;
+        }
+        let first = reply.ttft.unwrap_or(reply.latency).max(0.0);
+        self.pause(Duration::from_secs_f64(first));
+        let text = self.text(&reply.content);
+        let rest = Duration::from_secs_f64((reply.latency - first).max(0.0));
+        let pieces = split_even(&text, reply.completion_tokens.map_or(1, |n| n as usize));
+        let each = rest / pieces.len().max(1) as u32;
+        for p in &pieces {
+            self.out.write_all(p.as_bytes())?;
+            self.pause(each);
+        }
+        if !text.is_empty() && !text.ends_with('\n') {
+            writeln!(self.out)?;
+        }
+        let stats = format!("[{}]", stats_text(&self.state.model, reply));
+        writeln!(self.out, "{}\n", self.dim(&stats))
+    }
+}
+
+/// `s` in about `n` pieces of whole characters (at most `MAX_PIECES`).
+fn split_even(s: &str, n: usize) -> Vec<&str> {
+    let chars = s.chars().count();
+    let n = n.clamp(1, MAX_PIECES).min(chars.max(1));
+    let per = chars.div_ceil(n).max(1);
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    for (count, (i, _)) in s.char_indices().enumerate() {
+        if count > 0 && count % per == 0 {
+            out.push(&s[start..i]);
+            start = i;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// One line saying what a state change did (replay, Markdown export).
+pub fn describe(change: &Change) -> String {
+    match change {
+        Change::User { content } => format!("user: {content}"),
+        Change::Assistant(r) => format!("assistant: {}", r.content),
+        Change::Clear => "cleared the conversation".into(),
+        Change::Set { options, system } => {
+            let mut parts = Vec::new();
+            if let Some(o) = options {
+                parts.push(format!("options: {}", options_text(o)));
+            }
+            match system {
+                Some(Some(s)) => parts.push(format!("system prompt: {s}")),
+                Some(None) => parts.push("system prompt removed".into()),
+                None => {}
+            }
+            parts.join("; ")
+        }
+        Change::Model { model } => format!("model: {model}"),
+        Change::Undo => "undid the last exchange".into(),
+        Change::Retry => "sending the last message again".into(),
+        Change::Name { name } => format!("named \"{name}\""),
+        Change::Context { dropped, summary } => {
+            let n = dropped.len();
+            let s = if n == 1 { "" } else { "s" };
+            match summary {
+                Some(text) => format!("context: {n} message{s} replaced by a summary: {text}"),
+                None => format!("context: {n} message{s} dropped to fit"),
+            }
+        }
+    }
+}
+
+/// `temperature=0.3 top_p=0.9`, or `none`.
+pub fn options_text(o: &Options) -> String {
+    if o.is_empty() {
+        return "none".into();
+    }
+    o.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `tiny:latest · 0.41 s · first text 0.04 s · 54 + 40 tokens · 93.5 tokens/s`, led by the
+/// ending when the reply did not finish.
+pub fn stats_text(model: &str, r: &Reply) -> String {
+    let mut parts = Vec::new();
+    match r.status {
+        Status::Ok => {}
+        Status::Cancelled => parts.push("cancelled".to_string()),
+        Status::Error => parts.push(format!(
+            "error: {}",
+            r.error.as_deref().unwrap_or("unknown")
+        )),
+    }
+    parts.push(model.to_string());
+    parts.push(format!("{:.2} s", r.latency));
+    if let Some(t) = r.ttft {
+        parts.push(format!("first text {t:.2} s"));
+    }
+    if let (Some(p), Some(c)) = (r.prompt_tokens, r.completion_tokens) {
+        parts.push(format!("{p} + {c} tokens"));
+    }
+    if let Some(tps) = r.tokens_per_second {
+        parts.push(format!("{tps:.1} tokens/s"));
+    }
+    if let Some(d) = r.done_reason.as_deref().filter(|d| *d != "stop") {
+        parts.push(format!("ended: {d}"));
+    }
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::format::{event_line, header_line, Event, Header};
+    use crate::session::load::parse;
+
+    struct Record(Vec<Duration>);
+    impl Pacer for Record {
+        fn pause(&mut self, d: Duration) {
+            self.0.push(d);
+        }
+    }
+
+    fn session() -> Loaded {
+        let h = Header::new("tiny", "http://h", Some("sys"), &Options::default());
+        let t0 = h.created;
+        let mut text = header_line(&h) + "\n";
+        let reply = Reply {
+            content: "四個字啊".into(),
+            thinking: String::new(),
+            status: Status::Ok,
+            error: None,
+            latency: 2.0,
+            ttft: Some(0.5),
+            prompt_tokens: Some(5),
+            completion_tokens: Some(4),
+            tokens_per_second: Some(2.0),
+            done_reason: Some("stop".into()),
+        };
+        for (secs, c) in [
+            (
+                1,
+                Change::User {
+                    content: "q".into(),
+                },
+            ),
+            (1, Change::Assistant(reply)),
+            (2, Change::Clear),
+            (
+                3600,
+                Change::User {
+                    content: "a\x1b[2Jb\nline 2".into(),
+                },
+            ),
+        ] {
+            let e = Event {
+                at: t0 + chrono::Duration::seconds(secs),
+                change: c,
+            };
+            text += &(event_line(&e) + "\n");
+        }
+        parse(text.as_bytes(), None).unwrap()
+    }
+
+    fn run(view: View) -> (String, Vec<Duration>) {
+        let mut out = Vec::new();
+        let mut pacer = Record(Vec::new());
+        replay(&session(), &mut out, view, &mut pacer).unwrap();
+        (String::from_utf8(out).unwrap(), pacer.0)
+    }
+
+    #[test]
+    fn instant_replay_shows_everything_and_never_waits() {
+        let view = View {
+            terminal: false,
+            color: false,
+            speed: None,
+        };
+        let (text, pauses) = run(view);
+        assert!(pauses.is_empty());
+        assert!(text.contains(
+            ">>> q\n四個字啊\n[tiny · 2.00 s · first text 0.50 s · 5 + 4 tokens · 2.0 tokens/s]\n"
+        ));
+        assert!(text.contains("── cleared the conversation ──"));
+        assert!(
+            text.contains(">>> a\x1b[2Jb\n... line 2\n"),
+            "a pipe gets the bytes"
+        );
+    }
+
+    #[test]
+    fn a_terminal_gets_sanitised_text() {
+        let view = View {
+            terminal: true,
+            color: false,
+            speed: None,
+        };
+        let (text, _) = run(view);
+        assert!(text.contains(">>> a␛[2Jb"));
+    }
+
+    #[test]
+    fn paced_replay_follows_the_recorded_times() {
+        let view = View {
+            terminal: false,
+            color: false,
+            speed: Some(2.0),
+        };
+        let (_, pauses) = run(view);
+        // 1 s before the first question, then TTFT 0.5 s, then 4 pieces over 1.5 s; the hour
+        // before the last question is capped at 3 s. All halved by --speed 2.
+        let ms: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, vec![500, 250, 187, 187, 187, 187, 1500]);
+    }
+
+    #[test]
+    fn split_even_keeps_characters_whole() {
+        assert_eq!(split_even("你好世界", 2), vec!["你好", "世界"]);
+        assert_eq!(split_even("abc", 10), vec!["a", "b", "c"]);
+        assert_eq!(split_even("", 3), vec![""]);
+        assert_eq!(split_even("abcde", 1), vec!["abcde"]);
+    }
+}

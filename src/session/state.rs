@@ -1,0 +1,324 @@
+//! What a session's events add up to: the model, options and history a chat resumes with. Pure; the
+//! same rules serve loading a file and applying a change to a live chat.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::format::{Change, Event, Header};
+use crate::conversation::Conversation;
+use crate::ollama::wire::{Message, Role};
+use crate::options::Options;
+
+/// The state a session file describes after its last event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionState {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub created: DateTime<Utc>,
+    /// When the last event happened (the header's time if none).
+    pub last_at: DateTime<Utc>,
+    pub host: String,
+    pub model: String,
+    pub options: Options,
+    /// The history exactly as the next request would send it (system prompt first, if any), and
+    /// the messages the context policy took out of it.
+    pub conversation: Conversation,
+    /// User messages sent, including ones later cleared or undone.
+    pub turns: usize,
+    pub first_user_line: Option<String>,
+    pub rerun_of: Option<Uuid>,
+}
+
+/// The parts of a chat that events change; borrowed so a live chat and a loader share the rules.
+pub struct Core<'a> {
+    pub model: &'a mut String,
+    pub options: &'a mut Options,
+    pub conversation: &'a mut Conversation,
+}
+
+impl SessionState {
+    pub fn from_header(h: &Header) -> Self {
+        SessionState {
+            id: h.id,
+            name: None,
+            created: h.created,
+            last_at: h.created,
+            host: h.host.clone(),
+            model: h.model.clone(),
+            options: h.options.clone(),
+            conversation: Conversation::new(h.system.clone()),
+            turns: 0,
+            first_user_line: None,
+            rerun_of: h.rerun_of,
+        }
+    }
+
+    /// Applies one event; an event that cannot follow the ones before is an error.
+    pub fn apply(&mut self, e: &Event) -> Result<(), String> {
+        self.last_at = e.at;
+        match &e.change {
+            Change::Name { name } => self.name = Some(name.clone()),
+            Change::User { content } => {
+                self.turns += 1;
+                if self.first_user_line.is_none() {
+                    let first = content.lines().find(|l| !l.trim().is_empty());
+                    self.first_user_line = first.map(|l| l.trim().to_string());
+                }
+            }
+            _ => {}
+        }
+        apply(
+            Core {
+                model: &mut self.model,
+                options: &mut self.options,
+                conversation: &mut self.conversation,
+            },
+            &e.change,
+        )
+    }
+
+    /// Called after the last event: a user message still waiting for its reply was in flight
+    /// when the program stopped, so (as in a live chat whose turn failed) it is not history.
+    pub fn finish(&mut self) -> bool {
+        self.conversation.pop_unanswered().is_some()
+    }
+
+    /// The history the next request would send.
+    pub fn messages(&self) -> &[Message] {
+        self.conversation.messages()
+    }
+
+    pub fn system(&self) -> Option<&str> {
+        self.conversation.system()
+    }
+}
+
+/// How one change alters the model, options and history.
+pub fn apply(core: Core<'_>, change: &Change) -> Result<(), String> {
+    let conversation = core.conversation;
+    match change {
+        Change::User { content } => {
+            conversation.pop_unanswered();
+            conversation.push_user(content.clone());
+        }
+        Change::Assistant(reply) => {
+            if conversation.last_role() != Some(Role::User) {
+                return Err("a reply without a user message before it".into());
+            }
+            if reply.joins_history() {
+                conversation.push_assistant(reply.content.clone());
+            } else {
+                conversation.pop_unanswered();
+            }
+        }
+        Change::Clear => conversation.clear(),
+        Change::Set { options, system } => {
+            if let Some(o) = options {
+                *core.options = o.clone();
+            }
+            if let Some(s) = system {
+                conversation.set_system(s.clone());
+            }
+        }
+        Change::Model { model } => *core.model = model.clone(),
+        Change::Undo | Change::Retry => {
+            conversation.pop_exchange();
+        }
+        Change::Name { .. } => {}
+        Change::Context { dropped, summary } => {
+            conversation.leave_out(dropped, summary.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::format::{Reply, Status};
+
+    fn state(system: Option<&str>) -> SessionState {
+        SessionState::from_header(&Header::new("m", "h", system, &Options::default()))
+    }
+
+    fn reply(content: &str, status: Status) -> Change {
+        Change::Assistant(Reply {
+            content: content.into(),
+            thinking: String::new(),
+            status,
+            error: None,
+            latency: 1.0,
+            ttft: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            tokens_per_second: None,
+            done_reason: None,
+        })
+    }
+
+    fn user(s: &str) -> Change {
+        Change::User { content: s.into() }
+    }
+
+    fn run(st: &mut SessionState, changes: Vec<Change>) -> Result<(), String> {
+        for c in changes {
+            st.apply(&Event::now(c))?;
+        }
+        Ok(())
+    }
+
+    fn contents(st: &SessionState) -> Vec<String> {
+        st.messages()
+            .iter()
+            .map(|m| format!("{:?}:{}", m.role, m.content))
+            .collect()
+    }
+
+    #[test]
+    fn exchanges_clear_and_undo() {
+        let mut st = state(Some("sys"));
+        run(
+            &mut st,
+            vec![
+                user("q1"),
+                reply("a1", Status::Ok),
+                user("q2"),
+                reply("a2", Status::Ok),
+                Change::Undo,
+            ],
+        )
+        .unwrap();
+        assert_eq!(contents(&st), ["System:sys", "User:q1", "Assistant:a1"]);
+        run(&mut st, vec![Change::Clear]).unwrap();
+        assert_eq!(contents(&st), ["System:sys"]);
+        assert_eq!(st.turns, 2);
+        assert_eq!(st.first_user_line.as_deref(), Some("q1"));
+    }
+
+    #[test]
+    fn failed_and_partial_replies_follow_the_live_rules() {
+        let mut st = state(None);
+        run(
+            &mut st,
+            vec![
+                user("q1"),
+                reply("", Status::Error),
+                user("q1"),
+                reply("half", Status::Cancelled),
+            ],
+        )
+        .unwrap();
+        assert_eq!(contents(&st), ["User:q1", "Assistant:half"]);
+    }
+
+    #[test]
+    fn retry_removes_the_exchange_before_it_is_sent_again() {
+        let mut st = state(None);
+        run(
+            &mut st,
+            vec![
+                user("q1"),
+                reply("bad", Status::Ok),
+                Change::Retry,
+                user("q1"),
+                reply("good", Status::Ok),
+            ],
+        )
+        .unwrap();
+        assert_eq!(contents(&st), ["User:q1", "Assistant:good"]);
+    }
+
+    #[test]
+    fn an_unanswered_message_is_not_history() {
+        let mut st = state(None);
+        run(&mut st, vec![user("in flight")]).unwrap();
+        assert!(st.finish());
+        assert!(st.messages().is_empty());
+        // …and a crash mid-turn followed by a resumed chat.
+        run(
+            &mut st,
+            vec![user("lost"), user("q"), reply("a", Status::Ok)],
+        )
+        .unwrap();
+        assert_eq!(contents(&st), ["User:q", "Assistant:a"]);
+    }
+
+    #[test]
+    fn set_model_and_name() {
+        let mut st = state(Some("old"));
+        let mut o = Options::default();
+        o.set("temperature", "0.5").unwrap();
+        run(
+            &mut st,
+            vec![
+                Change::Set {
+                    options: Some(o.clone()),
+                    system: Some(Some("new".into())),
+                },
+                Change::Model { model: "x".into() },
+                Change::Name { name: "n".into() },
+            ],
+        )
+        .unwrap();
+        assert_eq!(st.system(), Some("new"));
+        assert_eq!(st.options, o);
+        assert_eq!(st.model, "x");
+        assert_eq!(st.name.as_deref(), Some("n"));
+        run(
+            &mut st,
+            vec![Change::Set {
+                options: None,
+                system: Some(None),
+            }],
+        )
+        .unwrap();
+        assert_eq!(st.system(), None);
+        assert_eq!(st.options, o);
+    }
+
+    #[test]
+    fn context_drops_and_summarises() {
+        let mut st = state(Some("sys"));
+        run(
+            &mut st,
+            vec![
+                user("q1"),
+                reply("a1", Status::Ok),
+                user("q2"),
+                reply("a2", Status::Ok),
+                Change::Context {
+                    dropped: vec![1, 2],
+                    summary: Some("they said hello".into()),
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            contents(&st),
+            [
+                "System:sys",
+                "System:Summary of the earlier part of this conversation:\nthey said hello",
+                "User:q2",
+                "Assistant:a2"
+            ]
+        );
+        let bad = |d: Vec<usize>| {
+            let mut s = st.clone();
+            s.apply(&Event::now(Change::Context {
+                dropped: d,
+                summary: None,
+            }))
+            .is_err()
+        };
+        assert!(bad(vec![9]));
+        assert!(bad(vec![2, 1]));
+        assert!(bad(vec![1, 1]));
+        assert!(!bad(vec![]));
+    }
+
+    #[test]
+    fn a_reply_needs_a_question() {
+        let mut st = state(None);
+        assert!(run(&mut st, vec![reply("a", Status::Ok)]).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! The session file writer: append-only, one record per line, private (0600 in a 0700 folder),
+//! flushed after every record and synced to disk after every turn.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::format::{event_line, header_line, Event, Header};
+use super::load::Loaded;
+use super::SessionError;
+use crate::paths::create_private_dir;
+
+/// Appends a session's records to its file. A new session's file is created with its first record,
+/// so a chat in which nothing happened leaves no file behind.
+#[derive(Debug)]
+pub struct SessionWriter {
+    path: PathBuf,
+    file: Option<File>,
+    /// Written (with the first event) when the file does not exist yet.
+    pending_header: Option<Header>,
+    id: uuid::Uuid,
+}
+
+impl SessionWriter {
+    /// A new session at `path`; fails later, on the first write, if something is already there.
+    pub fn create(path: PathBuf, header: Header) -> Self {
+        SessionWriter {
+            path,
+            id: header.id,
+            file: None,
+            pending_header: Some(header),
+        }
+    }
+
+    /// A new session in the sessions folder, named by its id.
+    pub fn create_in(dir: &Path, header: Header) -> Self {
+        Self::create(dir.join(format!("{}.jsonl", header.id)), header)
+    }
+
+    /// Continues a loaded session file. A torn last record (a crash) is cut off first, so the next
+    /// record starts on a line of its own; nothing else in the file is touched.
+    pub fn resume(loaded: &Loaded) -> Result<Self, SessionError> {
+        let path = loaded.path.clone().expect("only files are resumed");
+        let write_err = |source| SessionError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(write_err)?;
+        let len = file.metadata().map_err(write_err)?.len();
+        if len != loaded.intact_len {
+            file.set_len(loaded.intact_len).map_err(write_err)?;
+        }
+        if !loaded.ends_with_newline {
+            file.write_all(b"\n").map_err(write_err)?;
+        }
+        Ok(SessionWriter {
+            id: loaded.header.id,
+            path,
+            file: Some(file),
+            pending_header: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+
+    /// Whether the file exists yet (a first record has been written).
+    pub fn started(&self) -> bool {
+        self.pending_header.is_none()
+    }
+
+    /// Appends one event as one `write` of one line (with the header, for a new file).
+    pub fn append(&mut self, event: &Event) -> Result<(), SessionError> {
+        self.try_append(event)
+            .map_err(|source| SessionError::Write {
+                path: self.path.display().to_string(),
+                source,
+            })
+    }
+
+    fn try_append(&mut self, event: &Event) -> std::io::Result<()> {
+        let mut text = String::new();
+        if self.file.is_none() {
+            self.file = Some(self.open()?);
+        }
+        if let Some(h) = &self.pending_header {
+            text += &header_line(h);
+            text.push('\n');
+        }
+        text += &event_line(event);
+        text.push('\n');
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(text.as_bytes())?;
+        self.pending_header = None;
+        Ok(())
+    }
+
+    fn open(&self) -> std::io::Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.append(true).mode(0o600);
+        if self.pending_header.is_some() {
+            // Never take over a file that is already there.
+            options.create_new(true);
+        }
+        options.open(&self.path)
+    }
+
+    /// Makes what was written survive a power cut. Called once per turn, not per record, so the
+    /// cost is paid after the reply, never before the request.
+    pub fn sync(&mut self) -> Result<(), SessionError> {
+        match &self.file {
+            Some(f) => f.sync_data().map_err(|source| SessionError::Write {
+                path: self.path.display().to_string(),
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::session::format::Change;
+    use crate::session::load::load_file;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn header() -> Header {
+        Header::new("tiny", "http://h", None, &Options::default())
+    }
+
+    fn user(s: &str) -> Event {
+        Event::now(Change::User { content: s.into() })
+    }
+
+    #[test]
+    fn nothing_is_written_until_something_happens() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = SessionWriter::create_in(&dir.path().join("sessions"), header());
+        assert!(!w.path().exists());
+        assert!(!w.started());
+    }
+
+    #[test]
+    fn private_file_in_a_private_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SessionWriter::create_in(&dir.path().join("a/sessions"), header());
+        w.append(&user("q")).unwrap();
+        w.sync().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(w.path()), 0o600);
+        assert_eq!(mode(w.path().parent().unwrap()), 0o700);
+        let text = std::fs::read_to_string(w.path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn never_overwrites_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.txt");
+        std::fs::write(&path, "precious\n").unwrap();
+        let mut w = SessionWriter::create(path.clone(), header());
+        assert!(w.append(&user("q")).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn resuming_cuts_a_torn_record_and_appends_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SessionWriter::create_in(dir.path(), header());
+        w.append(&user("one")).unwrap();
+        w.append(&user("two")).unwrap();
+        let path = w.path().to_path_buf();
+        drop(w);
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 5]).unwrap();
+
+        let loaded = load_file(&path).unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        let mut w = SessionWriter::resume(&loaded).unwrap();
+        w.append(&user("three")).unwrap();
+        let again = load_file(&path).unwrap();
+        assert!(again.warnings.is_empty());
+        assert_eq!(again.events.len(), 2);
+        assert_eq!(
+            again.events[1].change,
+            Change::User {
+                content: "three".into()
+            }
+        );
+    }
+
+    #[test]
+    fn resuming_after_a_lost_newline_keeps_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SessionWriter::create_in(dir.path(), header());
+        w.append(&user("one")).unwrap();
+        let path = w.path().to_path_buf();
+        drop(w);
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 1]).unwrap();
+        let mut w = SessionWriter::resume(&load_file(&path).unwrap()).unwrap();
+        w.append(&user("two")).unwrap();
+        assert_eq!(load_file(&path).unwrap().events.len(), 2);
+    }
+}

@@ -1,0 +1,83 @@
+//! Plain-text tables lined up by display width, so Chinese text (two columns a character) keeps the
+//! columns straight, and truncation to a width that never cuts a character in half.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Columns a string takes on a terminal.
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` columns, with `…` where it was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// Rows laid out in columns two spaces apart; the last column is not padded.
+pub fn render(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| width(s))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < row.len() {
+                let pad = widths[c] - width(cell) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_columns_not_bytes() {
+        assert_eq!(truncate("hello", 10), "hello");
+        assert_eq!(truncate("hello world", 6), "hello…");
+        assert_eq!(truncate("你好世界", 5), "你好…");
+        assert_eq!(truncate("你好世界", 4), "你…");
+        assert_eq!(width(&truncate("你好世界你好世界", 7)), 7);
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn columns_line_up_with_wide_characters() {
+        let t = render(&[
+            vec!["a".into(), "名字".into(), "x".into()],
+            vec!["bbb".into(), "n".into(), "y".into()],
+        ]);
+        assert_eq!(t, "a    名字  x\nbbb  n     y\n");
+    }
+}
