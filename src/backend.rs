@@ -100,7 +100,10 @@ impl Backend {
             Backend::OpenAi(c) => {
                 let resp = c.chat(req).await?;
                 let decoder = EventDecoder::new(resp.framing());
-                Inner::OpenAi { resp, decoder }
+                Inner::OpenAi {
+                    resp: Box::new(resp),
+                    decoder,
+                }
             }
         };
         Ok(ReplyStream { inner })
@@ -133,7 +136,8 @@ enum Inner {
         ended: bool,
     },
     OpenAi {
-        resp: openai::ChatResponse,
+        /// Boxed: a whole reqwest response, where Ollama's side holds only a channel.
+        resp: Box<openai::ChatResponse>,
         decoder: EventDecoder,
     },
 }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::fake_ollama::{ChatReply, End, FakeOllama, Script};
+use support::fake_ollama::{fast_stream_text, ChatReply, End, FakeOllama, FastStream, Script};
 
 // ---------------------------------------------------------------------------------------------
 // A minimal HTTP/1.1 client
@@ -1209,4 +1209,56 @@ fn blobs_check_their_digest() {
         request(&fake, "HEAD", "/api/blobs/md5:abc", None).status,
         400
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast-stream mode (benchmarks)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fast_stream_sends_num_predict_tokens_one_line_per_chunk() {
+    let fake = FakeOllama::start();
+    fake.set_fast_stream(Some(FastStream::default()));
+    let body = json!({"model": "tiny", "options": {"num_predict": 5000},
+        "messages": [{"role": "user", "content": "go"}]});
+    let resp = chat(&fake, &body);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("Content-Type"), Some("application/x-ndjson"));
+    assert!(resp.complete);
+    assert_eq!(resp.chunks.len(), 5001);
+    for chunk in &resp.chunks {
+        assert!(chunk.ends_with(b"\n"));
+        assert_eq!(chunk.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+    let lines = resp.lines();
+    assert_eq!(contents(&lines), fast_stream_text(5000));
+    assert!(fast_stream_text(5000).contains("你好"));
+    let last = lines.last().unwrap();
+    assert_eq!(last["done"], true);
+    assert_eq!(last["done_reason"], "length");
+    assert_eq!(last["eval_count"], 5000);
+    assert_eq!(lines[0]["model"], "tiny");
+    assert!(lines[0]["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn fast_stream_default_length_delay_queue_and_errors() {
+    let fake = FakeOllama::start();
+    fake.set_fast_stream(Some(FastStream {
+        default_tokens: 7,
+        first_delay: Duration::from_millis(50),
+    }));
+    let started = Instant::now();
+    let lines = chat(&fake, &user("go")).lines();
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[7]["done_reason"], "stop");
+    // A queued reply still comes first; errors are still the server's.
+    fake.push_chat(ChatReply::Tokens(toks(&["queued"])));
+    assert_eq!(contents(&chat(&fake, &user("go")).lines()), "queued");
+    let missing = json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(chat(&fake, &missing).status, 404);
+    // Back to the echo.
+    fake.set_fast_stream(None);
+    assert_eq!(contents(&chat(&fake, &user("hi")).lines()), "echo: hi");
 }

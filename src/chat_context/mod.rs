@@ -21,7 +21,7 @@ use crate::context::window::{self, Loaded, ModelFacts};
 use crate::context::{
     fit, reply_reserve, summary_range, ContextAction, Estimator, Fit, Item, Kind, Strategy, Window,
 };
-use crate::conversation::summary_note;
+use crate::conversation::{summary_note, Conversation};
 use crate::log::ContextLog;
 use crate::ollama::wire::{ChatRequest, Message, Role};
 use crate::ollama::ApiError;
@@ -226,25 +226,8 @@ impl Chat<'_> {
         }
     }
 
-    /// The history as the budget sees it: kinds and token counts (exact where Ollama counted).
     fn items(&self) -> Vec<Item> {
-        let est = &self.context.estimator;
-        self.conversation
-            .messages()
-            .iter()
-            .zip(self.conversation.meta())
-            .map(|(m, meta)| Item {
-                kind: match m.role {
-                    Role::System if meta.summary => Kind::Summary,
-                    Role::System => Kind::System,
-                    Role::Assistant => Kind::Assistant,
-                    Role::User | Role::Tool => Kind::User,
-                },
-                tokens: meta
-                    .tokens
-                    .unwrap_or_else(|| est.message_tokens(&m.content)),
-            })
-            .collect()
+        budget_items(&self.conversation, &self.context.estimator)
     }
 
     /// The window, the reply reserve, and whether the history fits; when the window is only
@@ -484,6 +467,27 @@ impl Chat<'_> {
             archived,
         }
     }
+}
+
+/// The history as the budget sees it: kinds and token counts (exact where Ollama counted,
+/// estimated otherwise). Public for the per-turn benchmark, which budgets as a turn does.
+pub fn budget_items(conversation: &Conversation, est: &Estimator) -> Vec<Item> {
+    conversation
+        .messages()
+        .iter()
+        .zip(conversation.meta())
+        .map(|(m, meta)| Item {
+            kind: match m.role {
+                Role::System if meta.summary => Kind::Summary,
+                Role::System => Kind::System,
+                Role::Assistant => Kind::Assistant,
+                Role::User | Role::Tool => Kind::User,
+            },
+            tokens: meta
+                .tokens
+                .unwrap_or_else(|| est.message_tokens(&m.content)),
+        })
+        .collect()
 }
 
 /// The request that asks for a summary: an instruction, then the messages as a transcript.

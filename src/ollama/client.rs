@@ -1,13 +1,18 @@
 //! The HTTP side of Ollama: sends requests and hands back response bytes. The only place that knows
 //! reqwest.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 
+use super::body::BodyEncoder;
 use super::error::ApiError;
 use super::wire::{ChatRequest, ErrorBody, TagsResponse};
+use crate::plain_http::without_tls_for_plain_http;
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -15,6 +20,8 @@ pub struct Client {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<String>,
+    /// The last chat body's history, so the next turn encodes only what is new.
+    encoder: Arc<Mutex<BodyEncoder>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -38,6 +45,7 @@ impl Client {
             // A corporate HTTP_PROXY must not swallow requests meant for this machine.
             builder = builder.no_proxy();
         }
+        builder = without_tls_for_plain_http(builder, base_url, "OLLAMA_HOST (or --host)");
         let http = builder.build().map_err(|e| ApiError::Transport {
             url: base_url.to_string(),
             reason: e.to_string(),
@@ -46,6 +54,7 @@ impl Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.filter(|k| !k.is_empty()),
+            encoder: Arc::default(),
         })
     }
 
@@ -80,7 +89,21 @@ impl Client {
     /// Sends `POST /api/chat` and returns once the server has answered with a success status; the
     /// reply then arrives through [`ChatResponse::chunk`].
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
-        let body = serde_json::to_vec(req).map_err(|e| ApiError::Transport {
+        let encoded = match self.encoder.lock() {
+            Ok(mut encoder) => encoder.encode(req),
+            // A panic while encoding left it unusable; this request does without it.
+            Err(_) => BodyEncoder::new().encode(req),
+        };
+        self.post_chat(encoded, req.model).await
+    }
+
+    /// `POST /api/chat` with an encoded body.
+    async fn post_chat(
+        &self,
+        encoded: serde_json::Result<Vec<u8>>,
+        model: &str,
+    ) -> Result<ChatResponse, ApiError> {
+        let body = encoded.map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string(),
         })?;
@@ -91,8 +114,8 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
-        let resp = self.check(resp, Some(req.model)).await?;
-        Ok(ChatResponse { resp })
+        let resp = self.check(resp, Some(model)).await?;
+        Ok(ChatResponse::spawn(resp))
     }
 
     /// `GET /api/tags`: the installed models.
@@ -111,9 +134,9 @@ impl Client {
     }
 
     /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
-    /// the window our requests get.
+    /// the window our requests get. Encoded on its own: the chat's encoder keeps the history.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
-        let mut resp = self.chat(req).await?;
+        let mut resp = self.post_chat(serde_json::to_vec(req), req.model).await?;
         while resp.chunk().await?.is_some() {}
         Ok(())
     }
@@ -151,18 +174,98 @@ impl Client {
     }
 }
 
-/// A chat reply in flight. Dropping it closes the connection, which is how Ollama is told to stop.
+/// Bytes the reader task gathers while `chunk` is busy before it waits for `chunk` to take them:
+/// large batches for a fast stream, little memory and backpressure on the server for a slow reader.
+const MAX_BATCH: usize = 256 * 1024;
+
+/// A chat reply in flight.
+///
+/// A task beside the connection reads the body frame by frame (Ollama sends one line per frame)
+/// and hands over batches: a frame at once if `chunk` is waiting for one, and while `chunk` is busy,
+/// everything that arrives meanwhile as one buffer. So a slow stream still arrives token by token,
+/// and a fast one in large batches, one parse pass and one write each. Handing each frame across
+/// threads on its own cost a wake-up and a write per token.
+///
+/// Dropping it stops the task, which drops the response and so closes the connection: that is how
+/// Ollama is told to stop generating.
 pub struct ChatResponse {
-    resp: reqwest::Response,
+    batches: mpsc::Receiver<Result<Bytes, ApiError>>,
+    reader: AbortHandle,
 }
 
 impl ChatResponse {
-    /// The next bytes of the body as they came off the network; `None` at the end of the body.
+    fn spawn(resp: reqwest::Response) -> Self {
+        let (tx, batches) = mpsc::channel(1);
+        let reader = tokio::spawn(pump(resp, tx)).abort_handle();
+        ChatResponse { batches, reader }
+    }
+
+    /// The body bytes that arrived since the last call, waiting for some if none has; `None` at
+    /// the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
-        self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+        self.batches.recv().await.transpose()
+    }
+}
+
+impl Drop for ChatResponse {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Where `pump` reads frames from: the response body, or a script in tests.
+trait FrameSource {
+    async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError>;
+}
+
+impl FrameSource for reqwest::Response {
+    async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.chunk().await.map_err(|e| ApiError::Disconnected {
             server: "Ollama",
             reason: root_cause(&e),
         })
+    }
+}
+
+/// Moves frames from `src` to `tx` in batches (see `ChatResponse`) until the body ends or fails
+/// (data first, then the error) or nobody listens any more.
+async fn pump(mut src: impl FrameSource, tx: mpsc::Sender<Result<Bytes, ApiError>>) {
+    let mut batch = BytesMut::new();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            frame = src.next_frame(), if batch.len() < MAX_BATCH => frame,
+            permit = tx.reserve(), if !batch.is_empty() => match permit {
+                Ok(permit) => {
+                    permit.send(Ok(batch.split().freeze()));
+                    continue;
+                }
+                Err(_) => return,
+            },
+        };
+        match frame {
+            Ok(Some(bytes)) => {
+                batch.extend_from_slice(&bytes);
+                match tx.try_reserve() {
+                    Ok(permit) => permit.send(Ok(batch.split().freeze())),
+                    Err(mpsc::error::TrySendError::Full(())) => {}
+                    Err(mpsc::error::TrySendError::Closed(())) => return,
+                }
+            }
+            Ok(None) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch.freeze())).await;
+                }
+                return;
+            }
+            Err(e) => {
+                if !batch.is_empty() && tx.send(Ok(batch.split().freeze())).await.is_err() {
+                    return;
+                }
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        }
     }
 }
 
@@ -191,6 +294,112 @@ mod tests {
         assert!(is_loopback("http://[::1]:11434"));
         assert!(!is_loopback("https://ollama.com:443"));
         assert!(!is_loopback("http://10.0.0.5:11434"));
+    }
+
+    use std::collections::VecDeque;
+
+    /// A body that hands out scripted frames, yielding before each as a network read would;
+    /// after the script it ends, or with `hang` never answers again.
+    struct Scripted {
+        frames: VecDeque<Result<Bytes, ApiError>>,
+        hang: bool,
+    }
+
+    impl Scripted {
+        fn new(frames: Vec<Result<String, ()>>, hang: bool) -> Self {
+            let frames = frames
+                .into_iter()
+                .map(|f| {
+                    f.map(Bytes::from).map_err(|_| ApiError::Disconnected {
+                        server: "Ollama",
+                        reason: "reset".into(),
+                    })
+                })
+                .collect();
+            Scripted { frames, hang }
+        }
+    }
+
+    impl FrameSource for Scripted {
+        async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
+            tokio::task::yield_now().await;
+            match self.frames.pop_front() {
+                Some(frame) => frame.map(Some),
+                None if self.hang => std::future::pending().await,
+                None => Ok(None),
+            }
+        }
+    }
+
+    /// Everything the receiver gets: the batches, then the error if one came.
+    async fn drain(
+        rx: &mut mpsc::Receiver<Result<Bytes, ApiError>>,
+    ) -> (Vec<Bytes>, Option<ApiError>) {
+        let mut batches = Vec::new();
+        while let Some(item) = rx.recv().await {
+            match item {
+                Ok(b) => batches.push(b),
+                Err(e) => return (batches, Some(e)),
+            }
+        }
+        (batches, None)
+    }
+
+    #[tokio::test]
+    async fn a_busy_reader_gets_everything_in_order_in_few_batches() {
+        let lines: Vec<String> = (0..2000).map(|i| format!("line {i} 你好\n")).collect();
+        let (tx, mut rx) = mpsc::channel(1);
+        let task = tokio::spawn(pump(
+            Scripted::new(lines.iter().cloned().map(Ok).collect(), false),
+            tx,
+        ));
+        // The reader is busy elsewhere while the whole body arrives.
+        for _ in 0..10_000 {
+            tokio::task::yield_now().await;
+        }
+        let (batches, err) = drain(&mut rx).await;
+        assert!(err.is_none());
+        assert!(batches.len() <= 3, "{} batches", batches.len());
+        assert_eq!(batches.concat(), lines.concat().into_bytes());
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_gets_a_frame_without_waiting_for_more() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let _task = tokio::spawn(pump(Scripted::new(vec![Ok("first".into())], true), tx));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(
+            got.expect("delivered").unwrap().unwrap(),
+            "first".as_bytes()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_comes_after_the_data_before_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let script = vec![Ok("a".into()), Ok("b".into()), Err(()), Ok("never".into())];
+        tokio::spawn(pump(Scripted::new(script, false), tx));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        let (batches, err) = drain(&mut rx).await;
+        assert_eq!(batches.concat(), b"ab");
+        assert!(matches!(err, Some(ApiError::Disconnected { .. })));
+        assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_pump_stops_when_nobody_listens() {
+        let (tx, rx) = mpsc::channel(1);
+        let endless = (0..100_000).map(|i| Ok(format!("{i}"))).collect();
+        let task = tokio::spawn(pump(Scripted::new(endless, true), tx));
+        tokio::task::yield_now().await;
+        drop(rx);
+        tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("the pump ended")
+            .unwrap();
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Lines are cut on `\n` bytes before any UTF-8 decoding, so a multi-byte character split across two
 //! reads is whole again by the time its line is parsed.
 
-use super::wire::{ChatChunk, FinalStats};
+use std::borrow::Cow;
+
+use super::wire::{ChatChunk, ChunkMessage, FinalStats};
 
 /// Reassembles lines from arbitrary byte chunks. Complete lines inside one chunk are handed out
 /// without copying; only an unfinished tail is buffered.
@@ -25,7 +27,7 @@ impl LineSplitter {
         mut on_line: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         if !self.pending.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', data) {
                 None => {
                     self.pending.extend_from_slice(data);
                     return Ok(());
@@ -41,12 +43,12 @@ impl LineSplitter {
                 }
             }
         }
-        let mut rest = data;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            emit(&rest[..i], &mut on_line)?;
-            rest = &rest[i + 1..];
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            emit(&data[start..end], &mut on_line)?;
+            start = end + 1;
         }
-        self.pending.extend_from_slice(rest);
+        self.pending.extend_from_slice(&data[start..]);
         Ok(())
     }
 
@@ -92,10 +94,60 @@ pub struct DecodeError {
 
 /// Decodes one NDJSON line of `POST /api/chat`. The event borrows from `chunk`, which the caller keeps.
 pub fn parse_chunk(line: &[u8]) -> Result<ChatChunk<'_>, DecodeError> {
+    if let Some(chunk) = parse_plain_token(line) {
+        return Ok(chunk);
+    }
     serde_json::from_slice(line).map_err(|source| DecodeError {
         excerpt: String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned(),
         source,
     })
+}
+
+/// What Ollama sends for nearly every token, up to the three string values.
+const TOKEN_LINE: [&[u8]; 4] = [
+    br#"{"model":""#,
+    br#"","created_at":""#,
+    br#"","message":{"role":"assistant","content":""#,
+    br#""},"done":false}"#,
+];
+
+/// The fast path for the line nearly every token comes in: exactly the `TOKEN_LINE` shape, with
+/// strings that need no unescaping. It reads the token in place, about four times faster than
+/// the general decoder. Anything else (an escape, thinking, another field or order, a control
+/// character, invalid UTF-8, a name or time that is not ASCII) returns `None` for the general
+/// decoder, so this accepts only lines that it decodes exactly as serde does.
+fn parse_plain_token(line: &[u8]) -> Option<ChatChunk<'_>> {
+    let rest = line.strip_prefix(TOKEN_LINE[0])?;
+    let (model, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(TOKEN_LINE[1])?;
+    let (created_at, rest) = plain_string(rest)?;
+    let rest = rest.strip_prefix(TOKEN_LINE[2])?;
+    let (content, rest) = plain_string(rest)?;
+    if rest != TOKEN_LINE[3] {
+        return None;
+    }
+    // Names and times are ASCII in practice; anything else goes the general way.
+    if !model.is_ascii() || !created_at.is_ascii() {
+        return None;
+    }
+    let content = std::str::from_utf8(content).ok()?;
+    Some(ChatChunk {
+        message: Some(ChunkMessage {
+            content: Cow::Borrowed(content),
+            thinking: None,
+        }),
+        ..ChatChunk::default()
+    })
+}
+
+/// A JSON string's bytes up to its closing quote (which `s` starts after) and what follows the
+/// quote; `None` if an escape or a control character comes first.
+fn plain_string(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = memchr::memchr2(b'"', b'\\', s)?;
+    let (text, rest) = s.split_at(end);
+    // A fold rather than `any`, so that it compiles to a vector loop.
+    let control = text.iter().fold(false, |seen, &b| seen | (b < 0x20));
+    (rest[0] == b'"' && !control).then_some((text, rest))
 }
 
 /// Interprets a decoded chunk.
@@ -243,6 +295,103 @@ mod tests {
     fn garbage_is_a_decode_error() {
         let err = parse_chunk(b"<html>502 Bad Gateway</html>").unwrap_err();
         assert!(err.to_string().contains("502 Bad Gateway"));
+    }
+
+    /// What the general decoder makes of a line, in comparable form.
+    fn by_serde(line: &[u8]) -> Option<(String, Option<String>, bool, String)> {
+        let c: ChatChunk<'_> = serde_json::from_slice(line).ok()?;
+        Some(comparable(c))
+    }
+
+    fn by_fast_path(line: &[u8]) -> Option<(String, Option<String>, bool, String)> {
+        parse_plain_token(line).map(comparable)
+    }
+
+    fn comparable(c: ChatChunk<'_>) -> (String, Option<String>, bool, String) {
+        let m = c.message.unwrap_or_default();
+        (
+            m.content.into_owned(),
+            m.thinking.map(Cow::into_owned),
+            c.done,
+            format!(
+                "{:?}{:?}{:?}{}",
+                c.done_reason, c.eval_count, c.error, c.total_duration
+            ),
+        )
+    }
+
+    #[test]
+    fn the_fast_path_takes_recorded_token_lines_and_agrees_with_serde() {
+        let multiturn: &[u8] =
+            include_bytes!("../../tests/fixtures/recorded/chat_stream_multiturn.ndjson");
+        let think: &[u8] = include_bytes!("../../tests/fixtures/recorded/chat_think_stream.ndjson");
+        let mut taken = 0;
+        for line in multiturn
+            .split(|&b| b == b'\n')
+            .chain(think.split(|&b| b == b'\n'))
+        {
+            if let Some(fast) = by_fast_path(line) {
+                let line_text = String::from_utf8_lossy(line);
+                assert_eq!(Some(fast), by_serde(line), "{line_text}");
+                taken += 1;
+            }
+        }
+        assert!(
+            taken >= 30,
+            "the fast path took only {taken} recorded lines"
+        );
+        let chinese = r#"{"model":"tiny","created_at":"2026-11-29T00:09:38.978201256Z","message":{"role":"assistant","content":"你好，世界！"},"done":false}"#;
+        assert_eq!(by_fast_path(chinese.as_bytes()).unwrap().0, "你好，世界！");
+    }
+
+    #[test]
+    fn the_fast_path_leaves_everything_else_to_serde() {
+        let base = r#"{"model":"tiny","created_at":"2026-11-29T00:09:38.878977244Z","message":{"role":"assistant","content":"The"},"done":false}"#;
+        assert!(by_fast_path(base.as_bytes()).is_some());
+        // Not the plain shape: serde decides.
+        let others: Vec<String> = vec![
+            base.replace("The", r"a\nb"),
+            base.replace("The", r"\u003cb\u003e"),
+            base.replace("The", r"tab\there"),
+            base.replace("The", "raw\u{1}ctl"),
+            base.replace("The", "raw\tctl"),
+            base.replace(r#""done":false"#, r#""done":true"#),
+            base.replace(r#""done":false}"#, r#""done":false,"done_reason":"stop"}"#),
+            base.replace(r#""content":"The"}"#, r#""content":"","thinking":"hmm"}"#),
+            base.replace("assistant", "user"),
+            base.replace("tiny", r#"ti\"ny"#),
+            base.replace("tiny", "ti\u{1}ny"),
+            base.replace(r#"{"model""#, r#"{ "model""#),
+            format!("{base} "),
+            base[..base.len() - 1].to_string(),
+            base.replace(r#""created_at""#, r#""created""#),
+            base.replace("tiny", "小模型"),
+        ];
+        for line in &others {
+            assert!(by_fast_path(line.as_bytes()).is_none(), "{line}");
+        }
+        // Plain lines with unusual but harmless text: taken, and exactly as serde reads them.
+        let plain: Vec<String> = vec![
+            base.replace("The", "\u{7f}del"),
+            base.replace("The", "The\u{202e}"),
+            base.replace("The", "🦊 \u{1b}"),
+            base.replace("The", ""),
+            base.replace("The", "你好"),
+        ];
+        for line in &plain {
+            if let Some(fast) = by_fast_path(line.as_bytes()) {
+                assert_eq!(Some(fast), by_serde(line.as_bytes()), "{line}");
+            }
+        }
+        // Invalid UTF-8 in any of the three strings: not taken.
+        for at in [11, 35, 103] {
+            let mut bad = base.as_bytes().to_vec();
+            bad.insert(at, 0xff);
+            assert!(by_fast_path(&bad).is_none(), "byte {at}");
+        }
+        let mut bad = base.as_bytes().to_vec();
+        bad.insert(103, 0xff);
+        assert!(parse_chunk(&bad).is_err());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub enum Think {
 }
 
 /// The body of `POST /api/chat`. Borrowed so that a long history is serialised without a copy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct ChatRequest<'a> {
     pub model: &'a str,
     pub messages: &'a [Message],
@@ -62,7 +62,7 @@ pub struct ChatRequest<'a> {
 
 /// One NDJSON line of a chat stream. Strings borrow from the line when they hold no escapes, so a
 /// token costs no allocation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ChatChunk<'a> {
     #[serde(default, borrow)]
     pub message: Option<ChunkMessage<'a>>,

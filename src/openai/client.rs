@@ -10,6 +10,7 @@ use super::error::{classify, Failure, OpenAiError};
 use super::stream::Framing;
 use super::wire::{CompletionRequest, ModelList};
 use crate::ollama::wire::ChatRequest;
+use crate::plain_http::without_tls_for_plain_http;
 
 /// A connection to one OpenAI-compatible server, built once per run.
 #[derive(Clone)]
@@ -41,6 +42,7 @@ impl Client {
             // A corporate HTTP_PROXY must not swallow requests meant for this machine.
             builder = builder.no_proxy();
         }
+        builder = without_tls_for_plain_http(builder, &base_url, "--base-url (or OPENAI_BASE_URL)");
         let http = builder.build().map_err(|e| OpenAiError::Transport {
             url: base_url.clone(),
             reason: e.to_string(),

@@ -23,4 +23,5 @@ mod repl_commands;
 mod repl_input;
 mod replay;
 mod sessions;
+mod speed;
 mod stats_cmd;

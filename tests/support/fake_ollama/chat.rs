@@ -20,7 +20,7 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
         conn.shared.lock().queue.pop_front()
     };
     let script = match scripted {
-        None => return default_chat(decoded, conn, started),
+        None => return fast_or_default_chat(decoded, conn, started),
         Some(ChatReply::HttpError { status, message }) => return conn.send_error(status, &message),
         Some(ChatReply::HttpErrorHeaders {
             status,

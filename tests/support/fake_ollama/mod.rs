@@ -20,6 +20,7 @@ use serde_json::Value;
 
 mod chat;
 mod context;
+mod fast;
 mod http;
 mod json;
 mod manage;
@@ -30,6 +31,10 @@ mod routes;
 use chat::*;
 #[allow(unused_imports)]
 use context::*;
+#[allow(unused_imports)]
+use fast::*;
+#[allow(unused_imports)]
+pub use fast::{fast_stream_text, FastStream};
 #[allow(unused_imports)]
 use http::*;
 #[allow(unused_imports)]
@@ -274,6 +279,8 @@ pub(crate) struct State {
     pub(crate) truncations: usize,
     /// Pull scripts and blobs (see `manage`).
     pub(crate) manage: ManageState,
+    /// Fast-stream mode for benchmarks (see `fast.rs`).
+    pub(crate) fast: Option<FastStream>,
 }
 
 pub(crate) struct ModelEntry {
@@ -304,6 +311,7 @@ impl Shared {
                 num_ctx_cap: None,
                 truncations: 0,
                 manage: ManageState::default(),
+                fast: None,
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),

@@ -1,0 +1,353 @@
+//! End-to-end speed of the release binary against `curl -N`, side by side, on the in-repo fake
+//! Ollama in fast-stream mode: medians over alternating runs, and each as a ratio to curl.
+//!
+//! `cargo bench --bench e2e [-- SCENARIO]` (or `scripts/bench`). `BENCH_RUNS=N` sets the runs per
+//! scenario (default 15; the short ones run twice as many); `BENCH_CLIENT=PATH` measures another
+//! build of the binary instead of this one.
+//!
+//! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal);
+//! `turn_cost` (the REPL's own work per turn, in-process); this file (scenarios and report).
+//! The fake server runs as a child process: this binary started again with `--fake-server`.
+
+mod measure;
+mod turn_cost;
+
+#[path = "../support/fake_server.rs"]
+mod fake_server;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use measure::{run_on_pty, run_piped, Sample};
+use turn_cost::Window;
+
+/// The binary under test: this build's, or another one named by `BENCH_CLIENT` (to compare builds).
+fn client_path() -> std::ffi::OsString {
+    std::env::var_os("BENCH_CLIENT").unwrap_or_else(|| env!("CARGO_BIN_EXE_ollama-chat").into())
+}
+const PROMPT: &str = "Tell me a story about a fox. 講個故事。";
+/// The server's own time to first token in the first-token scenario.
+const SERVER_DELAY: Duration = Duration::from_millis(50);
+
+/// Targets from the issue, as ratios to curl (the per-turn one is absolute).
+const TARGET_ONE_TOKEN: f64 = 1.3;
+const TARGET_LONG: f64 = 3.0;
+const TARGET_MEMORY: f64 = 1.5;
+const TARGET_FIRST: f64 = 1.5;
+const TARGET_TURN: Duration = Duration::from_millis(1);
+/// The window of the sliding per-turn scenario: a common large one, which a 1,000-turn history
+/// overflows.
+const SLIDING: u64 = 131_072;
+
+fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--fake-server") {
+        args.next();
+        fake_server::serve(args);
+    }
+    // `cargo bench` passes `--bench`; any other word picks scenarios by name.
+    let filter: Option<String> = args.find(|a| !a.starts_with('-'));
+    if let Err(e) = run(filter.as_deref()) {
+        eprintln!("e2e benchmark failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let want = |name: &str| filter.is_none_or(|f| name.contains(f));
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(15);
+    let home = tempfile::tempdir()?;
+    let mut report = Report::default();
+    println!(
+        "ollama-chat (release) vs curl -N on the fake Ollama in fast-stream mode; one-shot, \
+         turn log on; medians of {runs} alternating runs ({} for the short ones)",
+        runs * 2
+    );
+
+    if want("one-token") || want("long") {
+        check_curl()?;
+        let fast = FakeServer::start(Duration::ZERO)?;
+        // Warm the page cache and both programs' first-run costs.
+        for _ in 0..3 {
+            run_piped(client(&fast, home.path(), 1))?;
+            run_piped(curl(&fast, 1))?;
+        }
+        if want("one-token") {
+            let one = alternate(
+                runs * 2,
+                || run_piped(client(&fast, home.path(), 1)),
+                || run_piped(curl(&fast, 1)),
+            )?;
+            check_output(&one, 1)?;
+            let what = "one-token reply, wall (start → exit)";
+            report.ratio(what, Unit::Ms, &one, |s| s.wall, TARGET_ONE_TOKEN);
+        }
+        if want("long") {
+            let long = alternate(
+                runs,
+                || run_piped(client(&fast, home.path(), 100_000)),
+                || run_piped(curl(&fast, 100_000)),
+            )?;
+            check_output(&long, 100_000)?;
+            let what = "long: 100,000-token reply, wall";
+            report.ratio(what, Unit::Ms, &long, |s| s.wall, TARGET_LONG);
+            let what = "long: 100,000-token reply, CPU (user+sys)";
+            report.ratio(what, Unit::Ms, &long, |s| s.cpu, TARGET_LONG);
+            let what = "long: 100,000-token reply, peak RSS";
+            let rss = |s: &Sample| Duration::from_nanos(s.max_rss);
+            report.ratio(what, Unit::MiB, &long, rss, TARGET_MEMORY);
+        }
+    }
+    if want("first-token") {
+        check_curl()?;
+        let delayed = FakeServer::start(SERVER_DELAY)?;
+        let first = alternate(
+            runs * 2,
+            || run_on_pty(client(&delayed, home.path(), 10)),
+            || run_on_pty(curl(&delayed, 10)),
+        )?;
+        let what = "first-token on a terminal, beyond the server's delay";
+        let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
+        report.ratio(what, Unit::Ms, &first, beyond, TARGET_FIRST);
+    }
+    if want("turn") {
+        // Beside the project rather than in the temporary folder: the session is synced every
+        // turn, which costs what the disk a home folder is on costs.
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
+        let turn = turn_cost::per_turn(1000, Window::Whole, runs * 10, dir.path());
+        let what = "turn: REPL own time per turn, 1,000-turn history, all sent";
+        report.absolute(what, turn, TARGET_TURN);
+        let turn = turn_cost::per_turn(1000, Window::Sliding(SLIDING), runs * 10, dir.path());
+        let what = "turn: the same in a full 128k window (oldest exchange left out)";
+        report.absolute(what, turn, TARGET_TURN);
+    }
+    report.print();
+    Ok(())
+}
+
+/// Both programs' samples for one scenario.
+struct Pair {
+    client: Vec<Sample>,
+    curl: Vec<Sample>,
+}
+
+/// Runs the two programs in turn, `runs` times each, so that a change in the machine's load
+/// affects both alike.
+fn alternate(
+    runs: usize,
+    mut client: impl FnMut() -> std::io::Result<Sample>,
+    mut curl: impl FnMut() -> std::io::Result<Sample>,
+) -> std::io::Result<Pair> {
+    let mut pair = Pair {
+        client: Vec::with_capacity(runs),
+        curl: Vec::with_capacity(runs),
+    };
+    for i in 0..runs {
+        if i % 2 == 0 {
+            pair.client.push(client()?);
+            pair.curl.push(curl()?);
+        } else {
+            pair.curl.push(curl()?);
+            pair.client.push(client()?);
+        }
+    }
+    Ok(pair)
+}
+
+/// Checks that both programs got the whole reply: the client prints the text, curl the NDJSON.
+fn check_output(pair: &Pair, tokens: usize) -> Result<(), String> {
+    // The fake cycles through 20 tokens of 4.4 bytes on average: 88 bytes per cycle.
+    let text_bytes = tokens / 20 * 88;
+    for s in &pair.client {
+        let text = String::from_utf8_lossy(&s.output.head);
+        if !text.starts_with(" The") || s.output.bytes < text_bytes {
+            return Err(format!(
+                "unexpected client output ({} bytes): {:?}",
+                s.output.bytes,
+                &text[..text.len().min(200)]
+            ));
+        }
+    }
+    for s in &pair.curl {
+        if s.output.lines != tokens + 1 {
+            return Err("curl did not get the whole stream".into());
+        }
+    }
+    Ok(())
+}
+
+/// The client as a person would run it in a pipe: one-shot, model named, turn log on (in a
+/// private temporary home).
+fn client(server: &FakeServer, home: &Path, tokens: usize) -> Command {
+    let mut cmd = Command::new(client_path());
+    cmd.args(["-m", "tiny", "-o"])
+        .arg(format!("num_predict={tokens}"))
+        .args(["-p", PROMPT])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("TERM", "xterm-256color")
+        .env("OLLAMA_HOST", format!("127.0.0.1:{}", server.port));
+    cmd
+}
+
+/// The floor: the same request with curl, the raw stream to stdout.
+fn curl(server: &FakeServer, tokens: usize) -> Command {
+    let body = serde_json::json!({
+        "model": "tiny",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "options": {"num_predict": tokens},
+    });
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sSN", "--fail", "--data-binary"])
+        .arg(body.to_string())
+        .arg(format!("http://127.0.0.1:{}/api/chat", server.port))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm-256color");
+    cmd
+}
+
+fn check_curl() -> Result<(), String> {
+    match Command::new("curl").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("curl is needed for the comparison and was not found on PATH".into()),
+    }
+}
+
+/// The fake Ollama as a child process (this binary with `--fake-server`); killed when dropped.
+struct FakeServer {
+    child: Child,
+    port: u16,
+}
+
+impl FakeServer {
+    fn start(first_delay: Duration) -> Result<FakeServer, Box<dyn std::error::Error>> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--fake-server")
+            .arg("--first-token-delay-ms")
+            .arg(first_delay.as_millis().to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        BufReader::new(stdout).read_line(&mut line)?;
+        let port = line
+            .trim()
+            .parse()
+            .map_err(|_| format!("the fake server said {line:?}, not a port"))?;
+        Ok(FakeServer { child, port })
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The median, by sorting in place.
+pub fn median(xs: &mut [Duration]) -> Duration {
+    xs.sort();
+    match xs.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Ms,
+    /// Bytes carried in a `Duration`'s nanoseconds, shown in MiB.
+    MiB,
+}
+
+impl Unit {
+    fn show(self, d: Duration) -> String {
+        match self {
+            Unit::Ms => format!("{:.2} ms", d.as_secs_f64() * 1e3),
+            Unit::MiB => format!("{:.1} MiB", d.as_nanos() as f64 / (1024.0 * 1024.0)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<[String; 6]>,
+    missed: usize,
+}
+
+impl Report {
+    fn ratio(
+        &mut self,
+        what: &str,
+        unit: Unit,
+        pair: &Pair,
+        metric: impl Fn(&Sample) -> Duration,
+        target: f64,
+    ) {
+        let mut ours: Vec<Duration> = pair.client.iter().map(&metric).collect();
+        let mut theirs: Vec<Duration> = pair.curl.iter().map(&metric).collect();
+        let (ours, theirs) = (median(&mut ours), median(&mut theirs));
+        let ratio = ours.as_secs_f64() / theirs.as_secs_f64().max(1e-9);
+        let met = ratio <= target;
+        self.missed += usize::from(!met);
+        self.rows.push([
+            what.to_string(),
+            unit.show(ours),
+            unit.show(theirs),
+            format!("{ratio:.2}×"),
+            format!("≤ {target}×"),
+            if met { "met" } else { "NOT MET" }.to_string(),
+        ]);
+    }
+
+    fn absolute(&mut self, what: &str, value: Duration, target: Duration) {
+        let met = value < target;
+        self.missed += usize::from(!met);
+        self.rows.push([
+            what.to_string(),
+            format!("{:.3} ms", value.as_secs_f64() * 1e3),
+            "—".to_string(),
+            "—".to_string(),
+            format!("< {} ms", target.as_millis()),
+            if met { "met" } else { "NOT MET" }.to_string(),
+        ]);
+    }
+
+    fn print(&self) {
+        let header = ["", "ollama-chat", "curl -N", "ratio", "target", ""].map(String::from);
+        let mut widths = [0usize; 6];
+        for row in std::iter::once(&header).chain(&self.rows) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let mut line = format!("{:<w$}", row[0], w = widths[0]);
+            for (cell, w) in row.iter().zip(widths).skip(1) {
+                let pad = w - cell.chars().count();
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            println!("{}", line.trim_end());
+        }
+        if self.missed == 0 {
+            println!("every target met");
+        } else {
+            println!("{} target(s) not met", self.missed);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The in-repo fake Ollama as a process of its own, in fast-stream mode, for benchmarks and for
+//! trying the client by hand. Not shipped: it is an example target (`cargo run --release --example
+//! fake_ollama`), and the end-to-end benchmark runs the same code by starting itself with
+//! `--fake-server`. It prints its port on stdout, then serves until killed.
+//!
+//! Every chat gets `options.num_predict` tokens (or `--tokens N` without it) as fast as the socket
+//! takes them, after `--first-token-delay-ms D`.
+
+#[path = "../../tests/support/fake_ollama/mod.rs"]
+mod fake_ollama;
+
+use std::io::Write;
+use std::time::Duration;
+
+use fake_ollama::{FakeOllama, FastStream};
+
+const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b]";
+
+/// What the command line asks for.
+struct Args {
+    fast: FastStream,
+    models: Vec<String>,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut out = Args {
+        fast: FastStream::default(),
+        models: vec!["tiny:latest".into()],
+    };
+    let mut args = args.peekable();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--tokens" => {
+                out.fast.default_tokens = value()?.parse().map_err(|e| format!("--tokens: {e}"))?
+            }
+            "--first-token-delay-ms" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .map_err(|e| format!("--first-token-delay-ms: {e}"))?;
+                out.fast.first_delay = Duration::from_millis(ms);
+            }
+            "--models" => out.models = value()?.split(',').map(str::to_string).collect(),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(out)
+}
+
+#[allow(dead_code)]
+fn main() {
+    serve(std::env::args().skip(1))
+}
+
+/// Starts the server as the arguments say, prints its port, and serves until the process is killed.
+pub fn serve(args: impl Iterator<Item = String>) -> ! {
+    let args = match parse_args(args) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    let fake = FakeOllama::start();
+    let names: Vec<&str> = args.models.iter().map(String::as_str).collect();
+    fake.set_models(&names);
+    fake.set_fast_stream(Some(args.fast));
+    let port = fake
+        .host_port()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{port}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        std::process::exit(1);
+    }
+    drop(stdout);
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,76 @@
+//! Plain `http://` servers, for both APIs' clients: a client for one loads no TLS certificates,
+//! and so refuses a redirect to https with a message rather than failing obscurely.
+
+use reqwest::redirect::{Action, Attempt, Policy};
+
+/// Whether `base_url` is plain HTTP (the scheme compared as URLs compare it, ignoring case).
+pub fn is_plain_http(base_url: &str) -> bool {
+    base_url
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
+/// For a plain `http://` base URL, a client without TLS certificates: loading the system's (a
+/// folder scan and some 150 parses) was most of the start-up time, and plain HTTP needs none.
+/// `setting` names what the user sets to the https address should the server redirect there
+/// (e.g. "OLLAMA_HOST (or --host)"). Other base URLs get the builder back unchanged.
+pub fn without_tls_for_plain_http(
+    builder: reqwest::ClientBuilder,
+    base_url: &str,
+    setting: &'static str,
+) -> reqwest::ClientBuilder {
+    if !is_plain_http(base_url) {
+        return builder;
+    }
+    builder
+        .tls_certs_only(std::iter::empty())
+        .redirect(Policy::custom(move |attempt| {
+            refuse_https_redirect(attempt, setting)
+        }))
+}
+
+/// Redirects as reqwest follows them by default (at most 10), except to https.
+fn refuse_https_redirect(attempt: Attempt<'_>, setting: &str) -> Action {
+    if attempt.url().scheme() == "https" {
+        let message = redirect_message(attempt.url().as_str(), setting);
+        attempt.error(message)
+    } else if attempt.previous().len() >= 10 {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
+fn redirect_message(to: &str, setting: &str) -> String {
+    format!("the server redirected to {to}; set {setting} to the https address")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_detection() {
+        assert!(is_plain_http("http://127.0.0.1:11434"));
+        assert!(is_plain_http("HTTP://example.com:80"));
+        assert!(!is_plain_http("https://ollama.com:443"));
+        assert!(!is_plain_http("http"));
+        assert!(!is_plain_http(""));
+    }
+
+    #[test]
+    fn the_redirect_message_says_what_to_set() {
+        assert_eq!(
+            redirect_message("https://h/v1/chat/completions", "--base-url"),
+            "the server redirected to https://h/v1/chat/completions; set --base-url to the https address"
+        );
+    }
+
+    #[test]
+    fn clients_build_for_either_scheme() {
+        for url in ["http://127.0.0.1:1", "https://127.0.0.1:1"] {
+            let b = without_tls_for_plain_http(reqwest::Client::builder(), url, "X");
+            assert!(b.build().is_ok(), "{url}");
+        }
+    }
+}
