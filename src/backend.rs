@@ -149,7 +149,7 @@ impl ReplyStream {
             Inner::Ollama { resp, .. } => resp.chunk().await,
             Inner::OpenAi { resp, .. } => resp.chunk().await.map_err(|e| ApiError::Disconnected {
                 server: "the server",
-                reason: openai::client::root_cause(&e),
+                reason: crate::net::root_cause(&e),
             }),
         }
     }

@@ -169,7 +169,7 @@ impl Config {
                 let key = env("OPENAI_API_KEY")
                     .map(|k| k.trim().to_string())
                     .filter(|k| !k.is_empty());
-                if key.is_none() && !openai::client::is_loopback(&url) {
+                if key.is_none() && !crate::net::is_loopback(&url) {
                     return Err(ConfigError::MissingKey(url));
                 }
                 (url, key)

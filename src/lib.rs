@@ -14,8 +14,8 @@
 //! - `backend`: the one seam to the server — Ollama's API or an OpenAI-compatible one — giving
 //!   both kinds of reply as the same events; nothing above it knows which it talks to.
 //! - `ollama` (`host`, `wire`, `ndjson`, `body`, `client`) and `openai` (`wire`, `sse`, `stream`,
-//!   `client`): the only code that speaks HTTP, one module per API; `plain_http` is what both
-//!   clients do for a plain `http://` server (no TLS certificates loaded, https redirects refused).
+//!   `client`): the only code that speaks HTTP, one module per API; `net` is what both
+//!   clients share (loopback detection, root-cause messages, no TLS certificates for plain `http://`).
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
@@ -42,12 +42,12 @@ pub mod dotenv;
 pub mod exit_code;
 pub mod log;
 pub mod modelfile;
+pub mod net;
 pub mod ollama;
 pub mod oneshot;
 pub mod openai;
 pub mod options;
 pub mod paths;
-pub mod plain_http;
 pub mod render;
 pub mod repl;
 pub mod session;

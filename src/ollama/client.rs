@@ -12,7 +12,7 @@ use tokio::task::AbortHandle;
 use super::body::BodyEncoder;
 use super::error::ApiError;
 use super::wire::{ChatRequest, ErrorBody, TagsResponse};
-use crate::plain_http::without_tls_for_plain_http;
+use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -269,32 +269,9 @@ async fn pump(mut src: impl FrameSource, tx: mpsc::Sender<Result<Bytes, ApiError
     }
 }
 
-fn is_loopback(base_url: &str) -> bool {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
-}
-
-/// The innermost error message, which is the one that says what actually went wrong.
-pub(super) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_detection() {
-        assert!(is_loopback("http://127.0.0.1:11434"));
-        assert!(is_loopback("http://localhost:11434"));
-        assert!(is_loopback("http://[::1]:11434"));
-        assert!(!is_loopback("https://ollama.com:443"));
-        assert!(!is_loopback("http://10.0.0.5:11434"));
-    }
 
     use std::collections::VecDeque;
 

@@ -9,12 +9,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::client::{root_cause, Client};
+use super::client::Client;
 use super::error::ApiError;
 use super::models::{
     CopyRequest, CreateRequest, ModelRequest, ProgressUpdate, PsResponse, PullRequest, ShowResponse,
 };
 use super::ndjson::{DecodeError, LineSplitter};
+use crate::net::root_cause;
 
 impl Client {
     /// `GET /api/ps`: the models loaded in memory.

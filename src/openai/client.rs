@@ -9,8 +9,8 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use super::error::{classify, Failure, OpenAiError};
 use super::stream::Framing;
 use super::wire::{CompletionRequest, ModelList};
+use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
 use crate::ollama::wire::ChatRequest;
-use crate::plain_http::without_tls_for_plain_http;
 
 /// A connection to one OpenAI-compatible server, built once per run.
 #[derive(Clone)]
@@ -207,43 +207,9 @@ impl ChatResponse {
     }
 }
 
-/// Whether the URL points at this machine (no proxy; no API key needed).
-pub fn is_loopback(base_url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(base_url) else {
-        return false;
-    };
-    let host = url.host_str().unwrap_or("");
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-/// The innermost error message, which is the one that says what actually went wrong.
-pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_detection() {
-        assert!(is_loopback("http://127.0.0.1:11434/v1"));
-        assert!(is_loopback("http://127.8.0.1/v1"));
-        assert!(is_loopback("http://localhost:8000/v1"));
-        assert!(is_loopback("http://[::1]:8080/v1"));
-        assert!(!is_loopback("https://api.openai.com/v1"));
-        assert!(!is_loopback("http://127.0.0.1.example.com/v1"));
-        assert!(!is_loopback("http://10.0.0.5:8000/v1"));
-        assert!(!is_loopback("not a url"));
-    }
 
     #[test]
     fn debug_never_shows_the_key() {

@@ -1,10 +1,12 @@
 //! Shows a streaming reply: sanitised and styled on a terminal, byte for byte in a pipe.
 //!
-//! Layout: `sanitize` (untrusted text → terminal-safe text); `wrap` (word wrap at the terminal
+//! Layout: `sanitize` (untrusted text → terminal-safe text); `style` (the client's own dim and
+//! red lines); `wrap` (word wrap at the terminal
 //! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
 //! writes into, and the one renderer that implements it for both kinds of output).
 
 pub mod sanitize;
+pub mod style;
 pub mod verbose;
 pub mod wrap;
 

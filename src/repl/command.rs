@@ -433,7 +433,7 @@ pub const COMMANDS: &[Spec] = &[
         name: "/save",
         aliases: &[],
         args: "NAME",
-        help: "Name this session, for /session load and --session (unlike `ollama run`, it creates no model)",
+        help: "Name this session (unlike `ollama run`'s /save, it creates no model)",
         subs: &[],
         completes: Completes::Nothing,
         parse: |_, rest| Ok(SlashCommand::Save(rest.trim().to_string())),

@@ -35,6 +35,7 @@ use crate::chat::{ctrl_c, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
+use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::{self, Change};
@@ -45,27 +46,6 @@ use input::{compose, editor_command, Block, EditorRequest, Typed};
 use stats::SessionStats;
 
 const CONTINUATION_PROMPT: &str = "... ";
-
-/// Styles for the REPL's own lines (never for model text, which the renderer handles).
-struct Style {
-    color: bool,
-}
-
-impl Style {
-    fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-    fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-}
 
 /// How the REPL shows things; changed by `/set verbose`, `/set wordwrap`, `/set history`.
 struct View {

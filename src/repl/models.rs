@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::Repl;
 use crate::backend::describe_models;
+use crate::commands::format::human_bytes;
 use crate::ollama::wire::{ModelTag, Think};
 use crate::ollama::ApiError;
 use crate::session::Change;
@@ -104,7 +105,7 @@ pub fn model_table(models: &[ModelTag], current: &str) -> String {
             m.name,
             m.details.parameter_size.as_deref().unwrap_or("-"),
             m.details.quantization_level.as_deref().unwrap_or("-"),
-            human_size(m.size)
+            human_bytes(m.size)
         );
     }
     out
@@ -121,21 +122,6 @@ pub fn same_model(a: &str, b: &str) -> bool {
         }
     }
     full(a) == full(b)
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }
 
 /// An API error as one line for the REPL, where "--model" advice would not fit.
@@ -179,7 +165,7 @@ mod tests {
             t,
             concat!(
                 "  NAME          PARAMS     QUANT        SIZE\n",
-                "  tiny2:latest  268.10M    Q4_K_M   253.1 MB\n",
+                "  tiny2:latest  268.10M    Q4_K_M     253 MB\n",
                 "* tiny:latest   268.10M    Q4_K_M      999 B\n",
             )
         );

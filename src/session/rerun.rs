@@ -18,6 +18,7 @@ use crate::conversation::Conversation;
 use crate::exit_code::ExitCode;
 use crate::ollama::ApiError;
 use crate::options::{OptionError, Options};
+use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
 use crate::table;
 use crate::turn::{CancelReason, Ending};
@@ -246,26 +247,6 @@ fn reply_to(l: &Loaded, i: usize) -> Option<Reply> {
             Change::Assistant(r) => Some(r.clone()),
             _ => None,
         })
-}
-
-struct Style {
-    color: bool,
-}
-
-impl Style {
-    fn dim(&self, s: &str) -> String {
-        self.paint("2", s)
-    }
-    fn red(&self, s: &str) -> String {
-        self.paint("31", s)
-    }
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
 }
 
 fn secs(x: Option<f64>) -> String {

@@ -1,7 +1,32 @@
-//! Plain `http://` servers, for both APIs' clients: a client for one loads no TLS certificates,
-//! and so refuses a redirect to https with a message rather than failing obscurely.
+//! What both APIs' HTTP clients share: which URLs are this machine (no proxy, no key needed), the
+//! innermost error message, and plain `http://` servers (a client for one loads no TLS
+//! certificates, and so refuses a redirect to https with a message rather than failing obscurely).
 
 use reqwest::redirect::{Action, Attempt, Policy};
+
+/// Whether the URL points at this machine: such a server needs no API key, and a corporate
+/// HTTP_PROXY must not swallow requests meant for it. The host is parsed, so
+/// `127.0.0.1.example.com` is not mistaken for loopback.
+pub fn is_loopback(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The innermost error message, which is the one that says what actually went wrong.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
 
 /// Whether `base_url` is plain HTTP (the scheme compared as URLs compare it, ignoring case).
 pub fn is_plain_http(base_url: &str) -> bool {
@@ -48,6 +73,20 @@ fn redirect_message(to: &str, setting: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("http://127.0.0.1:11434"));
+        assert!(!is_loopback("https://ollama.com:443"));
+        assert!(is_loopback("http://127.0.0.1:11434/v1"));
+        assert!(is_loopback("http://127.8.0.1/v1"));
+        assert!(is_loopback("http://localhost:8000/v1"));
+        assert!(is_loopback("http://[::1]:8080/v1"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
+        assert!(!is_loopback("http://127.0.0.1.example.com/v1"));
+        assert!(!is_loopback("http://10.0.0.5:8000/v1"));
+        assert!(!is_loopback("not a url"));
+    }
 
     #[test]
     fn plain_http_detection() {
