@@ -103,6 +103,12 @@ fn new_at(query: &str) -> NewAt {
 
 /// Makes `chat` continue `loaded`: its history, model and options, appending to its file.
 pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, SessionError> {
+    if chat.session().map(SessionWriter::id) == Some(loaded.header.id) {
+        return Ok(format!(
+            "Already in session {}.",
+            short_id(&loaded.header.id)
+        ));
+    }
     let writer = SessionWriter::resume(&loaded)?;
     let st = loaded.state;
     chat.model = st.model.clone();

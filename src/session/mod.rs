@@ -48,6 +48,8 @@ pub enum SessionError {
     NotFound(String),
     #[error("{query:?} matches several sessions ({}); give more of the id", .ids.join(", "))]
     Ambiguous { query: String, ids: Vec<String> },
+    #[error("the session {path} is open in another ollama-chat; finish that chat first, or start a new session")]
+    InUse { path: String },
     #[error("there is no saved session to continue yet")]
     NothingToContinue,
     #[error("sessions are off: no home folder is known (set HOME or XDG_DATA_HOME)")]

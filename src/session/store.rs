@@ -6,6 +6,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{flock, FlockOperation};
+
 use super::format::{event_line, header_line, Event, Header};
 use super::load::Loaded;
 use super::SessionError;
@@ -50,6 +52,7 @@ impl SessionWriter {
             .append(true)
             .open(&path)
             .map_err(write_err)?;
+        lock(&file).map_err(|e| in_use_or(e, &path))?;
         let len = file.metadata().map_err(write_err)?.len();
         if len != loaded.intact_len {
             file.set_len(loaded.intact_len).map_err(write_err)?;
@@ -114,7 +117,9 @@ impl SessionWriter {
             // Never take over a file that is already there.
             options.create_new(true);
         }
-        options.open(&self.path)
+        let file = options.open(&self.path)?;
+        lock(&file)?;
+        Ok(file)
     }
 
     /// Makes what was written survive a power cut. Called once per turn, not per record, so the
@@ -126,6 +131,25 @@ impl SessionWriter {
                 source,
             }),
             None => Ok(()),
+        }
+    }
+}
+
+/// Holds the session file for this process as long as it is open: two chats appending to one
+/// session would interleave their records. The lock goes with the file when it is closed.
+fn lock(file: &File) -> std::io::Result<()> {
+    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(std::io::Error::from)
+}
+
+fn in_use_or(e: std::io::Error, path: &Path) -> SessionError {
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        SessionError::InUse {
+            path: path.display().to_string(),
+        }
+    } else {
+        SessionError::Write {
+            path: path.display().to_string(),
+            source: e,
         }
     }
 }
@@ -166,6 +190,23 @@ mod tests {
         let text = std::fs::read_to_string(w.path()).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_session_in_use_elsewhere_is_not_resumed_until_it_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = SessionWriter::create_in(dir.path(), header());
+        first.append(&user("mine")).unwrap();
+        let path = first.path().to_path_buf();
+        let loaded = load_file(&path).unwrap();
+        let err = SessionWriter::resume(&loaded).unwrap_err();
+        assert!(matches!(err, SessionError::InUse { .. }), "{err}");
+        assert!(err.to_string().contains("open in another ollama-chat"));
+        let before = std::fs::read(&path).unwrap();
+        drop(first); // the other chat ends
+        let mut second = SessionWriter::resume(&load_file(&path).unwrap()).unwrap();
+        second.append(&user("now mine")).unwrap();
+        assert!(std::fs::read(&path).unwrap().starts_with(&before));
     }
 
     #[test]

@@ -465,3 +465,34 @@ fn continue_with_nothing_saved_is_a_clear_error() {
         .code(1)
         .stderr("ollama-chat: there is no saved session to continue yet\n");
 }
+
+#[test]
+fn a_session_open_in_one_chat_cannot_be_resumed_by_another() {
+    let env = TestEnv::new();
+    let mut p = start(&env, &["--session", "shared"]);
+    ask(&mut p, "first chat");
+    let out = env
+        .cmd()
+        .args(["--session", "shared", "-p", "second chat"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is open in another ollama-chat"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.fake.chat_bodies().len(),
+        1,
+        "the second chat sent nothing"
+    );
+    bye(p);
+    // Once the first chat has ended, the session is free again.
+    env.cmd()
+        .args(["--session", "shared", "-p", "second chat"])
+        .assert()
+        .success();
+    let last = env.fake.chat_bodies().pop().unwrap();
+    assert_eq!(messages(&last).len(), 3, "the resumed history came along");
+}
