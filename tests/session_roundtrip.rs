@@ -135,13 +135,17 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
         .any(|m| m.content.contains("q4") || m.content.contains("q7")));
 
     // Resuming into a fresh chat gives the same state again, and the next request carries it.
+    // The first chat holds its session file while it lives, so it ends first.
+    let (model, options) = (chat.model.clone(), chat.settings.options.clone());
+    let (messages, archive) = (chat.conversation.messages().to_vec(), archived(&chat));
+    drop(chat);
     let mut again = Chat::new(&client, &config, "ignored".into());
     live::resume_into(&mut again, loaded.clone()).unwrap();
-    assert_eq!(again.model, chat.model);
-    assert_eq!(again.settings.options, chat.settings.options);
+    assert_eq!(again.model, model);
+    assert_eq!(again.settings.options, options);
     // The same history and the same archive; token counts are learned again from the server.
-    assert_eq!(again.conversation.messages(), chat.conversation.messages());
-    assert_eq!(archived(&again), archived(&chat));
+    assert_eq!(again.conversation.messages(), messages.as_slice());
+    assert_eq!(archived(&again), archive);
     assert_eq!(again.session_id, loaded.header.id);
 }
 
@@ -253,10 +257,13 @@ fn context_round_trip(strategy: &str, summary: Option<&str>) {
         .count();
     assert_eq!(recorded, acted.len());
 
+    // The first chat holds its session file while it lives, so it ends before the resume.
+    let (messages, archive) = (chat.conversation.messages().to_vec(), archived(&chat));
+    drop(chat);
     let mut again = Chat::new(&client, &config, "tiny".into());
     live::resume_into(&mut again, loaded).unwrap();
-    assert_eq!(again.conversation.messages(), chat.conversation.messages());
-    assert_eq!(archived(&again), archived(&chat));
+    assert_eq!(again.conversation.messages(), messages.as_slice());
+    assert_eq!(archived(&again), archive);
     let mark = if summary.is_some() {
         Mark::Summarised
     } else {
