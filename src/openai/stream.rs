@@ -59,6 +59,12 @@ impl EventDecoder {
             self.whole.extend_from_slice(bytes);
             return Ok(());
         }
+        let (sse, mut state) = self.parts();
+        sse.feed(bytes, |data| state.on_data(data, &mut on_event))
+    }
+
+    /// The SSE decoder and, borrowed beside it, the stream's running state.
+    fn parts(&mut self) -> (&mut SseDecoder, State<'_>) {
         let Self {
             sse,
             finish_reason,
@@ -66,12 +72,12 @@ impl EventDecoder {
             ended,
             ..
         } = self;
-        let mut state = State {
+        let state = State {
             finish_reason,
             usage,
             ended,
         };
-        sse.feed(bytes, |data| state.on_data(data, &mut on_event))
+        (sse, state)
     }
 
     /// The body ended cleanly. A stream that stopped after its `finish_reason` but before `[DONE]`
@@ -85,18 +91,7 @@ impl EventDecoder {
             let body = std::mem::take(&mut self.whole);
             return whole_completion(&body, &mut on_event);
         }
-        let Self {
-            sse,
-            finish_reason,
-            usage,
-            ended,
-            ..
-        } = self;
-        let mut state = State {
-            finish_reason,
-            usage,
-            ended,
-        };
+        let (sse, mut state) = self.parts();
         sse.finish(|data| state.on_data(data, &mut on_event))?;
         if !*state.ended && state.finish_reason.is_some() {
             tracing::debug!("the stream ended after its finish_reason but without [DONE]");
