@@ -272,10 +272,9 @@ mod tests {
         assert_eq!(fit(&[], 0), Fit::Fits { tokens: 0 });
     }
 
-    #[test]
-    fn drops_the_fewest_oldest_whole_exchanges_at_exact_boundaries() {
-        // s | u a | u a | u a | u(new)
-        let h = items(&[
+    /// s | u a | u a | u a | u(new): 100 tokens in all.
+    fn three_exchanges_then_a_question() -> Vec<Item> {
+        items(&[
             ('s', 10),
             ('u', 20),
             ('a', 30),
@@ -284,7 +283,13 @@ mod tests {
             ('u', 7),
             ('a', 8),
             ('u', 15),
-        ]);
+        ])
+    }
+
+    #[test]
+    fn drops_the_fewest_oldest_whole_exchanges_at_exact_boundaries() {
+        // s | u a | u a | u a | u(new)
+        let h = three_exchanges_then_a_question();
         let total = 100;
         assert_eq!(fit(&h, total), Fit::Fits { tokens: total });
         assert_eq!(
@@ -384,16 +389,7 @@ mod tests {
 
     #[test]
     fn summary_takes_at_least_what_truncation_would_and_aims_lower() {
-        let h = items(&[
-            ('s', 10),
-            ('u', 20),
-            ('a', 30),
-            ('u', 5),
-            ('a', 5),
-            ('u', 7),
-            ('a', 8),
-            ('u', 15),
-        ]);
+        let h = three_exchanges_then_a_question();
         // Everything fits: nothing to do even though the target is lower.
         assert_eq!(summary_range(&h, 100, 10, 5), None);
         // Over by one: truncation would drop one exchange; the summary aims for the target.

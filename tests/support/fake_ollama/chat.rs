@@ -316,11 +316,16 @@ pub(crate) fn stream_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
     }
 }
 
-/// `"stream": false`: one JSON object after the whole generation time.
-pub(crate) fn whole_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
+/// A `"stream": false` answer comes after the time the whole stream would have taken.
+pub(crate) fn wait_whole_generation(conn: &Conn, plan: &Plan) -> Result<(), Gone> {
     let chunks = u32::try_from(plan.thinking.len() + plan.tokens.len()).unwrap_or(u32::MAX);
     let generation = plan.delay.checked_mul(chunks).unwrap_or(Duration::MAX);
-    conn.wait(plan.first_delay.saturating_add(generation))?;
+    conn.wait(plan.first_delay.saturating_add(generation))
+}
+
+/// `"stream": false`: one JSON object after the whole generation time.
+pub(crate) fn whole_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
+    wait_whole_generation(conn, plan)?;
     match &plan.end {
         End::Final => {
             let json = final_json(plan, &plan.tokens.concat(), &plan.thinking.concat());

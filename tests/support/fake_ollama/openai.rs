@@ -378,9 +378,7 @@ pub(crate) fn sse_reply(conn: &Conn, plan: &Plan, usage: bool) -> Result<After, 
 
 /// `"stream": false`: one `chat.completion` object (recording 24_v1_chat_completions_nonstream).
 pub(crate) fn whole_v1_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
-    let chunks = u32::try_from(plan.thinking.len() + plan.tokens.len()).unwrap_or(u32::MAX);
-    let generation = plan.delay.checked_mul(chunks).unwrap_or(Duration::MAX);
-    conn.wait(plan.first_delay.saturating_add(generation))?;
+    wait_whole_generation(conn, plan)?;
     match &plan.end {
         End::Final => {
             let mut message = format!(
