@@ -8,9 +8,10 @@ use std::hint::black_box;
 use std::io;
 use std::time::{Duration, Instant};
 
+use ollama_chat::conversation::ChatEvent;
+use ollama_chat::conversation::FinalStats;
 use ollama_chat::log::{ContextLog, TurnContext, TurnRecord};
-use ollama_chat::ollama::ndjson::{event, parse_chunk, ChatEvent, LineSplitter};
-use ollama_chat::ollama::wire::FinalStats;
+use ollama_chat::ollama::ndjson::{event, parse_chunk, LineSplitter};
 use ollama_chat::options::Options;
 use ollama_chat::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
 use ollama_chat::turn::{Ending, TurnOutcome};

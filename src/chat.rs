@@ -8,15 +8,15 @@ use std::io::IsTerminal;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::backend::{Api, Backend};
+use crate::backend::Backend;
 use crate::chat_context::ContextState;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
+use crate::conversation::{ChatRequest, Think};
+use crate::error::ApiError;
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
-use crate::ollama::wire::{ChatRequest, Think};
-use crate::ollama::ApiError;
 use crate::options::Options;
 use crate::render::ReplySink;
 use crate::session::{self, Change, Event, Reply, SessionWriter};
@@ -337,7 +337,7 @@ pub async fn pick_model(
     match names.len() {
         0 => Err(ModelChoice::NoneInstalled {
             url: backend.base_url().to_string(),
-            api: backend.api(),
+            can_pull: backend.capabilities().manage_models,
         }),
         1 => Ok(names.remove(0)),
         _ => Err(ModelChoice::Ambiguous { names }),
@@ -347,20 +347,19 @@ pub async fn pick_model(
 /// Why no model could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelChoice {
-    #[error("{}", none_installed(.url, *.api))]
-    NoneInstalled { url: String, api: Api },
+    #[error("{}", none_installed(.url, *.can_pull))]
+    NoneInstalled { url: String, can_pull: bool },
     #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
     Ambiguous { names: Vec<String> },
     #[error(transparent)]
     Api(ApiError),
 }
 
-fn none_installed(url: &str, api: Api) -> String {
-    match api {
-        Api::Ollama => {
-            format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
-        }
-        Api::OpenAi => format!("the server at {url} lists no models; name one with --model"),
+fn none_installed(url: &str, can_pull: bool) -> String {
+    if can_pull {
+        format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
+    } else {
+        format!("the server at {url} lists no models; name one with --model")
     }
 }
 

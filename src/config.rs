@@ -9,12 +9,12 @@ use serde_json::Value;
 use crate::backend::Api;
 use crate::cli::Cli;
 use crate::context::{Strategy, UnknownStrategy};
+use crate::conversation::ChatRequest;
+use crate::conversation::Think;
 use crate::log::content::BadLogContent;
 use crate::log::rotate::{parse_size, Rotation};
 use crate::log::LogContent;
 use crate::ollama::host;
-use crate::ollama::wire::Think;
-use crate::openai::{self, wire::MappingError, wire::Params};
 use crate::options::{OptionError, Options};
 use crate::paths;
 
@@ -99,18 +99,24 @@ pub enum ConfigError {
     LogMaxSize(String),
     #[error("--context-strategy: {0}")]
     Strategy(#[from] UnknownStrategy),
-    #[error("OLLAMA_CHAT_API must be `ollama` or `openai`, not {0:?}")]
+    #[error("OLLAMA_CHAT_API must be one of {names}, not {0:?}", names = Api::names().join(", "))]
     Api(String),
-    #[error("{0} is for --api ollama; with --api openai give the server as --base-url URL")]
-    HostWithOpenAi(&'static str),
-    #[error("--base-url is for --api openai; for Ollama use --host (or add --api openai)")]
+    #[error("{flag} is for --api ollama; with --api {api} give the server as --base-url URL")]
+    HostWithBaseUrlApi {
+        flag: &'static str,
+        api: &'static str,
+    },
+    #[error("--base-url is for --api openai or --api anthropic; for Ollama use --host")]
     BaseUrlWithOllama,
     #[error("--base-url must be an http:// or https:// URL, not {0:?}")]
     BaseUrl(String),
-    #[error("no API key for {0}: set OPENAI_API_KEY in the environment or in a .env file in this folder")]
-    MissingKey(String),
-    #[error(transparent)]
-    OpenAi(#[from] MappingError),
+    #[error(
+        "no API key for {url}: set {key_var} in the environment or in a .env file in this folder"
+    )]
+    MissingKey { url: String, key_var: &'static str },
+    /// A setting the chosen API cannot express.
+    #[error("{0}")]
+    Request(String),
 }
 
 /// An API key. Its `Debug` never shows it, so a `{:?}` of the config cannot leak it.
@@ -156,21 +162,28 @@ impl Config {
                 let key = env("OLLAMA_API_KEY").filter(|k| !k.trim().is_empty());
                 (resolved.base_url, key)
             }
-            Api::OpenAi => {
+            _ => {
                 if cli.host.is_some() {
-                    return Err(ConfigError::HostWithOpenAi("--host"));
+                    return Err(ConfigError::HostWithBaseUrlApi {
+                        flag: "--host",
+                        api: api.name(),
+                    });
                 }
                 let url = cli
                     .base_url
-                    .or_else(|| env("OPENAI_BASE_URL"))
+                    .or_else(|| api.base_url_var().and_then(env))
                     .filter(|u| !u.trim().is_empty())
-                    .unwrap_or_else(|| openai::DEFAULT_BASE_URL.to_string());
+                    .or_else(|| api.default_base_url().map(str::to_string))
+                    .unwrap_or_default();
                 let url = check_base_url(&url)?;
-                let key = env("OPENAI_API_KEY")
+                let key = env(api.key_var())
                     .map(|k| k.trim().to_string())
                     .filter(|k| !k.is_empty());
-                if key.is_none() && !crate::net::is_loopback(&url) {
-                    return Err(ConfigError::MissingKey(url));
+                if key.is_none() && api.needs_key() && !crate::net::is_loopback(&url) {
+                    return Err(ConfigError::MissingKey {
+                        url,
+                        key_var: api.key_var(),
+                    });
                 }
                 (url, key)
             }
@@ -188,15 +201,15 @@ impl Config {
         if cli.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
-        if api == Api::OpenAi {
-            // Refused now, before anything is sent, rather than on the first turn.
-            Params::from_settings(
-                &options,
-                format.as_ref(),
-                think.as_ref(),
-                keep_alive.as_ref(),
-            )?;
-        }
+        // Refused now, before anything is sent, rather than on the first turn.
+        let probe = ChatRequest {
+            format: format.as_ref(),
+            think: think.as_ref(),
+            keep_alive: keep_alive.as_ref(),
+            ..ChatRequest::new("", &[], &options)
+        };
+        api.check_request(&probe)
+            .map_err(|e| ConfigError::Request(e.to_string()))?;
 
         let log_path = if cli.no_log {
             None
@@ -529,7 +542,9 @@ mod tests {
     #[test]
     fn openai_usage_errors() {
         let e = resolve(&["--api", "openai"], &[]).unwrap_err();
-        assert!(matches!(e, ConfigError::MissingKey(ref u) if u == "https://api.openai.com/v1"));
+        assert!(
+            matches!(e, ConfigError::MissingKey { ref url, key_var: "OPENAI_API_KEY" } if url == "https://api.openai.com/v1")
+        );
         let e = resolve(&["--api", "openai", "--base-url", "http://[::1]:8/v1"], &[]);
         assert!(e.is_ok(), "loopback IPv6 needs no key");
         for bad in ["localhost:8000/v1", "ftp://x", "http://", ""] {
@@ -548,7 +563,7 @@ mod tests {
                 &["--api", "openai", "--host", "x"],
                 &[("OPENAI_API_KEY", "k")]
             ),
-            Err(ConfigError::HostWithOpenAi(_))
+            Err(ConfigError::HostWithBaseUrlApi { .. })
         ));
         assert!(matches!(
             resolve(&["--base-url", "http://x/v1"], &[]),
@@ -561,11 +576,11 @@ mod tests {
         let key = [("OPENAI_API_KEY", "k")];
         assert!(matches!(
             resolve(&["--api", "openai", "-o", "num_ctx=1"], &key),
-            Err(ConfigError::OpenAi(MappingError::Options(_)))
+            Err(ConfigError::Request(ref m)) if m.starts_with("option num_ctx has no equivalent")
         ));
         assert!(matches!(
             resolve(&["--api", "openai", "--think"], &key),
-            Err(ConfigError::OpenAi(MappingError::ThinkNeedsLevel))
+            Err(ConfigError::Request(ref m)) if m.starts_with("--think needs an effort level")
         ));
         assert!(resolve(
             &["--api", "openai", "--think=low", "--format", "json"],

@@ -39,9 +39,11 @@ pub mod config;
 pub mod context;
 pub mod conversation;
 pub mod dotenv;
+pub mod error;
 pub mod exit_code;
 pub mod log;
 pub mod modelfile;
+pub mod models;
 pub mod net;
 pub mod ollama;
 pub mod oneshot;
@@ -64,9 +66,8 @@ use chat::ModelChoice;
 use cli::Cli;
 use config::Config;
 use dotenv::{DotEnv, READ_FROM_DOTENV};
+use error::ApiError;
 use exit_code::ExitCode;
-use ollama::ApiError;
-use openai::OpenAiError;
 
 /// A request that cannot work as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -121,27 +122,15 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// The exit code an error stands for.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
-    let api = |e: &ApiError| match e {
-        ApiError::Unreachable { .. } => ExitCode::Unreachable,
-        ApiError::ModelNotFound { .. } => ExitCode::ModelNotFound,
-        ApiError::OpenAi(e) => match e {
-            OpenAiError::Unreachable { .. } => ExitCode::Unreachable,
-            OpenAiError::ModelNotFound { .. } => ExitCode::ModelNotFound,
-            OpenAiError::BadKey { .. } | OpenAiError::NoKey { .. } => ExitCode::Unauthorized,
-            OpenAiError::Request(_) => ExitCode::Usage,
-            _ => ExitCode::Error,
-        },
-        _ => ExitCode::Error,
-    };
     if let Some(e) = err.downcast_ref::<ApiError>() {
-        return api(e);
+        return e.exit_code();
     }
     if let Some(e) = err.downcast_ref::<commands::CommandError>() {
         return e.exit_code();
     }
     if let Some(e) = err.downcast_ref::<ModelChoice>() {
         return match e {
-            ModelChoice::Api(e) => api(e),
+            ModelChoice::Api(e) => e.exit_code(),
             ModelChoice::NoneInstalled { .. } => ExitCode::ModelNotFound,
             ModelChoice::Ambiguous { .. } => ExitCode::Usage,
         };

@@ -1,15 +1,48 @@
 //! One exchange: send the request, stream the reply into a sink, race it against Ctrl-C and a stall
 //! timer, and report what happened. The one place where network and rendering meet.
+//!
+//! The turn reads from a [`ReplySource`]: the backend in the program, a scripted source in tests,
+//! which drive it under tokio's paused clock (stalls, Ctrl-C mid-token, error lines, drops).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use tokio::time::Instant;
 
-use crate::backend::{Backend, ChatEvent, FeedError};
-use crate::ollama::wire::{ChatRequest, FinalStats};
-use crate::ollama::ApiError;
+use crate::conversation::{ChatEvent, ChatRequest, FinalStats, TurnStatus};
+use crate::error::{ApiError, FeedError};
 use crate::render::ReplySink;
+
+/// Where replies come from: something that takes a chat request and hands back a reply in flight.
+pub trait ReplySource {
+    type Reply: Reply;
+    /// How errors name the server.
+    fn server_name(&self) -> &'static str;
+    /// Sends the request; resolves once the server has accepted it.
+    fn open(
+        &self,
+        request: &ChatRequest<'_>,
+    ) -> impl Future<Output = Result<Self::Reply, ApiError>>;
+}
+
+/// A reply in flight: network reads, each decoded into events. Dropping it closes the connection.
+pub trait Reply {
+    /// The next bytes off the network; `None` at the end of the body.
+    fn read(&mut self) -> impl Future<Output = Result<Option<Bytes>, ApiError>>;
+    /// Decodes the bytes of one read into events.
+    fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>>;
+    /// The body ended cleanly: decodes whatever was still held back.
+    fn finish<E>(
+        &mut self,
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>>;
+}
 
 /// How a turn ended.
 #[derive(Debug)]
@@ -52,26 +85,27 @@ pub struct TurnOutcome {
 }
 
 impl TurnOutcome {
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> TurnStatus {
         match self.ending {
-            Ending::Done => "ok",
-            Ending::Cancelled(_) => "cancelled",
-            Ending::Failed(_) => "error",
+            Ending::Done => TurnStatus::Ok,
+            Ending::Cancelled(_) => TurnStatus::Cancelled,
+            Ending::Failed(_) => TurnStatus::Error,
         }
     }
 }
 
 /// Runs one chat request to its end. `cancel` resolving (Ctrl-C) drops the response, which closes
 /// the connection and makes the server stop generating. `stall` bounds the wait for each network
-/// read. The turn does not know which API the backend speaks: both give the same events.
-pub async fn run_turn<S, C>(
-    backend: &Backend,
+/// read. The turn does not know which API the source speaks: every API gives the same events.
+pub async fn run_turn<R, S, C>(
+    source: &R,
     request: &ChatRequest<'_>,
     sink: &mut S,
     cancel: C,
     stall: Duration,
 ) -> TurnOutcome
 where
+    R: ReplySource,
     S: ReplySink + ?Sized,
     C: Future<Output = ()>,
 {
@@ -88,13 +122,13 @@ where
     };
     let stalled = || {
         Ending::Failed(ApiError::Stalled {
-            server: backend.server_name(),
+            server: source.server_name(),
             secs: stall.as_secs(),
         })
     };
     tokio::pin!(cancel);
 
-    let connect = tokio::time::timeout(stall, backend.chat(request));
+    let connect = tokio::time::timeout(stall, source.open(request));
     let mut reply = tokio::select! {
         r = connect => match r {
             Ok(Ok(reply)) => reply,
@@ -117,7 +151,9 @@ where
                 let r = reply.finish(|ev| on_event(ev, &mut out, &mut stream_error, sink, start));
                 break match r {
                     Err(e) => feed_failure(e),
-                    Ok(()) if stream_error.is_some() => stream_failure(backend, &mut stream_error),
+                    Ok(()) if stream_error.is_some() => {
+                        stream_failure(source.server_name(), &mut stream_error)
+                    }
                     Ok(()) if out.stats.is_some() => Ending::Done,
                     Ok(()) => Ending::Failed(ApiError::Incomplete),
                 };
@@ -133,7 +169,7 @@ where
             break feed_failure(e);
         }
         if stream_error.is_some() {
-            break stream_failure(backend, &mut stream_error);
+            break stream_failure(source.server_name(), &mut stream_error);
         }
         if out.stats.is_some() {
             break Ending::Done;
@@ -143,9 +179,9 @@ where
     finish(out, start, ending, sink)
 }
 
-fn stream_failure(backend: &Backend, msg: &mut Option<String>) -> Ending {
+fn stream_failure(server: &'static str, msg: &mut Option<String>) -> Ending {
     Ending::Failed(ApiError::InStream {
-        server: backend.server_name(),
+        server,
         message: msg.take().unwrap_or_default(),
     })
 }

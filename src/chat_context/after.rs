@@ -5,7 +5,7 @@ use crate::chat::Chat;
 use crate::context::estimate::TextSize;
 use crate::context::report;
 use crate::context::MESSAGE_OVERHEAD;
-use crate::ollama::wire::Role;
+use crate::conversation::Role;
 use crate::turn::{Ending, TurnOutcome};
 
 use super::Prepared;

@@ -22,9 +22,8 @@ use crate::context::{
     fit, reply_reserve, summary_range, ContextAction, Estimator, Fit, Item, Kind, Strategy, Window,
 };
 use crate::conversation::{summary_note, Conversation};
+use crate::conversation::{ChatRequest, Message, Role};
 use crate::log::ContextLog;
-use crate::ollama::wire::{ChatRequest, Message, Role};
-use crate::ollama::ApiError;
 use crate::render::{sanitize, ReplySink};
 use crate::session::Change;
 use crate::turn::{run_turn, Ending};
@@ -148,16 +147,15 @@ impl Chat<'_> {
         if self.context.facts.is_some() {
             return;
         }
-        let Some(client) = self.backend.ollama() else {
+        if !self.backend.capabilities().model_facts {
             return;
-        };
+        }
         let stall = self.config.stall_timeout;
-        match tokio::time::timeout(stall, client.show(&self.model)).await {
+        match tokio::time::timeout(stall, self.backend.model_info(&self.model)).await {
             Ok(Ok(show)) => self.context.facts = Some(ModelFacts::from_show(&show)),
             // No server, or no such model: the chat request will say so better than a budget.
-            Ok(Err(ApiError::Unreachable { .. } | ApiError::ModelNotFound { .. })) | Err(_) => {
-                return
-            }
+            Ok(Err(e)) if e.kind().is_fatal_for_every_turn() => return,
+            Err(_) => return,
             Ok(Err(e)) => {
                 tracing::debug!("POST /api/show failed ({e}); the window is assumed");
                 self.context.facts = Some(ModelFacts::default());
@@ -171,18 +169,19 @@ impl Chat<'_> {
 
     /// Reads the model's window from `/api/ps`; `ours` when our own request loaded it.
     async fn read_ps(&mut self, ours: bool) -> Option<u64> {
-        let client = self.backend.ollama()?;
-        let ps = tokio::time::timeout(self.config.stall_timeout, client.ps()).await;
-        let ps = match ps {
-            Ok(Ok(ps)) => ps,
+        if !self.backend.capabilities().model_facts {
+            return None;
+        }
+        let ps = tokio::time::timeout(self.config.stall_timeout, self.backend.loaded_models());
+        let loaded = match ps.await {
+            Ok(Ok(loaded)) => loaded,
             Ok(Err(e)) => {
                 tracing::debug!("GET /api/ps failed: {e}");
                 return None;
             }
             Err(_) => return None,
         };
-        let n = ps
-            .models
+        let n = loaded
             .iter()
             .find(|m| window::same_model(&m.name, &self.model))
             .and_then(|m| m.context_length)
@@ -200,9 +199,9 @@ impl Chat<'_> {
     /// Loads the model as our requests would (a chat with no messages), then reads its window:
     /// used when the window is only assumed and the budget depends on it.
     async fn probe_window(&mut self) {
-        let Some(client) = self.backend.ollama() else {
+        if !self.backend.capabilities().model_facts {
             return;
-        };
+        }
         let request = ChatRequest {
             model: &self.model,
             messages: &[],
@@ -212,7 +211,7 @@ impl Chat<'_> {
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
         };
-        let load = tokio::time::timeout(self.config.stall_timeout, client.load(&request));
+        let load = tokio::time::timeout(self.config.stall_timeout, self.backend.load(&request));
         if let Ok(Ok(())) = load.await {
             if self.read_ps(true).await.is_some() {
                 self.context.confirmed = true;

@@ -13,7 +13,7 @@ impl Chat<'_> {
         let items = self.items();
         let mut s = Snapshot {
             window,
-            window_reported: self.backend.ollama().is_some(),
+            window_reported: self.backend.capabilities().model_facts,
             model_max: self.context.facts.and_then(|f| f.context_length),
             reserve: window.map_or(0, |w| reply_reserve(self.num_predict(), w.tokens)),
             reserve_is_num_predict: self.num_predict().is_some_and(|n| n > 0),

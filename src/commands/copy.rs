@@ -3,11 +3,12 @@
 use tokio::runtime::Runtime;
 
 use super::CommandError;
+use crate::backend::Backend;
 use crate::cli::CopyArgs;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
-use crate::ollama::{ApiError, Client};
 
-pub fn run(rt: &Runtime, client: &Client, args: &CopyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(rt: &Runtime, client: &Backend, args: &CopyArgs) -> anyhow::Result<ExitCode> {
     match rt.block_on(client.copy(&args.source, &args.destination)) {
         Ok(()) => {
             println!("copied '{}' to '{}'", args.source, args.destination);

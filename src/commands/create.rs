@@ -8,25 +8,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::runtime::Runtime;
 
 use super::progress::ProgressView;
 use super::{follow, unless_interrupted, CommandError};
+use crate::backend::Backend;
 use crate::cli::CreateArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::modelfile::{parse, Blobs, Modelfile};
-use crate::ollama::models::ProgressUpdate;
-use crate::ollama::Client;
+use crate::models::Progress;
 
 const CHUNK: usize = 1 << 20;
 
 pub fn run(
     rt: &Runtime,
-    client: &Client,
+    client: &Backend,
     config: &Config,
     args: &CreateArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -112,7 +111,7 @@ impl LocalFiles {
     }
 
     /// Makes sure the server has every file, and names them by digest.
-    async fn upload(&self, client: &Client, view: &mut ProgressView) -> anyhow::Result<Blobs> {
+    async fn upload(&self, client: &Backend, view: &mut ProgressView) -> anyhow::Result<Blobs> {
         let mut blobs = Blobs::default();
         if let Some(path) = &self.model {
             let digest = ensure_blob(client, path, view).await?;
@@ -161,8 +160,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// A local step shown like a layer: a bar of bytes, keyed so it gets its own line.
-fn step(status: &str, key: &str, done: u64, total: u64) -> ProgressUpdate {
-    ProgressUpdate {
+fn step(status: &str, key: &str, done: u64, total: u64) -> Progress {
+    Progress {
         status: status.to_string(),
         digest: Some(key.to_string()),
         total: Some(total),
@@ -172,7 +171,7 @@ fn step(status: &str, key: &str, done: u64, total: u64) -> ProgressUpdate {
 }
 
 async fn ensure_blob(
-    client: &Client,
+    client: &Backend,
     path: &Path,
     view: &mut ProgressView,
 ) -> anyhow::Result<String> {
@@ -181,21 +180,18 @@ async fn ensure_blob(
         .await
         .with_context(|| format!("cannot read {}", path.display()))?;
     if client.blob_exists(&digest).await? {
-        view.update(&ProgressUpdate {
+        view.update(&Progress {
             status: format!("using existing blob {digest}"),
-            ..ProgressUpdate::default()
+            ..Progress::default()
         });
         return Ok(digest);
     }
     let size = tokio::fs::metadata(path).await?.len();
     let sent = Arc::new(AtomicU64::new(0));
-    let body = file_body(path, Arc::clone(&sent))
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?;
     let label = format!("uploading {name}");
     let key = format!("upload {digest}");
     {
-        let upload = client.upload_blob(&digest, body);
+        let upload = client.upload_blob(&digest, path, Arc::clone(&sent));
         tokio::pin!(upload);
         loop {
             tokio::select! {
@@ -234,28 +230,6 @@ async fn hash_file(path: &Path, name: &str, view: &mut ProgressView) -> std::io:
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(format!("sha256:{hex}"))
-}
-
-/// The file as a streamed request body that counts the bytes sent.
-async fn file_body(path: &Path, sent: Arc<AtomicU64>) -> std::io::Result<reqwest::Body> {
-    let file = tokio::fs::File::open(path).await?;
-    let stream = futures_util::stream::unfold(Some(file), move |file| {
-        let sent = Arc::clone(&sent);
-        async move {
-            let mut file = file?;
-            let mut buf = vec![0u8; CHUNK];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    sent.fetch_add(n as u64, Ordering::Relaxed);
-                    Some((Ok(Bytes::from(buf)), Some(file)))
-                }
-                Err(e) => Some((Err(e), None)),
-            }
-        }
-    });
-    Ok(reqwest::Body::wrap_stream(stream))
 }
 
 #[cfg(test)]

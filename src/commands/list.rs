@@ -8,31 +8,31 @@ use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
 use super::format::{human_bytes, processor, relative_str, table, until};
+use crate::backend::Backend;
 use crate::cli::ListArgs;
 use crate::exit_code::ExitCode;
-use crate::ollama::models::RunningModel;
-use crate::ollama::wire::ModelTag;
-use crate::ollama::Client;
+use crate::models::LoadedModel;
+use crate::models::ModelSummary;
 
-pub fn models(rt: &Runtime, client: &Client, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let tags = rt.block_on(client.tags())?;
+pub fn models(rt: &Runtime, client: &Backend, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let models = rt.block_on(client.installed_models())?;
     let text = if args.json {
-        json_lines(tags.models.iter().map(tag_json).collect())
+        json_lines(models.iter().map(tag_json).collect())
     } else {
-        if tags.models.is_empty() {
+        if models.is_empty() {
             eprintln!("ollama-chat: no models installed; get one with `ollama-chat pull llama3.2`");
         }
-        models_table(&tags.models, Utc::now())
+        models_table(&models, Utc::now())
     };
     print(&text)
 }
 
-pub fn ps(rt: &Runtime, client: &Client, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let ps = rt.block_on(client.ps())?;
+pub fn ps(rt: &Runtime, client: &Backend, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let loaded = rt.block_on(client.loaded_models())?;
     let text = if args.json {
-        json_lines(ps.models.iter().map(running_json).collect())
+        json_lines(loaded.iter().map(running_json).collect())
     } else {
-        ps_table(&ps.models, Utc::now())
+        ps_table(&loaded, Utc::now())
     };
     print(&text)
 }
@@ -51,7 +51,7 @@ fn json_lines(items: Vec<Value>) -> String {
     s
 }
 
-pub fn models_table(models: &[ModelTag], now: DateTime<Utc>) -> String {
+pub fn models_table(models: &[ModelSummary], now: DateTime<Utc>) -> String {
     let rows: Vec<Vec<String>> = models
         .iter()
         .map(|m| {
@@ -72,7 +72,7 @@ pub fn models_table(models: &[ModelTag], now: DateTime<Utc>) -> String {
     )
 }
 
-pub fn ps_table(models: &[RunningModel], now: DateTime<Utc>) -> String {
+pub fn ps_table(models: &[LoadedModel], now: DateTime<Utc>) -> String {
     let rows: Vec<Vec<String>> = models
         .iter()
         .map(|m| {
@@ -88,7 +88,7 @@ pub fn ps_table(models: &[RunningModel], now: DateTime<Utc>) -> String {
     table(&["NAME", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"], &rows)
 }
 
-fn tag_json(m: &ModelTag) -> Value {
+fn tag_json(m: &ModelSummary) -> Value {
     let d = &m.details;
     json!({
         "name": m.name,
@@ -102,7 +102,7 @@ fn tag_json(m: &ModelTag) -> Value {
     })
 }
 
-fn running_json(m: &RunningModel) -> Value {
+fn running_json(m: &LoadedModel) -> Value {
     json!({
         "name": m.name,
         "size": m.size,
@@ -118,8 +118,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::ollama::models::PsResponse;
-    use crate::ollama::wire::TagsResponse;
+    use crate::ollama::wire::{PsResponse, TagsResponse};
 
     const TAGS: &str = r#"{"models":[{"name":"tiny-think:latest","model":"tiny-think:latest","modified_at":"2026-11-29T00:04:24.895981715Z","size":253113743,"digest":"ad59","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M","context_length":32768,"embedding_length":640},"capabilities":["completion","thinking"]},{"name":"tiny:latest","model":"tiny:latest","modified_at":"2026-11-28T00:04:09.192291589Z","size":1300000000,"digest":"74ad","details":{"family":"gemma3","parameter_size":"268.10M","quantization_level":"Q4_K_M"},"capabilities":["completion"]}]}"#;
 

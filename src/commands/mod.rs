@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
-use crate::backend::Api;
+use crate::backend::{Backend, ProgressStream};
 use crate::chat::ctrl_c;
 use crate::cli::Command;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::modelfile::ParseError;
-use crate::ollama::{ApiError, Client, ProgressStream};
 use progress::ProgressView;
 
 /// Runs a subcommand to its end.
@@ -41,13 +41,13 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
     let result = match command {
         Command::Sessions { action } => sessions::run(action, config),
         Command::Replay(args) => replay::run(&args, config),
-        Command::Models(args) => with_ollama(config, |rt, c| list::models(rt, c, &args)),
-        Command::Ps(args) => with_ollama(config, |rt, c| list::ps(rt, c, &args)),
-        Command::Show(args) => with_ollama(config, |rt, c| show::run(rt, c, &args)),
-        Command::Pull(args) => with_ollama(config, |rt, c| pull::run(rt, c, config, &args.model)),
-        Command::Create(args) => with_ollama(config, |rt, c| create::run(rt, c, config, &args)),
-        Command::Cp(args) => with_ollama(config, |rt, c| copy::run(rt, c, &args)),
-        Command::Rm(args) => with_ollama(config, |rt, c| remove::run(rt, c, &args)),
+        Command::Models(args) => with_backend(config, |rt, c| list::models(rt, c, &args)),
+        Command::Ps(args) => with_backend(config, |rt, c| list::ps(rt, c, &args)),
+        Command::Show(args) => with_backend(config, |rt, c| show::run(rt, c, &args)),
+        Command::Pull(args) => with_backend(config, |rt, c| pull::run(rt, c, config, &args.model)),
+        Command::Create(args) => with_backend(config, |rt, c| create::run(rt, c, config, &args)),
+        Command::Cp(args) => with_backend(config, |rt, c| copy::run(rt, c, &args)),
+        Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, &args)),
         Command::Logs(args) => logs::run(&args, config),
         Command::Stats(args) => stats::run(&args, config),
     };
@@ -58,22 +58,16 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Model management is Ollama's own API; an OpenAI-compatible server has no equivalent.
-fn with_ollama(
+/// Runs a model command against the configured server; one whose API cannot do it refuses with
+/// one line (an `Unsupported` error, exit code 2).
+fn with_backend(
     config: &Config,
-    command: impl FnOnce(&Runtime, &Client) -> anyhow::Result<ExitCode>,
+    command: impl FnOnce(&Runtime, &Backend) -> anyhow::Result<ExitCode>,
 ) -> anyhow::Result<ExitCode> {
-    if config.api != Api::Ollama {
-        return Err(CommandError::Usage(
-            "managing models needs Ollama's own API; drop --api openai (and OLLAMA_CHAT_API)"
-                .into(),
-        )
-        .into());
-    }
     let rt = crate::runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let client = Client::new(&config.base_url, key)?;
-    command(&rt, &client)
+    let backend = Backend::new(config.api, &config.base_url, key)?;
+    command(&rt, &backend)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

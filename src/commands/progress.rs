@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format::human_bytes;
-use crate::ollama::models::ProgressUpdate;
+use crate::models::Progress;
 use crate::render::sanitize::sanitize;
 
 /// Where progress goes, decided once from whether stderr is a terminal.
@@ -26,7 +26,7 @@ impl ProgressView {
         }
     }
 
-    pub fn update(&mut self, u: &ProgressUpdate) {
+    pub fn update(&mut self, u: &Progress) {
         match self {
             ProgressView::Bars(b) => b.update(u),
             ProgressView::Lines(l) => l.update(u),
@@ -42,7 +42,7 @@ impl ProgressView {
 }
 
 /// A byte count, when the update carries one: `(done, total)`.
-fn bytes(u: &ProgressUpdate) -> Option<(&str, u64, u64)> {
+fn bytes(u: &Progress) -> Option<(&str, u64, u64)> {
     let digest = u.digest.as_deref()?;
     let total = u.total.filter(|t| *t > 0)?;
     Some((digest, u.completed.unwrap_or(0).min(total), total))
@@ -66,7 +66,7 @@ impl Bars {
         }
     }
 
-    fn update(&mut self, u: &ProgressUpdate) {
+    fn update(&mut self, u: &Progress) {
         let status = sanitize(&u.status).into_owned();
         match bytes(u) {
             Some((digest, done, total)) => {
@@ -153,7 +153,7 @@ impl<W: Write> Lines<W> {
         }
     }
 
-    pub fn update(&mut self, u: &ProgressUpdate) {
+    pub fn update(&mut self, u: &Progress) {
         let status = sanitize(&u.status);
         // A closed stderr is no reason to stop a pull.
         let _ = match bytes(u) {
@@ -194,13 +194,8 @@ impl<W: Write> Lines<W> {
 mod tests {
     use super::*;
 
-    fn up(
-        status: &str,
-        digest: Option<&str>,
-        total: Option<u64>,
-        done: Option<u64>,
-    ) -> ProgressUpdate {
-        ProgressUpdate {
+    fn up(status: &str, digest: Option<&str>, total: Option<u64>, done: Option<u64>) -> Progress {
+        Progress {
             status: status.into(),
             digest: digest.map(str::to_string),
             total,

@@ -4,15 +4,16 @@ use tokio::runtime::Runtime;
 
 use super::progress::ProgressView;
 use super::{confirm, follow, unless_interrupted, CommandError};
+use crate::backend::Backend;
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
-use crate::ollama::{ApiError, Client};
 
 /// Pulls `model`, showing progress on stderr. Ctrl-C closes the connection (Ollama stops; the
 /// next pull resumes) and gives [`ExitCode::Interrupted`].
 pub fn run(
     rt: &Runtime,
-    client: &Client,
+    client: &Backend,
     config: &Config,
     model: &str,
 ) -> anyhow::Result<ExitCode> {
@@ -41,11 +42,11 @@ pub fn run(
 /// first turn to report, as it would be without this check.
 pub fn offer_pull(
     rt: &Runtime,
-    client: &Client,
+    client: &Backend,
     config: &Config,
     model: &str,
 ) -> anyhow::Result<Option<ExitCode>> {
-    match rt.block_on(client.show(model)) {
+    match rt.block_on(client.model_info(model)) {
         Err(ApiError::ModelNotFound { .. }) => {}
         Ok(_) => return Ok(None),
         Err(e) => {

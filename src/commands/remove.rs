@@ -6,11 +6,12 @@ use std::io::{self, IsTerminal};
 use tokio::runtime::Runtime;
 
 use super::{confirm, CommandError};
+use crate::backend::Backend;
 use crate::cli::RemoveArgs;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
-use crate::ollama::{ApiError, Client};
 
-pub fn run(rt: &Runtime, client: &Client, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
+pub fn run(rt: &Runtime, client: &Backend, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
     if !args.yes && !io::stdin().is_terminal() {
         return Err(CommandError::Usage(
             "rm asks before deleting, but stdin is not a terminal; pass --yes to delete without asking"
@@ -19,8 +20,7 @@ pub fn run(rt: &Runtime, client: &Client, args: &RemoveArgs) -> anyhow::Result<E
         .into());
     }
     let installed: Vec<String> = rt
-        .block_on(client.tags())?
-        .models
+        .block_on(client.installed_models())?
         .into_iter()
         .map(|m| m.name)
         .collect();

@@ -36,7 +36,7 @@ pub fn run(action: Option<SessionsAction>, config: &Config) -> anyhow::Result<Ex
             warn(&l);
             let text = match format {
                 ExportFormat::Markdown => export::to_markdown(&l),
-                ExportFormat::Json => export::to_request_json(&l),
+                ExportFormat::Json => export::to_request_json(&l, config.api)?,
             };
             io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::Success)

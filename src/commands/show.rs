@@ -7,17 +7,22 @@ use serde_json::Value;
 use tokio::runtime::Runtime;
 
 use super::CommandError;
+use crate::backend::Backend;
 use crate::cli::ShowArgs;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
-use crate::ollama::models::ShowResponse;
-use crate::ollama::{ApiError, Client};
+use crate::models::ModelInfo;
 use crate::render::sanitize::sanitize;
 
-pub fn run(rt: &Runtime, client: &Client, args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let show = rt.block_on(client.show(&args.model)).map_err(|e| match e {
-        ApiError::ModelNotFound { model } => anyhow::Error::from(CommandError::NotInstalled(model)),
-        e => e.into(),
-    })?;
+pub fn run(rt: &Runtime, client: &Backend, args: &ShowArgs) -> anyhow::Result<ExitCode> {
+    let show = rt
+        .block_on(client.model_info(&args.model))
+        .map_err(|e| match e {
+            ApiError::ModelNotFound { model, .. } => {
+                anyhow::Error::from(CommandError::NotInstalled(model))
+            }
+            e => e.into(),
+        })?;
     let part = [
         (args.modelfile, "Modelfile", &show.modelfile),
         (args.parameters, "parameters", &show.parameters),
@@ -58,7 +63,7 @@ fn with_newline(text: &str) -> String {
 }
 
 /// The server's answer without the tensor list, which is long and of no use to a chat client.
-fn json(show: &ShowResponse) -> String {
+fn json(show: &ModelInfo) -> String {
     let mut raw = show.raw.clone();
     if let Value::Object(map) = &mut raw {
         map.remove("tensors");
@@ -67,7 +72,7 @@ fn json(show: &ShowResponse) -> String {
 }
 
 /// The sections `ollama show` prints, each only when the model has it.
-pub fn summary(show: &ShowResponse) -> String {
+pub fn summary(show: &ModelInfo) -> String {
     let mut out = String::new();
     let info = |k: &str| show.arch_info(k).map(value_text);
     let general = |k: &str| show.model_info.get(k).map(value_text);
@@ -134,7 +139,7 @@ mod tests {
     #[test]
     fn summary_of_a_recorded_answer() {
         let raw: Value = serde_json::from_str(r#"{"modelfile":"FROM x\n","parameters":"num_ctx                        2048\nstop                           \"<end_of_turn>\"","template":"{{ .Prompt }}","system":"You are Tiny, a terse test assistant.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"tensors":[{"name":"a"}],"capabilities":["completion"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#).unwrap();
-        let mut show: ShowResponse = serde_json::from_value(raw.clone()).unwrap();
+        let mut show: ModelInfo = serde_json::from_value(raw.clone()).unwrap();
         show.raw = raw;
         assert_eq!(
             summary(&show),
@@ -150,9 +155,9 @@ mod tests {
 
     #[test]
     fn long_licenses_are_cut_to_two_lines() {
-        let show = ShowResponse {
+        let show = ModelInfo {
             license: "MIT License\nCopyright\nPermission is hereby granted\n".into(),
-            ..ShowResponse::default()
+            ..ModelInfo::default()
         };
         assert_eq!(
             summary(&show),

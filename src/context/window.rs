@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ollama::models::ShowResponse;
+use crate::models::ModelInfo;
 
 /// The smallest default window Ollama versions have used (`OLLAMA_CONTEXT_LENGTH`, 2048 on older
 /// releases, 4096 on small machines today): assumed until the server says, so that a first prompt
@@ -111,7 +111,7 @@ pub fn resolve(num_ctx: Option<u64>, loaded: Option<Loaded>, facts: ModelFacts) 
 impl ModelFacts {
     /// What `POST /api/show` says: the `num_ctx` line of `parameters` (a well-formed positive
     /// number only) and `<arch>.context_length` of `model_info`.
-    pub fn from_show(show: &ShowResponse) -> Self {
+    pub fn from_show(show: &ModelInfo) -> Self {
         let num_ctx_parameter = show
             .parameter_pairs()
             .into_iter()
@@ -197,11 +197,11 @@ mod tests {
         assert!(WindowSource::Loaded.is_known());
     }
 
-    fn show(parameters: &str, info: serde_json::Value) -> ShowResponse {
-        ShowResponse {
+    fn show(parameters: &str, info: serde_json::Value) -> ModelInfo {
+        ModelInfo {
             parameters: parameters.into(),
             model_info: info.as_object().cloned().unwrap_or_default(),
-            ..ShowResponse::default()
+            ..ModelInfo::default()
         }
     }
 

@@ -3,7 +3,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 
-use super::read::{parse_texts, Record, Status, Texts};
+use super::read::{parse_texts, Record, Texts};
+use crate::conversation::TurnStatus;
 
 /// A selection of records. Every condition given must hold.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +18,7 @@ pub struct Filter {
     /// Milliseconds since the epoch, exclusive.
     pub until: Option<i64>,
     /// Any of these; empty means all.
-    pub statuses: Vec<Status>,
+    pub statuses: Vec<TurnStatus>,
     /// Text in the question, answer, thinking or error, in any case; set with `with_grep`.
     pub grep: Option<Grep>,
 }
@@ -76,7 +77,7 @@ impl Filter {
         if self.since.is_some_and(|s| r.at < s) || self.until.is_some_and(|u| r.at >= u) {
             return false;
         }
-        if !self.statuses.is_empty() && !self.statuses.contains(&m.status()) {
+        if !self.statuses.is_empty() && !m.status().is_some_and(|s| self.statuses.contains(&s)) {
             return false;
         }
         if let Some(s) = &self.session {
@@ -108,11 +109,11 @@ pub fn model_matches(want: &str, have: &str) -> bool {
 }
 
 /// Parses `--status`.
-pub fn parse_status(s: &str) -> Result<Status, String> {
+pub fn parse_status(s: &str) -> Result<TurnStatus, String> {
     match s.trim().to_ascii_lowercase().as_str() {
-        "ok" => Ok(Status::Ok),
-        "error" | "errors" | "failed" => Ok(Status::Error),
-        "cancelled" | "canceled" => Ok(Status::Cancelled),
+        "ok" => Ok(TurnStatus::Ok),
+        "error" | "errors" | "failed" => Ok(TurnStatus::Error),
+        "cancelled" | "canceled" => Ok(TurnStatus::Cancelled),
         _ => Err(format!("--status takes ok, error or cancelled, not {s:?}")),
     }
 }
@@ -261,8 +262,8 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(parse_status("ERROR"), Ok(Status::Error));
-        assert_eq!(parse_status("canceled"), Ok(Status::Cancelled));
+        assert_eq!(parse_status("ERROR"), Ok(TurnStatus::Error));
+        assert_eq!(parse_status("canceled"), Ok(TurnStatus::Cancelled));
         assert!(parse_status("fine").is_err());
     }
 
@@ -310,12 +311,12 @@ mod tests {
         }
         .matches(&r));
         assert!(Filter {
-            statuses: vec![Status::Ok, Status::Error],
+            statuses: vec![TurnStatus::Ok, TurnStatus::Error],
             ..f()
         }
         .matches(&r));
         assert!(!Filter {
-            statuses: vec![Status::Cancelled],
+            statuses: vec![TurnStatus::Cancelled],
             ..f()
         }
         .matches(&r));
@@ -338,7 +339,7 @@ mod tests {
         assert!(!f().with_grep(Some("再見")).matches(&r2));
         let both = Filter {
             model: Some("qwen3".into()),
-            statuses: vec![Status::Ok],
+            statuses: vec![TurnStatus::Ok],
             ..f()
         };
         assert!(!both.matches(&r));

@@ -26,7 +26,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::ContextAction;
-use crate::ollama::ApiError;
+use crate::conversation::TurnStatus;
+use crate::error::ApiError;
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
 pub use content::LogContent;
@@ -67,7 +68,7 @@ pub struct TurnRecord<'a> {
     pub tokens_used: Option<u64>,
     pub tokens_per_second: Option<f64>,
     pub done_reason: Option<&'a str>,
-    pub status: &'a str,
+    pub status: TurnStatus,
     pub error: Option<String>,
     /// Text in `error` quoted from the server's reply (an unreadable line), which may carry
     /// conversation text: left out under `log_content: none`.
@@ -239,7 +240,7 @@ fn round_ms(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ollama::wire::FinalStats;
+    use crate::conversation::FinalStats;
     use std::time::Duration;
 
     pub(super) fn outcome(stats: Option<FinalStats>, ending: Ending) -> TurnOutcome {
@@ -322,7 +323,7 @@ mod tests {
     fn failed_record_has_the_error_and_no_counts() {
         let v = record_json(&outcome(
             None,
-            Ending::Failed(crate::ollama::ApiError::Incomplete),
+            Ending::Failed(crate::error::ApiError::Incomplete),
         ));
         assert_eq!(v["status"], "error");
         assert_eq!(v["tokens_used"], serde_json::Value::Null);

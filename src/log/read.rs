@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::rotate::{rotated_siblings, rotation_number};
 use super::timestamp::parse_timestamp;
+use crate::conversation::TurnStatus;
 
 /// The metadata of one record: what `stats` and the filters need, borrowed from the line.
 #[derive(Debug, Deserialize)]
@@ -53,12 +54,13 @@ pub struct Meta<'a> {
 
 impl Meta<'_> {
     /// A missing status is an old line, and old lines only recorded turns that worked.
-    pub fn status(&self) -> Status {
+    pub fn status(&self) -> Option<TurnStatus> {
         match self.status.as_deref() {
-            None | Some("ok") => Status::Ok,
-            Some("error") => Status::Error,
-            Some("cancelled") => Status::Cancelled,
-            Some(_) => Status::Other,
+            None | Some("ok") => Some(TurnStatus::Ok),
+            Some("error") => Some(TurnStatus::Error),
+            Some("cancelled") => Some(TurnStatus::Cancelled),
+            // A status this version does not know (from a newer writer).
+            Some(_) => None,
         }
     }
 
@@ -88,16 +90,6 @@ pub struct Texts<'a> {
     pub thinking: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub error: Option<Cow<'a, str>>,
-}
-
-/// How a turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Ok,
-    Error,
-    Cancelled,
-    /// A status this version does not know (from a newer writer).
-    Other,
 }
 
 /// A record with the parts every reader needs worked out.
@@ -397,18 +389,18 @@ mod tests {
     fn records_new_old_and_malformed() {
         let v2 = br#"{"log_version":2,"log_content":"none","timestamp":"2026-11-29T00:00:00Z","session_id":"s","turn":1,"model":"m","status":"cancelled","response_time":1.5,"ttft":null,"prompt_tokens":null}"#;
         let r = parse_record(v2).unwrap();
-        assert_eq!(r.meta.status(), Status::Cancelled);
+        assert_eq!(r.meta.status(), Some(TurnStatus::Cancelled));
         assert_eq!(r.meta.response_time, Some(1.5));
         assert_eq!(r.meta.ttft, None);
         assert_eq!(r.meta.log_content.as_deref(), Some("none"));
         let lab = br#"{"timestamp": "2025-03-01T10:00:00.123456", "session_id": "abc", "user_input": "\u4f60\u597d", "model_response": "hi", "response_time": 0.8, "tokens_used": null}"#;
         let r = parse_record(lab).unwrap();
         assert_eq!(r.meta.log_version, 0);
-        assert_eq!(r.meta.status(), Status::Ok);
+        assert_eq!(r.meta.status(), Some(TurnStatus::Ok));
         assert_eq!(r.meta.model, "");
         assert_eq!(parse_texts(lab).user_input.as_deref(), Some("你好"));
         let future = br#"{"log_version":9,"timestamp":"2026-11-29T00:00:00Z","status":"timeout","new":{"x":[1]}}"#;
-        assert_eq!(parse_record(future).unwrap().meta.status(), Status::Other);
+        assert_eq!(parse_record(future).unwrap().meta.status(), None);
 
         let err = |l: &[u8]| parse_record(l).err().unwrap();
         assert!(

@@ -10,7 +10,8 @@ use chrono::{NaiveDate, TimeZone};
 use serde::Serialize;
 
 use super::quantile::{Dist, Summary};
-use super::read::{Record, Status};
+use super::read::Record;
+use crate::conversation::TurnStatus;
 
 /// How `stats --by` splits the selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +71,7 @@ impl Agg {
         self.completion_tokens += m.completion_tokens.unwrap_or(0);
         if m.is_summarize() {
             self.summarize_calls += 1;
-            self.summarize_failed += u64::from(m.status() != Status::Ok);
+            self.summarize_failed += u64::from(m.status() != Some(TurnStatus::Ok));
             return;
         }
         self.turns += 1;
@@ -78,7 +79,7 @@ impl Agg {
         self.first_at = Some(self.first_at.map_or(r.at, |f| f.min(r.at)));
         self.last_at = Some(self.last_at.map_or(r.at, |l| l.max(r.at)));
         match m.status() {
-            Status::Ok => {
+            Some(TurnStatus::Ok) => {
                 self.ok += 1;
                 if let Some(x) = m.response_time {
                     self.latency.add(x);
@@ -90,9 +91,9 @@ impl Agg {
                     self.tokens_per_second.add(x);
                 }
             }
-            Status::Error => self.errors += 1,
-            Status::Cancelled => self.cancelled += 1,
-            Status::Other => {}
+            Some(TurnStatus::Error) => self.errors += 1,
+            Some(TurnStatus::Cancelled) => self.cancelled += 1,
+            None => {}
         }
     }
 

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::ollama::models::{CreateMessage, CreateRequest, License};
+use crate::models::{CreateMessage, CreateRequest, License};
 use crate::options::Options;
 
 pub use parse::{parse, ErrorKind, ParseError};

@@ -1,7 +1,8 @@
 //! The JSON body of `POST /api/chat`, encoded incrementally: each turn sends the whole history, but
 //! only the messages that changed since the last request are serialised again.
 
-use super::wire::{ChatRequest, Message};
+use super::wire::{WireMessage, WireRequest};
+use crate::conversation::{ChatRequest, Message};
 
 /// Remembers the last history it encoded. A turn adds two messages to a history that is otherwise
 /// unchanged, so the next body costs a comparison and a copy of the earlier messages rather than
@@ -35,10 +36,10 @@ impl BodyEncoder {
     /// The request as JSON, byte for byte what `serde_json::to_vec(request)` gives.
     pub fn encode(&mut self, request: &ChatRequest<'_>) -> serde_json::Result<Vec<u8>> {
         self.update(request.messages)?;
-        let rest = serde_json::to_vec(&ChatRequest {
+        let rest = serde_json::to_vec(&WireRequest::from(&ChatRequest {
             messages: &[],
             ..*request
-        })?;
+        }))?;
         let at = rest
             .windows(EMPTY_MESSAGES.len())
             .position(|w| w == EMPTY_MESSAGES)
@@ -107,7 +108,7 @@ impl BodyEncoder {
             if same + k > 0 {
                 inserted.push(b',');
             }
-            serde_json::to_writer(&mut inserted, m)?;
+            serde_json::to_writer(&mut inserted, &WireMessage::from(m))?;
             inserted_ends.push(prefix_end + inserted.len());
         }
         if run.at > 0 {
@@ -143,7 +144,7 @@ impl BodyEncoder {
         if !self.ends.is_empty() {
             self.encoded.push(b',');
         }
-        if let Err(e) = serde_json::to_writer(&mut self.encoded, m) {
+        if let Err(e) = serde_json::to_writer(&mut self.encoded, &WireMessage::from(m)) {
             // Leave a consistent state behind: only what was fully encoded.
             self.encoded.truncate(before);
             return Err(e);
@@ -165,7 +166,7 @@ struct KeptRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ollama::wire::{Role, Think};
+    use crate::conversation::{Role, Think};
     use crate::options::Options;
 
     fn request<'a>(
@@ -186,7 +187,7 @@ mod tests {
 
     fn assert_same(enc: &mut BodyEncoder, req: &ChatRequest<'_>) {
         let ours = enc.encode(req).unwrap();
-        let serde = serde_json::to_vec(req).unwrap();
+        let serde = serde_json::to_vec(&WireRequest::from(req)).unwrap();
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             String::from_utf8(serde).unwrap()
@@ -335,7 +336,7 @@ mod tests {
                 let req = request("tiny", &history, &opts);
                 prop_assert_eq!(
                     String::from_utf8(enc.encode(&req).unwrap()).unwrap(),
-                    String::from_utf8(serde_json::to_vec(&req).unwrap()).unwrap()
+                    String::from_utf8(serde_json::to_vec(&WireRequest::from(&req)).unwrap()).unwrap()
                 );
             }
         }

@@ -5,13 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::StatusCode;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::body::BodyEncoder;
-use super::error::ApiError;
-use super::wire::{ChatRequest, ErrorBody, TagsResponse};
+use super::error::{self as err, disconnected};
+use super::wire::{TagsResponse, WireRequest};
+use crate::conversation::ChatRequest;
+use crate::error::ApiError;
 use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
 
 /// A connection to one Ollama server, built once per run.
@@ -74,10 +75,7 @@ impl Client {
 
     pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
         if e.is_connect() || e.is_timeout() {
-            ApiError::Unreachable {
-                url: self.base_url.clone(),
-                reason: root_cause(&e),
-            }
+            err::unreachable(&self.base_url, root_cause(&e))
         } else {
             ApiError::Transport {
                 url: self.base_url.clone(),
@@ -136,7 +134,8 @@ impl Client {
     /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
     /// the window our requests get. Encoded on its own: the chat's encoder keeps the history.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
-        let mut resp = self.post_chat(serde_json::to_vec(req), req.model).await?;
+        let body = serde_json::to_vec(&WireRequest::from(req));
+        let mut resp = self.post_chat(body, req.model).await?;
         while resp.chunk().await?.is_some() {}
         Ok(())
     }
@@ -152,25 +151,13 @@ impl Client {
             return Ok(resp);
         }
         let body = resp.bytes().await.unwrap_or_default();
-        let message = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(e) => e.error,
-            Err(_) => String::from_utf8_lossy(&body).trim().to_string(),
-        };
-        if status == StatusCode::NOT_FOUND && message.contains("not found") {
-            if let Some(model) = model.filter(|_| message.starts_with("model ")) {
-                return Err(ApiError::ModelNotFound {
-                    model: model.to_string(),
-                });
-            }
-        }
-        Err(ApiError::Status {
-            status: status.as_u16(),
-            message: if message.is_empty() {
-                status.canonical_reason().unwrap_or("").to_string()
-            } else {
-                message
-            },
-        })
+        Err(err::from_status(
+            &self.base_url,
+            status,
+            &body,
+            model,
+            self.api_key.is_some(),
+        ))
     }
 }
 
@@ -220,10 +207,7 @@ trait FrameSource {
 
 impl FrameSource for reqwest::Response {
     async fn next_frame(&mut self) -> Result<Option<Bytes>, ApiError> {
-        self.chunk().await.map_err(|e| ApiError::Disconnected {
-            server: "Ollama",
-            reason: root_cause(&e),
-        })
+        self.chunk().await.map_err(|e| disconnected(root_cause(&e)))
     }
 }
 
@@ -286,12 +270,7 @@ mod tests {
         fn new(frames: Vec<Result<String, ()>>, hang: bool) -> Self {
             let frames = frames
                 .into_iter()
-                .map(|f| {
-                    f.map(Bytes::from).map_err(|_| ApiError::Disconnected {
-                        server: "Ollama",
-                        reason: "reset".into(),
-                    })
-                })
+                .map(|f| f.map(Bytes::from).map_err(|_| disconnected("reset".into())))
                 .collect();
             Scripted { frames, hang }
         }

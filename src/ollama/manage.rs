@@ -3,6 +3,12 @@
 //! the same API-key handling) as the chat call.
 
 use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::AsyncReadExt;
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -10,11 +16,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::client::Client;
-use super::error::ApiError;
-use super::models::{
-    CopyRequest, CreateRequest, ModelRequest, ProgressUpdate, PsResponse, PullRequest, ShowResponse,
-};
-use super::ndjson::{DecodeError, LineSplitter};
+use super::error::disconnected;
+use super::ndjson::LineSplitter;
+use super::wire::{CopyRequest, ModelRequest, PsResponse, PullRequest};
+use crate::error::{ApiError, DecodeError};
+use crate::models::{CreateRequest, ModelInfo, Progress};
 use crate::net::root_cause;
 
 impl Client {
@@ -25,7 +31,7 @@ impl Client {
     }
 
     /// `POST /api/show`. A missing model is [`ApiError::ModelNotFound`].
-    pub async fn show(&self, model: &str) -> Result<ShowResponse, ApiError> {
+    pub async fn show(&self, model: &str) -> Result<ModelInfo, ApiError> {
         let resp = self
             .send(
                 Method::POST,
@@ -35,7 +41,7 @@ impl Client {
             )
             .await?;
         let raw: Value = self.read_json(resp, "/api/show").await?;
-        let mut show: ShowResponse =
+        let mut show: ModelInfo =
             serde_json::from_value(raw.clone()).map_err(|e| self.unexpected("/api/show", e))?;
         show.raw = raw;
         Ok(show)
@@ -99,8 +105,20 @@ impl Client {
         }
     }
 
-    /// `POST /api/blobs/<digest>` with the file's bytes; the server checks the digest.
-    pub async fn upload_blob(&self, digest: &str, body: reqwest::Body) -> Result<(), ApiError> {
+    /// `POST /api/blobs/<digest>` with the bytes of the file at `path`, streamed, counting them
+    /// into `sent` for a progress bar; the server checks the digest.
+    pub async fn upload_file(
+        &self,
+        digest: &str,
+        path: &Path,
+        sent: Arc<AtomicU64>,
+    ) -> Result<(), ApiError> {
+        let body = file_body(path, sent)
+            .await
+            .map_err(|e| ApiError::Transport {
+                url: self.base_url().to_string(),
+                reason: format!("cannot read {}: {e}", path.display()),
+            })?;
         let resp = self
             .request(Method::POST, &format!("/api/blobs/{digest}"))
             .body(body)
@@ -151,7 +169,7 @@ impl Client {
 pub struct ProgressStream {
     resp: reqwest::Response,
     splitter: LineSplitter,
-    ready: VecDeque<ProgressUpdate>,
+    ready: VecDeque<Progress>,
     ended: bool,
 }
 
@@ -167,7 +185,7 @@ impl ProgressStream {
 
     /// The next status line; `None` at the end of the stream. An `{"error": …}` line is returned
     /// like any other, with `error` set: the caller decides what it means.
-    pub async fn next(&mut self) -> Result<Option<ProgressUpdate>, ApiError> {
+    pub async fn next(&mut self) -> Result<Option<Progress>, ApiError> {
         loop {
             if let Some(update) = self.ready.pop_front() {
                 return Ok(Some(update));
@@ -179,10 +197,7 @@ impl ProgressStream {
                 .resp
                 .chunk()
                 .await
-                .map_err(|e| ApiError::Disconnected {
-                    server: "Ollama",
-                    reason: root_cause(&e),
-                })?;
+                .map_err(|e| disconnected(root_cause(&e)))?;
             let ready = &mut self.ready;
             let push = |line: &[u8]| -> Result<(), DecodeError> {
                 ready.push_back(decode(line)?);
@@ -200,11 +215,33 @@ impl ProgressStream {
 }
 
 /// One line of a progress stream.
-pub fn decode(line: &[u8]) -> Result<ProgressUpdate, DecodeError> {
-    serde_json::from_slice(line).map_err(|source| DecodeError {
-        excerpt: String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned(),
-        source,
-    })
+pub fn decode(line: &[u8]) -> Result<Progress, DecodeError> {
+    serde_json::from_slice(line).map_err(|source| DecodeError::new(line, source))
+}
+
+/// How much of a file one read of an upload takes.
+const UPLOAD_CHUNK: usize = 1 << 20;
+
+/// The file as a streamed request body that counts the bytes sent.
+async fn file_body(path: &Path, sent: Arc<AtomicU64>) -> std::io::Result<reqwest::Body> {
+    let file = tokio::fs::File::open(path).await?;
+    let stream = futures_util::stream::unfold(Some(file), move |file| {
+        let sent = Arc::clone(&sent);
+        async move {
+            let mut file = file?;
+            let mut buf = vec![0u8; UPLOAD_CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    sent.fetch_add(n as u64, Ordering::Relaxed);
+                    Some((Ok(Bytes::from(buf)), Some(file)))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use super::wire::{ChatChunk, ChunkMessage, FinalStats};
+use super::wire::{final_stats, ChatChunk, ChunkMessage};
+use crate::conversation::ChatEvent;
+use crate::error::DecodeError;
 
 /// Reassembles lines from arbitrary byte chunks. Complete lines inside one chunk are handed out
 /// without copying; only an unfinished tail is buffered.
@@ -72,35 +74,12 @@ fn emit<E>(line: &[u8], on_line: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Res
     on_line(line)
 }
 
-/// What one line of a chat stream means to the client.
-#[derive(Debug, PartialEq)]
-pub enum ChatEvent<'a> {
-    /// Reply text and/or thinking text; either may be empty.
-    Delta { content: &'a str, thinking: &'a str },
-    /// The final chunk (`done: true`); it may still carry a last bit of text.
-    Done { content: &'a str, stats: FinalStats },
-    /// An `{"error": …}` line inside a 200 stream: the turn failed.
-    Error(String),
-}
-
-/// A line that is not a chat chunk.
-#[derive(Debug, thiserror::Error)]
-#[error("unreadable line from the server ({source}): {excerpt}")]
-pub struct DecodeError {
-    pub excerpt: String,
-    #[source]
-    pub source: serde_json::Error,
-}
-
 /// Decodes one NDJSON line of `POST /api/chat`. The event borrows from `chunk`, which the caller keeps.
 pub fn parse_chunk(line: &[u8]) -> Result<ChatChunk<'_>, DecodeError> {
     if let Some(chunk) = parse_plain_token(line) {
         return Ok(chunk);
     }
-    serde_json::from_slice(line).map_err(|source| DecodeError {
-        excerpt: String::from_utf8_lossy(&line[..line.len().min(120)]).into_owned(),
-        source,
-    })
+    serde_json::from_slice(line).map_err(|source| DecodeError::new(line, source))
 }
 
 /// What Ollama sends for nearly every token, up to the three string values.
@@ -162,7 +141,7 @@ pub fn event<'a>(chunk: &'a ChatChunk<'a>) -> ChatEvent<'a> {
     if chunk.done {
         ChatEvent::Done {
             content,
-            stats: FinalStats::from_chunk(chunk),
+            stats: final_stats(chunk),
         }
     } else {
         ChatEvent::Delta { content, thinking }
@@ -172,6 +151,7 @@ pub fn event<'a>(chunk: &'a ChatChunk<'a>) -> ChatEvent<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::FinalStats;
 
     /// The recorded multi-turn stream, plus a Chinese reply and a thinking stream.
     const RECORDED: &str = concat!(

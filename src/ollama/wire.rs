@@ -1,54 +1,49 @@
-//! The JSON shapes of Ollama's API that the client sends and reads (v0.32, see the transcripts).
+//! The JSON shapes of Ollama's API that the client sends and reads (v0.32, see the transcripts),
+//! and the mapping from the conversation's own types to them.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::conversation::{ChatRequest, FinalStats, Message, Think};
+use crate::models::{LoadedModel, ModelSummary};
 use crate::options::Options;
 
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-    Tool,
+/// One entry of `messages`, exactly as `POST /api/chat` takes it. Thinking is not sent back.
+#[derive(Debug, Serialize)]
+pub struct WireMessage<'a> {
+    pub role: &'static str,
+    pub content: &'a str,
+    /// Base64 images, without a media type (Ollama finds it from the bytes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<&'a str>,
 }
 
-/// One entry of the `messages` history, exactly as `POST /api/chat` takes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-    /// Kept for the record only: thinking is not sent back (see `Conversation::for_request`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<String>,
-}
-
-impl Message {
-    pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Message {
-            role,
-            content: content.into(),
-            thinking: None,
+impl<'a> From<&'a Message> for WireMessage<'a> {
+    fn from(m: &'a Message) -> Self {
+        WireMessage {
+            role: m.role.as_str(),
+            content: &m.content,
+            images: m.images.iter().map(|i| i.base64.as_str()).collect(),
         }
     }
 }
 
-/// `think` accepts a boolean or, for some models, an effort level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Think {
-    On(bool),
-    Level(String),
+/// The messages of a request, serialised one by one as [`WireMessage`]s without collecting them.
+#[derive(Debug, Clone, Copy)]
+pub struct WireMessages<'a>(pub &'a [Message]);
+
+impl Serialize for WireMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(WireMessage::from))
+    }
 }
 
 /// The body of `POST /api/chat`. Borrowed so that a long history is serialised without a copy.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct ChatRequest<'a> {
+pub struct WireRequest<'a> {
     pub model: &'a str,
-    pub messages: &'a [Message],
+    pub messages: WireMessages<'a>,
     pub stream: bool,
     #[serde(skip_serializing_if = "Options::is_empty")]
     pub options: &'a Options,
@@ -58,6 +53,20 @@ pub struct ChatRequest<'a> {
     pub think: Option<&'a Think>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_alive: Option<&'a serde_json::Value>,
+}
+
+impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
+    fn from(r: &ChatRequest<'a>) -> Self {
+        WireRequest {
+            model: r.model,
+            messages: WireMessages(r.messages),
+            stream: r.stream,
+            options: r.options,
+            format: r.format,
+            think: r.think,
+            keep_alive: r.keep_alive,
+        }
+    }
 }
 
 /// One NDJSON line of a chat stream. Strings borrow from the line when they hold no escapes, so a
@@ -98,41 +107,16 @@ pub struct ChunkMessage<'a> {
 
 /// What the final chunk reports, owned so it can outlive the line it came from.
 /// Ollama omits zero metrics, so absent counts are `None` and absent durations 0.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FinalStats {
-    pub done_reason: Option<String>,
-    pub total_duration: u64,
-    pub load_duration: u64,
-    pub prompt_eval_count: Option<u64>,
-    pub prompt_eval_duration: u64,
-    pub eval_count: Option<u64>,
-    pub eval_duration: u64,
-    /// The server reported no token counts at all (an OpenAI-compatible server that ignored
-    /// `include_usage`), so a missing count is unknown rather than 0.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub usage_unknown: bool,
-}
-
-impl FinalStats {
-    pub fn from_chunk(c: &ChatChunk<'_>) -> Self {
-        FinalStats {
-            done_reason: c.done_reason.as_deref().map(str::to_string),
-            total_duration: c.total_duration,
-            load_duration: c.load_duration,
-            prompt_eval_count: c.prompt_eval_count,
-            prompt_eval_duration: c.prompt_eval_duration,
-            eval_count: c.eval_count,
-            eval_duration: c.eval_duration,
-            usage_unknown: false,
-        }
-    }
-
-    /// Generation speed as the server measured it, when it reported enough to say.
-    pub fn eval_rate(&self) -> Option<f64> {
-        match self.eval_count {
-            Some(n) if self.eval_duration > 0 => Some(n as f64 / (self.eval_duration as f64 / 1e9)),
-            _ => None,
-        }
+pub fn final_stats(c: &ChatChunk<'_>) -> FinalStats {
+    FinalStats {
+        done_reason: c.done_reason.as_deref().map(str::to_string),
+        total_duration: c.total_duration,
+        load_duration: c.load_duration,
+        prompt_eval_count: c.prompt_eval_count,
+        prompt_eval_duration: c.prompt_eval_duration,
+        eval_count: c.eval_count,
+        eval_duration: c.eval_duration,
+        usage_unknown: false,
     }
 }
 
@@ -146,44 +130,40 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TagsResponse {
     #[serde(default)]
-    pub models: Vec<ModelTag>,
+    pub models: Vec<ModelSummary>,
 }
 
-/// One installed model.
+/// `GET /api/ps`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ModelTag {
-    pub name: String,
+pub struct PsResponse {
     #[serde(default)]
-    pub size: u64,
-    #[serde(default)]
-    pub modified_at: Option<String>,
-    #[serde(default)]
-    pub details: ModelDetails,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub models: Vec<LoadedModel>,
 }
 
-/// The `details` block shared by tags, ps and show.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct ModelDetails {
-    #[serde(default)]
-    pub format: Option<String>,
-    #[serde(default)]
-    pub family: Option<String>,
-    #[serde(default)]
-    pub parameter_size: Option<String>,
-    #[serde(default)]
-    pub quantization_level: Option<String>,
-    #[serde(default)]
-    pub context_length: Option<u64>,
+/// The body of `POST /api/pull`.
+#[derive(Debug, Serialize)]
+pub struct PullRequest<'a> {
+    pub model: &'a str,
 }
 
-/// `POST /api/show`, defined with the other model-management types.
-pub use super::models::ShowResponse;
+/// The body of `POST /api/copy`.
+#[derive(Debug, Serialize)]
+pub struct CopyRequest<'a> {
+    pub source: &'a str,
+    pub destination: &'a str,
+}
+
+/// The body of `DELETE /api/delete` and `POST /api/show`.
+#[derive(Debug, Serialize)]
+pub struct ModelRequest<'a> {
+    pub model: &'a str,
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::Role;
+    use crate::models::ModelInfo;
 
     #[test]
     fn request_matches_the_recorded_shape() {
@@ -203,7 +183,7 @@ mod tests {
             keep_alive: None,
         };
         assert_eq!(
-            serde_json::to_string(&req).unwrap(),
+            serde_json::to_string(&WireRequest::from(&req)).unwrap(),
             r#"{"model":"tiny","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"stream":true,"options":{"num_predict":40}}"#
         );
     }
@@ -212,7 +192,7 @@ mod tests {
     fn final_chunk_fields() {
         let line = br#"{"model":"tiny","created_at":"2026-11-29T00:09:39.306954297Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"length","total_duration":513003934,"load_duration":1046115,"prompt_eval_count":54,"prompt_eval_duration":79144000,"eval_count":40,"eval_duration":427743000}"#;
         let c: ChatChunk = serde_json::from_slice(line).unwrap();
-        let s = FinalStats::from_chunk(&c);
+        let s = final_stats(&c);
         assert!(c.done);
         assert_eq!(s.done_reason.as_deref(), Some("length"));
         assert_eq!(s.prompt_eval_count, Some(54));
@@ -224,7 +204,7 @@ mod tests {
     fn load_only_final_chunk_has_no_metrics() {
         let line = br#"{"model":"tiny2","created_at":"2026-11-29T00:10:04.900367651Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"load"}"#;
         let c: ChatChunk = serde_json::from_slice(line).unwrap();
-        let s = FinalStats::from_chunk(&c);
+        let s = final_stats(&c);
         assert_eq!(s.eval_count, None);
         assert_eq!(s.eval_rate(), None);
     }
@@ -232,7 +212,7 @@ mod tests {
     #[test]
     fn show_response_reads_the_recording() {
         let body = r#"{"modelfile":"FROM x\n","parameters":"top_p                          0.95\nstop                           \"<end_of_turn>\"","template":"{{ .Prompt }}","system":"You are Tiny.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"tensors":[{"name":"a","type":"F32","shape":[640]}],"capabilities":["completion"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#;
-        let s: ShowResponse = serde_json::from_str(body).unwrap();
+        let s: ModelInfo = serde_json::from_str(body).unwrap();
         assert_eq!(s.architecture(), Some("gemma3"));
         assert_eq!(s.arch_number("context_length"), Some(32768));
         assert_eq!(s.arch_number("embedding_length"), Some(640));

@@ -6,11 +6,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 
-use super::error::{classify, Failure, OpenAiError};
-use super::stream::Framing;
+use super::error::{self as err, classify, Failure};
+use super::stream::{EventDecoder, Framing};
 use super::wire::{CompletionRequest, ModelList};
+use crate::conversation::{ChatEvent, ChatRequest};
+use crate::error::{ApiError, FeedError};
 use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
-use crate::ollama::wire::ChatRequest;
 
 /// A connection to one OpenAI-compatible server, built once per run.
 #[derive(Clone)]
@@ -32,7 +33,7 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// `base_url` as configured, e.g. `https://api.openai.com/v1` (a trailing `/` is dropped).
-    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, OpenAiError> {
+    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, ApiError> {
         let base_url = base_url.trim_end_matches('/').to_string();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -43,7 +44,7 @@ impl Client {
             builder = builder.no_proxy();
         }
         builder = without_tls_for_plain_http(builder, &base_url, "--base-url (or OPENAI_BASE_URL)");
-        let http = builder.build().map_err(|e| OpenAiError::Transport {
+        let http = builder.build().map_err(|e| ApiError::Transport {
             url: base_url.clone(),
             reason: e.to_string(),
         })?;
@@ -68,15 +69,12 @@ impl Client {
         rb
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> OpenAiError {
+    fn transport_error(&self, e: &reqwest::Error) -> ApiError {
         let reason = root_cause(e);
         if e.is_connect() || e.is_timeout() {
-            OpenAiError::Unreachable {
-                url: self.base_url.clone(),
-                reason,
-            }
+            err::unreachable(&self.base_url, reason)
         } else {
-            OpenAiError::Transport {
+            ApiError::Transport {
                 url: self.base_url.clone(),
                 reason,
             }
@@ -86,9 +84,10 @@ impl Client {
     /// Sends the streaming request and returns once the server has answered with a success
     /// status; the reply then arrives through [`ChatResponse::chunk`]. Settings with no OpenAI
     /// equivalent are refused here, before anything is sent.
-    pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, OpenAiError> {
-        let body = CompletionRequest::from_chat(req)?;
-        let body = serde_json::to_vec(&body).map_err(|e| OpenAiError::Transport {
+    pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
+        let body =
+            CompletionRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string(),
         })?;
@@ -101,32 +100,25 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let resp = match self.check(resp, Some(req.model)).await {
-            Err(OpenAiError::ModelNotFound {
-                model,
-                url,
-                message,
-                ..
-            }) => {
+            Err(e @ ApiError::ModelNotFound { .. }) => {
                 // Say what the server does serve; if it cannot say, the error stands as it is.
                 let served = self.models().await.unwrap_or_default();
-                return Err(OpenAiError::ModelNotFound {
-                    model,
-                    url,
-                    message,
-                    served,
-                });
+                return Err(err::with_served(e, &served));
             }
             other => other?,
         };
-        let framing = framing_of(&resp).map_err(|reason| OpenAiError::Unexpected {
+        let framing = framing_of(&resp).map_err(|reason| ApiError::Unexpected {
             url: self.base_url.clone(),
             reason,
         })?;
-        Ok(ChatResponse { resp, framing })
+        Ok(ChatResponse {
+            resp,
+            decoder: EventDecoder::new(framing),
+        })
     }
 
     /// `GET {base}/models`: the ids of the models the server offers, sorted.
-    pub async fn models(&self) -> Result<Vec<String>, OpenAiError> {
+    pub async fn models(&self) -> Result<Vec<String>, ApiError> {
         let resp = self
             .request(reqwest::Method::GET, "/models")
             .send()
@@ -134,11 +126,10 @@ impl Client {
             .map_err(|e| self.transport_error(&e))?;
         let resp = self.check(resp, None).await?;
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
-        let list: ModelList =
-            serde_json::from_slice(&bytes).map_err(|e| OpenAiError::Unexpected {
-                url: format!("{}/models", self.base_url),
-                reason: format!("not a model list ({e})"),
-            })?;
+        let list: ModelList = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+            url: format!("{}/models", self.base_url),
+            reason: format!("not a model list ({e})"),
+        })?;
         let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
         ids.sort();
         ids.dedup();
@@ -149,7 +140,7 @@ impl Client {
         &self,
         resp: reqwest::Response,
         model: Option<&str>,
-    ) -> Result<reqwest::Response, OpenAiError> {
+    ) -> Result<reqwest::Response, ApiError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -190,20 +181,37 @@ fn framing_of(resp: &reqwest::Response) -> Result<Framing, String> {
     }
 }
 
-/// A reply in flight. Dropping it closes the connection, which stops the server generating.
+/// A reply in flight, as the turn reads it: network reads in, chat events out. Dropping it closes
+/// the connection, which stops the server generating.
 pub struct ChatResponse {
     resp: reqwest::Response,
-    framing: Framing,
+    decoder: EventDecoder,
 }
 
 impl ChatResponse {
-    pub fn framing(&self) -> Framing {
-        self.framing
+    /// The next bytes of the body as they came off the network; `None` at the end of the body.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: err::SERVER,
+            reason: root_cause(&e),
+        })
     }
 
-    /// The next bytes of the body as they came off the network; `None` at the end of the body.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, reqwest::Error> {
-        self.resp.chunk().await
+    /// Decodes the bytes of one read into events.
+    pub fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        self.decoder.feed(bytes, on_event)
+    }
+
+    /// The body ended cleanly: decodes whatever was still held back.
+    pub fn finish<E>(
+        &mut self,
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        self.decoder.finish(on_event)
     }
 }
 

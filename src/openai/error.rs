@@ -4,70 +4,55 @@
 
 use serde_json::Value;
 
-use super::wire::MappingError;
+use crate::error::ApiError;
 
-/// A failed request to an OpenAI-compatible server.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenAiError {
-    #[error(
-        "cannot reach the server at {url} ({reason}) — is it running, and is --base-url right?"
-    )]
-    Unreachable { url: String, reason: String },
-    #[error(
-        "the server at {url} refused the API key ({status}: {message}) — check OPENAI_API_KEY"
-    )]
-    BadKey {
-        url: String,
-        status: u16,
-        message: String,
-    },
-    #[error("the server at {url} wants an API key ({status}: {message}) — set OPENAI_API_KEY in the environment or in a .env file")]
-    NoKey {
-        url: String,
-        status: u16,
-        message: String,
-    },
-    #[error("model '{model}' not found at {url} ({message}){}", served_list(.served))]
-    ModelNotFound {
-        model: String,
-        url: String,
-        message: String,
-        /// What the server does serve, when it said.
-        served: Vec<String>,
-    },
-    #[error("{url} answered 404 ({message}) — is --base-url right? It usually ends in /v1")]
-    NotFound { url: String, message: String },
-    #[error("the server is rate-limiting requests (429: {message}){}", retry_hint(.retry_after))]
-    RateLimited {
-        message: String,
-        retry_after: Option<String>,
-    },
-    #[error("the server answered {status}: {message}")]
-    Status { status: u16, message: String },
-    #[error(transparent)]
-    Request(#[from] MappingError),
-    #[error("unexpected answer from {url}: {reason}")]
-    Unexpected { url: String, reason: String },
-    #[error("request to {url} failed: {reason}")]
-    Transport { url: String, reason: String },
+/// How errors name an OpenAI-compatible server.
+pub const SERVER: &str = "the server";
+
+pub fn unreachable(url: &str, reason: String) -> ApiError {
+    ApiError::Unreachable {
+        server: SERVER,
+        url: url.to_string(),
+        reason,
+        hint: "is it running, and is --base-url right?",
+    }
 }
 
-fn served_list(served: &[String]) -> String {
-    if served.is_empty() {
-        " — choose a model the server serves with --model".to_string()
+const CHOOSE: &str = " — choose a model the server serves with --model";
+
+/// The same error, now saying what the server does serve.
+pub fn with_served(e: ApiError, served: &[String]) -> ApiError {
+    match e {
+        ApiError::ModelNotFound { model, detail } if !served.is_empty() => {
+            let list = format!(
+                " — it serves: {}; choose one with --model",
+                served.join(", ")
+            );
+            ApiError::ModelNotFound {
+                model,
+                detail: match detail.strip_suffix(CHOOSE) {
+                    Some(start) => format!("{start}{list}"),
+                    None => detail,
+                },
+            }
+        }
+        other => other,
+    }
+}
+
+/// A model the server does not serve; `served` is what it does, when it said.
+pub fn model_not_found(model: &str, url: &str, message: &str, served: &[String]) -> ApiError {
+    let choose = if served.is_empty() {
+        CHOOSE.to_string()
     } else {
         format!(
             " — it serves: {}; choose one with --model",
             served.join(", ")
         )
-    }
-}
-
-fn retry_hint(retry_after: &Option<String>) -> String {
-    match retry_after.as_deref() {
-        None => String::new(),
-        Some(v) if v.parse::<u64>().is_ok() => format!("; try again in {v} s"),
-        Some(v) => format!("; try again after {v}"),
+    };
+    ApiError::ModelNotFound {
+        model: model.to_string(),
+        detail: format!(" at {url} ({message}){choose}"),
     }
 }
 
@@ -88,7 +73,7 @@ pub struct Failure<'a> {
 }
 
 /// Turns a non-success answer into the error it means.
-pub fn classify(f: &Failure<'_>) -> OpenAiError {
+pub fn classify(f: &Failure<'_>) -> ApiError {
     let info = ErrorInfo::from_body(f.body);
     let mut message = info.message.clone();
     if let Some(key) = f.key.filter(|k| !k.is_empty()) {
@@ -99,31 +84,31 @@ pub fn classify(f: &Failure<'_>) -> OpenAiError {
     }
     let url = f.url.to_string();
     match f.status {
-        401 | 403 if f.key_sent => OpenAiError::BadKey {
+        401 | 403 => ApiError::Unauthorized {
             url,
             status: f.status,
             message,
+            key_var: "OPENAI_API_KEY",
+            key_sent: f.key_sent,
         },
-        401 | 403 => OpenAiError::NoKey {
-            url,
-            status: f.status,
-            message,
-        },
-        404 if f.model.is_some() && about_the_model(&info) => OpenAiError::ModelNotFound {
-            model: f.model.unwrap_or_default().to_string(),
-            url,
-            message,
-            served: Vec::new(),
-        },
-        404 => OpenAiError::NotFound {
+        404 if f.model.is_some() && about_the_model(&info) => {
+            model_not_found(f.model.unwrap_or_default(), &url, &message, &[])
+        }
+        404 => ApiError::NotFound {
             url: f.endpoint.to_string(),
             message,
+            hint: "is --base-url right? It usually ends in /v1",
         },
-        429 => OpenAiError::RateLimited {
+        429 => ApiError::RateLimited {
+            status: 429,
             message,
             retry_after: f.retry_after.map(|s| s.trim().to_string()),
         },
-        status => OpenAiError::Status { status, message },
+        status => ApiError::Status {
+            server: SERVER,
+            status,
+            message,
+        },
     }
 }
 
@@ -227,7 +212,7 @@ mod tests {
             404,
             br#"{"error":{"message":"model 'nope' not found","type":"not_found_error","param":null,"code":null}}"#,
         ));
-        assert!(matches!(e, OpenAiError::ModelNotFound { .. }), "{e:?}");
+        assert!(matches!(e, ApiError::ModelNotFound { .. }), "{e:?}");
         let text = e.to_string();
         assert!(
             text.starts_with("model 'nope' not found at http://h/v1"),
@@ -240,19 +225,19 @@ mod tests {
         let openai = br#"{"error":{"message":"The model `nope` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
         assert!(matches!(
             classify(&failure(404, openai)),
-            OpenAiError::ModelNotFound { .. }
+            ApiError::ModelNotFound { .. }
         ));
         let vllm = br#"{"object":"error","message":"The model `nope` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
         assert!(matches!(
             classify(&failure(404, vllm)),
-            OpenAiError::ModelNotFound { .. }
+            ApiError::ModelNotFound { .. }
         ));
     }
 
     #[test]
     fn a_bare_404_means_a_wrong_address() {
         let e = classify(&failure(404, b"404 page not found"));
-        assert!(matches!(e, OpenAiError::NotFound { .. }));
+        assert!(matches!(e, ApiError::NotFound { .. }));
         assert!(e.to_string().contains("/v1"));
         let listing = Failure {
             model: None,
@@ -261,14 +246,21 @@ mod tests {
                 br#"{"error":{"message":"model 'x' not found","type":"not_found_error"}}"#,
             )
         };
-        assert!(matches!(classify(&listing), OpenAiError::NotFound { .. }));
+        assert!(matches!(classify(&listing), ApiError::NotFound { .. }));
     }
 
     #[test]
     fn a_rejected_key_is_never_echoed() {
         let body = br#"{"error":{"message":"Incorrect API key provided: sk-secret-123.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
         let e = classify(&failure(401, body));
-        assert!(matches!(e, OpenAiError::BadKey { status: 401, .. }));
+        assert!(matches!(
+            e,
+            ApiError::Unauthorized {
+                status: 401,
+                key_sent: true,
+                ..
+            }
+        ));
         let text = e.to_string();
         assert!(!text.contains("sk-secret-123"), "{text}");
         assert!(text.contains("OPENAI_API_KEY"), "{text}");
@@ -278,7 +270,13 @@ mod tests {
             ..failure(401, b"")
         };
         let e = classify(&no_key);
-        assert!(matches!(e, OpenAiError::NoKey { .. }));
+        assert!(matches!(
+            e,
+            ApiError::Unauthorized {
+                key_sent: false,
+                ..
+            }
+        ));
         assert!(e.to_string().contains("Unauthorized"), "{e}");
     }
 

@@ -10,7 +10,6 @@ pub mod stream;
 pub mod wire;
 
 pub use client::{ChatResponse, Client};
-pub use error::OpenAiError;
 
 /// The default `--base-url`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";

@@ -7,9 +7,8 @@
 //! the usage is in it. A server that answered the stream request with one whole JSON completion
 //! is read too.
 
-use crate::backend::FeedError;
-use crate::ollama::ndjson::{ChatEvent, DecodeError};
-use crate::ollama::wire::FinalStats;
+use crate::conversation::{ChatEvent, FinalStats};
+use crate::error::{DecodeError, FeedError};
 
 use super::error::ErrorInfo;
 use super::sse::SseDecoder;
@@ -130,12 +129,8 @@ impl State<'_> {
             };
             return on_event(event).map_err(FeedError::Sink);
         }
-        let chunk: StreamChunk = serde_json::from_slice(data).map_err(|source| {
-            FeedError::Decode(DecodeError {
-                excerpt: String::from_utf8_lossy(&data[..data.len().min(120)]).into_owned(),
-                source,
-            })
-        })?;
+        let chunk: StreamChunk = serde_json::from_slice(data)
+            .map_err(|source| FeedError::Decode(DecodeError::new(data, source)))?;
         if let Some(message) = chunk_error(&chunk) {
             *self.ended = true;
             return on_event(ChatEvent::Error(message)).map_err(FeedError::Sink);
@@ -198,12 +193,8 @@ fn whole_completion<E>(
     {
         return on_event(ChatEvent::Error(info.message)).map_err(FeedError::Sink);
     }
-    let completion: Completion = serde_json::from_slice(body).map_err(|source| {
-        FeedError::Decode(DecodeError {
-            excerpt: String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned(),
-            source,
-        })
-    })?;
+    let completion: Completion = serde_json::from_slice(body)
+        .map_err(|source| FeedError::Decode(DecodeError::new(body, source)))?;
     let Some(choice) = completion.choices.into_iter().next() else {
         return Ok(()); // no reply at all: the turn reports it as incomplete
     };

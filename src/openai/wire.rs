@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ollama::wire::{ChatRequest, Message, Role, Think};
+use crate::conversation::{ChatRequest, Message, Think};
 use crate::options::Options;
 
 /// Ollama option → OpenAI parameter, for the options that have one.
@@ -186,14 +186,8 @@ pub struct WireMessage<'a> {
 
 impl<'a> From<&'a Message> for WireMessage<'a> {
     fn from(m: &'a Message) -> Self {
-        let role = match m.role {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-        };
         WireMessage {
-            role,
+            role: m.role.as_str(),
             content: &m.content,
         }
     }
@@ -325,6 +319,7 @@ pub struct ModelEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::Role;
     use serde_json::json;
 
     fn options(pairs: &[&str]) -> Options {

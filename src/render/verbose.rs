@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::ollama::wire::FinalStats;
+use crate::conversation::FinalStats;
 
 /// Formats nanoseconds the way Go's `time.Duration.String` does (`1.279118717s`, `891.933µs`,
 /// `215.3ms`, `1m1.5s`), because that is what `ollama run --verbose` prints.

@@ -5,8 +5,8 @@ use super::command::{
     all_names, find, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec,
 };
 use crate::context::Strategy;
+use crate::conversation::Think;
 use crate::log::pause::LogSwitch;
-use crate::ollama::wire::Think;
 use crate::suggest::nearest;
 
 /// Splits arguments at whitespace; `"double quotes"` keep spaces (for stop sequences).

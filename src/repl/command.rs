@@ -5,8 +5,8 @@ use super::args::{
     no_args, parse_copy, parse_help, parse_load, parse_log, parse_model, parse_set, parse_show,
 };
 use crate::context::Strategy;
+use crate::conversation::Think;
 use crate::log::pause::LogSwitch;
-use crate::ollama::wire::Think;
 use crate::suggest::nearest;
 
 /// A command the REPL understands, with its arguments checked.

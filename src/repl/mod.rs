@@ -78,8 +78,8 @@ type LineEditor<'a> = Editor<ReplHelper<'a>, FileHistory>;
 /// Runs the chat until `/bye` or Ctrl-D.
 pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
-    if let Some(client) = backend.ollama() {
-        if let Some(code) = crate::commands::pull::offer_pull(rt, client, config, &chat.model)? {
+    if backend.capabilities().manage_models {
+        if let Some(code) = crate::commands::pull::offer_pull(rt, backend, config, &chat.model)? {
             return Ok(code);
         }
     }

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use super::Repl;
 use crate::backend::describe_models;
 use crate::commands::format::human_bytes;
-use crate::ollama::wire::{ModelTag, Think};
-use crate::ollama::ApiError;
+use crate::conversation::Think;
+use crate::error::ApiError;
+use crate::models::ModelSummary;
 use crate::session::Change;
 
 impl Repl<'_> {
@@ -14,12 +15,13 @@ impl Repl<'_> {
     pub(super) fn load(&mut self, model: &str, clear: bool) {
         // Ollama can say up front whether it has the model and what it can do; an
         // OpenAI-compatible server answers that with the first reply.
-        let capabilities = match self.chat.backend.ollama() {
-            Some(client) => match self.rt.block_on(client.show(model)) {
+        let backend = self.chat.backend;
+        let capabilities = match backend.capabilities().model_facts {
+            true => match self.rt.block_on(backend.model_info(model)) {
                 Ok(s) => Some(s.capabilities),
                 Err(e) => return self.error(&describe_api_error(&e)),
             },
-            None => None,
+            false => None,
         };
         let same = same_model(model, &self.chat.model);
         self.change(Change::Model {
@@ -59,14 +61,15 @@ impl Repl<'_> {
     }
 
     pub(super) fn models(&mut self) {
-        let listed = match self.chat.backend.ollama() {
-            Some(client) => self
+        let backend = self.chat.backend;
+        let listed = match backend.capabilities().model_facts {
+            true => self
                 .rt
-                .block_on(client.tags())
-                .map(|tags| model_table(&tags.models, &self.chat.model)),
-            None => self
+                .block_on(backend.installed_models())
+                .map(|models| model_table(&models, &self.chat.model)),
+            false => self
                 .rt
-                .block_on(self.chat.backend.list_models())
+                .block_on(backend.list_models())
                 .map(|names| format!("{}\n", describe_models(&names, &self.chat.model))),
         };
         match listed {
@@ -77,11 +80,11 @@ impl Repl<'_> {
 }
 
 /// The installed models, sorted, the current one marked with `*`.
-pub fn model_table(models: &[ModelTag], current: &str) -> String {
+pub fn model_table(models: &[ModelSummary], current: &str) -> String {
     if models.is_empty() {
         return "No models are installed; pull one with `ollama pull NAME`.\n".to_string();
     }
-    let mut sorted: Vec<&ModelTag> = models.iter().collect();
+    let mut sorted: Vec<&ModelSummary> = models.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let width = sorted
         .iter()
@@ -127,7 +130,7 @@ pub fn same_model(a: &str, b: &str) -> bool {
 /// An API error as one line for the REPL, where "--model" advice would not fit.
 pub fn describe_api_error(e: &ApiError) -> String {
     match e {
-        ApiError::ModelNotFound { model } => format!(
+        ApiError::ModelNotFound { model, .. } => format!(
             "model '{model}' not found — pull it with `ollama pull {model}`; /models lists the installed ones"
         ),
         other => other.to_string(),
@@ -138,7 +141,7 @@ pub fn describe_api_error(e: &ApiError) -> String {
 mod tests {
     use super::*;
 
-    fn tag(name: &str, size: u64) -> ModelTag {
+    fn tag(name: &str, size: u64) -> ModelSummary {
         serde_json::from_value(serde_json::json!({
             "name": name, "size": size,
             "details": {"parameter_size": "268.10M", "quantization_level": "Q4_K_M"}

@@ -4,7 +4,7 @@
 use super::command::Setting;
 use super::help::parameter_list;
 use super::Repl;
-use crate::ollama::wire::Think;
+use crate::conversation::Think;
 use crate::session::Change;
 
 impl Repl<'_> {

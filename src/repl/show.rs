@@ -5,17 +5,14 @@ use std::fmt::Write as _;
 
 use super::command::ShowWhat;
 use super::Repl;
-use crate::ollama::wire::ShowResponse;
+use crate::models::ModelInfo;
 use crate::options::Options;
 use crate::render::sanitize;
 
 impl Repl<'_> {
     pub(super) fn show(&mut self, what: ShowWhat) {
         let model = self.chat.model.clone();
-        let Some(client) = self.chat.backend.ollama() else {
-            return self.error("/show needs Ollama's own API; this chat uses --api openai");
-        };
-        let shown = match self.rt.block_on(client.show(&model)) {
+        let shown = match self.rt.block_on(self.chat.backend.model_info(&model)) {
             Ok(s) => s,
             Err(e) => return self.error(&super::models::describe_api_error(&e)),
         };
@@ -47,7 +44,7 @@ fn or_none(text: &str, none: &str) -> String {
 }
 
 /// The `/show info` block: model facts, capabilities, parameters, system prompt, license.
-pub fn info(s: &ShowResponse) -> String {
+pub fn info(s: &ModelInfo) -> String {
     let mut out = String::from("  Model\n");
     let d = &s.details;
     let rows: [(&str, Option<String>); 6] = [
@@ -99,7 +96,7 @@ pub fn info(s: &ShowResponse) -> String {
 }
 
 /// The model's own parameters, then those set in this chat (which win).
-pub fn parameters(s: &ShowResponse, session: &Options) -> String {
+pub fn parameters(s: &ModelInfo, session: &Options) -> String {
     let mut out = String::new();
     let params = s.parameter_pairs();
     if params.is_empty() {
@@ -128,7 +125,7 @@ pub fn parameters(s: &ShowResponse, session: &Options) -> String {
 }
 
 /// The system prompt in use: this chat's own, else the model's.
-pub fn system(s: &ShowResponse, session: Option<&str>) -> String {
+pub fn system(s: &ModelInfo, session: Option<&str>) -> String {
     match session {
         Some(text) => format!("{text}\n(set in this chat; it replaces the model's own)\n"),
         None => or_none(&s.system, "No system message was specified for this model."),
@@ -140,7 +137,7 @@ mod tests {
     use super::*;
 
     /// Shaped like transcript 04_show_tiny (tensors left out).
-    fn tiny() -> ShowResponse {
+    fn tiny() -> ModelInfo {
         serde_json::from_str(r#"{"modelfile":"FROM x\n","parameters":"top_p                          0.95\nnum_ctx                        2048\nstop                           \"<end_of_turn>\"\ntemperature                    0.7\ntop_k                          64","template":"{{ .Prompt }}","system":"You are Tiny, a terse test assistant.","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768,"gemma3.embedding_length":640},"capabilities":["completion","thinking"],"modified_at":"2026-11-29T00:04:09.192291589Z"}"#).unwrap()
     }
 
@@ -151,7 +148,7 @@ mod tests {
 
     #[test]
     fn info_without_optional_parts() {
-        let s = ShowResponse::default();
+        let s = ModelInfo::default();
         assert_eq!(info(&s), "  Model\n");
     }
 
@@ -166,7 +163,7 @@ mod tests {
         );
         assert!(text.ends_with("User defined parameters:\nstop                           \"a\" \"b c\"\ntemperature                    0.2\n"));
         assert_eq!(
-            parameters(&ShowResponse::default(), &Options::default()),
+            parameters(&ModelInfo::default(), &Options::default()),
             "No parameters were specified for this model.\n"
         );
     }
@@ -179,7 +176,7 @@ mod tests {
         );
         assert!(system(&tiny(), Some("be brief")).starts_with("be brief\n"));
         assert_eq!(
-            system(&ShowResponse::default(), None),
+            system(&ModelInfo::default(), None),
             "No system message was specified for this model.\n"
         );
     }

@@ -85,7 +85,7 @@ fn ms(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ollama::wire::FinalStats;
+    use crate::conversation::FinalStats;
     use crate::turn::CancelReason;
 
     fn outcome(

@@ -8,12 +8,14 @@ use super::load::Loaded;
 use super::replay::{describe, options_text, stats_text};
 use super::short_id;
 use super::state::SessionState;
-use crate::ollama::wire::ChatRequest;
+use crate::backend::Api;
+use crate::conversation::ChatRequest;
+use crate::error::ApiError;
 
-/// The request the session's next turn would build from, without a new message: built with the
-/// client's own request type, so it is exactly what the client sends. `stream` is off so that a
-/// plain `curl` prints one JSON answer.
-pub fn to_request_json(l: &Loaded) -> String {
+/// The request the session's next turn would build from, without a new message, as `api` takes
+/// it: encoded by the same adapter that sends it, so it is exactly what the client sends.
+/// `stream` is off so that a plain `curl` prints one JSON answer.
+pub fn to_request_json(l: &Loaded, api: Api) -> Result<String, ApiError> {
     let st = &l.state;
     let request = ChatRequest {
         model: &st.model,
@@ -24,9 +26,10 @@ pub fn to_request_json(l: &Loaded) -> String {
         think: None,
         keep_alive: None,
     };
-    let mut s = serde_json::to_string_pretty(&request).expect("a request always serialises");
+    let body = api.request_body(&request)?;
+    let mut s = serde_json::to_string_pretty(&body).expect("a JSON value always serialises");
     s.push('\n');
-    s
+    Ok(s)
 }
 
 /// Everything that happened, as Markdown.
@@ -84,8 +87,9 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::TurnStatus;
     use crate::options::Options;
-    use crate::session::format::{event_line, header_line, Event, Header, Reply, Status};
+    use crate::session::format::{event_line, header_line, Event, Header, Reply};
     use crate::session::load::parse;
 
     fn loaded() -> Loaded {
@@ -100,7 +104,7 @@ mod tests {
             Change::Assistant(Reply {
                 content: "您好！".into(),
                 thinking: "greet".into(),
-                status: Status::Ok,
+                status: TurnStatus::Ok,
                 error: None,
                 latency: 0.5,
                 ttft: Some(0.1),
@@ -120,7 +124,9 @@ mod tests {
 
     #[test]
     fn json_is_a_chat_request_body() {
-        let v: serde_json::Value = serde_json::from_str(&to_request_json(&loaded())).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&to_request_json(&loaded(), crate::backend::Api::Ollama).unwrap())
+                .unwrap();
         assert_eq!(
             v,
             serde_json::json!({

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::conversation::TurnStatus;
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
 
@@ -123,22 +124,13 @@ pub enum Change {
     },
 }
 
-/// How a turn ended, as the turn log spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Error,
-    Cancelled,
-}
-
 /// A reply and how it went: the same numbers as the turn log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     pub content: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub thinking: String,
-    pub status: Status,
+    pub status: TurnStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Seconds from request sent to the final chunk (or to the end of a failed turn).
@@ -164,9 +156,9 @@ impl Reply {
             content: o.content.clone(),
             thinking: o.thinking.clone(),
             status: match o.ending {
-                Ending::Done => Status::Ok,
-                Ending::Cancelled(_) => Status::Cancelled,
-                Ending::Failed(_) => Status::Error,
+                Ending::Done => TurnStatus::Ok,
+                Ending::Cancelled(_) => TurnStatus::Cancelled,
+                Ending::Failed(_) => TurnStatus::Error,
             },
             error: match &o.ending {
                 Ending::Done => None,
@@ -185,7 +177,7 @@ impl Reply {
 
     /// A reply that never started leaves no trace in the history.
     pub fn joins_history(&self) -> bool {
-        self.status == Status::Ok || !self.content.is_empty()
+        self.status == TurnStatus::Ok || !self.content.is_empty()
     }
 }
 
@@ -309,7 +301,7 @@ mod tests {
         let reply = Reply {
             content: "光合作用".into(),
             thinking: "hmm".into(),
-            status: Status::Cancelled,
+            status: TurnStatus::Cancelled,
             error: Some("interrupted by the user".into()),
             latency: 1.5,
             ttft: Some(0.12),
@@ -435,7 +427,7 @@ mod tests {
         let mut r = Reply {
             content: String::new(),
             thinking: String::new(),
-            status: Status::Error,
+            status: TurnStatus::Error,
             error: Some("x".into()),
             latency: 0.1,
             ttft: None,
@@ -448,7 +440,7 @@ mod tests {
         r.content = "partial".into();
         assert!(r.joins_history());
         r.content.clear();
-        r.status = Status::Ok;
+        r.status = TurnStatus::Ok;
         assert!(r.joins_history());
     }
 }

@@ -186,9 +186,10 @@ fn is_blank(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ollama::wire::Role;
+    use crate::conversation::Role;
+    use crate::conversation::TurnStatus;
     use crate::options::Options;
-    use crate::session::format::{event_line, header_line, Change, Reply, Status};
+    use crate::session::format::{event_line, header_line, Change, Reply};
 
     fn sample() -> String {
         let h = Header::new("tiny", "http://h", Some("老師"), &Options::default());
@@ -200,7 +201,7 @@ mod tests {
             Change::Assistant(Reply {
                 content: "您好！".into(),
                 thinking: String::new(),
-                status: Status::Ok,
+                status: TurnStatus::Ok,
                 error: None,
                 latency: 0.5,
                 ttft: Some(0.1),

@@ -16,7 +16,7 @@ pub mod rerun;
 pub mod state;
 pub mod store;
 
-pub use format::{Change, Event, Header, Reply, Status};
+pub use format::{Change, Event, Header, Reply};
 pub use load::{load_file, Loaded};
 pub use state::SessionState;
 pub use store::SessionWriter;

@@ -4,10 +4,11 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::format::{Change, Reply, Status};
+use super::format::{Change, Reply};
 use super::load::Loaded;
 use super::short_id;
 use super::state::SessionState;
+use crate::conversation::TurnStatus;
 use crate::options::Options;
 use crate::render::sanitize;
 
@@ -241,9 +242,9 @@ pub fn options_text(o: &Options) -> String {
 pub fn stats_text(model: &str, r: &Reply) -> String {
     let mut parts = Vec::new();
     match r.status {
-        Status::Ok => {}
-        Status::Cancelled => parts.push("cancelled".to_string()),
-        Status::Error => parts.push(format!(
+        TurnStatus::Ok => {}
+        TurnStatus::Cancelled => parts.push("cancelled".to_string()),
+        TurnStatus::Error => parts.push(format!(
             "error: {}",
             r.error.as_deref().unwrap_or("unknown")
         )),
@@ -285,7 +286,7 @@ mod tests {
         let reply = Reply {
             content: "四個字啊".into(),
             thinking: String::new(),
-            status: Status::Ok,
+            status: TurnStatus::Ok,
             error: None,
             latency: 2.0,
             ttft: Some(0.5),

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal};
 
 use tokio::runtime::Runtime;
 
-use super::format::{Change, Header, Reply, Status};
+use super::format::{Change, Header, Reply};
 use super::load::Loaded;
 use super::replay::options_text;
 use super::short_id;
@@ -15,8 +15,9 @@ use crate::backend::Backend;
 use crate::chat::{ctrl_c, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::Conversation;
+use crate::conversation::TurnStatus;
+use crate::error::ApiError;
 use crate::exit_code::ExitCode;
-use crate::ollama::ApiError;
 use crate::options::{OptionError, Options};
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
@@ -229,7 +230,7 @@ pub fn rerun(
     if interrupted {
         return Ok(ExitCode::Interrupted);
     }
-    let failed = refused > 0 || results.iter().any(|r| r.new.status != Status::Ok);
+    let failed = refused > 0 || results.iter().any(|r| r.new.status != TurnStatus::Ok);
     Ok(if failed {
         ExitCode::Error
     } else {
@@ -262,9 +263,9 @@ fn tokens(r: Option<&Reply>) -> String {
 
 fn status(r: Option<&Reply>) -> String {
     match r.map(|r| r.status) {
-        Some(Status::Ok) => "ok".into(),
-        Some(Status::Cancelled) => "cancelled".into(),
-        Some(Status::Error) => "error".into(),
+        Some(TurnStatus::Ok) => "ok".into(),
+        Some(TurnStatus::Cancelled) => "cancelled".into(),
+        Some(TurnStatus::Error) => "error".into(),
         None => "-".into(),
     }
 }
@@ -354,7 +355,7 @@ fn summary(results: &[Compared]) -> String {
             "{}/{} ok",
             results
                 .iter()
-                .filter(|r| r.new.status == Status::Ok)
+                .filter(|r| r.new.status == TurnStatus::Ok)
                 .count(),
             results.len()
         ),
@@ -371,7 +372,7 @@ fn count(r: Option<&Reply>) -> String {
 mod tests {
     use super::*;
 
-    fn reply(latency: f64, ttft: Option<f64>, tokens: Option<u64>, status: Status) -> Reply {
+    fn reply(latency: f64, ttft: Option<f64>, tokens: Option<u64>, status: TurnStatus) -> Reply {
         Reply {
             content: "x".into(),
             thinking: String::new(),
@@ -415,15 +416,15 @@ mod tests {
     fn summary_totals() {
         let results = vec![
             Compared {
-                old: Some(reply(1.0, Some(0.2), Some(10), Status::Ok)),
+                old: Some(reply(1.0, Some(0.2), Some(10), TurnStatus::Ok)),
                 old_model: "a".into(),
-                new: reply(0.5, Some(0.1), Some(4), Status::Ok),
+                new: reply(0.5, Some(0.1), Some(4), TurnStatus::Ok),
                 new_model: "b".into(),
             },
             Compared {
                 old: None,
                 old_model: "a".into(),
-                new: reply(0.25, None, None, Status::Error),
+                new: reply(0.25, None, None, TurnStatus::Error),
                 new_model: "b".into(),
             },
         ];

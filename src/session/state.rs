@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::format::{Change, Event, Header};
 use crate::conversation::Conversation;
-use crate::ollama::wire::{Message, Role};
+use crate::conversation::{Message, Role};
 use crate::options::Options;
 
 /// The state a session file describes after its last event.
@@ -135,13 +135,14 @@ pub fn apply(core: Core<'_>, change: &Change) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::format::{Reply, Status};
+    use crate::conversation::TurnStatus;
+    use crate::session::format::Reply;
 
     fn state(system: Option<&str>) -> SessionState {
         SessionState::from_header(&Header::new("m", "h", system, &Options::default()))
     }
 
-    fn reply(content: &str, status: Status) -> Change {
+    fn reply(content: &str, status: TurnStatus) -> Change {
         Change::Assistant(Reply {
             content: content.into(),
             thinking: String::new(),
@@ -181,9 +182,9 @@ mod tests {
             &mut st,
             vec![
                 user("q1"),
-                reply("a1", Status::Ok),
+                reply("a1", TurnStatus::Ok),
                 user("q2"),
-                reply("a2", Status::Ok),
+                reply("a2", TurnStatus::Ok),
                 Change::Undo,
             ],
         )
@@ -202,9 +203,9 @@ mod tests {
             &mut st,
             vec![
                 user("q1"),
-                reply("", Status::Error),
+                reply("", TurnStatus::Error),
                 user("q1"),
-                reply("half", Status::Cancelled),
+                reply("half", TurnStatus::Cancelled),
             ],
         )
         .unwrap();
@@ -218,10 +219,10 @@ mod tests {
             &mut st,
             vec![
                 user("q1"),
-                reply("bad", Status::Ok),
+                reply("bad", TurnStatus::Ok),
                 Change::Retry,
                 user("q1"),
-                reply("good", Status::Ok),
+                reply("good", TurnStatus::Ok),
             ],
         )
         .unwrap();
@@ -237,7 +238,7 @@ mod tests {
         // …and a crash mid-turn followed by a resumed chat.
         run(
             &mut st,
-            vec![user("lost"), user("q"), reply("a", Status::Ok)],
+            vec![user("lost"), user("q"), reply("a", TurnStatus::Ok)],
         )
         .unwrap();
         assert_eq!(contents(&st), ["User:q", "Assistant:a"]);
@@ -283,9 +284,9 @@ mod tests {
             &mut st,
             vec![
                 user("q1"),
-                reply("a1", Status::Ok),
+                reply("a1", TurnStatus::Ok),
                 user("q2"),
-                reply("a2", Status::Ok),
+                reply("a2", TurnStatus::Ok),
                 Change::Context {
                     dropped: vec![1, 2],
                     summary: Some("they said hello".into()),
@@ -319,6 +320,6 @@ mod tests {
     #[test]
     fn a_reply_needs_a_question() {
         let mut st = state(None);
-        assert!(run(&mut st, vec![reply("a", Status::Ok)]).is_err());
+        assert!(run(&mut st, vec![reply("a", TurnStatus::Ok)]).is_err());
     }
 }

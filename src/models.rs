@@ -1,24 +1,62 @@
-//! The JSON shapes of Ollama's model-management endpoints (`/api/ps`, `/api/show`, `/api/pull`,
-//! `/api/create`, `/api/copy`, `/api/delete`), as recorded from a v0.32 server.
+//! What a server says about its models, in the client's own terms: the installed ones, the loaded
+//! ones, one model's facts, the progress of a pull or create, and what a new model is made of.
+//!
+//! Their serde shapes are Ollama's (recorded from a v0.32 server): it is the API with the richest
+//! model management, and its names are the ones users know from `ollama show`. Other adapters
+//! fill in what their API can say and leave the rest at its default.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::wire::ModelDetails;
 use crate::options::Options;
 
-/// `GET /api/ps`.
+/// One installed model.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PsResponse {
+pub struct ModelSummary {
+    pub name: String,
     #[serde(default)]
-    pub models: Vec<RunningModel>,
+    pub size: u64,
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    #[serde(default)]
+    pub details: ModelDetails,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+impl ModelSummary {
+    /// A model known by name alone (a server that lists ids only).
+    pub fn named(name: String) -> Self {
+        ModelSummary {
+            name,
+            size: 0,
+            modified_at: None,
+            details: ModelDetails::default(),
+            capabilities: Vec::new(),
+        }
+    }
+}
+
+/// The `details` block shared by tags, ps and show.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ModelDetails {
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub family: Option<String>,
+    #[serde(default)]
+    pub parameter_size: Option<String>,
+    #[serde(default)]
+    pub quantization_level: Option<String>,
+    #[serde(default)]
+    pub context_length: Option<u64>,
 }
 
 /// A model loaded in memory.
 #[derive(Debug, Clone, Deserialize)]
-pub struct RunningModel {
+pub struct LoadedModel {
     pub name: String,
     /// Bytes in memory, RAM and VRAM together.
     #[serde(default)]
@@ -36,7 +74,7 @@ pub struct RunningModel {
 
 /// `POST /api/show`. Every text field may be absent (a model without a system prompt has none).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ShowResponse {
+pub struct ModelInfo {
     #[serde(default)]
     pub modelfile: String,
     #[serde(default)]
@@ -60,7 +98,7 @@ pub struct ShowResponse {
     pub raw: Value,
 }
 
-impl ShowResponse {
+impl ModelInfo {
     /// `general.architecture`, which prefixes the other `model_info` keys.
     pub fn architecture(&self) -> Option<&str> {
         self.model_info
@@ -98,7 +136,7 @@ impl ShowResponse {
 
 /// One line of a `/api/pull` or `/api/create` stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ProgressUpdate {
+pub struct Progress {
     #[serde(default)]
     pub status: String,
     /// Set while a layer is transferred; `total`/`completed` are its bytes (omitted when zero).
@@ -111,12 +149,6 @@ pub struct ProgressUpdate {
     /// A failure inside the 200 stream.
     #[serde(default)]
     pub error: Option<String>,
-}
-
-/// The body of `POST /api/pull`.
-#[derive(Debug, Serialize)]
-pub struct PullRequest<'a> {
-    pub model: &'a str,
 }
 
 /// `license` is one string, or a list when a Modelfile has several LICENSE lines.
@@ -159,19 +191,6 @@ pub struct CreateRequest {
     pub requires: Option<String>,
 }
 
-/// The body of `POST /api/copy`.
-#[derive(Debug, Serialize)]
-pub struct CopyRequest<'a> {
-    pub source: &'a str,
-    pub destination: &'a str,
-}
-
-/// The body of `DELETE /api/delete` and `POST /api/show`.
-#[derive(Debug, Serialize)]
-pub struct ModelRequest<'a> {
-    pub model: &'a str,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,8 +198,8 @@ mod tests {
     #[test]
     fn ps_matches_the_recording() {
         let body = r#"{"models":[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"digest":"74ad131c9d8278532f41d87de16dd2dbbf89e785df4f3a1e892917fa3578d3ad","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]}"#;
-        let ps: PsResponse = serde_json::from_str(body).unwrap();
-        let m = &ps.models[0];
+        let ps: Value = serde_json::from_str(body).unwrap();
+        let m: LoadedModel = serde_json::from_value(ps["models"][0].clone()).unwrap();
         assert_eq!(m.name, "tiny:latest");
         assert_eq!(m.size, 285_149_756);
         assert_eq!(m.size_vram, 0);
@@ -190,13 +209,13 @@ mod tests {
 
     #[test]
     fn progress_lines_of_a_pull() {
-        let p: ProgressUpdate = serde_json::from_str(
+        let p: Progress = serde_json::from_str(
             r#"{"status":"pulling 74ad131c9d82","digest":"sha256:74ad","total":253113673}"#,
         )
         .unwrap();
         assert_eq!(p.total, Some(253_113_673));
         assert_eq!(p.completed, None);
-        let e: ProgressUpdate =
+        let e: Progress =
             serde_json::from_str(r#"{"error":"pull model manifest: no such host"}"#).unwrap();
         assert_eq!(
             e.error.as_deref(),
@@ -230,7 +249,7 @@ mod tests {
 
     #[test]
     fn show_arch_info() {
-        let s: ShowResponse = serde_json::from_str(
+        let s: ModelInfo = serde_json::from_str(
             r#"{"model_info":{"general.architecture":"gemma3","gemma3.context_length":32768}}"#,
         )
         .unwrap();

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::ollama::wire::{Message, Role};
+use super::message::{Message, Role};
 
 /// The chat so far. A system prompt, when there is one, is always the first message, so the history
 /// can be sent as one borrowed slice. `meta` runs parallel to `messages`.

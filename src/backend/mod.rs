@@ -1,0 +1,390 @@
+//! The one seam between the chat and the server it talks to, and the only module that knows which
+//! APIs exist: Ollama's own (`ollama`) and the OpenAI-compatible one (`openai`). Everything above
+//! it asks a [`Backend`] and gets the conversation's own types back, or a typed "this server
+//! cannot" ([`ApiError::Unsupported`]) that the caller turns into one clear line.
+//!
+//! Replies of every API become the same events (`ChatEvent`), handed out per network read so the
+//! turn can flush once per read.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::conversation::{ChatEvent, ChatRequest};
+use crate::error::{ApiError, FeedError};
+use crate::models::{CreateRequest, LoadedModel, ModelInfo, ModelSummary, Progress};
+use crate::turn::{Reply, ReplySource};
+use crate::{ollama, openai};
+
+/// Which API the server speaks, chosen with `--api` or `OLLAMA_CHAT_API`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Api {
+    /// Ollama's own API (`/api/chat`): every option, `keep_alive`, model management.
+    #[default]
+    Ollama,
+    /// The OpenAI chat-completions API (`/chat/completions`): OpenAI, vLLM, llama.cpp, Ollama's /v1.
+    #[value(name = "openai")]
+    OpenAi,
+}
+
+impl Api {
+    pub fn parse(s: &str) -> Option<Api> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ollama" => Some(Api::Ollama),
+            "openai" => Some(Api::OpenAi),
+            _ => None,
+        }
+    }
+
+    /// The name `--api` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Ollama => "ollama",
+            Api::OpenAi => "openai",
+        }
+    }
+
+    /// Where the server is when `--base-url` is not given (Ollama's comes from OLLAMA_HOST).
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Api::Ollama => None,
+            Api::OpenAi => Some(openai::DEFAULT_BASE_URL),
+        }
+    }
+
+    /// Every name `--api` takes.
+    pub fn names() -> Vec<&'static str> {
+        use clap::ValueEnum;
+        Api::value_variants().iter().map(|a| a.name()).collect()
+    }
+
+    /// The environment variable (or `.env` entry) the base URL is read from.
+    pub fn base_url_var(self) -> Option<&'static str> {
+        match self {
+            Api::Ollama => None,
+            Api::OpenAi => Some("OPENAI_BASE_URL"),
+        }
+    }
+
+    /// The environment variable (or `.env` entry) the API key is read from.
+    pub fn key_var(self) -> &'static str {
+        match self {
+            Api::Ollama => "OLLAMA_API_KEY",
+            Api::OpenAi => "OPENAI_API_KEY",
+        }
+    }
+
+    /// Whether a remote server of this API needs a key (a loopback one never does).
+    pub fn needs_key(self) -> bool {
+        !matches!(self, Api::Ollama)
+    }
+
+    /// The JSON body this API's chat endpoint takes for `req` (what `sessions export` writes).
+    pub fn request_body(self, req: &ChatRequest<'_>) -> Result<serde_json::Value, ApiError> {
+        let body = match self {
+            Api::Ollama => serde_json::to_value(ollama::wire::WireRequest::from(req)),
+            Api::OpenAi => {
+                let body = openai::wire::CompletionRequest::from_chat(req)
+                    .map_err(|e| ApiError::Request(e.to_string()))?;
+                serde_json::to_value(body)
+            }
+        };
+        body.map_err(|e| ApiError::Request(format!("cannot encode the request: {e}")))
+    }
+
+    /// Refuses, before anything is sent, settings this API cannot express: a user who asked for
+    /// `num_ctx=8192` must not get a silently different answer.
+    pub fn check_request(self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
+        match self {
+            Api::Ollama => Ok(()),
+            Api::OpenAi => openai::wire::CompletionRequest::from_chat(req)
+                .map(drop)
+                .map_err(|e| ApiError::Request(e.to_string())),
+        }
+    }
+}
+
+/// What a server can do besides chatting, so callers can say so before asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// It reports a model's facts and the loaded models' windows (`/api/show`, `/api/ps`), so the
+    /// context window can be learned.
+    pub model_facts: bool,
+    /// It pulls, creates, copies and deletes models.
+    pub manage_models: bool,
+}
+
+/// A client for the configured server.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    client: Client,
+}
+
+#[derive(Debug, Clone)]
+enum Client {
+    Ollama(ollama::Client),
+    OpenAi(openai::Client),
+}
+
+impl Backend {
+    /// A client for `api` at `base_url`; the key is sent as the API wants it, never shown.
+    pub fn new(api: Api, base_url: &str, api_key: Option<String>) -> Result<Backend, ApiError> {
+        let client = match api {
+            Api::Ollama => Client::Ollama(ollama::Client::new(base_url, api_key)?),
+            Api::OpenAi => Client::OpenAi(openai::Client::new(base_url, api_key)?),
+        };
+        Ok(Backend { client })
+    }
+
+    pub fn api(&self) -> Api {
+        match self.client {
+            Client::Ollama(_) => Api::Ollama,
+            Client::OpenAi(_) => Api::OpenAi,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        match &self.client {
+            Client::Ollama(c) => c.base_url(),
+            Client::OpenAi(c) => c.base_url(),
+        }
+    }
+
+    /// How errors and notes name the server.
+    pub fn server_name(&self) -> &'static str {
+        match self.client {
+            Client::Ollama(_) => ollama::error::SERVER,
+            Client::OpenAi(_) => openai::error::SERVER,
+        }
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        let ollama = matches!(self.client, Client::Ollama(_));
+        Capabilities {
+            model_facts: ollama,
+            manage_models: ollama,
+        }
+    }
+
+    /// Sends one chat request and returns once the server has accepted it.
+    pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ReplyStream, ApiError> {
+        let inner = match &self.client {
+            Client::Ollama(c) => Inner::Ollama(ollama::Reply::new(c.chat(req).await?)),
+            Client::OpenAi(c) => Inner::OpenAi(Box::new(c.chat(req).await?)),
+        };
+        Ok(ReplyStream { inner })
+    }
+
+    /// The names of the models the server offers, sorted.
+    pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
+        match &self.client {
+            Client::Ollama(c) => {
+                let mut names: Vec<String> =
+                    c.tags().await?.models.into_iter().map(|m| m.name).collect();
+                names.sort();
+                Ok(names)
+            }
+            Client::OpenAi(c) => c.models().await,
+        }
+    }
+
+    /// The installed models with what the server says of each (size, family, capabilities); a
+    /// server that only names its models gives names alone.
+    pub async fn installed_models(&self) -> Result<Vec<ModelSummary>, ApiError> {
+        match &self.client {
+            Client::Ollama(c) => Ok(c.tags().await?.models),
+            Client::OpenAi(c) => Ok(c
+                .models()
+                .await?
+                .into_iter()
+                .map(ModelSummary::named)
+                .collect()),
+        }
+    }
+
+    /// The models loaded in memory, with the window each was loaded with.
+    pub async fn loaded_models(&self) -> Result<Vec<LoadedModel>, ApiError> {
+        Ok(self.ollama("list the loaded models")?.ps().await?.models)
+    }
+
+    /// One model's facts: parameters, template, system prompt, architecture, capabilities.
+    pub async fn model_info(&self, model: &str) -> Result<ModelInfo, ApiError> {
+        self.ollama("describe a model")?.show(model).await
+    }
+
+    /// Loads the model with the request's options (a chat with no messages), so that
+    /// `loaded_models` then shows the window our requests get.
+    pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
+        self.ollama("load a model ahead of a chat")?.load(req).await
+    }
+
+    /// Downloads a model; its progress arrives through the stream.
+    pub async fn pull(&self, model: &str) -> Result<ProgressStream, ApiError> {
+        let stream = self.manager("pull models")?.pull(model).await?;
+        Ok(ProgressStream(stream))
+    }
+
+    /// Creates a model; its progress arrives through the stream.
+    pub async fn create(&self, req: &CreateRequest) -> Result<ProgressStream, ApiError> {
+        let stream = self.manager("create models")?.create(req).await?;
+        Ok(ProgressStream(stream))
+    }
+
+    pub async fn copy(&self, source: &str, destination: &str) -> Result<(), ApiError> {
+        self.manager("copy models")?.copy(source, destination).await
+    }
+
+    pub async fn delete(&self, model: &str) -> Result<(), ApiError> {
+        self.manager("delete models")?.delete(model).await
+    }
+
+    /// Whether the server already has the file with this digest (creating from a local file).
+    pub async fn blob_exists(&self, digest: &str) -> Result<bool, ApiError> {
+        self.manager("create models")?.blob_exists(digest).await
+    }
+
+    /// Uploads the file at `path` as the blob `digest`.
+    /// `sent` counts the bytes sent, for a progress bar.
+    pub async fn upload_blob(
+        &self,
+        digest: &str,
+        path: &Path,
+        sent: Arc<AtomicU64>,
+    ) -> Result<(), ApiError> {
+        self.manager("create models")?
+            .upload_file(digest, path, sent)
+            .await
+    }
+
+    /// The Ollama client for what only Ollama's API offers, or the typed refusal.
+    fn ollama(&self, what: &'static str) -> Result<&ollama::Client, ApiError> {
+        match &self.client {
+            Client::Ollama(c) => Ok(c),
+            _ => Err(ApiError::Unsupported {
+                server: self.server_name(),
+                what,
+                hint: Some("that needs Ollama's own API: --api ollama"),
+            }),
+        }
+    }
+
+    fn manager(&self, what: &'static str) -> Result<&ollama::Client, ApiError> {
+        self.ollama(what)
+    }
+}
+
+impl ReplySource for Backend {
+    type Reply = ReplyStream;
+
+    fn server_name(&self) -> &'static str {
+        Backend::server_name(self)
+    }
+
+    async fn open(&self, request: &ChatRequest<'_>) -> Result<ReplyStream, ApiError> {
+        self.chat(request).await
+    }
+}
+
+/// The status stream of a pull or create. Dropping it closes the connection, which is how a pull
+/// is cancelled.
+pub struct ProgressStream(ollama::ProgressStream);
+
+impl ProgressStream {
+    /// The next status; `None` at the end. A failure inside the stream comes with `error` set.
+    pub async fn next(&mut self) -> Result<Option<Progress>, ApiError> {
+        self.0.next().await
+    }
+}
+
+/// A reply in flight. Dropping it closes the connection, which stops the server generating.
+pub struct ReplyStream {
+    inner: Inner,
+}
+
+enum Inner {
+    Ollama(ollama::Reply),
+    /// Boxed: a whole reqwest response, where Ollama's side holds only a channel.
+    OpenAi(Box<openai::ChatResponse>),
+}
+
+impl Reply for ReplyStream {
+    async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        match &mut self.inner {
+            Inner::Ollama(r) => r.read().await,
+            Inner::OpenAi(r) => r.read().await,
+        }
+    }
+
+    fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        match &mut self.inner {
+            Inner::Ollama(r) => r.feed(bytes, on_event),
+            Inner::OpenAi(r) => r.feed(bytes, on_event),
+        }
+    }
+
+    fn finish<E>(
+        &mut self,
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        match &mut self.inner {
+            Inner::Ollama(r) => r.finish(on_event),
+            Inner::OpenAi(r) => r.finish(on_event),
+        }
+    }
+}
+
+/// The model list as the REPL's `/models` shows it: one per line, the current one marked.
+pub fn describe_models(names: &[String], current: &str) -> String {
+    if names.is_empty() {
+        return "The server offers no models.".to_string();
+    }
+    names
+        .iter()
+        .map(|n| {
+            let mark = if n == current { "*" } else { " " };
+            format!("{mark} {n}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_names() {
+        assert_eq!(Api::parse("openai"), Some(Api::OpenAi));
+        assert_eq!(Api::parse(" Ollama "), Some(Api::Ollama));
+        assert_eq!(Api::parse("nope"), None);
+        for api in [Api::Ollama, Api::OpenAi] {
+            assert_eq!(Api::parse(api.name()), Some(api));
+        }
+    }
+
+    #[test]
+    fn what_only_ollama_can_do_is_a_typed_refusal() {
+        let b = Backend::new(Api::OpenAi, "http://127.0.0.1:1/v1", None).unwrap();
+        assert!(!b.capabilities().model_facts);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let e = rt.block_on(b.loaded_models()).unwrap_err();
+        assert!(matches!(e, ApiError::Unsupported { .. }), "{e:?}");
+        assert_eq!(e.exit_code(), crate::exit_code::ExitCode::Usage);
+        assert!(e.to_string().contains("--api ollama"), "{e}");
+    }
+
+    #[test]
+    fn model_listing_marks_the_current_one() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(describe_models(&names, "b"), "  a\n* b");
+        assert_eq!(describe_models(&[], "b"), "The server offers no models.");
+    }
+}

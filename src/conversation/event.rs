@@ -1,0 +1,96 @@
+//! What a reply stream means to the client, whichever API it came from: text and thinking deltas,
+//! one final event with the statistics, or an error; and how a turn ended.
+
+use serde::{Deserialize, Serialize};
+
+/// One event of a streamed reply. Borrows from the bytes it was decoded from, so a token costs no
+/// allocation.
+#[derive(Debug, PartialEq)]
+pub enum ChatEvent<'a> {
+    /// Reply text and/or thinking text; either may be empty.
+    Delta { content: &'a str, thinking: &'a str },
+    /// The reply is complete; it may still carry a last bit of text.
+    Done { content: &'a str, stats: FinalStats },
+    /// The server reported a failure inside the stream: the turn failed.
+    Error(String),
+}
+
+/// What the server reported at the end of a reply: why it stopped, token counts and timings.
+/// A server that omits a count leaves it `None`; durations are nanoseconds, 0 when not reported.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FinalStats {
+    /// Why generation stopped, in Ollama's words (`stop`, `length`, `load`); other APIs' reasons
+    /// are mapped onto them where one means the same.
+    pub done_reason: Option<String>,
+    pub total_duration: u64,
+    pub load_duration: u64,
+    /// Tokens of the prompt as the server counted them.
+    pub prompt_eval_count: Option<u64>,
+    pub prompt_eval_duration: u64,
+    /// Tokens of the reply.
+    pub eval_count: Option<u64>,
+    pub eval_duration: u64,
+    /// The server reported no token counts at all (an OpenAI-compatible server that ignored
+    /// `include_usage`), so a missing count is unknown rather than 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_unknown: bool,
+}
+
+impl FinalStats {
+    /// Generation speed as the server measured it, when it reported enough to say.
+    pub fn eval_rate(&self) -> Option<f64> {
+        match self.eval_count {
+            Some(n) if self.eval_duration > 0 => Some(n as f64 / (self.eval_duration as f64 / 1e9)),
+            _ => None,
+        }
+    }
+}
+
+/// How a turn ended, as the turn log and the session file spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Ok,
+    Error,
+    Cancelled,
+}
+
+impl TurnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::Ok => "ok",
+            TurnStatus::Error => "error",
+            TurnStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for TurnStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_spellings_agree() {
+        for s in [TurnStatus::Ok, TurnStatus::Error, TurnStatus::Cancelled] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn eval_rate_needs_a_count_and_a_duration() {
+        let s = FinalStats {
+            eval_count: Some(40),
+            eval_duration: 427_743_000,
+            ..FinalStats::default()
+        };
+        assert!((s.eval_rate().unwrap() - 93.515).abs() < 0.01);
+        assert_eq!(FinalStats::default().eval_rate(), None);
+    }
+}

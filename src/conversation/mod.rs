@@ -1,0 +1,13 @@
+//! The conversation's own types, which belong to no API: messages and their parts (`message`),
+//! what a request asks for (`request`), what a reply stream means (`event`), and the history sent
+//! on every turn (`history`). Pure data, no I/O; every API adapter maps to and from these.
+
+pub mod event;
+pub mod history;
+pub mod message;
+pub mod request;
+
+pub use event::{ChatEvent, FinalStats, TurnStatus};
+pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
+pub use message::{Image, Message, Role, ToolCall, ToolResultOf};
+pub use request::{ChatRequest, Think};

@@ -1,0 +1,46 @@
+//! What one chat request asks for, in the client's own terms: the model, the history and the
+//! settings. Each adapter maps it to its API's body, refusing what that API cannot express.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::message::Message;
+use crate::options::Options;
+
+/// `think` takes a boolean or, for some models, an effort level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Think {
+    On(bool),
+    Level(String),
+}
+
+/// One chat request. Borrowed, so that a long history is encoded without a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: &'a [Message],
+    pub stream: bool,
+    /// Model options under Ollama's names (`temperature`, `num_ctx`, …), the client's vocabulary.
+    pub options: &'a Options,
+    /// `"json"` or a JSON schema the reply must follow.
+    pub format: Option<&'a Value>,
+    pub think: Option<&'a Think>,
+    /// How long the server keeps the model loaded (an Ollama setting).
+    pub keep_alive: Option<&'a Value>,
+}
+
+impl<'a> ChatRequest<'a> {
+    /// A streamed request with no settings beyond the options.
+    pub fn new(model: &'a str, messages: &'a [Message], options: &'a Options) -> Self {
+        ChatRequest {
+            model,
+            messages,
+            stream: true,
+            options,
+            format: None,
+            think: None,
+            keep_alive: None,
+        }
+    }
+}

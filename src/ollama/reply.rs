@@ -1,0 +1,92 @@
+//! A chat reply in flight, as the turn reads it: network batches in, chat events out. Everything
+//! after the final chunk or an error line is ignored.
+
+use bytes::Bytes;
+
+use super::client::ChatResponse;
+use super::ndjson::{event, parse_chunk, LineSplitter};
+use crate::conversation::ChatEvent;
+use crate::error::{ApiError, FeedError};
+
+/// Dropping it closes the connection, which stops the server generating.
+pub struct Reply {
+    resp: ChatResponse,
+    lines: LineSplitter,
+    /// The final chunk or an error line was seen: nothing after it counts.
+    ended: bool,
+}
+
+impl Reply {
+    pub fn new(resp: ChatResponse) -> Self {
+        Reply {
+            resp,
+            lines: LineSplitter::new(),
+            ended: false,
+        }
+    }
+
+    /// The next bytes off the network; `None` at the end of the body.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.resp.chunk().await
+    }
+
+    /// Decodes the bytes of one read into events.
+    pub fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        let mut on_line = ndjson_events(&mut self.ended, on_event);
+        self.lines.feed(bytes, &mut on_line)
+    }
+
+    /// The body ended cleanly: decodes a last line without a newline.
+    pub fn finish<E>(
+        &mut self,
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        let mut on_line = ndjson_events(&mut self.ended, on_event);
+        self.lines.finish(&mut on_line)
+    }
+}
+
+/// NDJSON line → event, ignoring everything after the final chunk or an error line.
+fn ndjson_events<'e, E>(
+    ended: &'e mut bool,
+    mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E> + 'e,
+) -> impl FnMut(&[u8]) -> Result<(), FeedError<E>> + 'e {
+    move |line| {
+        if *ended {
+            return Ok(());
+        }
+        let chunk = parse_chunk(line).map_err(FeedError::Decode)?;
+        let ev = event(&chunk);
+        if matches!(ev, ChatEvent::Done { .. } | ChatEvent::Error(_)) {
+            *ended = true;
+        }
+        on_event(ev).map_err(FeedError::Sink)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_events_stop_after_the_final_chunk() {
+        let mut ended = false;
+        let mut seen = Vec::new();
+        let mut lines = LineSplitter::new();
+        let body = b"{\"message\":{\"content\":\"a\"},\"done\":false}\n{\"done\":true,\"done_reason\":\"stop\"}\nnot json\n";
+        let r = {
+            let mut on_line = ndjson_events(&mut ended, |ev: ChatEvent<'_>| {
+                seen.push(format!("{ev:?}"));
+                Ok::<(), ()>(())
+            });
+            lines.feed(body, &mut on_line)
+        };
+        assert!(r.is_ok(), "garbage after the final chunk is ignored");
+        assert!(ended);
+        assert_eq!(seen.len(), 2);
+    }
+}
