@@ -118,35 +118,35 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::ollama::wire::{PsResponse, TagsResponse};
 
     const TAGS: &str = r#"{"models":[{"name":"tiny-think:latest","model":"tiny-think:latest","modified_at":"2026-11-29T00:04:24.895981715Z","size":253113743,"digest":"ad59","details":{"parent_model":"","format":"gguf","family":"gemma3","families":["gemma3"],"parameter_size":"268.10M","quantization_level":"Q4_K_M","context_length":32768,"embedding_length":640},"capabilities":["completion","thinking"]},{"name":"tiny:latest","model":"tiny:latest","modified_at":"2026-11-28T00:04:09.192291589Z","size":1300000000,"digest":"74ad","details":{"family":"gemma3","parameter_size":"268.10M","quantization_level":"Q4_K_M"},"capabilities":["completion"]}]}"#;
 
     #[test]
     fn the_recorded_tags_as_a_table() {
-        let tags: TagsResponse = serde_json::from_str(TAGS).unwrap();
+        let tags: Value = serde_json::from_str(TAGS).unwrap();
+        let models: Vec<ModelSummary> = serde_json::from_value(tags["models"].clone()).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 29, 0, 9, 33).unwrap();
         assert_eq!(
-            models_table(&tags.models, now),
+            models_table(&models, now),
             "NAME               SIZE    FAMILY  PARAMS   QUANT   MODIFIED\n\
              tiny-think:latest  253 MB  gemma3  268.10M  Q4_K_M  5 minutes ago\n\
              tiny:latest        1.3 GB  gemma3  268.10M  Q4_K_M  1 day ago\n"
         );
-        let j = tag_json(&tags.models[0]);
+        let j = tag_json(&models[0]);
         assert_eq!(j["capabilities"], json!(["completion", "thinking"]));
         assert_eq!(j["context_length"], 32768);
     }
 
     #[test]
     fn the_recorded_ps_as_a_table() {
-        let ps: PsResponse = serde_json::from_str(r#"{"models":[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"digest":"74ad","details":{"family":"gemma3"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]}"#).unwrap();
+        let ps: Vec<LoadedModel> = serde_json::from_str(r#"[{"name":"tiny:latest","model":"tiny:latest","size":285149756,"digest":"74ad","details":{"family":"gemma3"},"expires_at":"2026-11-29T00:34:14.261747097Z","size_vram":0,"context_length":2048}]"#).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 29, 0, 9, 33).unwrap();
         assert_eq!(
-            ps_table(&ps.models, now),
+            ps_table(&ps, now),
             "NAME         SIZE    PROCESSOR  CONTEXT  UNTIL\n\
              tiny:latest  285 MB  100% CPU   2048     in 24 minutes\n"
         );
-        assert_eq!(running_json(&ps.models[0])["processor"], "100% CPU");
+        assert_eq!(running_json(&ps[0])["processor"], "100% CPU");
     }
 
     #[test]

@@ -448,7 +448,8 @@ mod tests {
         let opts = Options::default();
         let ctx = ctx_for(&id, &opts, "q");
         let bad_line = br#"{"message":{"content":"your card 4111 1111 1111 1111 is"#;
-        let decode = crate::ollama::ndjson::parse_chunk(bad_line).unwrap_err();
+        let parsed = serde_json::from_slice::<serde_json::Value>(bad_line).unwrap_err();
+        let decode = crate::error::DecodeError::new(bad_line, parsed);
         let o = outcome(None, Ending::Failed(ApiError::Decode(decode)));
         let full = written(LogContent::Full, &ctx, &o);
         assert!(full["error"].as_str().unwrap().contains("4111 1111"));

@@ -1,9 +1,7 @@
 //! The argument parsers of the commands in the table (`command.rs`): pure, one per command that
 //! takes arguments, each returning the `SlashCommand` or a `ParseError` that shows the usage.
 
-use super::command::{
-    all_names, find, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec,
-};
+use super::slash::{HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec};
 use crate::context::Strategy;
 use crate::conversation::Think;
 use crate::log::pause::LogSwitch;
@@ -46,36 +44,6 @@ pub(super) fn no_args(spec: &Spec, rest: &str) -> Result<(), ParseError> {
     match rest.split_whitespace().next() {
         Some(arg) => Err(spec.unexpected(arg)),
         None => Ok(()),
-    }
-}
-
-pub(super) fn parse_help(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
-    let mut it = rest.split_whitespace();
-    let topic = match it.next() {
-        None => HelpTopic::All,
-        Some(w) if w.eq_ignore_ascii_case("shortcuts") => HelpTopic::Shortcuts,
-        Some(w) => {
-            let name = if w.starts_with('/') {
-                w.to_ascii_lowercase()
-            } else {
-                format!("/{}", w.to_ascii_lowercase())
-            };
-            match find(&name) {
-                Some(s) => HelpTopic::Command(s.name),
-                None => {
-                    return Err(ParseError::UnknownArgument {
-                        command: spec.name,
-                        arg: w.to_string(),
-                        suggestion: nearest(&name, all_names()),
-                        usage: spec.usage(),
-                    })
-                }
-            }
-        }
-    };
-    match it.next() {
-        Some(extra) => Err(spec.unexpected(extra)),
-        None => Ok(SlashCommand::Help(topic)),
     }
 }
 

@@ -1,200 +1,11 @@
 //! Slash commands: ONE table (name, aliases, arguments, help, sub-commands) that drives parsing,
 //! `/help` and tab completion, and the pure parser from a typed line to a `SlashCommand`.
 
-use super::args::{
-    no_args, parse_copy, parse_help, parse_load, parse_log, parse_model, parse_set, parse_show,
+use super::args::{no_args, parse_copy, parse_load, parse_log, parse_model, parse_set, parse_show};
+pub use super::slash::{
+    Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub,
 };
-use crate::context::Strategy;
-use crate::conversation::Think;
-use crate::log::pause::LogSwitch;
 use crate::suggest::nearest;
-
-/// A command the REPL understands, with its arguments checked.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SlashCommand {
-    Help(HelpTopic),
-    Bye,
-    Clear,
-    Show(ShowWhat),
-    Set(Setting),
-    /// Switch model; `clear` empties the conversation too.
-    Load {
-        model: String,
-        clear: bool,
-    },
-    /// Show the model, or switch to another one (keeping the conversation).
-    Model(Option<String>),
-    Models,
-    Retry,
-    Undo,
-    Edit,
-    /// Copy the last reply, or its N-th fenced code block (1-based).
-    Copy(Option<usize>),
-    Context,
-    Stats,
-    /// `/save NAME`: names the session (the text after the command).
-    Save(String),
-    /// `/session [load NAME|ID]` (the text after the command).
-    Session(String),
-    /// `/log [on|off]`: pause or resume the turn log, or say where it goes.
-    Log(LogSwitch),
-}
-
-/// What `/help` explains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HelpTopic {
-    All,
-    Shortcuts,
-    /// One command, by its table name.
-    Command(&'static str),
-}
-
-/// What `/show` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShowWhat {
-    Info,
-    Parameters,
-    System,
-    Template,
-    Modelfile,
-    License,
-}
-
-/// A `/set` change.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Setting {
-    /// `/set parameter` alone: list the names and their types.
-    ListParameters,
-    /// One option and its value(s); several only for `stop`.
-    Parameter {
-        name: String,
-        values: Vec<String>,
-    },
-    System(String),
-    Verbose(bool),
-    /// `json`, a JSON schema object, or `None` for `/set noformat`.
-    Format(Option<serde_json::Value>),
-    Think(Think),
-    WordWrap(bool),
-    History(bool),
-    /// What happens when the history outgrows the context window.
-    Context(Strategy),
-}
-
-/// Why a line starting with `/` is not a valid command; the message says what would be.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ParseError {
-    #[error("unknown command '{name}'{}. Type /? for help", did_you_mean(*.suggestion))]
-    Unknown {
-        name: String,
-        suggestion: Option<&'static str>,
-    },
-    #[error("{command}: unknown argument '{arg}'{}. Usage: {usage}", did_you_mean(*.suggestion))]
-    UnknownArgument {
-        command: &'static str,
-        arg: String,
-        suggestion: Option<&'static str>,
-        usage: String,
-    },
-    #[error("{command}: missing {what}. Usage: {usage}")]
-    Missing {
-        command: &'static str,
-        what: &'static str,
-        usage: String,
-    },
-    #[error("{command}: unexpected '{arg}'. Usage: {usage}")]
-    Unexpected {
-        command: &'static str,
-        arg: String,
-        usage: String,
-    },
-    #[error("{command}: {problem}. Usage: {usage}")]
-    Invalid {
-        command: &'static str,
-        problem: String,
-        usage: String,
-    },
-}
-
-fn did_you_mean(s: Option<&str>) -> String {
-    s.map(|s| format!(" (did you mean {s}?)"))
-        .unwrap_or_default()
-}
-
-/// One row of the command table.
-pub struct Spec {
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-    /// Argument syntax as shown in help, e.g. `MODEL [--clear]`.
-    pub args: &'static str,
-    pub help: &'static str,
-    pub subs: &'static [Sub],
-    /// What completes the argument after the command (or after a sub-command).
-    pub completes: Completes,
-    parse: fn(&Spec, &str) -> Result<SlashCommand, ParseError>,
-}
-
-/// A sub-command (`/show info`, `/set verbose`).
-pub struct Sub {
-    pub name: &'static str,
-    pub args: &'static str,
-    pub help: &'static str,
-}
-
-/// Which values tab completion offers for a command's argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completes {
-    Nothing,
-    Subs,
-    Models,
-    Commands,
-}
-
-impl Spec {
-    pub fn usage(&self) -> String {
-        if self.args.is_empty() {
-            self.name.to_string()
-        } else {
-            format!("{} {}", self.name, self.args)
-        }
-    }
-
-    pub(super) fn sub(&self, word: &str) -> Result<&'static Sub, ParseError> {
-        self.subs
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(word))
-            .ok_or_else(|| ParseError::UnknownArgument {
-                command: self.name,
-                arg: word.to_string(),
-                suggestion: nearest(word, self.subs.iter().map(|s| s.name)),
-                usage: self.usage(),
-            })
-    }
-
-    pub(super) fn missing(&self, what: &'static str) -> ParseError {
-        ParseError::Missing {
-            command: self.name,
-            what,
-            usage: self.usage(),
-        }
-    }
-
-    pub(super) fn unexpected(&self, arg: &str) -> ParseError {
-        ParseError::Unexpected {
-            command: self.name,
-            arg: arg.to_string(),
-            usage: self.usage(),
-        }
-    }
-
-    pub(super) fn invalid(&self, problem: impl Into<String>) -> ParseError {
-        ParseError::Invalid {
-            command: self.name,
-            problem: problem.into(),
-            usage: self.usage(),
-        }
-    }
-}
 
 const SHOW_SUBS: &[Sub] = &[
     Sub {
@@ -472,6 +283,36 @@ pub const COMMANDS: &[Spec] = &[
 ];
 
 /// The table row for a command name or alias (`/?` → `/help`).
+fn parse_help(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
+    let mut it = rest.split_whitespace();
+    let topic = match it.next() {
+        None => HelpTopic::All,
+        Some(w) if w.eq_ignore_ascii_case("shortcuts") => HelpTopic::Shortcuts,
+        Some(w) => {
+            let name = if w.starts_with('/') {
+                w.to_ascii_lowercase()
+            } else {
+                format!("/{}", w.to_ascii_lowercase())
+            };
+            match find(&name) {
+                Some(s) => HelpTopic::Command(s.name),
+                None => {
+                    return Err(ParseError::UnknownArgument {
+                        command: spec.name,
+                        arg: w.to_string(),
+                        suggestion: nearest(&name, all_names()),
+                        usage: spec.usage(),
+                    })
+                }
+            }
+        }
+    };
+    match it.next() {
+        Some(extra) => Err(spec.unexpected(extra)),
+        None => Ok(SlashCommand::Help(topic)),
+    }
+}
+
 pub fn find(name: &str) -> Option<&'static Spec> {
     COMMANDS
         .iter()

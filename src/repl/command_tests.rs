@@ -3,6 +3,10 @@
 use super::*;
 use serde_json::json;
 
+use crate::context::Strategy;
+use crate::conversation::Think;
+use crate::log::pause::LogSwitch;
+
 fn ok(line: &str) -> SlashCommand {
     parse(line)
         .unwrap_or_else(|e| panic!("{line:?} failed: {e}"))

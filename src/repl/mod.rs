@@ -19,6 +19,7 @@ pub mod input;
 mod models;
 mod set;
 mod show;
+mod slash;
 pub mod stats;
 mod tty;
 
