@@ -1,10 +1,19 @@
 //! `POST /api/chat`: validation like the real server, then the reply engine shared by the default
 //! echo reply and scripted replies (streams, faults, byte splits).
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::context::{count_prompt, message_tokens, request_window};
+use super::fast::fast_or_default_chat;
+use super::http::{response_head, After, BodyOut, Conn, Framing, Gone, Request};
+use super::json::{
+    check_field, decode_body, first_json_value, go_quote, go_str, rfc3339_nano, str_field,
+};
+use super::routes::{capabilities, keep_alive, JSON, NDJSON};
+use super::{ChatReply, End, Script};
 
 // ============================================================================================
 // POST /api/chat

@@ -2,10 +2,19 @@
 //! socket takes them (one NDJSON line per HTTP chunk, as the real server frames them, but written
 //! in large batches rather than one `write` per token).
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::chat::{
+    default_chat, final_json, message_json, messages, prompt_tokens, stream_requested, Plan,
+};
+use super::http::{response_head, After, Conn, Framing, Gone};
+use super::json::{go_str, rfc3339_nano, str_field};
+use super::routes::NDJSON;
+use super::{End, FakeOllama};
 
 // ============================================================================================
 // Public API

@@ -1,10 +1,17 @@
 //! HTTP/1.1 by hand: accepting connections, parsing requests, writing plain and chunked responses,
 //! and noticing when a client hangs up.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use std::{io, thread};
 
-#[allow(unused_imports)]
-use super::*;
+use super::chat::error_json;
+use super::json::http_date;
+use super::routes::{route, JSON};
+use super::Shared;
 
 // ============================================================================================
 // Connections

@@ -5,16 +5,12 @@
 //! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`; model management in
 //! `manage`), the reply engine
 //! (streamed and whole), response writing, and small helpers (Go-style JSON strings, model facts, time).
-#![allow(dead_code)]
-
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -27,25 +23,14 @@ mod manage;
 mod openai;
 mod routes;
 
-#[allow(unused_imports)]
-use chat::*;
-#[allow(unused_imports)]
-use context::*;
-#[allow(unused_imports)]
-use fast::*;
-#[allow(unused_imports)]
 pub use fast::{fast_stream_text, FastStream};
-#[allow(unused_imports)]
-use http::*;
-#[allow(unused_imports)]
-use json::*;
-use manage::*;
-#[allow(unused_imports)]
-pub use manage::{PullReply, PullScript, PULL_LAYERS, PULL_STEPS};
-#[allow(unused_imports)]
-use openai::*;
-#[allow(unused_imports)]
-use routes::*;
+pub use manage::{PullReply, PullScript};
+
+use context::request_window;
+use http::{accept_loop, find_header, Request};
+use json::{first_json_value, rfc3339_nano};
+use manage::ManageState;
+use routes::{keep_alive, normalize_model_name, DEFAULT_NUM_CTX, FOREVER};
 
 // ============================================================================================
 // Public API
@@ -81,12 +66,7 @@ impl FakeOllama {
         }
     }
 
-    /// `"http://127.0.0.1:PORT"`
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// `"127.0.0.1:PORT"` (what a user would put in `OLLAMA_HOST`).
+    /// `"127.0.0.1:PORT" (what a user would put in `OLLAMA_HOST`).
     pub fn host_port(&self) -> String {
         self.addr.to_string()
     }
@@ -96,6 +76,14 @@ impl FakeOllama {
     /// (and one containing "embed" is an embedding-only model that refuses chat, as `tiny-embed` did).
     pub fn set_models(&self, names: &[&str]) {
         self.shared.lock().models = model_entries(names);
+    }
+}
+
+// The scripting and inspection API, for tests.
+impl FakeOllama {
+    /// `"http://127.0.0.1:PORT"`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Queue a scripted reply for the next POST /api/chat (FIFO). When the queue is empty the default

@@ -8,10 +8,16 @@
 //! `[DONE]` (what OpenAI and vLLM send; Ollama v0.32 itself just ends the stream), `End::Drop` and
 //! `End::Stall` as on `/api/chat`, `split_every` cuts the SSE bytes anywhere.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::chat::{messages, prompt_tokens, tokenize, wait_whole_generation, Plan};
+use super::http::{response_head, After, BodyOut, Conn, Framing, Gone, Request};
+use super::json::{decode_body, go_quote, go_str, str_field};
+use super::routes::{capabilities, normalize_model_name, JSON};
+use super::{ChatReply, End, Script};
 
 pub(crate) const SSE: &str = "text/event-stream";
 

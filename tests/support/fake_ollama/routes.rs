@@ -1,9 +1,17 @@
 //! Which handler answers which path, the endpoints other than chat, and the model facts they serve.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::chat::handle_chat;
+use super::http::{After, Conn, Gone, Request};
+use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
+use super::manage::route_manage;
+use super::openai::{handle_v1_chat, handle_v1_model, handle_v1_models};
+use super::Loaded;
 
 // ============================================================================================
 // Routing
