@@ -9,10 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use super::chat::{
-    default_chat, final_json, message_json, messages, prompt_tokens, stream_requested, Plan,
+    default_chat, final_json, message_json, messages, prompt_tokens, stream_requested,
 };
 use super::http::{response_head, After, Conn, Framing, Gone};
 use super::json::{go_str, rfc3339_nano, str_field};
+use super::reply::Plan;
 use super::routes::NDJSON;
 use super::{End, FakeOllama};
 

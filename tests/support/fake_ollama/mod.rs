@@ -21,6 +21,7 @@ mod http;
 mod json;
 mod manage;
 mod openai;
+mod reply;
 mod routes;
 
 pub use fast::{fast_stream_text, FastStream};
