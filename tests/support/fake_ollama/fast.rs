@@ -115,6 +115,7 @@ pub(crate) fn fast_reply(conn: &Conn, fast: &FastStream, body: &Value) -> Result
         eval_count: count as u64,
         done_reason: done_reason.to_string(),
         stream: true,
+        ping: false,
         started,
     };
     push_chunk(&mut buf, &final_json(&plan, "", ""));

@@ -327,6 +327,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        529 => "Site Overloaded",
         _ => "Unknown",
     }
 }

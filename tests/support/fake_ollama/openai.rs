@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use super::anthropic::{check_x_api_key, is_anthropic};
 use super::chat::{messages, prompt_tokens, tokenize};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{decode_body, go_quote, go_str, str_field};
@@ -58,9 +59,12 @@ impl Conn<'_> {
     }
 }
 
-/// The key check of a server started with `require_api_key`: 401 in OpenAI's shape, or `None`
-/// when the request may go on.
+/// The key check of a server started with `require_api_key`: 401 in OpenAI's shape (in
+/// Anthropic's for an Anthropic request), or `None` when the request may go on.
 pub(crate) fn check_api_key(req: &Request, conn: &Conn) -> Option<Result<After, Gone>> {
+    if is_anthropic(req) {
+        return check_x_api_key(req, conn);
+    }
     let wanted = conn.shared.lock().api_key.clone()?;
     let given = req
         .header("Authorization")

@@ -21,6 +21,8 @@ pub(crate) struct Plan {
     /// In Ollama's words ("stop", "length"); each encoder maps it to its API's.
     pub(crate) done_reason: String,
     pub(crate) stream: bool,
+    /// Anthropic only: an `event: ping` after `message_start`.
+    pub(crate) ping: bool,
     pub(crate) started: Instant,
 }
 
@@ -46,6 +48,7 @@ impl Plan {
             end: script.end,
             split_every: script.split_every,
             stream,
+            ping: script.ping,
             started,
         }
     }
@@ -72,6 +75,7 @@ impl Plan {
             end: End::Final,
             split_every: None,
             stream,
+            ping: false,
             started,
         }
     }

@@ -1262,3 +1262,5 @@ fn fast_stream_default_length_delay_queue_and_errors() {
     fake.set_fast_stream(None);
     assert_eq!(contents(&chat(&fake, &user("hi")).lines()), "echo: hi");
 }
+
+mod anthropic;
