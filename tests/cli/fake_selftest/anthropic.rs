@@ -486,3 +486,18 @@ fn the_key_is_checked_and_every_request_is_recorded() {
     assert_eq!(fake.bodies_of("POST", "/v1/messages"), recorded);
     assert!(fake.wait_for_chats(4, Duration::from_secs(1)));
 }
+
+#[test]
+fn a_client_that_asks_to_close_gets_one_connection_header() {
+    let fake = FakeOllama::start();
+    let body = ask("hi", true).to_string();
+    let resp = request_with(&fake, "/v1/messages", &body, &[("Connection", "close")]);
+    let connection: Vec<&str> = resp
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "Connection")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(connection, ["close"]);
+    assert!(resp.complete);
+}

@@ -293,6 +293,10 @@ pub(crate) fn response_head(
 ) -> Vec<u8> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in headers {
+        // A client that asked to close gets `Connection: close` below instead of the handler's.
+        if close && name.eq_ignore_ascii_case("Connection") {
+            continue;
+        }
         let _ = write!(head, "{name}: {value}\r\n");
     }
     let _ = write!(head, "Date: {}\r\n", http_date(SystemTime::now()));
