@@ -1,7 +1,8 @@
 //! The in-repo fake Ollama as a process of its own, in fast-stream mode, for benchmarks and for
-//! trying the client by hand. Not shipped: it is an example target (`cargo run --release --example
-//! fake_ollama`), and the end-to-end benchmark runs the same code by starting itself with
-//! `--fake-server`. It prints its port on stdout, then serves until killed.
+//! trying the client by hand: the end-to-end benchmark binary started with `--fake-server`
+//! (`cargo bench --bench e2e -- --fake-server --tokens 5000`). Not an example target of its own,
+//! so that `cargo test` compiles the fake once. It prints its port on stdout, then serves until
+//! killed.
 //!
 //! Every chat gets `options.num_predict` tokens (or `--tokens N` without it) as fast as the socket
 //! takes them, after `--first-token-delay-ms D`.
@@ -44,15 +45,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--models" => out.models = value()?.split(',').map(str::to_string).collect(),
             "-h" | "--help" => return Err(USAGE.to_string()),
+            // `cargo bench` adds it to whatever it passes on.
+            "--bench" => {}
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
     Ok(out)
-}
-
-/// The example's entry point (the e2e benchmark calls `serve` itself).
-pub fn main() {
-    serve(std::env::args().skip(1))
 }
 
 /// Starts the server as the arguments say, prints its port, and serves until the process is killed.
