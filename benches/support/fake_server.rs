@@ -6,8 +6,10 @@
 //! Every chat gets `options.num_predict` tokens (or `--tokens N` without it) as fast as the socket
 //! takes them, after `--first-token-delay-ms D`.
 
+// Public, as in the tests: this process uses only the server and fast-stream mode, and the rest
+// of the fake (scripted replies, recorded requests) is its API for the tests, not dead code.
 #[path = "../../tests/support/fake_ollama/mod.rs"]
-mod fake_ollama;
+pub mod fake_ollama;
 
 use std::io::Write;
 use std::time::Duration;
@@ -48,8 +50,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(out)
 }
 
-#[allow(dead_code)]
-fn main() {
+/// The example's entry point (the e2e benchmark calls `serve` itself).
+pub fn main() {
     serve(std::env::args().skip(1))
 }
 

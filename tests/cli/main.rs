@@ -1,6 +1,7 @@
-//! Integration tests: the real `ollama-chat` binary against the in-repo fake Ollama server, through
-//! pipes (assert_cmd) and pseudo-terminals (rexpect), with HOME, XDG folders and OLLAMA_HOST
-//! isolated per test.
+//! Integration tests, one binary so the fake server is compiled once: the real `ollama-chat`
+//! binary against the in-repo fake Ollama server, through pipes (assert_cmd) and pseudo-terminals
+//! (rexpect), with HOME, XDG folders and OLLAMA_HOST isolated per test; the fake's own self-tests
+//! (`fake_selftest`); and session save → load round trips through the library (`session_roundtrip`).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -10,6 +11,7 @@ mod harness;
 
 mod context;
 mod failures;
+mod fake_selftest;
 mod log;
 mod log_privacy;
 mod logs_cmd;
@@ -22,6 +24,7 @@ mod repl;
 mod repl_commands;
 mod repl_input;
 mod replay;
+mod session_roundtrip;
 mod sessions;
 mod speed;
 mod stats_cmd;

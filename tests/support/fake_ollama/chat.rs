@@ -1,10 +1,19 @@
-//! `POST /api/chat`: validation like the real server, then the reply engine shared by the default
-//! echo reply and scripted replies (streams, faults, byte splits).
+//! `POST /api/chat`: validation like the real server, the default echo reply, and Ollama's NDJSON
+//! frames for the reply engine (`reply.rs`) that plays it and scripted replies.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::context::{count_prompt, message_tokens, request_window};
+use super::fast::fast_or_default_chat;
+use super::http::{After, Conn, Gone, Request};
+use super::json::{
+    check_field, decode_body, first_json_value, go_quote, go_str, rfc3339_nano, str_field,
+};
+use super::reply::{play, take_queued, Frames, Part, Plan, Queued};
+use super::routes::{capabilities, keep_alive, JSON, NDJSON};
 
 // ============================================================================================
 // POST /api/chat
@@ -14,39 +23,16 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     let started = Instant::now();
     let decoded = decode_chat_request(&req.body);
     let load_only = decoded.as_ref().is_ok_and(|body| messages(body).is_empty());
-    let scripted = if load_only {
-        None
+    let queued = if load_only {
+        Queued::Nothing
     } else {
-        conn.shared.lock().queue.pop_front()
+        take_queued(conn, &OllamaFrames)
     };
-    let script = match scripted {
-        None => return fast_or_default_chat(decoded, conn, started),
-        Some(ChatReply::HttpError { status, message }) => return conn.send_error(status, &message),
-        Some(ChatReply::HttpErrorHeaders {
-            status,
-            message,
-            headers,
-        }) => {
-            let mut all: Vec<(&str, &str)> = vec![("Content-Type", JSON)];
-            all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            return conn.send(status, &all, error_json(&message).as_bytes());
-        }
-        Some(ChatReply::Raw(bytes)) => {
-            conn.write_all(&bytes)?;
-            return Ok(After::Close);
-        }
-        Some(ChatReply::Tokens(tokens)) => Script {
-            tokens,
-            ..Script::default()
-        },
-        Some(ChatReply::Thinking { thinking, content }) => Script {
-            thinking,
-            tokens: content,
-            ..Script::default()
-        },
-        Some(ChatReply::Script(script)) => script,
+    let script = match queued {
+        Queued::Nothing => return fast_or_default_chat(decoded, conn, started),
+        Queued::Answered(result) => return result,
+        Queued::Play(script) => script,
     };
-
     // Scripted replies skip validation; the request only supplies the model name, the stream flag
     // and the prompt size.
     let body = first_json_value(&req.body)
@@ -54,24 +40,9 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
         .unwrap_or(Value::Null);
     let model = str_field(&body, "model").to_string();
     conn.shared.mark_loaded(&model, &body);
-    let eval_count = (script.thinking.len() + script.tokens.len()) as u64;
-    let plan = Plan {
-        model,
-        prompt_eval_count: script
-            .prompt_eval_count
-            .unwrap_or_else(|| count_prompt(conn.shared, &body)),
-        eval_count: script.eval_count.unwrap_or(eval_count),
-        done_reason: script.done_reason.unwrap_or_else(|| "stop".to_string()),
-        thinking: script.thinking,
-        tokens: script.tokens,
-        first_delay: script.first_delay,
-        delay: script.delay,
-        end: script.end,
-        split_every: script.split_every,
-        stream: stream_requested(&body),
-        started,
-    };
-    run_plan(conn, &plan)
+    let prompt = count_prompt(conn.shared, &body);
+    let plan = Plan::scripted(script, model, prompt, stream_requested(&body), started);
+    play(conn, &plan, &mut OllamaFrames)
 }
 
 /// What a real server answers when nothing is queued: validation, then an echo of the last user message.
@@ -159,21 +130,16 @@ pub(crate) fn default_chat(
     }
 
     conn.shared.mark_loaded(model, &body);
-    let plan = Plan {
-        model: model.to_string(),
-        prompt_eval_count,
-        eval_count: (thinking.len() + tokens.len()) as u64,
-        done_reason: done_reason.to_string(),
+    let plan = Plan::generated(
+        model,
         thinking,
         tokens,
-        first_delay: Duration::ZERO,
-        delay: Duration::ZERO,
-        end: End::Final,
-        split_every: None,
-        stream: stream_requested(&body),
+        done_reason,
+        prompt_eval_count,
+        stream_requested(&body),
         started,
-    };
-    run_plan(conn, &plan)
+    );
+    play(conn, &plan, &mut OllamaFrames)
 }
 
 /// Decodes a chat body as Go's `json.Decoder` into `api.ChatRequest` would, with its error messages.
@@ -239,109 +205,46 @@ pub(crate) fn tokenize(text: &str) -> Vec<String> {
 }
 
 // ============================================================================================
-// Reply engine (shared by default and scripted replies)
+// Ollama's frames: NDJSON lines
 // ============================================================================================
 
-pub(crate) struct Plan {
-    pub(crate) model: String,
-    pub(crate) thinking: Vec<String>,
-    pub(crate) tokens: Vec<String>,
-    pub(crate) first_delay: Duration,
-    pub(crate) delay: Duration,
-    pub(crate) end: End,
-    pub(crate) split_every: Option<usize>,
-    pub(crate) prompt_eval_count: u64,
-    pub(crate) eval_count: u64,
-    pub(crate) done_reason: String,
-    pub(crate) stream: bool,
-    pub(crate) started: Instant,
-}
+/// `/api/chat`'s bytes: one NDJSON line per chunk, the `done:true` object last, errors as
+/// `{"error":msg}`.
+pub(crate) struct OllamaFrames;
 
-pub(crate) fn run_plan(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
-    if plan.stream {
-        stream_reply(conn, plan)
-    } else {
-        whole_reply(conn, plan)
+impl Frames for OllamaFrames {
+    fn stream_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[("Content-Type", NDJSON)]
     }
-}
 
-/// `application/x-ndjson`, chunked, one line per chunk (or `split_every` pieces).
-pub(crate) fn stream_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
-    let head = response_head(
-        200,
-        &[("Content-Type", NDJSON)],
-        Framing::Chunked,
-        conn.close,
-    );
-    let mut out = BodyOut::new(conn, head, true, plan.split_every);
-    conn.wait(plan.first_delay)?;
-    let thinking = plan.thinking.iter().map(|t| message_json("", t));
-    let content = plan.tokens.iter().map(|t| message_json(t, ""));
-    let mut sent_any = false;
-    for message in thinking.chain(content) {
-        if sent_any {
-            conn.wait(plan.delay)?;
-        }
-        let line = format!(
-            r#"{{"model":{},"created_at":{},"message":{},"done":false}}"#,
+    fn token(&mut self, plan: &Plan, part: Part, text: &str) -> Vec<String> {
+        let message = match part {
+            Part::Thinking => message_json("", text),
+            Part::Text => message_json(text, ""),
+        };
+        vec![format!(
+            "{{\"model\":{},\"created_at\":{},\"message\":{},\"done\":false}}\n",
             go_str(&plan.model),
             go_str(&rfc3339_nano(SystemTime::now())),
             message
-        );
-        out.push_line(&line)?;
-        sent_any = true;
+        )]
     }
-    match &plan.end {
-        End::Final | End::Error(_) => {
-            if sent_any {
-                conn.wait(plan.delay)?;
-            }
-            let line = match &plan.end {
-                End::Error(message) => error_json(message),
-                _ => final_json(plan, "", ""),
-            };
-            out.push_line(&line)?;
-            out.finish()?;
-            Ok(After::KeepAlive)
-        }
-        End::Drop => {
-            out.flush()?;
-            Ok(After::Close)
-        }
-        End::Stall(duration) => {
-            out.flush()?;
-            conn.wait(*duration)?;
-            Ok(After::Close)
-        }
+
+    fn end(&mut self, plan: &Plan) -> Vec<String> {
+        vec![final_json(plan, "", "") + "\n"]
     }
-}
 
-/// A `"stream": false` answer comes after the time the whole stream would have taken.
-pub(crate) fn wait_whole_generation(conn: &Conn, plan: &Plan) -> Result<(), Gone> {
-    let chunks = u32::try_from(plan.thinking.len() + plan.tokens.len()).unwrap_or(u32::MAX);
-    let generation = plan.delay.checked_mul(chunks).unwrap_or(Duration::MAX);
-    conn.wait(plan.first_delay.saturating_add(generation))
-}
+    fn stream_error(&mut self, _plan: &Plan, message: &str) -> Vec<String> {
+        vec![error_json(message) + "\n"]
+    }
 
-/// `"stream": false`: one JSON object after the whole generation time.
-pub(crate) fn whole_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
-    wait_whole_generation(conn, plan)?;
-    match &plan.end {
-        End::Final => {
-            let json = final_json(plan, &plan.tokens.concat(), &plan.thinking.concat());
-            conn.send_body(
-                200,
-                &[("Content-Type", JSON)],
-                json.as_bytes(),
-                plan.split_every,
-            )
-        }
-        End::Error(message) => conn.send_error(500, message),
-        End::Drop => Ok(After::Close),
-        End::Stall(duration) => {
-            conn.wait(*duration)?;
-            Ok(After::Close)
-        }
+    fn whole(&self, plan: &Plan) -> (&'static str, String) {
+        let json = final_json(plan, &plan.tokens.concat(), &plan.thinking.concat());
+        (JSON, json)
+    }
+
+    fn error(&self, _status: u16, message: &str) -> (&'static str, String) {
+        (JSON, error_json(message))
     }
 }
 

@@ -3,10 +3,11 @@
 //! silent truncation when the prompt does not fit (oldest non-system messages dropped, the latest
 //! kept; a single over-long message cut), as in the `22_ctx_overflow_*` recordings.
 
-#![allow(dead_code)]
+use serde_json::Value;
 
-#[allow(unused_imports)]
-use super::*;
+use super::chat::messages;
+use super::json::str_field;
+use super::{FakeOllama, Shared};
 
 impl FakeOllama {
     /// The window a request without `num_ctx` gets (Ollama's `OLLAMA_CONTEXT_LENGTH` or the

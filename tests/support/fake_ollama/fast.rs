@@ -2,10 +2,20 @@
 //! socket takes them (one NDJSON line per HTTP chunk, as the real server frames them, but written
 //! in large batches rather than one `write` per token).
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::chat::{
+    default_chat, final_json, message_json, messages, prompt_tokens, stream_requested,
+};
+use super::http::{response_head, After, Conn, Framing, Gone};
+use super::json::{go_str, rfc3339_nano, str_field};
+use super::reply::Plan;
+use super::routes::NDJSON;
+use super::{End, FakeOllama};
 
 // ============================================================================================
 // Public API
@@ -105,6 +115,7 @@ pub(crate) fn fast_reply(conn: &Conn, fast: &FastStream, body: &Value) -> Result
         eval_count: count as u64,
         done_reason: done_reason.to_string(),
         stream: true,
+        ping: false,
         started,
     };
     push_chunk(&mut buf, &final_json(&plan, "", ""));

@@ -1,10 +1,17 @@
 //! HTTP/1.1 by hand: accepting connections, parsing requests, writing plain and chunked responses,
 //! and noticing when a client hangs up.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use std::{io, thread};
 
-#[allow(unused_imports)]
-use super::*;
+use super::chat::error_json;
+use super::json::http_date;
+use super::routes::{route, JSON};
+use super::Shared;
 
 // ============================================================================================
 // Connections
@@ -286,6 +293,10 @@ pub(crate) fn response_head(
 ) -> Vec<u8> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in headers {
+        // A client that asked to close gets `Connection: close` below instead of the handler's.
+        if close && name.eq_ignore_ascii_case("Connection") {
+            continue;
+        }
         let _ = write!(head, "{name}: {value}\r\n");
     }
     let _ = write!(head, "Date: {}\r\n", http_date(SystemTime::now()));
@@ -320,6 +331,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        529 => "Site Overloaded",
         _ => "Unknown",
     }
 }

@@ -1,10 +1,10 @@
 //! JSON written the way Go's encoding/json writes it (field order, `\u003c` escapes) and UTC times
 //! without chrono.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
 
 // ============================================================================================
 // JSON helpers (Go's encoding/json conventions)

@@ -2,12 +2,18 @@
 //! registry error), `/api/create` (the JSON body recorded, statuses streamed, the model installed),
 //! `/api/copy`, `/api/delete` (404s exactly as recorded) and `HEAD`/`POST /api/blobs/:digest`.
 
-#![allow(dead_code)]
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-#[allow(unused_imports)]
-use super::*;
+use super::chat::{error_json, stream_requested};
+use super::http::{response_head, After, BodyOut, Conn, Framing, Gone, Request};
+use super::json::{decode_body, go_quote, go_str, rfc3339_nano, str_field};
+use super::routes::{model_digest, normalize_model_name, BLOB, NDJSON, TEXT_PLAIN};
+use super::{FakeOllama, ModelEntry, Shared};
 
 // ============================================================================================
 // Public API (scripted pulls, blobs)
@@ -65,19 +71,11 @@ impl FakeOllama {
             .collect()
     }
 
-    /// Digests of the blobs the server holds (uploaded, or added with `add_blob`), sorted.
+    /// Digests of the blobs the server holds (uploaded with `POST /api/blobs`), sorted.
     pub fn blobs(&self) -> Vec<String> {
         let mut b: Vec<String> = self.shared.lock().manage.blobs.keys().cloned().collect();
         b.sort();
         b
-    }
-
-    pub fn add_blob(&self, digest: &str) {
-        self.shared
-            .lock()
-            .manage
-            .blobs
-            .insert(digest.to_string(), 0);
     }
 
     /// Installed model names, as /api/tags lists them.

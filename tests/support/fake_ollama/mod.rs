@@ -1,23 +1,25 @@
 //! A fake Ollama v0.32 HTTP server for integration tests and benchmarks: std-only (one thread per
-//! connection), shaped byte for byte like the recordings in the Ollama v0.32 transcripts the project was built against.
+//! connection), shaped byte for byte like the recordings in the Ollama v0.32 transcripts the
+//! project was built against.
 //!
-//! Layout: public API, shared state, connection handling, HTTP parsing, routing, endpoints
-//! (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`, `/api/chat`; model management in
-//! `manage`), the reply engine
-//! (streamed and whole), response writing, and small helpers (Go-style JSON strings, model facts, time).
-#![allow(dead_code)]
+//! Layout: this file is the public API (start, script, inspect) and the shared state; `http`
+//! accepts connections, parses requests and writes responses; `routes` maps paths to handlers and
+//! serves the simple endpoints and model facts; the chat routes are `chat` (`/api/chat`),
+//! `openai` (`/v1/chat/completions`, `/v1/models`) and `anthropic` (`/v1/messages`), each an
+//! encoder of its API's frames for the one reply engine in `reply` (tokens, thinking, delays,
+//! faults); `context` is the window and prompt count, `fast` the benchmarks' fast-stream mode,
+//! `manage` pull/create/copy/delete/blobs, and `json` Go-style JSON and times.
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
+mod anthropic;
 mod chat;
 mod context;
 mod fast;
@@ -25,27 +27,17 @@ mod http;
 mod json;
 mod manage;
 mod openai;
+mod reply;
 mod routes;
 
-#[allow(unused_imports)]
-use chat::*;
-#[allow(unused_imports)]
-use context::*;
-#[allow(unused_imports)]
-use fast::*;
-#[allow(unused_imports)]
 pub use fast::{fast_stream_text, FastStream};
-#[allow(unused_imports)]
-use http::*;
-#[allow(unused_imports)]
-use json::*;
-use manage::*;
-#[allow(unused_imports)]
-pub use manage::{PullReply, PullScript, PULL_LAYERS, PULL_STEPS};
-#[allow(unused_imports)]
-use openai::*;
-#[allow(unused_imports)]
-use routes::*;
+pub use manage::{PullReply, PullScript};
+
+use context::request_window;
+use http::{accept_loop, find_header, Request};
+use json::{first_json_value, rfc3339_nano};
+use manage::ManageState;
+use routes::{keep_alive, normalize_model_name, DEFAULT_NUM_CTX, FOREVER};
 
 // ============================================================================================
 // Public API
@@ -81,12 +73,7 @@ impl FakeOllama {
         }
     }
 
-    /// `"http://127.0.0.1:PORT"`
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// `"127.0.0.1:PORT"` (what a user would put in `OLLAMA_HOST`).
+    /// `"127.0.0.1:PORT" (what a user would put in `OLLAMA_HOST`).
     pub fn host_port(&self) -> String {
         self.addr.to_string()
     }
@@ -97,6 +84,14 @@ impl FakeOllama {
     pub fn set_models(&self, names: &[&str]) {
         self.shared.lock().models = model_entries(names);
     }
+}
+
+// The scripting and inspection API, for tests.
+impl FakeOllama {
+    /// `"http://127.0.0.1:PORT"`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
 
     /// Queue a scripted reply for the next POST /api/chat (FIFO). When the queue is empty the default
     /// (echo) reply is used. Load-only requests (no or empty `messages`) never take a queued reply.
@@ -104,8 +99,11 @@ impl FakeOllama {
         self.shared.lock().queue.push_back(reply);
     }
 
-    /// Makes the `/v1` endpoints demand `Authorization: Bearer <key>` (401 in OpenAI's shape
-    /// otherwise), as OpenAI and a gateway do; `None` (the default) accepts any request.
+    /// Makes the `/v1` endpoints demand the key, as OpenAI, Anthropic and a gateway do: the OpenAI
+    /// ones `Authorization: Bearer <key>` (401 in OpenAI's shape otherwise), `/v1/messages`
+    /// `x-api-key: <key>` (401 `authentication_error`), and `GET /v1/models` either, answering a
+    /// request with an `x-api-key` or `anthropic-version` header in Anthropic's shape. `None` (the
+    /// default) accepts any request.
     pub fn require_api_key(&self, key: Option<&str>) {
         self.shared.lock().api_key = key.map(str::to_string);
     }
@@ -115,8 +113,8 @@ impl FakeOllama {
         self.shared.lock().requests.clone()
     }
 
-    /// Bodies (parsed JSON) of every POST /api/chat and /v1/chat/completions received, in order (`Value::Null` for a body that
-    /// is not JSON, so the list lines up with the requests).
+    /// Bodies (parsed JSON) of every POST /api/chat, /v1/chat/completions and /v1/messages received,
+    /// in order (`Value::Null` for a body that is not JSON, so the list lines up with the requests).
     pub fn chat_bodies(&self) -> Vec<Value> {
         self.shared.lock().chat_bodies.clone()
     }
@@ -230,6 +228,9 @@ pub struct Script {
     pub prompt_eval_count: Option<u64>,
     pub eval_count: Option<u64>,
     pub done_reason: Option<String>,
+    /// `POST /v1/messages` only: an `event: ping` right after `message_start`, as Anthropic's own
+    /// servers send (Ollama sends none); the other APIs have no such frame.
+    pub ping: bool,
 }
 
 /// How a scripted stream ends.
@@ -338,7 +339,11 @@ impl Shared {
             headers: req.headers.clone(),
             body: req.body.clone(),
         });
-        if req.method == "POST" && matches!(req.path(), "/api/chat" | "/v1/chat/completions") {
+        let chat = matches!(
+            req.path(),
+            "/api/chat" | "/v1/chat/completions" | "/v1/messages"
+        );
+        if req.method == "POST" && chat {
             let body = first_json_value(&req.body)
                 .and_then(Result::ok)
                 .unwrap_or(Value::Null);

@@ -3,15 +3,22 @@
 //! (`data: {chunk}` + blank line, `data: [DONE]`), the usage chunk when `stream_options.
 //! include_usage` is set, and errors as `{"error":{"message","type","param","code"}}`.
 //!
-//! Scripted replies (`push_chat`) are shared with `/api/chat`, so the same script drives both APIs;
-//! its faults map as: `End::Error` → an OpenAI-style error event, then the stream ends without
+//! Scripted replies (`push_chat`) are shared with the other chat routes and played by the same
+//! engine (`reply.rs`) through `OpenAiFrames`; its faults map as: `End::Error` → an OpenAI-style error event, then the stream ends without
 //! `[DONE]` (what OpenAI and vLLM send; Ollama v0.32 itself just ends the stream), `End::Drop` and
 //! `End::Stall` as on `/api/chat`, `split_every` cuts the SSE bytes anywhere.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::anthropic::{check_x_api_key, is_anthropic};
+use super::chat::{messages, prompt_tokens, tokenize};
+use super::http::{After, Conn, Gone, Request};
+use super::json::{decode_body, go_quote, go_str, str_field};
+use super::reply::{play, take_queued, Frames, Part, Plan, Queued};
+use super::routes::{capabilities, normalize_model_name, JSON};
 
 pub(crate) const SSE: &str = "text/event-stream";
 
@@ -52,9 +59,12 @@ impl Conn<'_> {
     }
 }
 
-/// The key check of a server started with `require_api_key`: 401 in OpenAI's shape, or `None`
-/// when the request may go on.
+/// The key check of a server started with `require_api_key`: 401 in OpenAI's shape (in
+/// Anthropic's for an Anthropic request), or `None` when the request may go on.
 pub(crate) fn check_api_key(req: &Request, conn: &Conn) -> Option<Result<After, Gone>> {
+    if is_anthropic(req) {
+        return check_x_api_key(req, conn);
+    }
     let wanted = conn.shared.lock().api_key.clone()?;
     let given = req
         .header("Authorization")
@@ -133,58 +143,18 @@ pub(crate) fn handle_v1_chat(req: &Request, conn: &Conn) -> Result<After, Gone> 
         return denied;
     }
     let decoded = decode_body(&req.body, "openai.ChatCompletionRequest");
-    let scripted = conn.shared.lock().queue.pop_front();
-    let script = match scripted {
-        None => return default_v1_chat(decoded, conn, started),
-        Some(ChatReply::HttpError { status, message }) => {
-            return conn.send_openai_error(status, &message)
-        }
-        Some(ChatReply::HttpErrorHeaders {
-            status,
-            message,
-            headers,
-        }) => {
-            let json = openai_error_json(&message, openai_error_type(status), None);
-            let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
-            all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            return conn.send(status, &all, json.as_bytes());
-        }
-        Some(ChatReply::Raw(bytes)) => {
-            conn.write_all(&bytes)?;
-            return Ok(After::Close);
-        }
-        Some(ChatReply::Tokens(tokens)) => Script {
-            tokens,
-            ..Script::default()
-        },
-        Some(ChatReply::Thinking { thinking, content }) => Script {
-            thinking,
-            tokens: content,
-            ..Script::default()
-        },
-        Some(ChatReply::Script(script)) => script,
+    let usage = decoded.as_ref().is_ok_and(include_usage);
+    let script = match take_queued(conn, &OpenAiFrames::new(usage)) {
+        Queued::Nothing => return default_v1_chat(decoded, conn, started),
+        Queued::Answered(result) => return result,
+        Queued::Play(script) => script,
     };
     let body = decoded.unwrap_or(Value::Null);
     let model = str_field(&body, "model").to_string();
     conn.shared.mark_loaded(&model, &body);
-    let eval_count = (script.thinking.len() + script.tokens.len()) as u64;
-    let plan = Plan {
-        model,
-        prompt_eval_count: script
-            .prompt_eval_count
-            .unwrap_or_else(|| prompt_tokens(&body)),
-        eval_count: script.eval_count.unwrap_or(eval_count),
-        done_reason: script.done_reason.unwrap_or_else(|| "stop".to_string()),
-        thinking: script.thinking,
-        tokens: script.tokens,
-        first_delay: script.first_delay,
-        delay: script.delay,
-        end: script.end,
-        split_every: script.split_every,
-        stream: v1_stream_requested(&body),
-        started,
-    };
-    run_v1_plan(conn, &plan, include_usage(&body))
+    let stream = v1_stream_requested(&body);
+    let plan = Plan::scripted(script, model, prompt_tokens(&body), stream, started);
+    play(conn, &plan, &mut OpenAiFrames::new(usage))
 }
 
 /// The real server's checks, then an echo of the last user message (as on `/api/chat`).
@@ -246,21 +216,16 @@ pub(crate) fn default_v1_chat(
         }
     }
     conn.shared.mark_loaded(model, &body);
-    let plan = Plan {
-        model: model.to_string(),
-        prompt_eval_count: prompt_tokens(&body),
-        eval_count: (thinking.len() + tokens.len()) as u64,
-        done_reason: done_reason.to_string(),
+    let plan = Plan::generated(
+        model,
         thinking,
         tokens,
-        first_delay: Duration::ZERO,
-        delay: Duration::ZERO,
-        end: End::Final,
-        split_every: None,
-        stream: v1_stream_requested(&body),
+        done_reason,
+        prompt_tokens(&body),
+        v1_stream_requested(&body),
         started,
-    };
-    run_v1_plan(conn, &plan, include_usage(&body))
+    );
+    play(conn, &plan, &mut OpenAiFrames::new(include_usage(&body)))
 }
 
 /// Unlike `/api/chat`, `/v1` streams only when asked to.
@@ -272,14 +237,6 @@ pub(crate) fn include_usage(body: &Value) -> bool {
     body.pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-}
-
-pub(crate) fn run_v1_plan(conn: &Conn, plan: &Plan, usage: bool) -> Result<After, Gone> {
-    if plan.stream {
-        sse_reply(conn, plan, usage)
-    } else {
-        whole_v1_reply(conn, plan)
-    }
 }
 
 fn chunk_json(id: &str, plan: &Plan, choices: &str, usage: Option<&str>) -> String {
@@ -309,111 +266,100 @@ fn completion_id() -> String {
     format!("chatcmpl-{}", unix_nanos() % 999)
 }
 
-/// `text/event-stream`, chunked, one event per HTTP chunk (or `split_every` pieces).
-pub(crate) fn sse_reply(conn: &Conn, plan: &Plan, usage: bool) -> Result<After, Gone> {
-    let head = response_head(200, &[("Content-Type", SSE)], Framing::Chunked, conn.close);
-    let mut out = BodyOut::new(conn, head, true, plan.split_every);
-    let event = |json: &str| format!("data: {json}\n\n");
-    let id = completion_id();
-    conn.wait(plan.first_delay)?;
-    let thinking = plan.thinking.iter().map(|t| (String::new(), t.clone()));
-    let content = plan.tokens.iter().map(|t| (t.clone(), String::new()));
-    let mut sent_any = false;
-    for (text, thought) in thinking.chain(content) {
-        if sent_any {
-            conn.wait(plan.delay)?;
-        }
-        let role = if sent_any {
-            ""
-        } else {
-            r#""role":"assistant","#
-        };
-        let mut delta = format!(r#"{{{role}"content":{}"#, go_str(&text));
-        if !thought.is_empty() {
-            let _ = write!(delta, r#","reasoning":{}"#, go_str(&thought));
-        }
-        delta.push('}');
-        let choices = format!(r#"[{{"index":0,"delta":{delta},"finish_reason":null}}]"#);
-        out.push(event(&chunk_json(&id, plan, &choices, None)).as_bytes())?;
-        sent_any = true;
-    }
-    match &plan.end {
-        End::Final => {
-            if sent_any {
-                conn.wait(plan.delay)?;
-            }
-            let choices = format!(
-                r#"[{{"index":0,"delta":{{}},"finish_reason":{}}}]"#,
-                go_str(&plan.done_reason)
-            );
-            out.push(event(&chunk_json(&id, plan, &choices, None)).as_bytes())?;
-            if usage {
-                let json = chunk_json(&id, plan, "[]", Some(&usage_json(plan)));
-                out.push(event(&json).as_bytes())?;
-            }
-            out.push(b"data: [DONE]\n\n")?;
-            out.finish()?;
-            Ok(After::KeepAlive)
-        }
-        End::Error(message) => {
-            if sent_any {
-                conn.wait(plan.delay)?;
-            }
-            let json = openai_error_json(message, "api_error", None);
-            out.push(event(&json).as_bytes())?;
-            out.finish()?;
-            Ok(After::KeepAlive)
-        }
-        End::Drop => {
-            out.flush()?;
-            Ok(After::Close)
-        }
-        End::Stall(duration) => {
-            out.flush()?;
-            conn.wait(*duration)?;
-            Ok(After::Close)
+// ============================================================================================
+// OpenAI's frames: server-sent events
+// ============================================================================================
+
+/// `/v1/chat/completions`' bytes: one `data: {chunk}` event per HTTP chunk, the role in the first
+/// delta, thinking as `reasoning`; the end is a `finish_reason` chunk, the usage chunk when asked
+/// for, and `data: [DONE]`.
+pub(crate) struct OpenAiFrames {
+    id: String,
+    usage: bool,
+    sent_any: bool,
+}
+
+impl OpenAiFrames {
+    pub(crate) fn new(usage: bool) -> Self {
+        OpenAiFrames {
+            id: completion_id(),
+            usage,
+            sent_any: false,
         }
     }
 }
 
-/// `"stream": false`: one `chat.completion` object (recording 24_v1_chat_completions_nonstream).
-pub(crate) fn whole_v1_reply(conn: &Conn, plan: &Plan) -> Result<After, Gone> {
-    wait_whole_generation(conn, plan)?;
-    match &plan.end {
-        End::Final => {
-            let mut message = format!(
-                r#"{{"role":"assistant","content":{}"#,
-                go_str(&plan.tokens.concat())
-            );
-            if !plan.thinking.is_empty() {
-                let _ = write!(
-                    message,
-                    r#","reasoning":{}"#,
-                    go_str(&plan.thinking.concat())
-                );
-            }
-            message.push('}');
-            let json = format!(
-                r#"{{"id":{},"object":"chat.completion","created":{},"model":{},"system_fingerprint":"fp_ollama","choices":[{{"index":0,"message":{message},"finish_reason":{}}}],"usage":{}}}"#,
-                go_str(&completion_id()),
-                unix_now(),
-                go_str(&plan.model),
-                go_str(&plan.done_reason),
-                usage_json(plan)
-            );
-            conn.send_body(
-                200,
-                &[("Content-Type", "application/json")],
-                json.as_bytes(),
-                plan.split_every,
-            )
+fn event(json: &str) -> String {
+    format!("data: {json}\n\n")
+}
+
+impl Frames for OpenAiFrames {
+    fn stream_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[("Content-Type", SSE)]
+    }
+
+    fn token(&mut self, plan: &Plan, part: Part, text: &str) -> Vec<String> {
+        let role = if self.sent_any {
+            ""
+        } else {
+            r#""role":"assistant","#
+        };
+        self.sent_any = true;
+        let delta = match part {
+            Part::Text => format!(r#"{{{role}"content":{}}}"#, go_str(text)),
+            Part::Thinking => format!(r#"{{{role}"content":"","reasoning":{}}}"#, go_str(text)),
+        };
+        let choices = format!(r#"[{{"index":0,"delta":{delta},"finish_reason":null}}]"#);
+        vec![event(&chunk_json(&self.id, plan, &choices, None))]
+    }
+
+    fn end(&mut self, plan: &Plan) -> Vec<String> {
+        let choices = format!(
+            r#"[{{"index":0,"delta":{{}},"finish_reason":{}}}]"#,
+            go_str(&plan.done_reason)
+        );
+        let mut frames = vec![event(&chunk_json(&self.id, plan, &choices, None))];
+        if self.usage {
+            let json = chunk_json(&self.id, plan, "[]", Some(&usage_json(plan)));
+            frames.push(event(&json));
         }
-        End::Error(message) => conn.send_openai_error(500, message),
-        End::Drop => Ok(After::Close),
-        End::Stall(duration) => {
-            conn.wait(*duration)?;
-            Ok(After::Close)
+        frames.push("data: [DONE]\n\n".to_string());
+        frames
+    }
+
+    /// An OpenAI-style error event, and no `[DONE]` (what OpenAI and vLLM send).
+    fn stream_error(&mut self, _plan: &Plan, message: &str) -> Vec<String> {
+        vec![event(&openai_error_json(message, "api_error", None))]
+    }
+
+    /// One `chat.completion` object (recording 24_v1_chat_completions_nonstream).
+    fn whole(&self, plan: &Plan) -> (&'static str, String) {
+        let mut message = format!(
+            r#"{{"role":"assistant","content":{}"#,
+            go_str(&plan.tokens.concat())
+        );
+        if !plan.thinking.is_empty() {
+            let _ = write!(
+                message,
+                r#","reasoning":{}"#,
+                go_str(&plan.thinking.concat())
+            );
         }
+        message.push('}');
+        let json = format!(
+            r#"{{"id":{},"object":"chat.completion","created":{},"model":{},"system_fingerprint":"fp_ollama","choices":[{{"index":0,"message":{message},"finish_reason":{}}}],"usage":{}}}"#,
+            go_str(&completion_id()),
+            unix_now(),
+            go_str(&plan.model),
+            go_str(&plan.done_reason),
+            usage_json(plan)
+        );
+        ("application/json", json)
+    }
+
+    fn error(&self, status: u16, message: &str) -> (&'static str, String) {
+        let json = openai_error_json(message, openai_error_type(status), None);
+        ("application/json", json)
     }
 }
 

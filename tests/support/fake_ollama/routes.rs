@@ -1,9 +1,18 @@
 //! Which handler answers which path, the endpoints other than chat, and the model facts they serve.
 
-#![allow(dead_code)]
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
-#[allow(unused_imports)]
-use super::*;
+use serde_json::Value;
+
+use super::anthropic::handle_messages;
+use super::chat::handle_chat;
+use super::http::{After, Conn, Gone, Request};
+use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
+use super::manage::route_manage;
+use super::openai::{handle_v1_chat, handle_v1_model, handle_v1_models};
+use super::Loaded;
 
 // ============================================================================================
 // Routing
@@ -25,6 +34,7 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/api/chat", &["POST"]),
     ("/v1/chat/completions", &["POST"]),
     ("/v1/models", &["GET"]),
+    ("/v1/messages", &["POST"]),
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
@@ -53,10 +63,10 @@ pub(crate) fn route(req: &Request, conn: &Conn) -> After {
             "/api/show" => handle_show(req, conn),
             "/v1/models" => handle_v1_models(req, conn),
             _ => {
-                let result = if path == "/v1/chat/completions" {
-                    handle_v1_chat(req, conn)
-                } else {
-                    handle_chat(req, conn)
+                let result = match path {
+                    "/v1/chat/completions" => handle_v1_chat(req, conn),
+                    "/v1/messages" => handle_messages(req, conn),
+                    _ => handle_chat(req, conn),
                 };
                 if result == Err(Gone::Peer) {
                     conn.shared.disconnects.fetch_add(1, Ordering::SeqCst);
@@ -278,6 +288,8 @@ pub(crate) fn capabilities(name: &str) -> &'static [&'static str] {
         &["embedding"]
     } else if lower.contains("think") {
         &["completion", "thinking"]
+    } else if lower.contains("vision") {
+        &["completion", "vision"]
     } else {
         &["completion"]
     }

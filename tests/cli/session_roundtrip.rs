@@ -2,8 +2,7 @@
 //! every kind of turn ending and state change, then its session file loaded back and compared
 //! with the chat's own model, options and history.
 
-mod support;
-
+use crate::support::fake_ollama::{ChatReply, End, FakeOllama, Script};
 use clap::Parser;
 use ollama_chat::backend::Backend;
 use ollama_chat::chat::Chat;
@@ -13,7 +12,6 @@ use ollama_chat::conversation::Mark;
 use ollama_chat::options::Options;
 use ollama_chat::render::{Output, Renderer, ThinkingTo};
 use ollama_chat::session::{live, load_file, Change, Header, SessionWriter};
-use support::fake_ollama::{ChatReply, End, FakeOllama, Script};
 
 fn config(fake: &FakeOllama, home: &std::path::Path) -> Config {
     config_with(fake, home, &["-s", "你是老師", "-o", "seed=1"])

@@ -1,13 +1,13 @@
-//! Self-tests of the fake Ollama server (tests/support/fake_ollama.rs), with plain TcpStream HTTP.
-
-mod support;
+//! Self-tests of the fake Ollama server (tests/support/fake_ollama/), with plain TcpStream HTTP.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::support::fake_ollama::{
+    fast_stream_text, ChatReply, End, FakeOllama, FastStream, Script,
+};
 use serde_json::{json, Value};
-use support::fake_ollama::{fast_stream_text, ChatReply, End, FakeOllama, FastStream, Script};
 
 // ---------------------------------------------------------------------------------------------
 // A minimal HTTP/1.1 client
@@ -1100,8 +1100,8 @@ fn pull_failures_as_recorded() {
     );
     assert_eq!(r.status, 500);
 
-    fake.push_pull(support::fake_ollama::PullReply::Script(
-        support::fake_ollama::PullScript {
+    fake.push_pull(crate::support::fake_ollama::PullReply::Script(
+        crate::support::fake_ollama::PullScript {
             error_after: Some((3, "max retries exceeded".into())),
             ..Default::default()
         },
@@ -1262,3 +1262,5 @@ fn fast_stream_default_length_delay_queue_and_errors() {
     fake.set_fast_stream(None);
     assert_eq!(contents(&chat(&fake, &user("hi")).lines()), "echo: hi");
 }
+
+mod anthropic;
