@@ -37,13 +37,16 @@ pub struct Cli {
     #[arg(long, value_name = "HOST", global = true)]
     pub host: Option<String>,
 
-    /// Which API the server speaks: `ollama`, or `openai` for any OpenAI-compatible server (vLLM,
-    /// llama.cpp, a gateway, OpenAI itself, Ollama's /v1) [env: OLLAMA_CHAT_API] [default: ollama].
+    /// Which API the server speaks: `ollama`; `openai` for any OpenAI-compatible server (vLLM,
+    /// llama.cpp, a gateway, OpenAI itself, Ollama's /v1); or `anthropic` for the Messages API
+    /// (Anthropic, Ollama's /v1/messages) [env: OLLAMA_CHAT_API] [default: ollama].
     #[arg(long, value_name = "API", global = true)]
     pub api: Option<Api>,
 
     /// With --api openai: the server's base URL [env: OPENAI_BASE_URL]
     /// [default: https://api.openai.com/v1]; the key comes from OPENAI_API_KEY or a .env file.
+    /// With --api anthropic: the server's root, without /v1 [env: ANTHROPIC_BASE_URL]
+    /// [default: https://api.anthropic.com]; the key comes from ANTHROPIC_API_KEY or a .env file.
     #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
@@ -407,7 +410,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.api, Some(Api::OpenAi));
         assert_eq!(c.base_url.as_deref(), Some("http://x/v1"));
-        assert!(Cli::try_parse_from(["ollama-chat", "--api", "anthropic"]).is_err());
+        let c = Cli::try_parse_from(["ollama-chat", "--api", "anthropic"]).unwrap();
+        assert_eq!(c.api, Some(Api::Anthropic));
+        assert!(Cli::try_parse_from(["ollama-chat", "--api", "gemini"]).is_err());
     }
 
     #[test]

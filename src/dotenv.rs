@@ -1,5 +1,5 @@
-//! A `.env` file in the working directory (`KEY=VALUE` lines), read for the OpenAI backend's key
-//! as Python's dotenv users expect. Parsing is pure and never evaluates anything: no
+//! A `.env` file in the working directory (`KEY=VALUE` lines), read for the OpenAI and Anthropic
+//! backends' keys as Python's dotenv users expect. Parsing is pure and never evaluates anything: no
 //! variable expansion, no command substitution. Values are never printed, not even in warnings.
 
 use std::io::Read;
@@ -8,7 +8,7 @@ use std::path::Path;
 /// The variables a `.env` file may set; anything else in it is left alone. Not the base URL: a
 /// `.env` in a folder someone else wrote (a cloned repository) must not be able to send the key
 /// from the user's environment to a server of its choosing.
-pub const READ_FROM_DOTENV: &[&str] = &["OPENAI_API_KEY"];
+pub const READ_FROM_DOTENV: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY"];
 
 /// A larger file is not a `.env` file.
 const MAX_BYTES: u64 = 1 << 20;

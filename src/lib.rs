@@ -4,18 +4,20 @@
 //! The data flows one way, and the modules follow it:
 //!
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
-//!   (XDG folders), `options` (typed model options) and `dotenv` (a `.env` file's OpenAI key).
+//!   (XDG folders), `options` (typed model options) and `dotenv` (a `.env` file's API keys).
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion) or `oneshot` (`-p` and piped stdin).
 //! - `conversation`: the `messages` history with per-message token counts and the archive of
 //!   messages no longer sent, pure data.
 //! - `context`: what fits the model's context window and what to do when it does not (pure
 //!   policy: budget, strategies, token estimates, window sources, `/context` text).
-//! - `backend`: the one seam to the server — Ollama's API or an OpenAI-compatible one — giving
-//!   both kinds of reply as the same events; nothing above it knows which it talks to.
-//! - `ollama` (`host`, `wire`, `ndjson`, `body`, `client`) and `openai` (`wire`, `sse`, `stream`,
-//!   `client`): the only code that speaks HTTP, one module per API; `net` is what both
-//!   clients share (loopback detection, root-cause messages, no TLS certificates for plain `http://`).
+//! - `backend`: the one seam to the server — Ollama's API, an OpenAI-compatible one or
+//!   Anthropic's Messages API — giving every kind of reply as the same events; nothing above it
+//!   knows which it talks to.
+//! - `ollama` (`host`, `wire`, `ndjson`, `body`, `client`), `openai` and `anthropic` (each
+//!   `wire`, `stream`, `client`, `error`): the only code that speaks HTTP, one module per API;
+//!   `net` is what the clients share (loopback detection, root-cause messages, no TLS
+//!   certificates for plain `http://`), `sse` the server-sent-event framing both SSE APIs use.
 //! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
@@ -30,6 +32,7 @@
 //! - `table`: text columns lined up by display width (Chinese-safe).
 //! - `exit_code`: what the process returns.
 
+pub mod anthropic;
 pub mod backend;
 pub mod chat;
 pub mod chat_context;
@@ -53,6 +56,7 @@ pub mod paths;
 pub mod render;
 pub mod repl;
 pub mod session;
+pub mod sse;
 pub mod suggest;
 pub mod table;
 pub mod turn;
@@ -78,7 +82,7 @@ pub struct UsageError(pub String);
 pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(cli.debug);
     let command = cli.command.take();
-    // The environment wins over `.env`, which is read only if an OpenAI variable is asked for.
+    // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
     let env = |k: &str| {
         std::env::var(k).ok().or_else(|| {

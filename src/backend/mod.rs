@@ -1,5 +1,6 @@
 //! The one seam between the chat and the server it talks to, and the only module that knows which
-//! APIs exist: Ollama's own (`ollama`) and the OpenAI-compatible one (`openai`). Everything above
+//! APIs exist: Ollama's own (`ollama`), the OpenAI-compatible one (`openai`) and Anthropic's
+//! Messages API (`anthropic`). Everything above
 //! it asks a [`Backend`] and gets the conversation's own types back, or a typed "this server
 //! cannot" ([`ApiError::Unsupported`]) that the caller turns into one clear line.
 //!
@@ -16,7 +17,7 @@ use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
 use crate::models::{CreateRequest, LoadedModel, ModelInfo, ModelSummary, Progress};
 use crate::turn::{Reply, ReplySource};
-use crate::{ollama, openai};
+use crate::{anthropic, ollama, openai};
 
 /// Which API the server speaks, chosen with `--api` or `OLLAMA_CHAT_API`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -27,6 +28,8 @@ pub enum Api {
     /// The OpenAI chat-completions API (`/chat/completions`): OpenAI, vLLM, llama.cpp, Ollama's /v1.
     #[value(name = "openai")]
     OpenAi,
+    /// Anthropic's Messages API (`/v1/messages`): Anthropic, Ollama's /v1/messages.
+    Anthropic,
 }
 
 impl Api {
@@ -34,6 +37,7 @@ impl Api {
         match s.trim().to_ascii_lowercase().as_str() {
             "ollama" => Some(Api::Ollama),
             "openai" => Some(Api::OpenAi),
+            "anthropic" => Some(Api::Anthropic),
             _ => None,
         }
     }
@@ -43,6 +47,7 @@ impl Api {
         match self {
             Api::Ollama => "ollama",
             Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
         }
     }
 
@@ -51,6 +56,7 @@ impl Api {
         match self {
             Api::Ollama => None,
             Api::OpenAi => Some(openai::DEFAULT_BASE_URL),
+            Api::Anthropic => Some(anthropic::DEFAULT_BASE_URL),
         }
     }
 
@@ -65,6 +71,7 @@ impl Api {
         match self {
             Api::Ollama => None,
             Api::OpenAi => Some("OPENAI_BASE_URL"),
+            Api::Anthropic => Some("ANTHROPIC_BASE_URL"),
         }
     }
 
@@ -73,6 +80,7 @@ impl Api {
         match self {
             Api::Ollama => "OLLAMA_API_KEY",
             Api::OpenAi => "OPENAI_API_KEY",
+            Api::Anthropic => anthropic::error::KEY_VAR,
         }
     }
 
@@ -90,6 +98,11 @@ impl Api {
                     .map_err(|e| ApiError::Request(e.to_string()))?;
                 serde_json::to_value(body)
             }
+            Api::Anthropic => {
+                let body = anthropic::wire::MessagesRequest::from_chat(req)
+                    .map_err(|e| ApiError::Request(e.to_string()))?;
+                serde_json::to_value(body)
+            }
         };
         body.map_err(|e| ApiError::Request(format!("cannot encode the request: {e}")))
     }
@@ -100,6 +113,9 @@ impl Api {
         match self {
             Api::Ollama => Ok(()),
             Api::OpenAi => openai::wire::CompletionRequest::from_chat(req)
+                .map(drop)
+                .map_err(|e| ApiError::Request(e.to_string())),
+            Api::Anthropic => anthropic::wire::MessagesRequest::from_chat(req)
                 .map(drop)
                 .map_err(|e| ApiError::Request(e.to_string())),
         }
@@ -126,6 +142,7 @@ pub struct Backend {
 enum Client {
     Ollama(ollama::Client),
     OpenAi(openai::Client),
+    Anthropic(anthropic::Client),
 }
 
 impl Backend {
@@ -134,6 +151,7 @@ impl Backend {
         let client = match api {
             Api::Ollama => Client::Ollama(ollama::Client::new(base_url, api_key)?),
             Api::OpenAi => Client::OpenAi(openai::Client::new(base_url, api_key)?),
+            Api::Anthropic => Client::Anthropic(anthropic::Client::new(base_url, api_key)?),
         };
         Ok(Backend { client })
     }
@@ -142,6 +160,7 @@ impl Backend {
         match self.client {
             Client::Ollama(_) => Api::Ollama,
             Client::OpenAi(_) => Api::OpenAi,
+            Client::Anthropic(_) => Api::Anthropic,
         }
     }
 
@@ -149,6 +168,7 @@ impl Backend {
         match &self.client {
             Client::Ollama(c) => c.base_url(),
             Client::OpenAi(c) => c.base_url(),
+            Client::Anthropic(c) => c.base_url(),
         }
     }
 
@@ -157,6 +177,7 @@ impl Backend {
         match self.client {
             Client::Ollama(_) => ollama::error::SERVER,
             Client::OpenAi(_) => openai::error::SERVER,
+            Client::Anthropic(_) => anthropic::error::SERVER,
         }
     }
 
@@ -173,6 +194,7 @@ impl Backend {
         let inner = match &self.client {
             Client::Ollama(c) => Inner::Ollama(ollama::Reply::new(c.chat(req).await?)),
             Client::OpenAi(c) => Inner::OpenAi(Box::new(c.chat(req).await?)),
+            Client::Anthropic(c) => Inner::Anthropic(Box::new(c.chat(req).await?)),
         };
         Ok(ReplyStream { inner })
     }
@@ -187,6 +209,7 @@ impl Backend {
                 Ok(names)
             }
             Client::OpenAi(c) => c.models().await,
+            Client::Anthropic(c) => c.models().await,
         }
     }
 
@@ -196,6 +219,12 @@ impl Backend {
         match &self.client {
             Client::Ollama(c) => Ok(c.tags().await?.models),
             Client::OpenAi(c) => Ok(c
+                .models()
+                .await?
+                .into_iter()
+                .map(ModelSummary::named)
+                .collect()),
+            Client::Anthropic(c) => Ok(c
                 .models()
                 .await?
                 .into_iter()
@@ -307,6 +336,7 @@ enum Inner {
     Ollama(ollama::Reply),
     /// Boxed: a whole reqwest response, where Ollama's side holds only a channel.
     OpenAi(Box<openai::ChatResponse>),
+    Anthropic(Box<anthropic::ChatResponse>),
 }
 
 impl Reply for ReplyStream {
@@ -314,6 +344,7 @@ impl Reply for ReplyStream {
         match &mut self.inner {
             Inner::Ollama(r) => r.read().await,
             Inner::OpenAi(r) => r.read().await,
+            Inner::Anthropic(r) => r.read().await,
         }
     }
 
@@ -325,6 +356,7 @@ impl Reply for ReplyStream {
         match &mut self.inner {
             Inner::Ollama(r) => r.feed(bytes, on_event),
             Inner::OpenAi(r) => r.feed(bytes, on_event),
+            Inner::Anthropic(r) => r.feed(bytes, on_event),
         }
     }
 
@@ -335,6 +367,7 @@ impl Reply for ReplyStream {
         match &mut self.inner {
             Inner::Ollama(r) => r.finish(on_event),
             Inner::OpenAi(r) => r.finish(on_event),
+            Inner::Anthropic(r) => r.finish(on_event),
         }
     }
 }
@@ -363,22 +396,62 @@ mod tests {
         assert_eq!(Api::parse("openai"), Some(Api::OpenAi));
         assert_eq!(Api::parse(" Ollama "), Some(Api::Ollama));
         assert_eq!(Api::parse("nope"), None);
-        for api in [Api::Ollama, Api::OpenAi] {
+        assert_eq!(Api::parse("ANTHROPIC"), Some(Api::Anthropic));
+        for api in [Api::Ollama, Api::OpenAi, Api::Anthropic] {
             assert_eq!(Api::parse(api.name()), Some(api));
         }
     }
 
     #[test]
     fn what_only_ollama_can_do_is_a_typed_refusal() {
-        let b = Backend::new(Api::OpenAi, "http://127.0.0.1:1/v1", None).unwrap();
-        assert!(!b.capabilities().model_facts);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
+        for api in [Api::OpenAi, Api::Anthropic] {
+            let b = Backend::new(api, "http://127.0.0.1:1", None).unwrap();
+            assert_eq!(b.api(), api);
+            assert_eq!(b.server_name(), "the server");
+            assert_eq!(
+                b.capabilities(),
+                Capabilities {
+                    model_facts: false,
+                    manage_models: false
+                }
+            );
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let e = rt.block_on(b.loaded_models()).unwrap_err();
+            assert!(matches!(e, ApiError::Unsupported { .. }), "{e:?}");
+            assert_eq!(e.exit_code(), crate::exit_code::ExitCode::Usage);
+            assert!(e.to_string().contains("--api ollama"), "{e}");
+            let e = rt.block_on(b.delete("m")).unwrap_err();
+            assert!(matches!(e, ApiError::Unsupported { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn anthropic_registration() {
+        let a = Api::Anthropic;
+        assert_eq!(a.name(), "anthropic");
+        assert_eq!(a.default_base_url(), Some("https://api.anthropic.com"));
+        assert_eq!(a.base_url_var(), Some("ANTHROPIC_BASE_URL"));
+        assert_eq!(a.key_var(), "ANTHROPIC_API_KEY");
+        assert!(a.needs_key());
+        assert!(Api::names().contains(&"anthropic"));
+        let messages = [crate::conversation::Message::new(
+            crate::conversation::Role::System,
+            "be brief",
+        )];
+        let o = crate::options::Options::default();
+        let body = a
+            .request_body(&ChatRequest::new("m", &messages, &o))
             .unwrap();
-        let e = rt.block_on(b.loaded_models()).unwrap_err();
-        assert!(matches!(e, ApiError::Unsupported { .. }), "{e:?}");
+        assert_eq!(body["system"], "be brief");
+        assert_eq!(body["max_tokens"], 4096);
+        let mut o = crate::options::Options::default();
+        o.set_pair("num_ctx=8").unwrap();
+        let e = a
+            .check_request(&ChatRequest::new("m", &[], &o))
+            .unwrap_err();
         assert_eq!(e.exit_code(), crate::exit_code::ExitCode::Usage);
-        assert!(e.to_string().contains("--api ollama"), "{e}");
     }
 
     #[test]

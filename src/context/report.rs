@@ -52,7 +52,7 @@ pub fn render(s: &Snapshot) -> String {
             "Context: {used} tokens; the window is unknown (Ollama did not answer)\n"
         )),
         None => out.push_str(&format!(
-            "Context: about {used} tokens; the window is unknown: an OpenAI-compatible server does not report it, \
+            "Context: about {used} tokens; the window is unknown: this API does not report it, \
              so the history is sent whole and the server decides what fits\n"
         )),
     }
@@ -231,7 +231,7 @@ mod tests {
         s.window_reported = false;
         let text = render(&s);
         assert!(text.starts_with(
-            "Context: about 1030 tokens; the window is unknown: an OpenAI-compatible server does not report it"
+            "Context: about 1030 tokens; the window is unknown: this API does not report it"
         ));
 
         let mut s = snapshot();

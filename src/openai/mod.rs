@@ -1,11 +1,10 @@
 //! Everything that speaks the OpenAI chat-completions API (OpenAI, vLLM, llama.cpp's server, a
-//! gateway, Ollama's own `/v1`): what goes over the wire and how settings map to it (`wire`), how a
-//! byte stream is cut into server-sent events (`sse`) and events into chat events (`stream`), the
-//! HTTP client (`client`) and its errors (`error`).
+//! gateway, Ollama's own `/v1`): what goes over the wire and how settings map to it (`wire`), how
+//! server-sent events (cut by the shared `crate::sse`) become chat events (`stream`), the HTTP
+//! client (`client`) and its errors (`error`).
 
 pub mod client;
 pub mod error;
-pub mod sse;
 pub mod stream;
 pub mod wire;
 

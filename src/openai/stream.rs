@@ -11,8 +11,8 @@ use crate::conversation::{ChatEvent, FinalStats};
 use crate::error::{DecodeError, FeedError};
 
 use super::error::ErrorInfo;
-use super::sse::SseDecoder;
 use super::wire::{Completion, StreamChunk, Usage};
+use crate::sse::SseDecoder;
 
 /// How the response body is framed, decided from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -386,11 +386,20 @@ fn an_unknown_model_is_reported_as_such_not_as_a_budget_problem() {
 
 #[test]
 fn an_openai_server_gets_the_whole_history_and_context_says_why() {
-    let env = TestEnv::with(Api::OpenAi);
+    whole_history_and_context_says_why(Api::OpenAi);
+}
+
+#[test]
+fn an_anthropic_server_gets_the_whole_history_and_context_says_why() {
+    whole_history_and_context_says_why(Api::Anthropic);
+}
+
+fn whole_history_and_context_says_why(api: Api) {
+    let env = TestEnv::with(api);
     let mut p = start(&env, &[]);
     ask(&mut p, "你好", "echo: 你好");
     enter(&mut p, "/context");
-    p.exp_string("the window is unknown: an OpenAI-compatible server does not report it")
+    p.exp_string("the window is unknown: this API does not report it")
         .unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     bye(p);

@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use crate::harness::{words, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, End, Script};
 
-both!(
+every_api!(
     no_server_exits_3_with_a_hint,
     no_server_and_no_model_also_exits_3,
     unknown_model_exits_4_with_a_hint,
@@ -50,6 +50,10 @@ fn no_server_exits_3_with_a_hint(api: Api) {
             format!("cannot reach the server at http://127.0.0.1:{port}/v1"),
             "--base-url",
         ),
+        Api::Anthropic => (
+            format!("cannot reach the server at http://127.0.0.1:{port}"),
+            "ANTHROPIC_BASE_URL",
+        ),
     };
     assert!(stderr.contains(&what), "{stderr}");
     assert!(stderr.contains(hint), "{stderr}");
@@ -73,7 +77,7 @@ fn unknown_model_exits_4_with_a_hint(api: Api) {
     let env = TestEnv::with(api);
     let hint = match api {
         Api::Ollama => "ollama pull no-such-model",
-        Api::OpenAi => "it serves: tiny:latest; choose one with --model",
+        Api::OpenAi | Api::Anthropic => "it serves: tiny:latest; choose one with --model",
     };
     env.cmd()
         .args(["-m", "no-such-model", "-p", "hi"])
@@ -89,8 +93,18 @@ fn server_error_status_is_reported_with_its_message(api: Api) {
     env.fake.set_models(&["tiny"]);
     let answered = match api {
         Api::Ollama => "Ollama answered 400: \"tiny\" does not support thinking",
-        Api::OpenAi => "the server answered 400: \"tiny\" does not support thinking",
+        Api::OpenAi | Api::Anthropic => {
+            "the server answered 400: \"tiny\" does not support thinking"
+        }
     };
+    if api == Api::Anthropic {
+        // Ollama's /v1/messages ignores `thinking` on a model without it (recording 28), so the
+        // refusal is scripted, in Anthropic's error shape.
+        env.fake.push_chat(ChatReply::HttpError {
+            status: 400,
+            message: "\"tiny\" does not support thinking".into(),
+        });
+    }
     env.cmd()
         .args(["-m", "tiny", env.think_flag(), "-p", "hi"])
         .assert()

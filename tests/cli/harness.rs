@@ -17,6 +17,8 @@ const SCRUBBED: &[&str] = &[
     "OLLAMA_CHAT_API",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
     "OLLAMA_CHAT_MODEL",
     "OLLAMA_NOHISTORY",
     "NO_COLOR",
@@ -31,16 +33,18 @@ const SCRUBBED: &[&str] = &[
     "ALL_PROXY",
 ];
 
-/// Which API the binary is pointed at: the fake's `/api/chat` or its OpenAI-compatible `/v1`.
+/// Which API the binary is pointed at: the fake's `/api/chat`, its OpenAI-compatible `/v1`, or
+/// its Anthropic Messages API (`/v1/messages`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
     Ollama,
     OpenAi,
+    Anthropic,
 }
 
-/// Runs a test once per backend: `both!(name)` turns `fn name(api: Api)` into the tests
-/// `name::ollama` and `name::openai`.
-macro_rules! both {
+/// Runs a test once per API: `every_api!(name)` turns `fn name(api: Api)` into the tests
+/// `name::ollama`, `name::openai` and `name::anthropic`.
+macro_rules! every_api {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[test]
@@ -50,6 +54,10 @@ macro_rules! both {
             #[test]
             fn openai() {
                 super::$name(crate::harness::Api::OpenAi)
+            }
+            #[test]
+            fn anthropic() {
+                super::$name(crate::harness::Api::Anthropic)
             }
         }
     )*};
@@ -81,6 +89,7 @@ impl TestEnv {
         match self.api {
             Api::Ollama => self.fake.url(),
             Api::OpenAi => format!("{}/v1", self.fake.url()),
+            Api::Anthropic => self.fake.url(),
         }
     }
 
@@ -88,14 +97,14 @@ impl TestEnv {
     pub fn server_name(&self) -> &'static str {
         match self.api {
             Api::Ollama => "Ollama",
-            Api::OpenAi => "the server",
+            Api::OpenAi | Api::Anthropic => "the server",
         }
     }
 
     /// The `--think` flag that asks for thinking on this API (OpenAI's needs an effort level).
     pub fn think_flag(&self) -> &'static str {
         match self.api {
-            Api::Ollama => "--think",
+            Api::Ollama | Api::Anthropic => "--think",
             Api::OpenAi => "--think=high",
         }
     }
@@ -105,6 +114,7 @@ impl TestEnv {
         match self.api {
             Api::Ollama => cmd.env("OLLAMA_HOST", format!("127.0.0.1:{port}")),
             Api::OpenAi => cmd.env("OPENAI_BASE_URL", format!("http://127.0.0.1:{port}/v1")),
+            Api::Anthropic => cmd.env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}")),
         };
     }
 
@@ -122,9 +132,16 @@ impl TestEnv {
             .env("OLLAMA_HOST", self.fake.host_port())
             .env("TERM", "xterm-256color")
             .current_dir(self.home.path());
-        if self.api == Api::OpenAi {
-            c.env("OLLAMA_CHAT_API", "openai")
-                .env("OPENAI_BASE_URL", self.base_url());
+        match self.api {
+            Api::Ollama => {}
+            Api::OpenAi => {
+                c.env("OLLAMA_CHAT_API", "openai")
+                    .env("OPENAI_BASE_URL", self.base_url());
+            }
+            Api::Anthropic => {
+                c.env("OLLAMA_CHAT_API", "anthropic")
+                    .env("ANTHROPIC_BASE_URL", self.base_url());
+            }
         }
         c
     }
@@ -183,17 +200,23 @@ pub fn words(s: &str) -> Vec<String> {
     out
 }
 
-/// The `messages` array of a recorded chat request, as (role, content) pairs.
+/// The history of a recorded chat request, as (role, content) pairs. For Anthropic's body the
+/// top-level `system` comes first as a system message, and content blocks' texts are joined by
+/// a blank line, so one expected history fits every API.
 pub fn messages(body: &Value) -> Vec<(String, String)> {
-    body["messages"]
+    let text = |content: &Value| match content {
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        other => other.as_str().expect("text content").to_string(),
+    };
+    let system = body.get("system").map(|s| ("system".to_string(), text(s)));
+    let sent = body["messages"]
         .as_array()
         .expect("messages array")
         .iter()
-        .map(|m| {
-            (
-                m["role"].as_str().unwrap().to_string(),
-                m["content"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+        .map(|m| (m["role"].as_str().unwrap().to_string(), text(&m["content"])));
+    system.into_iter().chain(sent).collect()
 }

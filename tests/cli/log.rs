@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use crate::harness::{read_jsonl, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, Script};
 
-both!(every_field_of_a_successful_turn);
+every_api!(every_field_of_a_successful_turn);
 
 fn every_field_of_a_successful_turn(api: Api) {
     let env = TestEnv::with(api);
@@ -38,7 +38,7 @@ fn every_field_of_a_successful_turn(api: Api) {
     match api {
         Api::Ollama => assert!(r["tokens_per_second"].as_f64().unwrap() > 0.0),
         // The OpenAI API reports no generation time, so there is no honest rate to give.
-        Api::OpenAi => assert!(r["tokens_per_second"].is_null()),
+        Api::OpenAi | Api::Anthropic => assert!(r["tokens_per_second"].is_null()),
     }
     assert_eq!(r["done_reason"], "stop");
     assert_eq!(r["status"], "ok");

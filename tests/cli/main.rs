@@ -9,6 +9,7 @@ mod support;
 #[macro_use]
 mod harness;
 
+mod anthropic;
 mod context;
 mod failures;
 mod fake_selftest;

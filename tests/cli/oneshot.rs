@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::harness::{messages, words, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, Script};
 
-both!(
+every_api!(
     prompt_flag_prints_only_the_reply,
     piped_stdin_is_the_question,
     prompt_and_stdin_are_sent_as_one_message,
@@ -55,6 +55,11 @@ fn prompt_flag_prints_only_the_reply(api: Api) {
             assert_eq!(paths.last().unwrap(), "/v1/chat/completions");
             assert!(paths.iter().all(|p| p.starts_with("/v1/")), "{paths:?}");
             assert_eq!(bodies[0]["stream_options"], json!({"include_usage": true}));
+        }
+        Api::Anthropic => {
+            assert_eq!(paths.last().unwrap(), "/v1/messages");
+            assert!(paths.iter().all(|p| p.starts_with("/v1/")), "{paths:?}");
+            assert_eq!(bodies[0]["max_tokens"], 4096);
         }
     }
 }
@@ -182,7 +187,7 @@ fn no_installed_model_is_exit_4(api: Api) {
     env.fake.set_models(&[]);
     let hint = match api {
         Api::Ollama => "ollama pull",
-        Api::OpenAi => "lists no models; name one with --model",
+        Api::OpenAi | Api::Anthropic => "lists no models; name one with --model",
     };
     env.cmd()
         .args(["-p", "hi"])
@@ -268,6 +273,10 @@ fn thinking_never_reaches_stdout(api: Api) {
     match api {
         Api::Ollama => assert_eq!(body["think"], true),
         Api::OpenAi => assert_eq!(body["reasoning_effort"], "high"),
+        Api::Anthropic => assert_eq!(
+            body["thinking"],
+            json!({"type": "enabled", "budget_tokens": 4096})
+        ),
     }
     assert_eq!(env.log_records()[0]["thinking"], "<look> let me think");
 }

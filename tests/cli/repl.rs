@@ -9,7 +9,7 @@ use crate::harness::{messages, words, Api, TestEnv};
 use crate::pty::{enter, exit_with_ctrl_d, l, start, PROMPT};
 use crate::support::fake_ollama::{ChatReply, End, Script};
 
-both!(
+every_api!(
     question_answer_and_a_follow_up_that_carries_the_history,
     ctrl_c_stops_a_slow_reply_and_keeps_the_partial_answer,
     ctrl_c_at_the_prompt_does_not_exit,

@@ -119,13 +119,14 @@ fn a_sliding_window_sends_exactly_the_history_that_fits_on_every_turn() {
     assert_eq!(env.fake.truncations(), 0, "the server never had to cut");
 }
 
-both!(plain_http_refuses_a_redirect_to_https_with_a_clear_message);
+every_api!(plain_http_refuses_a_redirect_to_https_with_a_clear_message);
 
 fn plain_http_refuses_a_redirect_to_https_with_a_clear_message(api: Api) {
     let env = TestEnv::with(api);
     let path = match api {
         Api::Ollama => "/api/chat",
         Api::OpenAi => "/v1/chat/completions",
+        Api::Anthropic => "/v1/messages",
     };
     env.fake.push_chat(ChatReply::Raw(
         format!(
@@ -150,6 +151,7 @@ fn plain_http_refuses_a_redirect_to_https_with_a_clear_message(api: Api) {
     let setting = match api {
         Api::Ollama => "set OLLAMA_HOST (or --host) to the https address",
         Api::OpenAi => "set --base-url (or OPENAI_BASE_URL) to the https address",
+        Api::Anthropic => "set --base-url (or ANTHROPIC_BASE_URL) to the https address",
     };
     assert!(stderr.contains(setting), "{stderr}");
 }

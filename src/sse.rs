@@ -1,5 +1,6 @@
-//! Server-sent events: cuts a byte stream into the `data` of each event, whatever the network's
-//! chunk boundaries. Pure, so every split point is unit-tested.
+//! Server-sent events, as the OpenAI and Anthropic APIs stream them: cuts a byte stream into the
+//! `data` of each event, whatever the network's chunk boundaries. Pure, so every split point is
+//! unit-tested. Shared framing, no API's vocabulary: each adapter reads the `data` in its own terms.
 //!
 //! Follows the parts of the WHATWG event-stream format that chat servers use: lines end in `\n`,
 //! `\r\n` or a lone `\r` (also when the `\r` and `\n` arrive in different reads); `data:` lines are
@@ -170,9 +171,9 @@ mod tests {
 
     #[test]
     fn recorded_streams_at_every_split_point() {
-        let plain: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream.sse");
-        let usage: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream_usage.sse");
-        let think: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_think.sse");
+        let plain: &[u8] = include_bytes!("../tests/fixtures/recorded/v1_chat_stream.sse");
+        let usage: &[u8] = include_bytes!("../tests/fixtures/recorded/v1_chat_stream_usage.sse");
+        let think: &[u8] = include_bytes!("../tests/fixtures/recorded/v1_chat_think.sse");
         for bytes in [plain, usage, think] {
             let whole = events(&[bytes]);
             assert_eq!(whole.last().map(String::as_str), Some("[DONE]"));

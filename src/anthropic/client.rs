@@ -1,0 +1,260 @@
+//! The HTTP side of a Messages API server: `POST {base}/v1/messages` (streamed) and
+//! `GET {base}/v1/models`, with `x-api-key` (when a key is set) and `anthropic-version`. Hands
+//! back response bytes; `stream` makes sense of them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+
+use super::error::{self as err, classify, Failure};
+use super::stream::{EventDecoder, Framing};
+use super::wire::{MessagesRequest, ModelList};
+use super::API_VERSION;
+use crate::conversation::{ChatEvent, ChatRequest};
+use crate::error::{ApiError, FeedError};
+use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
+
+/// A connection to one Messages API server, built once per run.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    // Hand-written so the API key can never be printed by a `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("anthropic::Client")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// `base_url` is the server's root, e.g. `https://api.anthropic.com` (a trailing `/` is
+    /// dropped).
+    pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, ApiError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base_url) {
+            // A corporate HTTP_PROXY must not swallow requests meant for this machine.
+            builder = builder.no_proxy();
+        }
+        builder =
+            without_tls_for_plain_http(builder, &base_url, "--base-url (or ANTHROPIC_BASE_URL)");
+        let http = builder.build().map_err(|e| ApiError::Transport {
+            url: base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Client {
+            http,
+            base_url,
+            api_key: api_key.filter(|k| !k.is_empty()),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base_url, path))
+            .header("anthropic-version", API_VERSION);
+        if let Some(key) = &self.api_key {
+            if let Ok(mut value) = HeaderValue::from_str(key) {
+                value.set_sensitive(true); // never shown in reqwest's debug output
+                rb = rb.header("x-api-key", value);
+            }
+        }
+        rb
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> ApiError {
+        let reason = root_cause(e);
+        if e.is_connect() || e.is_timeout() {
+            err::unreachable(&self.base_url, reason)
+        } else {
+            ApiError::Transport {
+                url: self.base_url.clone(),
+                reason,
+            }
+        }
+    }
+
+    /// Sends the streaming request and returns once the server has answered with a success
+    /// status; the reply then arrives through [`ChatResponse::read`]. Settings with no Anthropic
+    /// equivalent are refused here, before anything is sent.
+    pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
+        let body = MessagesRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
+            url: self.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let resp = self
+            .request(reqwest::Method::POST, "/v1/messages")
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let resp = match self.check(resp, Some(req.model)).await {
+            Err(e @ ApiError::ModelNotFound { .. }) => {
+                // Say what the server does serve; if it cannot say, the error stands as it is.
+                let served = self.models().await.unwrap_or_default();
+                return Err(err::with_served(e, &served));
+            }
+            other => other?,
+        };
+        let framing = framing_of(&resp).map_err(|reason| ApiError::Unexpected {
+            url: self.base_url.clone(),
+            reason,
+        })?;
+        Ok(ChatResponse {
+            resp,
+            decoder: EventDecoder::new(framing),
+        })
+    }
+
+    /// `GET {base}/v1/models`: the ids of the models the server offers, sorted. Asks for the
+    /// largest page Anthropic gives (1000); Ollama ignores the parameter and lists all.
+    pub async fn models(&self) -> Result<Vec<String>, ApiError> {
+        let resp = self
+            .request(reqwest::Method::GET, "/v1/models?limit=1000")
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let resp = self.check(resp, None).await?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let list: ModelList = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+            url: format!("{}/v1/models", self.base_url),
+            reason: format!("not a model list ({e})"),
+        })?;
+        let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn check(
+        &self,
+        resp: reqwest::Response,
+        model: Option<&str>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut endpoint = resp.url().clone();
+        endpoint.set_query(None);
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(classify(&Failure {
+            url: &self.base_url,
+            endpoint: endpoint.as_str(),
+            status: status.as_u16(),
+            body: &body,
+            retry_after: retry_after.as_deref(),
+            model,
+            key_sent: self.api_key.is_some(),
+            key: self.api_key.as_deref(),
+        }))
+    }
+}
+
+/// How a 200 answer to a stream request is framed. Anything but an event stream or a JSON body
+/// (an HTML page from a proxy, say) is refused rather than read as an empty reply.
+fn framing_of(resp: &reqwest::Response) -> Result<Framing, String> {
+    let Some(ct) = resp.headers().get(CONTENT_TYPE) else {
+        return Ok(Framing::Sse);
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    if ct.starts_with("text/event-stream") {
+        Ok(Framing::Sse)
+    } else if ct.starts_with("application/json") {
+        Ok(Framing::Whole)
+    } else {
+        Err(format!("expected an event stream, got {ct}"))
+    }
+}
+
+/// A reply in flight, as the turn reads it: network reads in, chat events out. Dropping it closes
+/// the connection, which stops the server generating.
+pub struct ChatResponse {
+    resp: reqwest::Response,
+    decoder: EventDecoder,
+}
+
+impl ChatResponse {
+    /// The next bytes of the body as they came off the network; `None` at the end of the body.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
+            server: err::SERVER,
+            reason: root_cause(&e),
+        })
+    }
+
+    /// Decodes the bytes of one read into events.
+    pub fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        self.decoder.feed(bytes, on_event)
+    }
+
+    /// The body ended cleanly: decodes whatever was still held back.
+    pub fn finish<E>(
+        &mut self,
+        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        self.decoder.finish(on_event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = Client::new("http://127.0.0.1:1/", Some("sk-ant-secret".into())).unwrap();
+        assert!(!format!("{c:?}").contains("sk-ant-secret"));
+        assert_eq!(c.base_url(), "http://127.0.0.1:1");
+        let rb = c.request(reqwest::Method::GET, "/v1/models");
+        let req = rb.build().unwrap();
+        assert!(!format!("{req:?}").contains("sk-ant-secret"));
+        assert_eq!(req.headers()["anthropic-version"], API_VERSION);
+        assert!(req.headers()["x-api-key"].is_sensitive());
+        let no_key = Client::new("http://127.0.0.1:1", Some(String::new())).unwrap();
+        let req = no_key
+            .request(reqwest::Method::GET, "/v1/models")
+            .build()
+            .unwrap();
+        assert!(req.headers().get("x-api-key").is_none());
+    }
+
+    #[test]
+    fn nothing_listening_is_unreachable() {
+        let c = Client::new("http://127.0.0.1:1", None).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt.block_on(c.models()).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::Unreachable, "{e:?}");
+        assert!(e.to_string().contains("ANTHROPIC_BASE_URL"), "{e}");
+    }
+}
