@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the per-token paths: NDJSON decoding, rendering and sanitising, and log
-//! record encoding. A plain timer (warm-up, then the median of many samples) rather than a
+//! record encoding; and of the per-turn request body. A plain timer (warm-up, then the median of many samples) rather than a
 //! framework: the numbers are for comparing before and after a change on the same machine.
 //!
 //! `cargo bench --bench hot_paths [FILTER]`
@@ -9,9 +9,11 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use ollama_chat::conversation::ChatEvent;
-use ollama_chat::conversation::FinalStats;
+use ollama_chat::conversation::{ChatRequest, FinalStats, Message, Role};
 use ollama_chat::log::{ContextLog, TurnContext, TurnRecord};
+use ollama_chat::ollama::body::BodyEncoder;
 use ollama_chat::ollama::ndjson::{event, parse_chunk, LineSplitter};
+use ollama_chat::ollama::wire::WireRequest;
 use ollama_chat::options::Options;
 use ollama_chat::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
 use ollama_chat::turn::{Ending, TurnOutcome};
@@ -81,6 +83,101 @@ fn main() {
             );
         }
     }
+    if run("body") {
+        body();
+    }
+}
+
+/// The `/api/chat` body of a 1,000-turn history, turn after turn as the REPL sends it (the history
+/// grows by an exchange each time, or slides as when the oldest exchange is left out): encoded
+/// whole by `serde_json::to_vec`, or by `BodyEncoder`, which re-encodes only what changed.
+fn body() {
+    const HISTORY: usize = 1000;
+    const TURNS: usize = 200;
+    let messages: Vec<Message> = (0..2 * (HISTORY + TURNS) + 1)
+        .map(|i| {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            Message::new(role, history_text(i))
+        })
+        .collect();
+    let options = Options::default();
+    let request = |messages| chat_request(messages, &options);
+    // Sliding, the history starts one exchange later each turn.
+    for (name, start) in [("growing", 0), ("sliding", 2)] {
+        // Turn `i`: the history so far and the new question.
+        let history = |i: usize| &messages[start * i..2 * (HISTORY + i) + 1];
+        let bytes = serde_json::to_vec(&WireRequest::from(&request(history(0))))
+            .expect("serialisable")
+            .len();
+        let whole = per_turn(TURNS, |i| {
+            serde_json::to_vec(&WireRequest::from(&request(history(i))))
+                .expect("serialisable")
+                .len()
+        });
+        let mut encoder = BodyEncoder::new();
+        encoder.encode(&request(history(0))).expect("serialisable");
+        let mut last = Vec::new();
+        let incremental = per_turn(TURNS, |i| {
+            last = encoder.encode(&request(history(i))).expect("serialisable");
+            last.len()
+        });
+        assert_eq!(
+            last,
+            serde_json::to_vec(&WireRequest::from(&request(history(TURNS)))).expect("serialisable")
+        );
+        for (how, time) in [("to_vec", whole), ("BodyEncoder", incremental)] {
+            let what = format!("body/{name} 1k turns ({:.1} MB), {how}", bytes as f64 / 1e6);
+            let rate = bytes as f64 / time.as_secs_f64() / 1e6;
+            println!(
+                "{what:<44} {:>9.1} µs   {rate:.0} MB/s",
+                time.as_secs_f64() * 1e6
+            );
+        }
+    }
+}
+
+fn chat_request<'a>(messages: &'a [Message], options: &'a Options) -> ChatRequest<'a> {
+    ChatRequest {
+        model: "qwen3:8b",
+        messages,
+        stream: true,
+        options,
+        format: None,
+        think: None,
+        keep_alive: None,
+    }
+}
+
+/// The median time of `f(1)` … `f(turns)`, each called once, in order.
+fn per_turn(turns: usize, mut f: impl FnMut(usize) -> usize) -> Duration {
+    let mut times: Vec<Duration> = (1..=turns)
+        .map(|i| {
+            let start = Instant::now();
+            black_box(f(i));
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// A message of 200 to 2,000 characters, English and Chinese, with quotes and newlines to escape.
+fn history_text(i: usize) -> String {
+    const PIECES: &[&str] = &[
+        "The borrow checker keeps \"references\" valid",
+        "; 借用檢查器確保引用有效。",
+        "\n",
+        " A closure captures what it uses by reference, ",
+        "除非它被標記為 move。",
+        " Lifetimes name how long a borrow lasts.",
+    ];
+    let chars = 200 + (i * 7919) % 1801;
+    let text: String = PIECES.iter().cycle().skip(i).take(chars).copied().collect();
+    text.chars().take(chars).collect()
 }
 
 /// Times `f`: warm-up, then samples of a fixed number of calls; prints the median per call and

@@ -7,8 +7,6 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{flock, FlockOperation};
-
 /// 50 MiB: a year of heavy chatting, small enough to open in an editor.
 pub const DEFAULT_MAX_SIZE: u64 = 50 * 1024 * 1024;
 /// Rotated files kept besides the live one.
@@ -128,20 +126,20 @@ pub fn rotate(path: &Path, keep: u32) -> io::Result<()> {
     std::fs::rename(path, rotated_path(path, 1))
 }
 
-/// An exclusive advisory lock (`flock`), released when dropped.
+/// An exclusive advisory lock (`File::lock`, which is `flock` on Linux), released when dropped.
 pub struct LockGuard<'a>(&'a File);
 
 impl<'a> LockGuard<'a> {
     /// Waits for the lock. Works across processes and between two handles in one process.
     pub fn exclusive(file: &'a File) -> io::Result<Self> {
-        flock(file, FlockOperation::LockExclusive)?;
+        file.lock()?;
         Ok(LockGuard(file))
     }
 }
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let _ = flock(self.0, FlockOperation::Unlock);
+        let _ = self.0.unlock();
     }
 }
 

@@ -1,5 +1,12 @@
 //! Turn-log timestamps to milliseconds since the epoch: a small, fast parser for the forms writers
 //! produce (this client's RFC 3339 with milliseconds, and the Python lab's zone-less `isoformat()`).
+//!
+//! Why not chrono: `stats` parses one timestamp per line. Measured (release build, 2 shared cores)
+//! against chrono 0.4.45 (`DateTime::parse_from_rfc3339`, then constant format items for the forms
+//! RFC 3339 lacks): per timestamp, this parser takes 28 ns in this client's form and 28 ns in the
+//! zone-less `isoformat()` form, chrono 37 ns and 205 ns. `stats` over 1,000,000 turns shows no
+//! difference in this client's form, but over a log of `isoformat()` timestamps chrono costs about
+//! 14% more CPU (median user + system 2.66 s against 2.34 s, six runs each).
 
 /// RFC 3339 (`2026-11-29T00:56:15.265Z`, `+08:00`), also with a space for `T`, without seconds, or
 /// without a zone (read as UTC: the Python lab's `isoformat()`), to milliseconds since the epoch.

@@ -324,6 +324,15 @@ mod tests {
     }
 
     proptest! {
+        // Seeded, and no regression files: the same cases on every run and every machine.
+        #![proptest_config(ProptestConfig {
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x0b0d_7e5c),
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Off,
+            )),
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn any_sequence_of_changes_encodes_as_serde_does(
             steps in proptest::collection::vec(step(), 1..40)

@@ -6,8 +6,6 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{flock, FlockOperation};
-
 use super::format::{event_line, header_line, Event, Header};
 use super::load::Loaded;
 use super::SessionError;
@@ -136,9 +134,10 @@ impl SessionWriter {
 }
 
 /// Holds the session file for this process as long as it is open: two chats appending to one
-/// session would interleave their records. The lock goes with the file when it is closed.
+/// session would interleave their records. The lock goes with the file when it is closed. It does
+/// not wait: a lock held elsewhere is a `WouldBlock` error, which `resume` reports as in use.
 fn lock(file: &File) -> std::io::Result<()> {
-    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(std::io::Error::from)
+    file.try_lock().map_err(std::io::Error::from)
 }
 
 fn in_use_or(e: std::io::Error, path: &Path) -> SessionError {
