@@ -25,3 +25,4 @@ mod replay;
 mod sessions;
 mod speed;
 mod stats_cmd;
+mod term;
