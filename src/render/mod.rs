@@ -3,7 +3,8 @@
 //! Layout: `sanitize` (untrusted text → terminal-safe text); `style` (the client's own dim and
 //! red lines); `wrap` (word wrap at the terminal
 //! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
-//! writes into, and the one renderer that implements it for both kinds of output).
+//! writes into, and the one renderer that implements it for both kinds of output, with the
+//! `Output` a `Term` calls for).
 
 pub mod sanitize;
 pub mod style;
