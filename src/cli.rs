@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::backend::Api;
+use crate::term::ColorChoice;
 
 /// A fast, careful terminal chat client for Ollama.
 ///
@@ -118,6 +119,11 @@ pub struct Cli {
     /// Send a message even when it alone is larger than the context window (Ollama then cuts it).
     #[arg(long)]
     pub allow_overflow: bool,
+
+    /// When to use colour: `auto` (on terminals, unless NO_COLOR is set; CLICOLOR_FORCE forces it
+    /// in pipes too), `always` or `never`; the flag wins over both variables.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
 
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]

@@ -29,6 +29,8 @@
 //! - `commands`: the subcommands (`sessions`, `replay`, `models`, `ps`, `show`, `pull`, `create`,
 //!   `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile` (Modelfile text → the
 //!   `/api/create` body, pure).
+//! - `term`: the terminal description (which streams are terminals, colour for each, the width),
+//!   decided once in `run` and passed to every printer.
 //! - `table`: text columns lined up by display width (Chinese-safe).
 //! - `exit_code`: what the process returns.
 
@@ -59,10 +61,10 @@ pub mod session;
 pub mod sse;
 pub mod suggest;
 pub mod table;
+pub mod term;
 pub mod turn;
 
 use std::cell::OnceCell;
-use std::io::IsTerminal;
 use std::path::Path;
 
 use backend::Backend;
@@ -72,6 +74,7 @@ use config::Config;
 use dotenv::{DotEnv, READ_FROM_DOTENV};
 use error::ApiError;
 use exit_code::ExitCode;
+use term::Term;
 
 /// A request that cannot work as given (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +84,7 @@ pub struct UsageError(pub String);
 /// Runs the program; `main` only prints the error and exits.
 pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(cli.debug);
+    let term = Term::detect(cli.color);
     let command = cli.command.take();
     // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
@@ -97,20 +101,21 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     for w in dotenv_warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
-    let config = config?;
+    let mut config = config?;
+    config.no_color = term.color_refused();
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
     if let Some(command) = command {
-        return commands::run(command, &config);
+        return commands::run(command, &config, &term);
     }
     let rt = runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
     let backend = Backend::new(config.api, &config.base_url, key)?;
-    if config.prompt.is_none() && std::io::stdin().is_terminal() {
-        repl::run(&rt, &backend, &config)
+    if config.prompt.is_none() && term.stdin_tty {
+        repl::run(&rt, &backend, &config, &term)
     } else {
-        oneshot::run(&rt, &backend, &config)
+        oneshot::run(&rt, &backend, &config, &term)
     }
 }
 

@@ -1,6 +1,6 @@
 //! One question, one answer on stdout, nothing else there: the mode for pipes and scripts.
 
-use std::io::{self, BufWriter, IsTerminal, Read};
+use std::io::{self, BufWriter, Read};
 
 use tokio::runtime::Runtime;
 
@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
 
@@ -29,24 +30,29 @@ pub fn compose_input(prompt: Option<&str>, stdin: Option<&str>) -> Result<String
     }
 }
 
-fn read_stdin() -> anyhow::Result<Option<String>> {
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
+/// Piped stdin, read whole; nothing when stdin is a terminal (`-p` alone).
+fn read_stdin(term: &Term) -> anyhow::Result<Option<String>> {
+    if term.stdin_tty {
         return Ok(None);
     }
     let mut bytes = Vec::new();
-    stdin.lock().read_to_end(&mut bytes)?;
+    io::stdin().lock().read_to_end(&mut bytes)?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| UsageError("stdin is not UTF-8 text".into()).into())
 }
 
 /// Runs one turn and maps its ending to the exit code.
-pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
-    let stdin = read_stdin()?;
+pub fn run(
+    rt: &Runtime,
+    backend: &Backend,
+    config: &Config,
+    term: &Term,
+) -> anyhow::Result<ExitCode> {
+    let stdin = read_stdin(term)?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
     let (mut chat, notices) = crate::session::live::start_chat(rt, backend, config, false)?;
-    if io::stderr().is_terminal() {
+    if term.stderr.tty {
         for n in notices {
             eprintln!("ollama-chat: {n}");
         }
@@ -55,27 +61,20 @@ pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<E
         eprintln!("ollama-chat: warning: {w}");
     }
 
-    let stdout = io::stdout();
-    let output = if stdout.is_terminal() {
-        Output::Terminal {
-            color: !config.no_color,
-        }
-    } else {
-        Output::Plain
-    };
-    let thinking_to = if io::stderr().is_terminal() {
-        ThinkingTo::Stderr
-    } else {
-        ThinkingTo::Hidden
-    };
-    let mut renderer = Renderer::new(
-        BufWriter::with_capacity(64 * 1024, stdout.lock()),
-        output,
-        thinking_to,
+    let renderer = Renderer::new(
+        BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+        Output::reply(term),
+        ThinkingTo::Hidden,
     );
-
-    let sent = rt.block_on(chat.send(&input, &mut renderer, ctrl_c()));
-    drop(renderer);
+    // Thinking never reaches stdout; a person watching stderr sees it there. (Not locked for the
+    // whole turn: diagnostics from the runtime's thread write there too.)
+    let sent = if term.stderr.tty {
+        let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
+        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+    } else {
+        let mut renderer = renderer;
+        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+    };
     let outcome = match sent {
         Ok(sent) => sent.outcome,
         Err(not_sent) => {

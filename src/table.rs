@@ -3,8 +3,6 @@
 //! columns are known up front (`render`), and fixed-width cells for output that streams (`left`,
 //! `right`, as `logs -f` prints rows as they come).
 
-use std::io::IsTerminal;
-
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Columns a string takes on a terminal.
@@ -45,23 +43,6 @@ pub fn left(s: &str, cols: usize) -> String {
 pub fn right(s: &str, cols: usize) -> String {
     let pad = cols.saturating_sub(width(s));
     format!("{}{s}", " ".repeat(pad))
-}
-
-/// The width to lay a table out in: the terminal's, else `$COLUMNS`, else 120.
-pub fn output_width() -> usize {
-    let stdout = std::io::stdout();
-    if stdout.is_terminal() {
-        if let Some((w, _)) = terminal_size::terminal_size_of(&stdout) {
-            if w.0 > 0 {
-                return usize::from(w.0);
-            }
-        }
-    }
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse().ok())
-        .filter(|&c| c >= 20)
-        .unwrap_or(120)
 }
 
 /// Rows laid out in columns two spaces apart; the last column is not padded.

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::modelfile::{parse, Blobs, Modelfile};
 use crate::models::Progress;
+use crate::term::Term;
 
 const CHUNK: usize = 1 << 20;
 
@@ -27,6 +28,7 @@ pub fn run(
     rt: &Runtime,
     client: &Backend,
     config: &Config,
+    term: &Term,
     args: &CreateArgs,
 ) -> anyhow::Result<ExitCode> {
     let shown = args.file.display().to_string();
@@ -43,7 +45,7 @@ pub fn run(
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let local = LocalFiles::resolve(&modelfile, &base, home.as_deref())?;
 
-    let mut view = ProgressView::stderr(config.no_color);
+    let mut view = ProgressView::stderr(term);
     let what = format!("creating '{}'", args.name);
     let work = async {
         let blobs = local.upload(client, &mut view).await?;

@@ -3,7 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,7 +18,8 @@ use crate::log::filter::Filter;
 use crate::log::read::{open, parse_record, parse_texts, scan_file, Problems, Record};
 use crate::log::tail::Tail;
 use crate::render::sanitize::sanitize;
-use crate::table::{left, output_width, right, truncate};
+use crate::table::{left, right, truncate};
+use crate::term::Term;
 use crate::UsageError;
 
 /// Rows shown when `-n` is not given (JSON output shows all).
@@ -26,7 +27,7 @@ const DEFAULT_ROWS: usize = 20;
 /// How often `--follow` looks for new lines.
 const POLL: Duration = Duration::from_millis(200);
 
-pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: &LogsArgs, config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
     let sel = Selection::new(&args.select, config.log_path.as_deref())?;
     let live = match (args.follow, &sel.live) {
         (false, _) => None,
@@ -49,9 +50,8 @@ pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
         .cloned()
         .collect();
     let mut tail = live.map(Tail::new);
-    let stdout = io::stdout();
-    let color = !config.no_color && stdout.is_terminal();
-    let mut out = BufWriter::new(stdout.lock());
+    let color = term.stdout.color;
+    let mut out = BufWriter::new(io::stdout().lock());
     let mut problems = Problems::default();
 
     let layout = match args.limit.or((!args.json).then_some(DEFAULT_ROWS)) {
@@ -65,7 +65,7 @@ pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
             );
             // A closed stdout (`| head`) ends the command successfully (see `commands::run`).
             r??;
-            Layout::new(&[], output_width())
+            Layout::new(&[], term.width)
         }
         Some(limit) => {
             let mut recent = Recent::new(limit);
@@ -77,7 +77,7 @@ pub fn run(args: &LogsArgs, config: &Config) -> anyhow::Result<ExitCode> {
             if let Some(t) = &mut tail {
                 drain_tail(t, &mut problems, |r| recent.offer(&sel.filter, &r))?;
             }
-            show_recent(recent, args.json, tail.is_some(), color, &mut out)?
+            show_recent(recent, args.json, tail.is_some(), term, &mut out)?
         }
     };
     warn_problems(&problems);
@@ -115,12 +115,13 @@ fn show_recent(
     recent: Recent,
     json: bool,
     following: bool,
-    color: bool,
+    term: &Term,
     out: &mut impl Write,
 ) -> anyhow::Result<Layout> {
+    let color = term.stdout.color;
     let (matched, shown) = (recent.matched, recent.heap.len() as u64);
     let rows = recent.into_sorted(json);
-    let layout = Layout::new(&rows, output_width());
+    let layout = Layout::new(&rows, term.width);
     let printed = if json {
         rows.iter()
             .try_for_each(|r| write_line(out, r.raw.as_bytes()))

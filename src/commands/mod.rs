@@ -34,21 +34,26 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::modelfile::ParseError;
+use crate::term::Term;
 use progress::ProgressView;
 
-/// Runs a subcommand to its end.
-pub fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
+/// Runs a subcommand to its end; what it prints follows `term`.
+pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
     let result = match command {
-        Command::Sessions { action } => sessions::run(action, config),
-        Command::Replay(args) => replay::run(&args, config),
+        Command::Sessions { action } => sessions::run(action, config, term),
+        Command::Replay(args) => replay::run(&args, config, term),
         Command::Models(args) => with_backend(config, |rt, c| list::models(rt, c, &args)),
         Command::Ps(args) => with_backend(config, |rt, c| list::ps(rt, c, &args)),
-        Command::Show(args) => with_backend(config, |rt, c| show::run(rt, c, &args)),
-        Command::Pull(args) => with_backend(config, |rt, c| pull::run(rt, c, config, &args.model)),
-        Command::Create(args) => with_backend(config, |rt, c| create::run(rt, c, config, &args)),
+        Command::Show(args) => with_backend(config, |rt, c| show::run(rt, c, term, &args)),
+        Command::Pull(args) => {
+            with_backend(config, |rt, c| pull::run(rt, c, config, term, &args.model))
+        }
+        Command::Create(args) => {
+            with_backend(config, |rt, c| create::run(rt, c, config, term, &args))
+        }
         Command::Cp(args) => with_backend(config, |rt, c| copy::run(rt, c, &args)),
-        Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, &args)),
-        Command::Logs(args) => logs::run(&args, config),
+        Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, term, &args)),
+        Command::Logs(args) => logs::run(&args, config, term),
         Command::Stats(args) => stats::run(&args, config),
     };
     match result {

@@ -2,7 +2,7 @@
 //! the status lines; otherwise plain lines, one per status and a few per layer, fit for a log.
 
 use std::collections::HashMap;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -10,17 +10,19 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::format::human_bytes;
 use crate::models::Progress;
 use crate::render::sanitize::sanitize;
+use crate::term::Term;
 
-/// Where progress goes, decided once from whether stderr is a terminal.
+/// Where progress goes, decided from the terminal description: bars on a terminal that can move
+/// the cursor, lines otherwise.
 pub enum ProgressView {
     Bars(Bars),
     Lines(Lines<io::Stderr>),
 }
 
 impl ProgressView {
-    pub fn stderr(no_color: bool) -> Self {
-        if io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb") {
-            ProgressView::Bars(Bars::new(no_color))
+    pub fn stderr(term: &Term) -> Self {
+        if term.stderr.tty && !term.dumb {
+            ProgressView::Bars(Bars::new(!term.stderr.color))
         } else {
             ProgressView::Lines(Lines::new(io::stderr()))
         }

@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
+use crate::term::Term;
 
 /// Pulls `model`, showing progress on stderr. Ctrl-C closes the connection (Ollama stops; the
 /// next pull resumes) and gives [`ExitCode::Interrupted`].
@@ -15,9 +16,10 @@ pub fn run(
     rt: &Runtime,
     client: &Backend,
     config: &Config,
+    term: &Term,
     model: &str,
 ) -> anyhow::Result<ExitCode> {
-    let mut view = ProgressView::stderr(config.no_color);
+    let mut view = ProgressView::stderr(term);
     let what = format!("pulling '{model}'");
     let work = async {
         let stream = client.pull(model).await?;
@@ -44,6 +46,7 @@ pub fn offer_pull(
     rt: &Runtime,
     client: &Backend,
     config: &Config,
+    term: &Term,
     model: &str,
 ) -> anyhow::Result<Option<ExitCode>> {
     match rt.block_on(client.model_info(model)) {
@@ -57,7 +60,7 @@ pub fn offer_pull(
     if !confirm(&format!("Model '{model}' is not installed. Pull it now?"))? {
         return Err(CommandError::NotInstalled(model.to_string()).into());
     }
-    match run(rt, client, config, model)? {
+    match run(rt, client, config, term, model)? {
         ExitCode::Success => Ok(None),
         code => Ok(Some(code)),
     }

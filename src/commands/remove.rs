@@ -1,8 +1,6 @@
 //! `rm MODEL…`: delete models, after a y/N question on a terminal (`--yes` skips it). Every name
 //! is checked first, so a typo deletes nothing.
 
-use std::io::{self, IsTerminal};
-
 use tokio::runtime::Runtime;
 
 use super::{confirm, CommandError};
@@ -10,9 +8,15 @@ use crate::backend::Backend;
 use crate::cli::RemoveArgs;
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
+use crate::term::Term;
 
-pub fn run(rt: &Runtime, client: &Backend, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
-    if !args.yes && !io::stdin().is_terminal() {
+pub fn run(
+    rt: &Runtime,
+    client: &Backend,
+    term: &Term,
+    args: &RemoveArgs,
+) -> anyhow::Result<ExitCode> {
+    if !args.yes && !term.stdin_tty {
         return Err(CommandError::Usage(
             "rm asks before deleting, but stdin is not a terminal; pass --yes to delete without asking"
                 .into(),

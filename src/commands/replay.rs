@@ -1,6 +1,6 @@
 //! `ollama-chat replay FILE`: a saved session shown as it happened, or re-run (`--rerun`).
 
-use std::io::{self, IsTerminal};
+use std::io;
 
 use crate::backend::Backend;
 use crate::cli::ReplayArgs;
@@ -10,16 +10,17 @@ use crate::session::load::load_stdin;
 use crate::session::replay::{replay, Sleep, View};
 use crate::session::rerun::{rerun, Changes};
 use crate::session::{catalog, Loaded};
+use crate::term::Term;
 use crate::UsageError;
 
-pub fn run(args: &ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
     let speed = match args.speed {
         Some(s) if !(s.is_finite() && s > 0.0) => {
             return Err(UsageError(format!("--speed must be a number above 0, not {s}")).into())
         }
         other => other,
     };
-    let loaded = open(args.file.as_deref(), config)?;
+    let loaded = open(args.file.as_deref(), config, term)?;
     for w in &loaded.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
@@ -34,12 +35,7 @@ pub fn run(args: &ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
         let client = Backend::new(config.api, &config.base_url, key)?;
         return rerun(&rt, &client, config, &loaded, &changes);
     }
-    let terminal = io::stdout().is_terminal();
-    let view = View {
-        terminal,
-        color: terminal && !config.no_color,
-        speed,
-    };
+    let view = View::new(term, speed);
     // Buffered: a paced replay flushes before every pause, an instant one once at the end.
     let mut out = io::BufWriter::new(io::stdout().lock());
     replay(&loaded, &mut out, view, &mut Sleep)?;
@@ -47,11 +43,11 @@ pub fn run(args: &ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// The session named on the command line; `-`, or nothing with a pipe on stdin, reads stdin.
-fn open(file: Option<&str>, config: &Config) -> anyhow::Result<Loaded> {
+fn open(file: Option<&str>, config: &Config, term: &Term) -> anyhow::Result<Loaded> {
     match file {
         Some("-") => Ok(load_stdin()?),
         Some(q) => Ok(catalog::find(config.session.dir.as_deref(), q)?),
-        None if !io::stdin().is_terminal() => Ok(load_stdin()?),
+        None if !term.stdin_tty => Ok(load_stdin()?),
         None => Err(UsageError(
             "replay needs a session: a file, an id or name from `ollama-chat sessions`, or `-` for stdin"
                 .into(),

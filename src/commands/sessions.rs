@@ -1,6 +1,6 @@
 //! `ollama-chat sessions`: list saved sessions, and show, delete or export one.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, Write};
 
 use crate::cli::{ExportFormat, SessionsAction};
 use crate::config::Config;
@@ -8,29 +8,28 @@ use crate::exit_code::ExitCode;
 use crate::session::replay::{replay, Sleep, View};
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
+use crate::term::Term;
 use crate::UsageError;
 
-pub fn run(action: Option<SessionsAction>, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(
+    action: Option<SessionsAction>,
+    config: &Config,
+    term: &Term,
+) -> anyhow::Result<ExitCode> {
     let dir = config.session.dir.as_deref();
     match action.unwrap_or(SessionsAction::List) {
-        SessionsAction::List => list(config),
+        SessionsAction::List => list(config, term),
         SessionsAction::Show { id } => {
             let l = catalog::find(dir, &id)?;
             warn(&l);
-            let terminal = io::stdout().is_terminal();
             let mut out = io::BufWriter::new(io::stdout().lock());
             if let Some(p) = &l.path {
                 writeln!(out, "File: {}", p.display())?;
             }
-            let view = View {
-                terminal,
-                color: terminal && !config.no_color,
-                speed: None,
-            };
-            replay(&l, &mut out, view, &mut Sleep)?;
+            replay(&l, &mut out, View::new(term, None), &mut Sleep)?;
             Ok(ExitCode::Success)
         }
-        SessionsAction::Rm { id, yes } => remove(&catalog::find(dir, &id)?, yes),
+        SessionsAction::Rm { id, yes } => remove(&catalog::find(dir, &id)?, yes, term),
         SessionsAction::Export { id, format } => {
             let l = catalog::find(dir, &id)?;
             warn(&l);
@@ -50,17 +49,7 @@ fn warn(l: &Loaded) {
     }
 }
 
-/// Columns the list may use: the terminal's width, or a tidy default in a pipe.
-fn line_width() -> usize {
-    if io::stdout().is_terminal() {
-        if let Some((w, _)) = terminal_size::terminal_size() {
-            return usize::from(w.0);
-        }
-    }
-    100
-}
-
-fn list(config: &Config) -> anyhow::Result<ExitCode> {
+fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
     let dir = config
         .session
         .dir
@@ -106,7 +95,7 @@ fn list(config: &Config) -> anyhow::Result<ExitCode> {
         .map(table::width)
         .max()
         .unwrap_or(0);
-    let room = line_width().saturating_sub(used + 2).max(16);
+    let room = term.width.saturating_sub(used + 2).max(16);
     for r in rows.iter_mut().skip(1) {
         r[5] = table::truncate(&crate::render::sanitize(&r[5]), room);
     }
@@ -114,7 +103,7 @@ fn list(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn remove(l: &Loaded, yes: bool) -> anyhow::Result<ExitCode> {
+fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {
     let path = l.path.as_ref().expect("found sessions are files");
     let st = &l.state;
     let what = format!(
@@ -130,7 +119,7 @@ fn remove(l: &Loaded, yes: bool) -> anyhow::Result<ExitCode> {
             .format("%Y-%m-%d %H:%M")
     );
     if !yes {
-        if !io::stdin().is_terminal() {
+        if !term.stdin_tty {
             return Err(UsageError(format!(
                 "not deleting {what} without confirmation: add --yes"
             ))

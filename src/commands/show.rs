@@ -1,7 +1,7 @@
 //! `show MODEL`: a summary (architecture, size, context, capabilities, parameters, system prompt,
 //! license), or one part of it exactly as the server has it, or the whole answer as JSON.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use serde_json::Value;
 use tokio::runtime::Runtime;
@@ -13,8 +13,14 @@ use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::models::ModelInfo;
 use crate::render::sanitize::sanitize;
+use crate::term::Term;
 
-pub fn run(rt: &Runtime, client: &Backend, args: &ShowArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    rt: &Runtime,
+    client: &Backend,
+    term: &Term,
+    args: &ShowArgs,
+) -> anyhow::Result<ExitCode> {
     let show = rt
         .block_on(client.model_info(&args.model))
         .map_err(|e| match e {
@@ -43,7 +49,7 @@ pub fn run(rt: &Runtime, client: &Backend, args: &ShowArgs) -> anyhow::Result<Ex
     };
     let mut out = io::stdout().lock();
     // Server text: harmless on a terminal, byte for byte into a file or pipe.
-    let text = if out.is_terminal() {
+    let text = if term.stdout.tty {
         sanitize(&text).into_owned()
     } else {
         text

@@ -3,7 +3,8 @@
 //! Layout: `sanitize` (untrusted text → terminal-safe text); `style` (the client's own dim and
 //! red lines); `wrap` (word wrap at the terminal
 //! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
-//! writes into, and the one renderer that implements it for both kinds of output).
+//! writes into, and the one renderer that implements it for both kinds of output, with the
+//! `Output` a `Term` calls for).
 
 pub mod sanitize;
 pub mod style;
@@ -12,6 +13,7 @@ pub mod wrap;
 
 use std::io::{self, Write};
 
+use crate::term::Term;
 pub use sanitize::sanitize;
 use wrap::Wrapper;
 
@@ -37,23 +39,61 @@ pub enum Output {
     Plain,
 }
 
-/// Where thinking text goes.
+impl Output {
+    /// For a reply that is the program's output (one-shot): sanitised and styled on a terminal,
+    /// the model's bytes in a pipe.
+    pub fn reply(term: &Term) -> Output {
+        if term.stdout.tty {
+            Output::Terminal {
+                color: term.stdout.color,
+            }
+        } else {
+            Output::Plain
+        }
+    }
+
+    /// For text shown to a person (a replay): as [`Output::reply`], and also sanitised and styled
+    /// in a pipe when colour is forced there (`--color always`, CLICOLOR_FORCE), since that pipe
+    /// leads to a viewer such as `less -R`, where the model's escapes must not pass either.
+    pub fn shown(term: &Term) -> Output {
+        if term.stdout.tty || term.stdout.color {
+            Output::Terminal {
+                color: term.stdout.color,
+            }
+        } else {
+            Output::Plain
+        }
+    }
+}
+
+/// Where thinking text goes besides the writer given to [`Renderer::thinking_aside`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThinkingTo {
-    /// Inline before the reply (the REPL on a terminal).
+    /// Inline before the reply (the REPL, a replay).
     Inline,
-    /// To stderr, dimmed (one-shot mode with a terminal on stderr), so stdout stays the reply.
-    Stderr,
     Hidden,
 }
 
-/// Writes a reply to `W`. The same type serves terminals and pipes so the turn code has one path.
-pub struct Renderer<W: Write> {
+/// Where thinking goes, all three ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Thinking {
+    Inline,
+    /// To the second writer (stderr in one-shot mode), so the first stays the reply.
+    Aside {
+        color: bool,
+    },
+    Hidden,
+}
+
+/// Writes a reply to `W` (and thinking, when asked, to `E`). The same type serves terminals and
+/// pipes so the turn code has one path.
+pub struct Renderer<W: Write, E: Write = io::Sink> {
     out: W,
+    err: E,
     output: Output,
-    thinking_to: ThinkingTo,
+    thinking_to: Thinking,
     in_thinking: bool,
-    thought_on_stderr: bool,
+    thought_aside: bool,
     at_line_start: bool,
     wrote_any: bool,
     /// Word wrap, on a terminal only.
@@ -64,13 +104,35 @@ impl<W: Write> Renderer<W> {
     pub fn new(out: W, output: Output, thinking_to: ThinkingTo) -> Self {
         Renderer {
             out,
+            err: io::sink(),
             output,
-            thinking_to,
+            thinking_to: match thinking_to {
+                ThinkingTo::Inline => Thinking::Inline,
+                ThinkingTo::Hidden => Thinking::Hidden,
+            },
             in_thinking: false,
-            thought_on_stderr: false,
+            thought_aside: false,
             at_line_start: true,
             wrote_any: false,
             wrap: None,
+        }
+    }
+}
+
+impl<W: Write, E: Write> Renderer<W, E> {
+    /// Sends thinking to `err` instead (one-shot mode: stderr, when a person watches it), dimmed
+    /// when `color`; sanitised, since only a terminal is given it.
+    pub fn thinking_aside<E2: Write>(self, err: E2, color: bool) -> Renderer<W, E2> {
+        Renderer {
+            out: self.out,
+            err,
+            output: self.output,
+            thinking_to: Thinking::Aside { color },
+            in_thinking: self.in_thinking,
+            thought_aside: self.thought_aside,
+            at_line_start: self.at_line_start,
+            wrote_any: self.wrote_any,
+            wrap: self.wrap,
         }
     }
 
@@ -85,6 +147,16 @@ impl<W: Write> Renderer<W> {
 
     pub fn into_inner(self) -> W {
         self.out
+    }
+
+    /// Whether what was written so far ends a line (a pipe's output ends where the model's did).
+    pub fn at_line_start(&self) -> bool {
+        self.at_line_start
+    }
+
+    /// Both writers: the reply's and the one thinking went aside to.
+    pub fn into_parts(self) -> (W, E) {
+        (self.out, self.err)
     }
 
     fn color(&self) -> bool {
@@ -143,33 +215,33 @@ impl<W: Write> Renderer<W> {
             self.at_line_start = true;
             self.reset_wrap_column();
         }
-        if self.thought_on_stderr {
-            self.thought_on_stderr = false;
-            let mut err = io::stderr().lock();
-            let reset = if self.color() { RESET } else { "" };
-            write!(err, "{reset}\n\n")?;
+        if self.thought_aside {
+            self.thought_aside = false;
+            let dimmed = matches!(self.thinking_to, Thinking::Aside { color: true });
+            let reset = if dimmed { RESET } else { "" };
+            write!(self.err, "{reset}\n\n")?;
+            self.err.flush()?;
         }
         Ok(())
     }
 }
 
-impl<W: Write> ReplySink for Renderer<W> {
+impl<W: Write, E: Write> ReplySink for Renderer<W, E> {
     fn thinking(&mut self, text: &str) -> io::Result<()> {
         if text.is_empty() {
             return Ok(());
         }
         match self.thinking_to {
-            ThinkingTo::Hidden => Ok(()),
-            ThinkingTo::Stderr => {
-                let mut err = io::stderr().lock();
-                if !self.thought_on_stderr && self.color() {
-                    err.write_all(DIM.as_bytes())?;
+            Thinking::Hidden => Ok(()),
+            Thinking::Aside { color } => {
+                if !self.thought_aside && color {
+                    self.err.write_all(DIM.as_bytes())?;
                 }
-                self.thought_on_stderr = true;
-                err.write_all(sanitize(text).as_bytes())?;
-                err.flush()
+                self.thought_aside = true;
+                self.err.write_all(sanitize(text).as_bytes())?;
+                self.err.flush()
             }
-            ThinkingTo::Inline => {
+            Thinking::Inline => {
                 if !self.in_thinking {
                     self.in_thinking = true;
                     if self.color() {
@@ -198,6 +270,7 @@ impl<W: Write> ReplySink for Renderer<W> {
         self.flush_wrap()?;
         if matches!(self.output, Output::Terminal { .. }) && self.wrote_any && !self.at_line_start {
             self.out.write_all(b"\n")?;
+            self.at_line_start = true;
         }
         self.out.flush()
     }
@@ -293,6 +366,37 @@ mod tests {
             String::from_utf8(r.into_inner()).unwrap(),
             "\x1b[2mhmm ok\x1b[0m\n\nYes.\n"
         );
+    }
+
+    #[test]
+    fn thinking_aside_goes_to_the_writer_given_dimmed_only_with_colour() {
+        for (color, expect) in [
+            (true, "\x1b[2mhmm ␛[2J\x1b[0m\n\n"),
+            (false, "hmm ␛[2J\n\n"),
+        ] {
+            let mut r = Renderer::new(Vec::new(), Output::Plain, ThinkingTo::Hidden)
+                .thinking_aside(Vec::new(), color);
+            r.thinking("hmm ").unwrap();
+            r.thinking("\x1b[2J").unwrap();
+            r.content("Answer.").unwrap();
+            r.finish().unwrap();
+            let (out, err) = r.into_parts();
+            assert_eq!(String::from_utf8(out).unwrap(), "Answer.");
+            assert_eq!(String::from_utf8(err).unwrap(), expect);
+        }
+    }
+
+    #[test]
+    fn outputs_follow_the_terminal_description() {
+        let pipes = Term::pipes();
+        assert_eq!(Output::reply(&pipes), Output::Plain);
+        assert_eq!(Output::shown(&pipes), Output::Plain);
+        let forced = Term::new(crate::term::Inputs {
+            color: crate::term::ColorChoice::Always,
+            ..Default::default()
+        });
+        assert_eq!(Output::reply(&forced), Output::Plain, "a reply stays bytes");
+        assert_eq!(Output::shown(&forced), Output::Terminal { color: true });
     }
 
     #[test]

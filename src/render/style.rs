@@ -1,5 +1,5 @@
-//! Styles for the client's own lines (notices, errors), never for model text: decided once from
-//! the terminal and NO_COLOR, then passed along.
+//! Styles for the client's own lines (notices, errors), never for model text: whether to use them
+//! comes from the stream's colour in `crate::term::Term`, decided once at start-up.
 
 /// Dim and red, or plain text when colour is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Commands that rework the conversation's last exchange (`/retry`, `/undo`, `/edit`) or use the
 //! last reply (`/copy`).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use super::copy::{osc52, select};
 use super::input::{compose, editor_command};
@@ -57,7 +57,7 @@ impl Repl<'_> {
             Ok(s) => s,
             Err(msg) => return self.note(&msg),
         };
-        if !io::stdout().is_terminal() {
+        if !self.term.stdout.tty {
             return self.error("copying needs a terminal (it uses the OSC 52 escape sequence)");
         }
         let mut out = io::stdout().lock();

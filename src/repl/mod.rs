@@ -23,7 +23,7 @@ mod slash;
 pub mod stats;
 mod tty;
 
-use std::io::{self, IsTerminal};
+use std::io;
 use std::path::Path;
 
 use rustyline::error::ReadlineError;
@@ -40,6 +40,7 @@ use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::{self, Change};
+use crate::term::Term;
 use crate::turn::Ending;
 use command::SlashCommand;
 use complete::{model_hint, ReplHelper};
@@ -60,7 +61,10 @@ struct View {
 pub(crate) struct Repl<'a> {
     rt: &'a Runtime,
     chat: Chat<'a>,
+    term: &'a Term,
+    /// For stdout and stderr: each has its own colour.
     style: Style,
+    err_style: Style,
     view: View,
     stats: SessionStats,
     history_path: Option<&'a Path>,
@@ -77,18 +81,29 @@ enum Flow {
 type LineEditor<'a> = Editor<ReplHelper<'a>, FileHistory>;
 
 /// Runs the chat until `/bye` or Ctrl-D.
-pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(
+    rt: &Runtime,
+    backend: &Backend,
+    config: &Config,
+    term: &Term,
+) -> anyhow::Result<ExitCode> {
     let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
     if backend.capabilities().manage_models {
-        if let Some(code) = crate::commands::pull::offer_pull(rt, backend, config, &chat.model)? {
+        let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
+        if let Some(code) = offered {
             return Ok(code);
         }
     }
-    let color = !config.no_color && io::stdout().is_terminal();
     let mut repl = Repl {
         rt,
         chat,
-        style: Style { color },
+        term,
+        style: Style {
+            color: term.stdout.color,
+        },
+        err_style: Style {
+            color: term.stderr.color,
+        },
         view: View {
             verbose: config.verbose,
             stats_json: config.stats_json,
@@ -99,7 +114,8 @@ pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<E
         history_path: config.history_path.as_deref(),
     };
     let fetch_models = Box::new(move || rt.block_on(backend.list_models()).unwrap_or_default());
-    let mut editor = open_editor(repl.history_path, ReplHelper::new(color, fetch_models))?;
+    let helper = ReplHelper::new(term.stdout.color, fetch_models);
+    let mut editor = open_editor(repl.history_path, helper)?;
     let compose_request = input::bind_keys(&mut editor);
 
     println!(
@@ -240,11 +256,9 @@ impl<'a> Repl<'a> {
     /// Sends one message and shows the reply. Returns the message when it got no reply at all, to
     /// be offered again at the prompt.
     fn turn(&mut self, input: &str) -> Option<String> {
-        let width = if self.view.wordwrap {
-            terminal_width()
-        } else {
-            None
-        };
+        // Never in a pipe; asked again each turn, as the window may have been resized.
+        let wrap = self.view.wordwrap && self.term.stdout.tty;
+        let width = wrap.then(|| self.term.current_width());
         let mut renderer = Renderer::new(
             io::stdout().lock(),
             Output::Terminal {
@@ -273,7 +287,7 @@ impl<'a> Repl<'a> {
         match &outcome.ending {
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),
-            Ending::Failed(e) => eprintln!("{}", self.style.red(&format!("error: {e}"))),
+            Ending::Failed(e) => eprintln!("{}", self.err_style.red(&format!("error: {e}"))),
         }
         if !matches!(outcome.ending, Ending::Failed(_)) {
             write_stats(
@@ -340,7 +354,7 @@ impl<'a> Repl<'a> {
     }
 
     fn error(&self, text: &str) {
-        eprintln!("{}", self.style.red(&format!("error: {text}")));
+        eprintln!("{}", self.err_style.red(&format!("error: {text}")));
     }
 }
 
@@ -362,23 +376,4 @@ fn open_editor<'a>(
         }
     }
     Ok(editor)
-}
-
-/// The width to wrap replies at: the terminal's, else `COLUMNS`, else 80; none when stdout is
-/// not a terminal.
-fn terminal_width() -> Option<usize> {
-    let stdout = io::stdout();
-    if !stdout.is_terminal() {
-        return None;
-    }
-    let from_tty = terminal_size::terminal_size_of(&stdout)
-        .map(|(w, _)| usize::from(w.0))
-        .filter(|w| *w > 0);
-    let from_env = || {
-        std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.trim().parse::<usize>().ok())
-            .filter(|c| *c > 0)
-    };
-    Some(from_tty.or_else(from_env).unwrap_or(80))
 }

@@ -1,5 +1,6 @@
 //! Shows a saved session as it happened: who said what, each reply's numbers, and every change of
-//! state; all at once, or paced like the original (`--speed`). Needs no server.
+//! state; all at once, or paced like the original (`--speed`). Needs no server. Replies go through
+//! the same renderer as a live one, so a replay looks like the chat did.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -10,7 +11,9 @@ use super::short_id;
 use super::state::SessionState;
 use crate::conversation::TurnStatus;
 use crate::options::Options;
-use crate::render::sanitize;
+use crate::render::style::Style;
+use crate::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
+use crate::term::Term;
 
 /// Pauses between pieces of a paced replay; tests pass one that only records the pauses.
 pub trait Pacer {
@@ -35,11 +38,34 @@ const MAX_PIECES: usize = 400;
 /// How to show a replay.
 #[derive(Debug, Clone, Copy)]
 pub struct View {
-    /// A person reads it: sanitise text from the model and the file.
-    pub terminal: bool,
-    pub color: bool,
+    /// Sanitised and styled for a person, or the recorded bytes.
+    pub output: Output,
+    /// Wrap replies at this many columns (on a terminal).
+    pub width: Option<usize>,
     /// Replay at this multiple of the recorded pace; `None`: everything at once.
     pub speed: Option<f64>,
+}
+
+impl View {
+    /// As the terminal is: a replay on a terminal looks like the live chat, one in a pipe is plain
+    /// text (styled only when colour is forced there).
+    pub fn new(term: &Term, speed: Option<f64>) -> View {
+        View {
+            output: Output::shown(term),
+            width: term.stdout.tty.then_some(term.width),
+            speed,
+        }
+    }
+
+    fn terminal(&self) -> bool {
+        matches!(self.output, Output::Terminal { .. })
+    }
+
+    fn style(&self) -> Style {
+        Style {
+            color: matches!(self.output, Output::Terminal { color: true }),
+        }
+    }
 }
 
 /// Writes the whole session to `out`.
@@ -82,7 +108,7 @@ struct Replayer<'a, W: Write> {
 
 impl<W: Write> Replayer<'_, W> {
     fn text(&self, s: &str) -> String {
-        if self.view.terminal {
+        if self.view.terminal() {
             sanitize(s).into_owned()
         } else {
             s.to_string()
@@ -90,20 +116,12 @@ impl<W: Write> Replayer<'_, W> {
     }
 
     fn dim(&self, s: &str) -> String {
-        if self.view.color {
-            format!("\x1b[2m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+        self.view.style().dim(s)
     }
 
     fn pause(&mut self, d: Duration) {
-        if let Some(speed) = self.view.speed {
-            if !d.is_zero() {
-                let _ = self.out.flush();
-                self.pacer.pause(d.div_f64(speed));
-            }
-        }
+        let out = &mut *self.out;
+        pause(self.view.speed, &mut *self.pacer, d, || out.flush());
     }
 
     fn header(&mut self, l: &Loaded) -> io::Result<()> {
@@ -153,26 +171,52 @@ impl<W: Write> Replayer<'_, W> {
         }
     }
 
+    /// The thinking and the text through the live renderer (sanitised, wrapped, thinking dimmed
+    /// on a terminal; the recorded bytes in a pipe), paced like the original.
     fn reply(&mut self, reply: &Reply) -> io::Result<()> {
-        if !reply.thinking.is_empty() {
-            let t = format!("Thinking: {}", self.text(reply.thinking.trim_end()));
-            writeln!(self.out, "{}\n", self.dim(&t))?;
-        }
+        let View {
+            output,
+            width,
+            speed,
+        } = self.view;
+        let pacer = &mut *self.pacer;
+        let mut r = Renderer::new(&mut *self.out, output, ThinkingTo::Inline).with_wrap(width);
+        r.thinking(reply.thinking.trim_end())?;
         let first = reply.ttft.unwrap_or(reply.latency).max(0.0);
-        self.pause(Duration::from_secs_f64(first));
-        let text = self.text(&reply.content);
+        pause(speed, pacer, Duration::from_secs_f64(first), || r.flush());
         let rest = Duration::from_secs_f64((reply.latency - first).max(0.0));
-        let pieces = split_even(&text, reply.completion_tokens.map_or(1, |n| n as usize));
+        let pieces = split_even(
+            &reply.content,
+            reply.completion_tokens.map_or(1, |n| n as usize),
+        );
         let each = rest / pieces.len().max(1) as u32;
         for p in &pieces {
-            self.out.write_all(p.as_bytes())?;
-            self.pause(each);
+            r.content(p)?;
+            pause(speed, pacer, each, || r.flush());
         }
-        if !text.is_empty() && !text.ends_with('\n') {
+        r.finish()?;
+        // A terminal's reply ends its line; a pipe's is the bytes, so the line is ended here.
+        if !r.at_line_start() {
+            drop(r);
             writeln!(self.out)?;
         }
         let stats = format!("[{}]", stats_text(&self.state.model, reply));
         writeln!(self.out, "{}\n", self.dim(&stats))
+    }
+}
+
+/// Waits `d` (divided by `speed`) after flushing what is shown; without a speed, never.
+fn pause(
+    speed: Option<f64>,
+    pacer: &mut dyn Pacer,
+    d: Duration,
+    flush: impl FnOnce() -> io::Result<()>,
+) {
+    if let Some(speed) = speed {
+        if !d.is_zero() {
+            let _ = flush();
+            pacer.pause(d.div_f64(speed));
+        }
     }
 }
 
@@ -330,8 +374,8 @@ mod tests {
     #[test]
     fn instant_replay_shows_everything_and_never_waits() {
         let view = View {
-            terminal: false,
-            color: false,
+            output: Output::Plain,
+            width: None,
             speed: None,
         };
         let (text, pauses) = run(view);
@@ -349,19 +393,78 @@ mod tests {
     #[test]
     fn a_terminal_gets_sanitised_text() {
         let view = View {
-            terminal: true,
-            color: false,
+            output: Output::Terminal { color: false },
+            width: None,
             speed: None,
         };
         let (text, _) = run(view);
         assert!(text.contains(">>> a␛[2Jb"));
     }
 
+    fn thinking_session() -> Loaded {
+        let h = Header::new("tiny", "http://h", None, &Options::default());
+        let reply = Reply {
+            content: "alpha beta gamma delta".into(),
+            thinking: "hmm\x1b[2J".into(),
+            status: TurnStatus::Ok,
+            error: None,
+            latency: 1.0,
+            ttft: None,
+            prompt_tokens: None,
+            completion_tokens: Some(4),
+            tokens_per_second: None,
+            done_reason: None,
+        };
+        let mut text = header_line(&h) + "\n";
+        for c in [
+            Change::User {
+                content: "q".into(),
+            },
+            Change::Assistant(reply),
+        ] {
+            let e = Event {
+                at: h.created,
+                change: c,
+            };
+            text += &(event_line(&e) + "\n");
+        }
+        parse(text.as_bytes(), None).unwrap()
+    }
+
+    fn show(l: &Loaded, view: View) -> String {
+        let mut out = Vec::new();
+        replay(l, &mut out, view, &mut Record(Vec::new())).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn replies_look_like_the_live_chat_on_a_terminal() {
+        let view = View {
+            output: Output::Terminal { color: true },
+            width: Some(12),
+            speed: None,
+        };
+        let text = show(&thinking_session(), view);
+        assert!(
+            text.contains(">>> q\n\x1b[2mhmm␛[2J\x1b[0m\n\nalpha beta \ngamma delta\n\x1b[2m[tiny"),
+            "dimmed, sanitised and wrapped thinking, then the wrapped reply: {text:?}"
+        );
+    }
+
+    #[test]
+    fn replies_in_a_pipe_are_plain_text() {
+        let text = show(&thinking_session(), View::new(&Term::pipes(), None));
+        assert!(
+            text.contains(">>> q\nhmm\x1b[2J\n\nalpha beta gamma delta\n[tiny"),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn paced_replay_follows_the_recorded_times() {
         let view = View {
-            terminal: false,
-            color: false,
+            output: Output::Plain,
+            width: None,
             speed: Some(2.0),
         };
         let (_, pauses) = run(view);

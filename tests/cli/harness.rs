@@ -22,6 +22,8 @@ const SCRUBBED: &[&str] = &[
     "OLLAMA_CHAT_MODEL",
     "OLLAMA_NOHISTORY",
     "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
     "RUST_LOG",
     "XDG_DATA_HOME",
     "XDG_STATE_HOME",

@@ -29,3 +29,4 @@ mod session_roundtrip;
 mod sessions;
 mod speed;
 mod stats_cmd;
+mod term;
