@@ -32,7 +32,6 @@
 
 pub mod backend;
 pub mod chat;
-pub mod chat_context;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -45,7 +45,7 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin()?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let (mut chat, notices) = crate::session::live::start_chat(rt, backend, config, false)?;
+    let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     if io::stderr().is_terminal() {
         for n in notices {
             eprintln!("ollama-chat: {n}");

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod pull;
 pub mod remove;
 pub mod replay;
+pub mod rerun;
 pub mod select;
 pub mod sessions;
 pub mod show;

@@ -6,7 +6,7 @@
 //! prompt hint), `input` (`"""` blocks, Ctrl+J, Ctrl+G and the external editor), `help`, and the
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
-//! `chat_context`'s report);
+//! `chat::context`'s report);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 mod args;
@@ -38,7 +38,7 @@ use crate::log::open_private_append;
 use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
-use crate::session::{self, Change};
+use crate::session::Change;
 use crate::turn::Ending;
 use command::SlashCommand;
 use complete::{model_hint, ReplHelper};
@@ -77,7 +77,7 @@ type LineEditor<'a> = Editor<ReplHelper<'a>, FileHistory>;
 
 /// Runs the chat until `/bye` or Ctrl-D.
 pub fn run(rt: &Runtime, backend: &Backend, config: &Config) -> anyhow::Result<ExitCode> {
-    let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
+    let (chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     if backend.capabilities().manage_models {
         if let Some(code) = crate::commands::pull::offer_pull(rt, backend, config, &chat.model)? {
             return Ok(code);
@@ -204,12 +204,12 @@ impl<'a> Repl<'a> {
                 self.note("Cleared the conversation.");
             }
             SlashCommand::Save(name) => {
-                let said = session::live::slash_save(&mut self.chat, &name);
+                let said = crate::chat::session::slash_save(&mut self.chat, &name);
                 self.note(&said);
             }
             SlashCommand::Session(args) => {
                 let config = self.chat.config;
-                match session::live::slash_session(&mut self.chat, config, &args) {
+                match crate::chat::session::slash_session(&mut self.chat, config, &args) {
                     Ok(text) => self.note(&text),
                     Err(e) => self.error(&e),
                 }

@@ -6,11 +6,6 @@ use std::io::{self, IsTerminal};
 
 use tokio::runtime::Runtime;
 
-use super::format::{Change, Header, Reply};
-use super::load::Loaded;
-use super::replay::options_text;
-use super::short_id;
-use super::store::SessionWriter;
 use crate::backend::Backend;
 use crate::chat::{ctrl_c, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
@@ -21,6 +16,11 @@ use crate::exit_code::ExitCode;
 use crate::options::{OptionError, Options};
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
+use crate::session::format::{Change, Header, Reply};
+use crate::session::load::Loaded;
+use crate::session::replay::options_text;
+use crate::session::short_id;
+use crate::session::store::SessionWriter;
 use crate::table;
 use crate::turn::{CancelReason, Ending};
 

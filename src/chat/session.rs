@@ -3,14 +3,14 @@
 
 use tokio::runtime::Runtime;
 
-use super::catalog;
-use super::format::{Change, Header};
-use super::load::Loaded;
-use super::store::SessionWriter;
-use super::{short_id, SessionError};
+use super::{pick_model, Chat};
 use crate::backend::Backend;
-use crate::chat::{pick_model, Chat};
 use crate::config::{Config, SessionChoice};
+use crate::session::catalog;
+use crate::session::format::{Change, Header};
+use crate::session::load::Loaded;
+use crate::session::store::SessionWriter;
+use crate::session::{short_id, SessionError};
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
 /// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file

@@ -1,6 +1,9 @@
 //! One run's chat: the model, the history, the turn log, and the rule for how each turn's outcome
 //! changes the history and is recorded. Shared by the REPL and one-shot mode. The context-window
-//! steps of a turn (budget before, checks after) live in `chat_context`.
+//! steps of a turn (budget before, checks after) live in `context`.
+
+pub mod context;
+pub mod session;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -9,7 +12,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::Backend;
-use crate::chat_context::ContextState;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
@@ -19,8 +21,9 @@ use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
 use crate::render::ReplySink;
-use crate::session::{self, Change, Event, Reply, SessionWriter};
+use crate::session::{state, Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
+use context::ContextState;
 
 /// The live state of a chat.
 pub struct Chat<'a> {
@@ -160,8 +163,8 @@ impl<'a> Chat<'a> {
     /// Changes the chat's state by the same rule a session file is loaded with, and saves the
     /// change, so a resumed session is exactly this one.
     pub fn change(&mut self, change: Change) -> Result<(), String> {
-        session::state::apply(
-            session::state::Core {
+        state::apply(
+            state::Core {
                 model: &mut self.model,
                 options: &mut self.settings.options,
                 conversation: &mut self.conversation,
@@ -318,7 +321,7 @@ impl<'a> Chat<'a> {
         eprintln!("ollama-chat: warning: {text}");
     }
 
-    /// Called by `chat_context` once a summarize call has been made, so the log numbers it with
+    /// Called by `context` once a summarize call has been made, so the log numbers it with
     /// the turn it makes room for.
     pub(crate) fn set_turn(&mut self, turn: u32) {
         self.turns = turn;
