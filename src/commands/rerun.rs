@@ -1,16 +1,20 @@
 //! `replay FILE --rerun`: every recorded user turn sent again, in order, to a live server, with the
 //! history built from the new replies; old and new reply and numbers shown turn by turn, then a
-//! summary. The re-run is a chat like any other: logged, and saved as a new session.
+//! summary. The re-run is a chat like the REPL's: each turn goes through `Chat::send`, so it is
+//! budgeted, logged, and saved as a new session.
+//!
+//! The session becomes a list of [`Step`]s (pure), the steps drive the chat, and everything is
+//! printed through writers passed in, so the printing and the stopping rule are unit-tested.
 
-use std::io::{self, IsTerminal};
+use std::future::Future;
+use std::io::{self, IsTerminal, Write};
 
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
 use crate::chat::{ctrl_c, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
-use crate::conversation::Conversation;
-use crate::conversation::TurnStatus;
+use crate::conversation::{Conversation, TurnStatus};
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::options::{OptionError, Options};
@@ -54,188 +58,50 @@ impl Changes<'_> {
     }
 }
 
-/// One re-run turn: the recorded reply and the new one.
-struct Compared {
-    old: Option<Reply>,
-    old_model: String,
-    new: Reply,
-    new_model: String,
+/// One thing the re-run does, in the recorded order.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// A recorded change of state, made to the chat as the REPL's command would make it.
+    Change(Change),
+    /// A user message to send again, with what the recorded run got for it.
+    Turn {
+        content: String,
+        old: Option<Reply>,
+        old_model: String,
+    },
 }
 
-/// Re-runs `loaded` and prints the comparison on stdout.
-pub fn rerun(
-    rt: &Runtime,
-    client: &Backend,
-    config: &Config,
-    loaded: &Loaded,
-    changes: &Changes<'_>,
-) -> anyhow::Result<ExitCode> {
-    let h = &loaded.header;
-    let mut chat = Chat::new(
-        client,
-        config,
-        changes.model.unwrap_or(&h.model).to_string(),
-    );
-    chat.settings.options = changes.options(&h.options);
-    chat.conversation = Conversation::new(h.system.clone());
-    let dir = config.session.dir.as_deref();
-    if config.session.choice != SessionChoice::Off {
-        if let Some(dir) = dir {
-            let mut header = Header::new(
-                &chat.model,
-                client.base_url(),
-                h.system.as_deref(),
-                &chat.settings.options,
-            );
-            header.rerun_of = Some(h.id);
-            chat.attach_session(SessionWriter::create_in(dir, header), 0);
-        }
-    }
-
-    let color = !config.no_color && io::stdout().is_terminal();
-    let style = Style { color };
-    let total = loaded
-        .events
-        .iter()
-        .filter(|e| matches!(e.change, Change::User { .. }))
-        .count();
-    println!(
-        "{}",
-        style.dim(&format!(
-            "Re-running session {} ({total} turns) with {} at {} · options: {}",
-            short_id(&h.id),
-            chat.model,
-            client.base_url(),
-            options_text(&chat.settings.options)
-        ))
-    );
-
-    let mut recorded_model = h.model.clone();
-    let mut results: Vec<Compared> = Vec::new();
-    let mut stop: Option<anyhow::Error> = None;
-    let mut interrupted = false;
-    let mut refused = 0;
+/// The session's events as steps. The overrides are laid over every recorded option change and a
+/// `--model` replaces every recorded switch. Replies are what is being redone, and the recorded
+/// `context` records are no guide for this run (another model, other replies): its own context
+/// policy decides.
+fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
+    let mut old_model = loaded.header.model.clone();
+    let mut steps = Vec::new();
     for (i, e) in loaded.events.iter().enumerate() {
-        let content = match &e.change {
-            Change::User { content } => content,
-            Change::Assistant(_) | Change::Name { .. } => continue,
-            // What the recorded run dropped or summarised is no guide for this one (another
-            // model, other replies): its own context policy decides.
-            Change::Context { .. } => continue,
+        let step = match &e.change {
+            Change::User { content } => Step::Turn {
+                content: content.clone(),
+                old: reply_to(loaded, i),
+                old_model: old_model.clone(),
+            },
+            Change::Assistant(_) | Change::Name { .. } | Change::Context { .. } => continue,
             Change::Model { model } => {
-                recorded_model = model.clone();
-                if changes.model.is_none() {
-                    let _ = chat.change(e.change.clone());
+                old_model = model.clone();
+                if changes.model.is_some() {
+                    continue;
                 }
-                continue;
+                Step::Change(e.change.clone())
             }
-            Change::Set { options, system } => {
-                let change = Change::Set {
-                    options: options.as_ref().map(|o| changes.options(o)),
-                    system: system.clone(),
-                };
-                let _ = chat.change(change);
-                continue;
-            }
-            other => {
-                if let Err(why) = chat.change(other.clone()) {
-                    println!(
-                        "{}",
-                        style.dim(&format!("(skipped a recorded change: {why})"))
-                    );
-                }
-                continue;
-            }
+            Change::Set { options, system } => Step::Change(Change::Set {
+                options: options.as_ref().map(|o| changes.options(o)),
+                system: system.clone(),
+            }),
+            other => Step::Change(other.clone()),
         };
-        let old = reply_to(loaded, i);
-        println!(
-            "\n{}",
-            style.dim(&format!(
-                "── turn {}/{total} ──",
-                results.len() + refused + 1
-            ))
-        );
-        println!(">>> {}", sanitize(content));
-        println!("{}", style.dim(&format!("old · {recorded_model}")));
-        match &old {
-            Some(r) => {
-                if !r.content.is_empty() {
-                    println!("{}", sanitize(r.content.trim_end()));
-                }
-            }
-            None => println!("{}", style.dim("(no reply was recorded)")),
-        }
-        println!("{}", style.dim(&format!("new · {}", chat.model)));
-        let new_model = chat.model.clone();
-        let sent = {
-            let out = io::stdout();
-            let mut renderer =
-                Renderer::new(out.lock(), Output::Terminal { color }, ThinkingTo::Hidden);
-            rt.block_on(chat.send(content, &mut renderer, ctrl_c()))
-        };
-        let outcome = match sent {
-            Ok(sent) => sent.outcome,
-            Err(not_sent) => {
-                // The context policy refused it (or its summary failed): nothing to compare.
-                eprintln!("{}", style.red(&format!("error: {not_sent}")));
-                refused += 1;
-                if matches!(
-                    not_sent.reason,
-                    NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt))
-                ) {
-                    interrupted = true;
-                    break;
-                }
-                continue;
-            }
-        };
-        let new = Reply::from_outcome(&outcome);
-        print!("{}", compare_table(old.as_ref(), &new));
-        results.push(Compared {
-            old,
-            old_model: recorded_model.clone(),
-            new,
-            new_model,
-        });
-        match outcome.ending {
-            Ending::Cancelled(CancelReason::Interrupt) => {
-                interrupted = true;
-                break;
-            }
-            Ending::Failed(e @ (ApiError::Unreachable { .. } | ApiError::ModelNotFound { .. })) => {
-                stop = Some(e.into());
-                break;
-            }
-            Ending::Failed(e) => eprintln!("{}", style.red(&format!("error: {e}"))),
-            _ => {}
-        }
+        steps.push(step);
     }
-
-    println!("\n{}", summary(&results));
-    if let Some(w) = chat.session() {
-        if w.started() {
-            println!(
-                "{}",
-                style.dim(&format!(
-                    "Saved as session {} ({})",
-                    short_id(&w.id()),
-                    w.path().display()
-                ))
-            );
-        }
-    }
-    if let Some(e) = stop {
-        return Err(e);
-    }
-    if interrupted {
-        return Ok(ExitCode::Interrupted);
-    }
-    let failed = refused > 0 || results.iter().any(|r| r.new.status != TurnStatus::Ok);
-    Ok(if failed {
-        ExitCode::Error
-    } else {
-        ExitCode::Success
-    })
+    steps
 }
 
 /// The recorded reply to the user message at `events[i]`.
@@ -248,6 +114,278 @@ fn reply_to(l: &Loaded, i: usize) -> Option<Reply> {
             Change::Assistant(r) => Some(r.clone()),
             _ => None,
         })
+}
+
+/// One re-run turn: the recorded reply and the new one.
+#[derive(Debug)]
+struct Compared {
+    old: Option<Reply>,
+    old_model: String,
+    new: Reply,
+    new_model: String,
+}
+
+/// How the run ended.
+#[derive(Debug)]
+enum End {
+    /// Every step was taken.
+    Finished,
+    /// Ctrl-C.
+    Interrupted,
+    /// A failure every later turn would repeat (no server, no such model, no key): no point
+    /// sending them.
+    Stopped(ApiError),
+}
+
+/// What the run did: the compared turns, the messages the context policy refused, and the end.
+#[derive(Debug)]
+struct Tally {
+    results: Vec<Compared>,
+    refused: usize,
+    end: End,
+}
+
+impl Tally {
+    /// The process's answer: the stopping error (its own exit code), 130 after Ctrl-C, 1 when any
+    /// turn failed or was refused.
+    fn exit(self) -> Result<ExitCode, ApiError> {
+        match self.end {
+            End::Stopped(e) => Err(e),
+            End::Interrupted => Ok(ExitCode::Interrupted),
+            End::Finished => {
+                let failed =
+                    self.refused > 0 || self.results.iter().any(|r| r.new.status != TurnStatus::Ok);
+                Ok(if failed {
+                    ExitCode::Error
+                } else {
+                    ExitCode::Success
+                })
+            }
+        }
+    }
+}
+
+/// Whether the run goes on after a turn (or a summarize call) that ended so.
+fn end_after(ending: Ending) -> Option<End> {
+    match ending {
+        Ending::Cancelled(CancelReason::Interrupt) => Some(End::Interrupted),
+        Ending::Failed(e) if e.kind().is_fatal_for_every_turn() => Some(End::Stopped(e)),
+        _ => None,
+    }
+}
+
+/// Where the re-run prints: the comparison on `out`, errors on `err`.
+struct Screen<O: Write, E: Write> {
+    out: O,
+    err: E,
+    style: Style,
+}
+
+impl<O: Write, E: Write> Screen<O, E> {
+    fn dim(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.out, "{}", self.style.dim(text))
+    }
+
+    fn error(&mut self, text: &str) -> io::Result<()> {
+        writeln!(self.err, "{}", self.style.red(&format!("error: {text}")))
+    }
+
+    /// The question, and the recorded reply, before the new one streams in.
+    fn turn(
+        &mut self,
+        n: usize,
+        total: usize,
+        content: &str,
+        old: Option<&Reply>,
+        old_model: &str,
+        new_model: &str,
+    ) -> io::Result<()> {
+        writeln!(self.out)?;
+        self.dim(&format!("── turn {n}/{total} ──"))?;
+        writeln!(self.out, ">>> {}", sanitize(content))?;
+        self.dim(&format!("old · {old_model}"))?;
+        match old {
+            Some(r) if !r.content.is_empty() => {
+                writeln!(self.out, "{}", sanitize(r.content.trim_end()))?
+            }
+            Some(_) => {}
+            None => self.dim("(no reply was recorded)")?,
+        }
+        self.dim(&format!("new · {new_model}"))
+    }
+
+    /// The summary, and where the re-run was saved.
+    fn finish(&mut self, results: &[Compared], session: Option<&SessionWriter>) -> io::Result<()> {
+        writeln!(self.out, "\n{}", summary(results))?;
+        if let Some(w) = session.filter(|w| w.started()) {
+            let saved = format!(
+                "Saved as session {} ({})",
+                short_id(&w.id()),
+                w.path().display()
+            );
+            self.dim(&saved)?;
+        }
+        self.out.flush()
+    }
+}
+
+/// Re-runs `loaded` and prints the comparison on stdout.
+pub fn rerun(
+    rt: &Runtime,
+    client: &Backend,
+    config: &Config,
+    loaded: &Loaded,
+    changes: &Changes<'_>,
+) -> anyhow::Result<ExitCode> {
+    let mut chat = rerun_chat(client, config, &loaded.header, changes);
+    let mut screen = Screen {
+        out: io::stdout(),
+        err: io::stderr(),
+        style: Style {
+            color: !config.no_color && io::stdout().is_terminal(),
+        },
+    };
+    let steps = plan(loaded, changes);
+    let tally = rt.block_on(drive(
+        &mut chat,
+        &loaded.header,
+        &steps,
+        &mut screen,
+        ctrl_c,
+    ))?;
+    screen.finish(&tally.results, chat.session())?;
+    Ok(tally.exit()?)
+}
+
+/// A chat on the recorded model (or `--model`) and options (with the overrides), saved as a new
+/// session that names the one it re-runs, unless sessions are off.
+fn rerun_chat<'a>(
+    client: &'a Backend,
+    config: &'a Config,
+    recorded: &Header,
+    changes: &Changes<'_>,
+) -> Chat<'a> {
+    let model = changes.model.unwrap_or(&recorded.model).to_string();
+    let mut chat = Chat::new(client, config, model);
+    chat.settings.options = changes.options(&recorded.options);
+    chat.conversation = Conversation::new(recorded.system.clone());
+    let dir = config.session.dir.as_deref();
+    if let Some(dir) = dir.filter(|_| config.session.choice != SessionChoice::Off) {
+        let mut header = Header::new(
+            &chat.model,
+            client.base_url(),
+            recorded.system.as_deref(),
+            &chat.settings.options,
+        );
+        header.rerun_of = Some(recorded.id);
+        chat.attach_session(SessionWriter::create_in(dir, header), 0);
+    }
+    chat
+}
+
+/// Takes the steps in order, each turn through `chat.send` with `cancel()` as its Ctrl-C, and
+/// stops early after Ctrl-C or a failure every later turn would repeat.
+async fn drive<O, E, C, F>(
+    chat: &mut Chat<'_>,
+    recorded: &Header,
+    steps: &[Step],
+    screen: &mut Screen<O, E>,
+    mut cancel: C,
+) -> io::Result<Tally>
+where
+    O: Write,
+    E: Write,
+    C: FnMut() -> F,
+    F: Future<Output = ()>,
+{
+    let total = steps
+        .iter()
+        .filter(|s| matches!(s, Step::Turn { .. }))
+        .count();
+    let banner = format!(
+        "Re-running session {} ({total} turns) with {} at {} · options: {}",
+        short_id(&recorded.id),
+        chat.model,
+        chat.backend.base_url(),
+        options_text(&chat.settings.options)
+    );
+    screen.dim(&banner)?;
+    let mut tally = Tally {
+        results: Vec::new(),
+        refused: 0,
+        end: End::Finished,
+    };
+    for step in steps {
+        match step {
+            Step::Change(change) => {
+                if let Err(why) = chat.change(change.clone()) {
+                    screen.dim(&format!("(skipped a recorded change: {why})"))?;
+                }
+            }
+            Step::Turn {
+                content,
+                old,
+                old_model,
+            } => {
+                let n = tally.results.len() + tally.refused + 1;
+                screen.turn(n, total, content, old.as_ref(), old_model, &chat.model)?;
+                let recorded = (old.clone(), old_model.clone());
+                if let Some(end) =
+                    turn(chat, screen, content, recorded, cancel(), &mut tally).await?
+                {
+                    tally.end = end;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(tally)
+}
+
+/// Sends one recorded message through the chat, streams the new reply under the old one, and
+/// adds the comparison to the tally; `Some` when the run must end here.
+async fn turn<O: Write, E: Write>(
+    chat: &mut Chat<'_>,
+    screen: &mut Screen<O, E>,
+    content: &str,
+    (old, old_model): (Option<Reply>, String),
+    cancel: impl Future<Output = ()>,
+    tally: &mut Tally,
+) -> io::Result<Option<End>> {
+    let new_model = chat.model.clone();
+    let output = Output::Terminal {
+        color: screen.style.color,
+    };
+    let mut renderer = Renderer::new(&mut screen.out, output, ThinkingTo::Hidden);
+    let sent = chat.send(content, &mut renderer, cancel).await;
+    drop(renderer);
+    let outcome = match sent {
+        Ok(sent) => sent.outcome,
+        Err(not_sent) => {
+            // The context policy refused it (or its summary failed): nothing to compare.
+            screen.error(&not_sent.to_string())?;
+            tally.refused += 1;
+            return Ok(match not_sent.reason {
+                NotSentReason::Summary(ending) => end_after(ending),
+                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => None,
+            });
+        }
+    };
+    let new = Reply::from_outcome(&outcome);
+    write!(screen.out, "{}", compare_table(old.as_ref(), &new))?;
+    tally.results.push(Compared {
+        old,
+        old_model,
+        new,
+        new_model,
+    });
+    match outcome.ending {
+        Ending::Failed(e) if !e.kind().is_fatal_for_every_turn() => {
+            screen.error(&e.to_string())?;
+            Ok(None)
+        }
+        ending => Ok(end_after(ending)),
+    }
 }
 
 fn secs(x: Option<f64>) -> String {
@@ -371,6 +509,223 @@ fn count(r: Option<&Reply>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::load::parse;
+
+    /// Two questions with a model switch, an option change, a context record and a name between.
+    const SESSION: &str = concat!(
+        r#"{"kind":"session","version":1,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"first","host":"http://127.0.0.1:1","system":"be brief","options":{"temperature":0.7}}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:50.799Z","kind":"user","content":"one?"}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:50.800Z","kind":"assistant","content":"ONE","status":"ok","latency":0.5,"ttft":0.1,"prompt_tokens":3,"completion_tokens":2}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:51.000Z","kind":"model","model":"second"}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:51.100Z","kind":"set","options":{"temperature":0.9,"seed":1}}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:51.200Z","kind":"context","dropped":[1,2]}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:52.000Z","kind":"user","content":"two?"}"#,
+        "\n",
+        r#"{"at":"2026-11-29T01:14:53.000Z","kind":"name","name":"n"}"#,
+        "\n",
+    );
+
+    fn loaded() -> Loaded {
+        parse(SESSION.as_bytes(), None).unwrap()
+    }
+
+    fn turn_of(step: &Step) -> (&str, Option<&Reply>, &str) {
+        match step {
+            Step::Turn {
+                content,
+                old,
+                old_model,
+            } => (content, old.as_ref(), old_model),
+            Step::Change(c) => panic!("a change, not a turn: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn a_session_becomes_turns_and_the_changes_between_them() {
+        let pairs = vec!["temperature=0".to_string()];
+        let changes = Changes {
+            model: None,
+            option_pairs: &pairs,
+        };
+        let steps = plan(&loaded(), &changes);
+        assert_eq!(steps.len(), 4, "{steps:?}");
+        let (content, old, model) = turn_of(&steps[0]);
+        assert_eq!((content, model), ("one?", "first"));
+        assert_eq!(old.map(|r| r.content.as_str()), Some("ONE"));
+        assert_eq!(
+            steps[1],
+            Step::Change(Change::Model {
+                model: "second".into()
+            })
+        );
+        let Step::Change(Change::Set {
+            options: Some(o), ..
+        }) = &steps[2]
+        else {
+            panic!("{:?}", steps[2]);
+        };
+        assert_eq!(
+            serde_json::to_string(o).unwrap(),
+            r#"{"seed":1,"temperature":0.0}"#
+        );
+        // No reply was recorded to the last question; the context record and the name are gone.
+        assert_eq!(turn_of(&steps[3]), ("two?", None, "second"));
+    }
+
+    #[test]
+    fn a_new_model_replaces_every_recorded_switch() {
+        let changes = Changes {
+            model: Some("other"),
+            option_pairs: &[],
+        };
+        let steps = plan(&loaded(), &changes);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        // The old column still names the model the recorded run used.
+        assert_eq!(turn_of(&steps[2]).2, "second");
+    }
+
+    #[test]
+    fn only_failures_that_every_turn_would_repeat_stop_the_run() {
+        let refused = ApiError::Unauthorized {
+            url: "u".into(),
+            status: 401,
+            message: "no".into(),
+            key_var: "OPENAI_API_KEY",
+            key_sent: false,
+        };
+        let Some(End::Stopped(e)) = end_after(Ending::Failed(refused)) else {
+            panic!("an unauthorized turn stops the run");
+        };
+        assert_eq!(e.exit_code(), ExitCode::Unauthorized);
+        let server = ApiError::InStream {
+            server: "Ollama",
+            message: "oops".into(),
+        };
+        assert!(end_after(Ending::Failed(server)).is_none());
+        assert!(end_after(Ending::Failed(ApiError::Incomplete)).is_none());
+        assert!(end_after(Ending::Done).is_none());
+        assert!(end_after(Ending::Cancelled(CancelReason::OutputClosed)).is_none());
+        assert!(matches!(
+            end_after(Ending::Cancelled(CancelReason::Interrupt)),
+            Some(End::Interrupted)
+        ));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_end_and_the_turns() {
+        let ok = |status| Compared {
+            old: None,
+            old_model: "a".into(),
+            new: reply(0.1, None, None, status),
+            new_model: "a".into(),
+        };
+        let tally = |results, refused, end| Tally {
+            results,
+            refused,
+            end,
+        };
+        let code = |t: Tally| t.exit().unwrap();
+        assert_eq!(
+            code(tally(vec![ok(TurnStatus::Ok)], 0, End::Finished)),
+            ExitCode::Success
+        );
+        assert_eq!(
+            code(tally(vec![ok(TurnStatus::Error)], 0, End::Finished)),
+            ExitCode::Error
+        );
+        assert_eq!(code(tally(vec![], 1, End::Finished)), ExitCode::Error);
+        assert_eq!(
+            code(tally(vec![], 0, End::Interrupted)),
+            ExitCode::Interrupted
+        );
+        let missing = ApiError::ModelNotFound {
+            model: "x".into(),
+            detail: String::new(),
+        };
+        let err = tally(vec![], 0, End::Stopped(missing)).exit().unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::ModelNotFound);
+    }
+
+    fn screen() -> Screen<Vec<u8>, Vec<u8>> {
+        Screen {
+            out: Vec::new(),
+            err: Vec::new(),
+            style: Style { color: false },
+        }
+    }
+
+    #[test]
+    fn a_turn_shows_the_question_and_the_old_reply_sanitised() {
+        let mut s = screen();
+        let old = reply(0.5, Some(0.1), Some(2), TurnStatus::Ok);
+        let old = Reply {
+            content: "ONE\x1b[2J\n".into(),
+            ..old
+        };
+        s.turn(1, 2, "one?\x07", Some(&old), "first", "second")
+            .unwrap();
+        s.turn(2, 2, "two?", None, "second", "second").unwrap();
+        let out = String::from_utf8(s.out).unwrap();
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+        assert!(out.starts_with("\n── turn 1/2 ──\n>>> one?"), "{out:?}");
+        assert!(out.contains("old · first\nONE"), "{out:?}");
+        assert!(out.contains("new · second\n\n── turn 2/2 ──"), "{out:?}");
+        assert!(
+            out.ends_with("old · second\n(no reply was recorded)\nnew · second\n"),
+            "{out:?}"
+        );
+        assert!(s.err.is_empty());
+    }
+
+    /// A real chat against an address where nothing listens: the first turn fails in a way every
+    /// turn would, so the second is never sent and the run ends with exit code 3.
+    #[tokio::test]
+    async fn the_run_stops_at_the_first_turn_no_server_can_answer() {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "ollama-chat",
+            "--no-session",
+            "--no-log",
+        ])
+        .unwrap();
+        let env = |k: &str| (k == "OLLAMA_HOST").then(|| "127.0.0.1:1".to_string());
+        let config = Config::resolve(cli, &env).unwrap();
+        let backend = Backend::new(config.api, &config.base_url, None).unwrap();
+        let l = loaded();
+        let changes = Changes {
+            model: None,
+            option_pairs: &[],
+        };
+        let mut chat = rerun_chat(&backend, &config, &l.header, &changes);
+        let mut s = screen();
+        let steps = plan(&l, &changes);
+        let tally = drive(&mut chat, &l.header, &steps, &mut s, std::future::pending)
+            .await
+            .unwrap();
+        s.finish(&tally.results, chat.session()).unwrap();
+        assert_eq!(tally.results.len(), 1);
+        let err = tally.exit().unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::Unreachable);
+        let out = String::from_utf8(s.out).unwrap();
+        assert!(
+            out.starts_with(
+                "Re-running session 2e20de3d (2 turns) with first at http://127.0.0.1:1"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("── turn 1/2 ──") && !out.contains("turn 2/2"),
+            "{out}"
+        );
+        assert!(out.contains("0/1 ok"), "{out}");
+        // The stopping error is the caller's to print, once.
+        assert!(s.err.is_empty(), "{:?}", String::from_utf8_lossy(&s.err));
+    }
 
     fn reply(latency: f64, ttft: Option<f64>, tokens: Option<u64>, status: TurnStatus) -> Reply {
         Reply {
