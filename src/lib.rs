@@ -22,13 +22,12 @@
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
-//! - `chat`: one run's state, tying a turn's outcome to the history, the log and the session;
-//!   `chat_context` does its context-window steps (learn the window, budget and apply the
-//!   strategy before a request, check the server's counts after it).
-//! - `session`: the session files (format, writer, loader, replay, re-run, export).
+//! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
+//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
+//! - `session`: the session files (format, state, loader, writer, catalog, replay, export).
 //! - `commands`: the subcommands (`sessions`, `replay`, `models`, `ps`, `show`, `pull`, `create`,
 //!   `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile` (Modelfile text → the
-//!   `/api/create` body, pure).
+//!   `/api/create` body, pure); `commands::rerun` re-runs a session through a `Chat`.
 //! - `term`: the terminal description (which streams are terminals, colour for each, the width),
 //!   decided once in `run` and passed to every printer.
 //! - `table`: text columns lined up by display width (Chinese-safe).
@@ -37,7 +36,6 @@
 pub mod anthropic;
 pub mod backend;
 pub mod chat;
-pub mod chat_context;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -51,7 +51,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin(term)?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
-    let (mut chat, notices) = crate::session::live::start_chat(rt, backend, config, false)?;
+    let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     if term.stderr.tty {
         for n in notices {
             eprintln!("ollama-chat: {n}");

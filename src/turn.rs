@@ -247,3 +247,7 @@ fn finish<S: ReplySink + ?Sized>(
     out.ending = ending;
     out
 }
+
+#[cfg(test)]
+#[path = "turn_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! step for step what `Chat::send` does around the network on the Ollama path:
 //!
 //! 1. add the input to the history;
-//! 2. budget the history against the context window (`chat_context::budget_items`, `fit`) and,
+//! 2. budget the history against the context window (`chat::context::budget_items`, `fit`) and,
 //!    when it no longer fits, leave the oldest exchanges out as the truncate strategy does (a
 //!    session `context` record, synced);
 //! 3. append the question to the session file;
@@ -20,8 +20,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use ollama_chat::chat::context::budget_items;
 use ollama_chat::chat::ChatSettings;
-use ollama_chat::chat_context::budget_items;
 use ollama_chat::context::{fit, reply_reserve, ContextAction, Estimator, Fit, Strategy};
 use ollama_chat::conversation::Conversation;
 use ollama_chat::conversation::{ChatRequest, FinalStats, Role};

@@ -1,9 +1,10 @@
 //! The subcommands, one module each; this file dispatches them and holds what the model commands
 //! share: their errors, the y/N question, and following a progress stream under Ctrl-C.
 //!
-//! Layout: `sessions` (list, show, rm, export), `replay` (show or re-run a session); `list`
-//! (`models`, `ps`), `show`, `pull` (also the REPL's offer to pull), `create`, `copy` (`cp`),
-//! `remove` (`rm`); `progress` (bars or plain lines), `format` (sizes, times, counts, tables);
+//! Layout: `sessions` (list, show, rm, export), `replay` (show a session), `rerun` (send its turns
+//! again through a chat); `list` (`models`, `ps`), `show`, `pull` (also the REPL's offer to pull),
+//! `create`, `copy` (`cp`), `remove` (`rm`); `progress` (bars or plain lines), `format` (sizes,
+//! times, counts, tables);
 //! `logs` (recent turns, `-f`) and `stats` (aggregates) over the turn log, with `select` (the
 //! files and filter they share).
 
@@ -16,6 +17,7 @@ pub mod progress;
 pub mod pull;
 pub mod remove;
 pub mod replay;
+pub mod rerun;
 pub mod select;
 pub mod sessions;
 pub mod show;

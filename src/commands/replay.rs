@@ -2,13 +2,13 @@
 
 use std::io;
 
+use super::rerun::{rerun, Changes};
 use crate::backend::Backend;
 use crate::cli::ReplayArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::session::load::load_stdin;
 use crate::session::replay::{replay, Sleep, View};
-use crate::session::rerun::{rerun, Changes};
 use crate::session::{catalog, Loaded};
 use crate::term::Term;
 use crate::UsageError;

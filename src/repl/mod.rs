@@ -6,7 +6,7 @@
 //! prompt hint), `input` (`"""` blocks, Ctrl+J, Ctrl+G and the external editor), `help`, and the
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
-//! `chat_context`'s report);
+//! `chat::context`'s report);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 mod args;
@@ -39,7 +39,7 @@ use crate::log::open_private_append;
 use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
-use crate::session::{self, Change};
+use crate::session::Change;
 use crate::term::Term;
 use crate::turn::Ending;
 use command::SlashCommand;
@@ -87,7 +87,7 @@ pub fn run(
     config: &Config,
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
-    let (chat, notices) = session::live::start_chat(rt, backend, config, true)?;
+    let (chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     if backend.capabilities().manage_models {
         let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
         if let Some(code) = offered {
@@ -221,12 +221,12 @@ impl<'a> Repl<'a> {
                 self.note("Cleared the conversation.");
             }
             SlashCommand::Save(name) => {
-                let said = session::live::slash_save(&mut self.chat, &name);
+                let said = crate::chat::session::slash_save(&mut self.chat, &name);
                 self.note(&said);
             }
             SlashCommand::Session(args) => {
                 let config = self.chat.config;
-                match session::live::slash_session(&mut self.chat, config, &args) {
+                match crate::chat::session::slash_session(&mut self.chat, config, &args) {
                     Ok(text) => self.note(&text),
                     Err(e) => self.error(&e),
                 }

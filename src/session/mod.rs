@@ -1,18 +1,17 @@
 //! Sessions: every chat saved as it goes, so it can be resumed, replayed, re-run and exported.
+//! This module is the file, not the chat: `chat::session` ties a session to a running chat, and
+//! `commands::rerun` sends a session's turns again.
 //!
 //! Layout: `format` (the versioned record types and a pure line parser), `state` (what the records
 //! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
-//! `catalog` (the sessions folder: listing and finding by id or name), `live` (wiring a session to a
-//! running chat: start, resume, `/save`, `/session`), `replay` (showing a session as it happened),
-//! `rerun` (sending its turns again to a live server), `export` (Markdown and `/api/chat` JSON).
+//! `catalog` (the sessions folder: listing and finding by id or name), `replay` (showing a session
+//! as it happened), `export` (Markdown and `/api/chat` JSON).
 
 pub mod catalog;
 pub mod export;
 pub mod format;
-pub mod live;
 pub mod load;
 pub mod replay;
-pub mod rerun;
 pub mod state;
 pub mod store;
 

@@ -5,13 +5,14 @@
 use crate::support::fake_ollama::{ChatReply, End, FakeOllama, Script};
 use clap::Parser;
 use ollama_chat::backend::Backend;
+use ollama_chat::chat::session::resume_into;
 use ollama_chat::chat::Chat;
 use ollama_chat::cli::Cli;
 use ollama_chat::config::Config;
 use ollama_chat::conversation::Mark;
 use ollama_chat::options::Options;
 use ollama_chat::render::{Output, Renderer, ThinkingTo};
-use ollama_chat::session::{live, load_file, Change, Header, SessionWriter};
+use ollama_chat::session::{load_file, Change, Header, SessionWriter};
 
 fn config(fake: &FakeOllama, home: &std::path::Path) -> Config {
     config_with(fake, home, &["-s", "你是老師", "-o", "seed=1"])
@@ -138,7 +139,7 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
     let (messages, archive) = (chat.conversation.messages().to_vec(), archived(&chat));
     drop(chat);
     let mut again = Chat::new(&client, &config, "ignored".into());
-    live::resume_into(&mut again, loaded.clone()).unwrap();
+    resume_into(&mut again, loaded.clone()).unwrap();
     assert_eq!(again.model, model);
     assert_eq!(again.settings.options, options);
     // The same history and the same archive; token counts are learned again from the server.
@@ -259,7 +260,7 @@ fn context_round_trip(strategy: &str, summary: Option<&str>) {
     let (messages, archive) = (chat.conversation.messages().to_vec(), archived(&chat));
     drop(chat);
     let mut again = Chat::new(&client, &config, "tiny".into());
-    live::resume_into(&mut again, loaded).unwrap();
+    resume_into(&mut again, loaded).unwrap();
     assert_eq!(again.conversation.messages(), messages.as_slice());
     assert_eq!(archived(&again), archive);
     let mark = if summary.is_some() {

@@ -1,16 +1,19 @@
-//! A session tied to a running chat: which session a run starts with (new, `--continue`,
-//! `--session`), and the REPL's `/save NAME` and `/session load NAME`.
+//! A session tied to a running chat: which model and session a run starts with (new,
+//! `--continue`, `--session`), saving every change to it, and the REPL's `/save NAME` and
+//! `/session load NAME`.
 
 use tokio::runtime::Runtime;
 
-use super::catalog;
-use super::format::{Change, Header};
-use super::load::Loaded;
-use super::store::SessionWriter;
-use super::{short_id, SessionError};
+use super::Chat;
 use crate::backend::Backend;
-use crate::chat::{pick_model, Chat};
 use crate::config::{Config, SessionChoice};
+use crate::error::ApiError;
+use crate::session::catalog;
+use crate::session::format::{Change, Event, Header};
+use crate::session::load::Loaded;
+use crate::session::state;
+use crate::session::store::SessionWriter;
+use crate::session::{short_id, SessionError};
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
 /// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file
@@ -213,5 +216,84 @@ pub fn slash_session(chat: &mut Chat<'_>, config: &Config, arg: &str) -> Result<
             Ok(lines.join("\n"))
         }
         _ => Err("Usage: /session (where this chat is saved) or /session load NAME|ID".into()),
+    }
+}
+
+impl Chat<'_> {
+    /// From now on every turn and change is saved by `writer`; the log uses the session's id and
+    /// numbers turns on from `turns_so_far`.
+    pub fn attach_session(&mut self, writer: SessionWriter, turns_so_far: u32) {
+        self.session_id = writer.id();
+        self.turns = turns_so_far;
+        self.session = Some(writer);
+    }
+
+    pub fn session(&self) -> Option<&SessionWriter> {
+        self.session.as_ref()
+    }
+
+    /// Changes the chat's state by the same rule a session file is loaded with, and saves the
+    /// change, so a resumed session is exactly this one.
+    pub fn change(&mut self, change: Change) -> Result<(), String> {
+        state::apply(
+            state::Core {
+                model: &mut self.model,
+                options: &mut self.settings.options,
+                conversation: &mut self.conversation,
+            },
+            &change,
+        )?;
+        self.save(Event::now(change), true);
+        Ok(())
+    }
+
+    /// Appends to the session file; after the first failure the chat goes on unsaved, said once.
+    pub(super) fn save(&mut self, event: Event, sync: bool) {
+        let Some(writer) = self.session.as_mut() else {
+            return;
+        };
+        let written = writer.append(&event);
+        if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
+            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
+            self.session = None;
+        }
+    }
+}
+
+/// Picks the model: the configured one, else the only one the server offers.
+pub async fn pick_model(
+    backend: &Backend,
+    configured: Option<&str>,
+) -> Result<String, ModelChoice> {
+    if let Some(m) = configured {
+        return Ok(m.to_string());
+    }
+    let mut names = backend.list_models().await.map_err(ModelChoice::Api)?;
+    match names.len() {
+        0 => Err(ModelChoice::NoneInstalled {
+            url: backend.base_url().to_string(),
+            can_pull: backend.capabilities().manage_models,
+        }),
+        1 => Ok(names.remove(0)),
+        _ => Err(ModelChoice::Ambiguous { names }),
+    }
+}
+
+/// Why no model could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelChoice {
+    #[error("{}", none_installed(.url, *.can_pull))]
+    NoneInstalled { url: String, can_pull: bool },
+    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
+    Ambiguous { names: Vec<String> },
+    #[error(transparent)]
+    Api(ApiError),
+}
+
+fn none_installed(url: &str, can_pull: bool) -> String {
+    if can_pull {
+        format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
+    } else {
+        format!("the server at {url} lists no models; name one with --model")
     }
 }

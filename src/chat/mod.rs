@@ -1,6 +1,12 @@
 //! One run's chat: the model, the history, the turn log, and the rule for how each turn's outcome
-//! changes the history and is recorded. Shared by the REPL and one-shot mode. The context-window
-//! steps of a turn (budget before, checks after) live in `chat_context`.
+//! changes the history and is recorded. Shared by the REPL, one-shot mode and `replay --rerun`.
+//!
+//! Layout: this file (the state and `send`); `context` (the context-window steps of a turn:
+//! budget before, checks after, `/context`); `session` (which session a chat starts with or
+//! resumes, saving every change to it, `/save` and `/session`).
+
+pub mod context;
+pub mod session;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -9,18 +15,18 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend::Backend;
-use crate::chat_context::ContextState;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
 use crate::conversation::{ChatRequest, Think};
-use crate::error::ApiError;
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
 use crate::render::ReplySink;
-use crate::session::{self, Change, Event, Reply, SessionWriter};
+use crate::session::{Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
+use context::ContextState;
+pub use session::{pick_model, ModelChoice};
 
 /// The live state of a chat.
 pub struct Chat<'a> {
@@ -142,45 +148,6 @@ impl<'a> Chat<'a> {
             turns: 0,
             dim: !config.no_color && std::io::stderr().is_terminal(),
             session: None,
-        }
-    }
-
-    /// From now on every turn and change is saved by `writer`; the log uses the session's id and
-    /// numbers turns on from `turns_so_far`.
-    pub fn attach_session(&mut self, writer: SessionWriter, turns_so_far: u32) {
-        self.session_id = writer.id();
-        self.turns = turns_so_far;
-        self.session = Some(writer);
-    }
-
-    pub fn session(&self) -> Option<&SessionWriter> {
-        self.session.as_ref()
-    }
-
-    /// Changes the chat's state by the same rule a session file is loaded with, and saves the
-    /// change, so a resumed session is exactly this one.
-    pub fn change(&mut self, change: Change) -> Result<(), String> {
-        session::state::apply(
-            session::state::Core {
-                model: &mut self.model,
-                options: &mut self.settings.options,
-                conversation: &mut self.conversation,
-            },
-            &change,
-        )?;
-        self.save(Event::now(change), true);
-        Ok(())
-    }
-
-    /// Appends to the session file; after the first failure the chat goes on unsaved, said once.
-    fn save(&mut self, event: Event, sync: bool) {
-        let Some(writer) = self.session.as_mut() else {
-            return;
-        };
-        let written = writer.append(&event);
-        if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
-            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
-            self.session = None;
         }
     }
 
@@ -318,48 +285,10 @@ impl<'a> Chat<'a> {
         eprintln!("ollama-chat: warning: {text}");
     }
 
-    /// Called by `chat_context` once a summarize call has been made, so the log numbers it with
+    /// Called by `context` once a summarize call has been made, so the log numbers it with
     /// the turn it makes room for.
     pub(crate) fn set_turn(&mut self, turn: u32) {
         self.turns = turn;
-    }
-}
-
-/// Picks the model: the configured one, else the only one the server offers.
-pub async fn pick_model(
-    backend: &Backend,
-    configured: Option<&str>,
-) -> Result<String, ModelChoice> {
-    if let Some(m) = configured {
-        return Ok(m.to_string());
-    }
-    let mut names = backend.list_models().await.map_err(ModelChoice::Api)?;
-    match names.len() {
-        0 => Err(ModelChoice::NoneInstalled {
-            url: backend.base_url().to_string(),
-            can_pull: backend.capabilities().manage_models,
-        }),
-        1 => Ok(names.remove(0)),
-        _ => Err(ModelChoice::Ambiguous { names }),
-    }
-}
-
-/// Why no model could be chosen.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelChoice {
-    #[error("{}", none_installed(.url, *.can_pull))]
-    NoneInstalled { url: String, can_pull: bool },
-    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
-    Ambiguous { names: Vec<String> },
-    #[error(transparent)]
-    Api(ApiError),
-}
-
-fn none_installed(url: &str, can_pull: bool) -> String {
-    if can_pull {
-        format!("no models are installed on {url}; pull one first, e.g. `ollama pull llama3.2`")
-    } else {
-        format!("the server at {url} lists no models; name one with --model")
     }
 }
 
