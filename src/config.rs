@@ -45,11 +45,6 @@ pub struct Config {
     /// Line-editor history; `None` with OLLAMA_NOHISTORY or no home directory.
     pub history_path: Option<PathBuf>,
     pub stall_timeout: Duration,
-    /// Colour refused (`--color never` or NO_COLOR). Not decided here: `crate::term::Term` owns
-    /// colour and `lib::run` copies its answer in. Only a bridge for `chat` and `session::rerun`,
-    /// which still ask the process about terminals; remove it once they take the `Term`.
-    #[doc(hidden)]
-    pub no_color: bool,
     /// What happens when the history outgrows the context window.
     pub context_strategy: Strategy,
     /// Send a message that alone exceeds the window instead of refusing it.
@@ -270,7 +265,6 @@ impl Config {
             log_rotation,
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
-            no_color: false,
             context_strategy,
             allow_overflow: cli.allow_overflow,
             session,

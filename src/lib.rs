@@ -62,6 +62,9 @@ pub mod table;
 pub mod term;
 pub mod turn;
 
+#[cfg(test)]
+mod architecture_tests;
+
 use std::cell::OnceCell;
 use std::path::Path;
 
@@ -99,8 +102,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     for w in dotenv_warnings {
         eprintln!("ollama-chat: warning: {w}");
     }
-    let mut config = config?;
-    config.no_color = term.color_refused();
+    let config = config?;
     for w in &config.warnings {
         eprintln!("ollama-chat: warning: {w}");
     }

@@ -52,6 +52,7 @@ pub fn run(
     let stdin = read_stdin(term)?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
+    chat.dim_notes(term.stderr.color);
     if term.stderr.tty {
         for n in notices {
             eprintln!("ollama-chat: {n}");

@@ -9,7 +9,6 @@ pub mod context;
 pub mod session;
 
 use std::future::Future;
-use std::io::IsTerminal;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -22,6 +21,7 @@ use crate::conversation::{ChatRequest, Think};
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
+use crate::render::style::Style;
 use crate::render::ReplySink;
 use crate::session::{Change, Event, Reply, SessionWriter};
 use crate::turn::{run_turn, Ending, TurnOutcome};
@@ -43,7 +43,8 @@ pub struct Chat<'a> {
     /// `/log off` pauses the log for the next turns.
     log_pause: Pause,
     turns: u32,
-    dim: bool,
+    /// How notes are styled on stderr.
+    notes: Style,
     /// Where every turn and state change is saved, when sessions are on.
     session: Option<SessionWriter>,
 }
@@ -146,7 +147,7 @@ impl<'a> Chat<'a> {
             }),
             log_pause: Pause::default(),
             turns: 0,
-            dim: !config.no_color && std::io::stderr().is_terminal(),
+            notes: Style { color: false },
             session: None,
         }
     }
@@ -272,13 +273,15 @@ impl<'a> Chat<'a> {
         }
     }
 
+    /// Dims the chat's notes (what the context policy did), as the terminal description says
+    /// stderr can show.
+    pub fn dim_notes(&mut self, on: bool) {
+        self.notes = Style { color: on };
+    }
+
     /// One line for the user about what the context policy did: dim on a terminal.
     pub(crate) fn note(&self, text: &str) {
-        if self.dim {
-            eprintln!("\x1b[2m{text}\x1b[0m");
-        } else {
-            eprintln!("{text}");
-        }
+        eprintln!("{}", self.notes.dim(text));
     }
 
     pub(crate) fn warn(&self, text: &str) {

@@ -33,7 +33,7 @@ pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
         let rt = crate::runtime()?;
         let key = config.api_key.as_ref().map(|k| k.expose().to_string());
         let client = Backend::new(config.api, &config.base_url, key)?;
-        return rerun(&rt, &client, config, &loaded, &changes);
+        return rerun(&rt, &client, config, term, &loaded, &changes);
     }
     let view = View::new(term, speed);
     // Buffered: a paced replay flushes before every pause, an instant one once at the end.

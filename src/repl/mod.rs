@@ -87,7 +87,8 @@ pub fn run(
     config: &Config,
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
-    let (chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
+    let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
+    chat.dim_notes(term.stderr.color);
     if backend.capabilities().manage_models {
         let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
         if let Some(code) = offered {

@@ -11,7 +11,7 @@
 mod table;
 
 use std::future::Future;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 
 use tokio::runtime::Runtime;
 
@@ -29,6 +29,7 @@ use crate::session::load::Loaded;
 use crate::session::replay::options_text;
 use crate::session::short_id;
 use crate::session::store::SessionWriter;
+use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use table::{compare_table, summary};
 
@@ -238,15 +239,17 @@ pub fn rerun(
     rt: &Runtime,
     client: &Backend,
     config: &Config,
+    term: &Term,
     loaded: &Loaded,
     changes: &Changes<'_>,
 ) -> anyhow::Result<ExitCode> {
     let mut chat = rerun_chat(client, config, &loaded.header, changes);
+    chat.dim_notes(term.stderr.color);
     let mut screen = Screen {
         out: io::stdout(),
         err: io::stderr(),
         style: Style {
-            color: !config.no_color && io::stdout().is_terminal(),
+            color: term.stdout.color,
         },
     };
     let steps = plan(loaded, changes);
