@@ -3,35 +3,50 @@
 //! # Layout
 //! The data flows one way, and the modules follow it:
 //!
+//! ```text
+//! input (repl | oneshot | replay) → chat (history, context budget) → backend (the seam)
+//!   → ollama | openai | anthropic (request, stream decoder) → turn (stream ⟂ Ctrl-C ⟂ stall)
+//!   → render (terminal | plain) + log + session file
+//! ```
+//!
+//! - The conversation's own types, which belong to no API: `conversation` (role, message and its
+//!   parts, request, stream events, statistics, turn status, and the history with its token
+//!   counts and archive), `models` (what a server says of its models), `error` (the one
+//!   `ApiError` of every backend, with the `kind()` that exit codes and hints come from),
+//!   `options` (typed model options). Pure data.
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
-//!   (XDG folders), `options` (typed model options) and `dotenv` (a `.env` file's API keys).
+//!   (XDG folders) and `dotenv` (a `.env` file's API keys); `term`: the terminal description
+//!   (which streams are terminals, colour for each, the width), decided once in `run` and passed
+//!   to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
-//!   completion) or `oneshot` (`-p` and piped stdin).
-//! - `conversation`: the `messages` history with per-message token counts and the archive of
-//!   messages no longer sent, pure data.
-//! - `context`: what fits the model's context window and what to do when it does not (pure
-//!   policy: budget, strategies, token estimates, window sources, `/context` text).
-//! - `backend`: the one seam to the server — Ollama's API, an OpenAI-compatible one or
-//!   Anthropic's Messages API — giving every kind of reply as the same events; nothing above it
-//!   knows which it talks to.
-//! - `ollama` (`host`, `wire`, `ndjson`, `body`, `client`), `openai` and `anthropic` (each
-//!   `wire`, `stream`, `client`, `error`): the only code that speaks HTTP, one module per API;
-//!   `net` is what the clients share (loopback detection, root-cause messages, no TLS
-//!   certificates for plain `http://`), `sse` the server-sent-event framing both SSE APIs use.
-//! - `turn`: one exchange, the stream raced against Ctrl-C and a stall timer.
+//!   completion; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
+//! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
+//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
+//!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
+//!   `/context` text).
+//! - `backend`: the one seam and the only module that knows which APIs exist. Everything above
+//!   it asks a `Backend` (chat, model lists, model facts, loaded models, model management) and
+//!   gets the neutral types back, or a typed `Unsupported` for what that server cannot do.
+//! - The API adapters, each mapping the neutral types to its API and importing nothing of another
+//!   API or of the seam: `ollama` (`host`, `wire`, `ndjson`, `body`, `reply`, `client`,
+//!   `manage`, `error`), `openai` and `anthropic` (each `wire`, `stream`, `client`, `error`);
+//!   `net` is what their clients share (loopback detection, root-cause messages, no TLS
+//!   certificates for plain `http://`), `sse` the server-sent-event framing of the two SSE APIs.
+//! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C and a stall timer (the
+//!   backend in the program, a script under the paused clock in its tests).
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
-//! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
-//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
-//! - `session`: the session files (format, state, loader, writer, catalog, replay, export).
-//! - `commands`: the subcommands (`sessions`, `replay`, `models`, `ps`, `show`, `pull`, `create`,
-//!   `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile` (Modelfile text → the
-//!   `/api/create` body, pure); `commands::rerun` re-runs a session through a `Chat`.
-//! - `term`: the terminal description (which streams are terminals, colour for each, the width),
-//!   decided once in `run` and passed to every printer.
-//! - `table`: text columns lined up by display width (Chinese-safe).
-//! - `exit_code`: what the process returns.
+//! - `session`: the session files only (format, state, loader, writer, catalog, replay text,
+//!   export).
+//! - `commands`: the subcommands (`sessions`, `replay` and `rerun`, `models`, `ps`, `show`,
+//!   `pull`, `create`, `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile`
+//!   (Modelfile text → a new model's description, pure); `table` lines up columns by display
+//!   width (Chinese-safe); `suggest` finds "did you mean"; `exit_code` is what the process
+//!   returns.
+//!
+//! `architecture_tests` checks these rules on the source: adapters import only the neutral
+//! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
 pub mod anthropic;
 pub mod backend;
