@@ -68,7 +68,7 @@ pub fn render(s: &Snapshot) -> String {
         out.push_str(&format!("  summary note    {t} tokens\n"));
     }
     out.push_str(&format!(
-        "  messages        {} ({} tokens; {} of {} counted by Ollama, the rest estimated)\n",
+        "  messages        {} ({} tokens; {} of {} counted by the server, the rest estimated)\n",
         s.messages, s.message_tokens, s.exact, s.counted
     ));
     let reserve_why = if s.reserve_is_num_predict {
@@ -200,7 +200,7 @@ mod tests {
         ));
         assert!(text.contains("model maximum   32768 tokens"));
         assert!(text.contains("system prompt   10 tokens"));
-        assert!(text.contains("messages        4 (990 tokens; 3 of 5 counted by Ollama"));
+        assert!(text.contains("messages        4 (990 tokens; 3 of 5 counted by the server"));
         assert!(text.contains("reply reserve   512 tokens (a quarter"));
         assert!(text.contains("room left       536 tokens"));
         assert!(text.contains("strategy        truncate (/set context"));

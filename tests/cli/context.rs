@@ -323,7 +323,7 @@ fn a_window_smaller_than_the_model_default_is_learned_after_the_first_reply() {
     p.exp_string("/ 1024 tokens").unwrap();
     p.exp_string("window from the loaded model (GET /api/ps)")
         .unwrap();
-    p.exp_string("2 of 2 counted by Ollama").unwrap();
+    p.exp_string("2 of 2 counted by the server").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     bye(p);
 }

@@ -411,7 +411,7 @@ fn context_and_stats_report_the_session() {
         "{out}"
     );
     assert!(out.contains("the loaded model (GET /api/ps)"), "{out}");
-    assert!(out.contains("4 of 4 counted by Ollama"), "{out}");
+    assert!(out.contains("4 of 4 counted by the server"), "{out}");
     let out = command(&mut p, "/stats");
     let tokens_in: u64 = log
         .iter()
