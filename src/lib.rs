@@ -37,8 +37,8 @@
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
-//! - `session`: the session files only (format, state, loader, writer, catalog, replay text,
-//!   export).
+//! - `session`: the session files only (format, state, loader, writer, catalog, records as text,
+//!   export); showing one is `commands::replay`.
 //! - `commands`: the subcommands (`sessions`, `replay` and `rerun`, `models`, `ps`, `show`,
 //!   `pull`, `create`, `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile`
 //!   (Modelfile text → a new model's description, pure); `table` lines up columns by display

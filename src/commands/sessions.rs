@@ -3,9 +3,9 @@
 use std::io::{self, BufRead, Write};
 
 use crate::cli::{ExportFormat, SessionsAction};
+use crate::commands::replay::show::{replay, Sleep, View};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::session::replay::{replay, Sleep, View};
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
 use crate::term::Term;

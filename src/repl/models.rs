@@ -130,10 +130,11 @@ pub fn same_model(a: &str, b: &str) -> bool {
 /// An API error as one line for the REPL, where "--model" advice would not fit.
 pub fn describe_api_error(e: &ApiError) -> String {
     match e {
-        ApiError::ModelNotFound { model, .. } => format!(
+        // Ollama's own hint names `ollama pull`; in the REPL `/models` is nearer to hand.
+        ApiError::ModelNotFound { model, detail } if detail.contains("ollama pull") => format!(
             "model '{model}' not found — pull it with `ollama pull {model}`; /models lists the installed ones"
         ),
-        other => other.to_string(),
+        other => other.to_string().replace("with --model", "with /model NAME"),
     }
 }
 

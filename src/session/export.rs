@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use super::format::Change;
 use super::load::Loaded;
-use super::replay::{describe, options_text, stats_text};
 use super::short_id;
 use super::state::SessionState;
+use super::text::{describe, options_text, stats_text};
 use crate::backend::Api;
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;

@@ -4,16 +4,16 @@
 //!
 //! Layout: `format` (the versioned record types and a pure line parser), `state` (what the records
 //! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
-//! `catalog` (the sessions folder: listing and finding by id or name), `replay` (showing a session
-//! as it happened), `export` (Markdown and `/api/chat` JSON).
+//! `catalog` (the sessions folder: listing and finding by id or name), `text` (records as lines
+//! for a person), `export` (Markdown and the request body of the configured API).
 
 pub mod catalog;
 pub mod export;
 pub mod format;
 pub mod load;
-pub mod replay;
 pub mod state;
 pub mod store;
+pub mod text;
 
 pub use format::{Change, Event, Header, Reply};
 pub use load::{load_file, Loaded};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::harness::{messages, read_jsonl, TestEnv};
+use crate::harness::{messages, read_jsonl, Api, TestEnv};
 use crate::sessions::session_files;
 use crate::support::fake_ollama::ChatReply;
 
@@ -283,15 +283,33 @@ fn rerun_without_changes_uses_the_recorded_model_and_options() {
     assert!(session_files(&env).is_empty(), "--no-session");
 }
 
-#[test]
-fn rerun_against_no_server_stops_with_exit_3() {
-    let env = TestEnv::new();
-    env.cmd()
-        .env("OLLAMA_HOST", dead_host())
+every_api!(rerun_against_no_server_stops_at_the_first_turn_with_exit_3);
+
+/// The server is down: every later turn would fail the same way, so the re-run stops after the
+/// first with the unreachable exit code (under every API, where it once went on and exited 1).
+fn rerun_against_no_server_stops_at_the_first_turn_with_exit_3(api: Api) {
+    let env = TestEnv::with(api);
+    let mut cmd = env.std_command();
+    env.unreachable(
+        &mut cmd,
+        dead_host().rsplit(':').next().unwrap().parse().unwrap(),
+    );
+    let out = assert_cmd::Command::from_std(cmd)
         .args(["replay", EXAMPLE, "--rerun"])
         .assert()
         .code(3)
-        .stderr(predicates::str::contains("cannot reach Ollama"));
+        .stderr(predicates::str::contains(format!(
+            "cannot reach {}",
+            env.server_name()
+        )))
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("turn 1/3"), "{stdout}");
+    assert!(
+        !stdout.contains("turn 2/3"),
+        "stopped at the first turn: {stdout}"
+    );
 }
 
 #[test]

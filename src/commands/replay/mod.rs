@@ -3,15 +3,17 @@
 use std::io;
 
 use super::rerun::{rerun, Changes};
+
+pub mod show;
 use crate::backend::Backend;
 use crate::cli::ReplayArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::session::load::load_stdin;
-use crate::session::replay::{replay, Sleep, View};
 use crate::session::{catalog, Loaded};
 use crate::term::Term;
 use crate::UsageError;
+use show::{replay, Sleep, View};
 
 pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
     let speed = match args.speed {
