@@ -1,8 +1,64 @@
-//! What both APIs' HTTP clients share: which URLs are this machine (no proxy, no key needed), the
+//! What the APIs' HTTP clients share: the client itself, reading a failed answer, which URLs are this machine (no proxy, no key needed), the
 //! innermost error message, and plain `http://` servers (a client for one loads no TLS
 //! certificates, and so refuses a redirect to https with a message rather than failing obscurely).
 
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::RETRY_AFTER;
 use reqwest::redirect::{Action, Attempt, Policy};
+
+use crate::error::ApiError;
+
+/// The HTTP client every API's adapter builds, once per run: a connect timeout, no Nagle delay,
+/// our user agent; no proxy for this machine, and no TLS certificates for a plain `http://`
+/// server (`setting` names what to change should it redirect to https).
+pub fn http_client(base_url: &str, setting: &'static str) -> Result<reqwest::Client, ApiError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(base_url) {
+        // A corporate HTTP_PROXY must not swallow requests meant for this machine.
+        builder = builder.no_proxy();
+    }
+    without_tls_for_plain_http(builder, base_url, setting)
+        .build()
+        .map_err(|e| ApiError::Transport {
+            url: base_url.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// What a failed answer said, read off the response for an adapter to classify.
+#[derive(Debug, Clone, Default)]
+pub struct FailedAnswer {
+    pub status: u16,
+    /// The URL that was asked, without its query.
+    pub endpoint: String,
+    /// `Retry-After`, as sent.
+    pub retry_after: Option<String>,
+    pub body: Bytes,
+}
+
+impl FailedAnswer {
+    /// Reads the status, the address, `Retry-After` and the body of a failed response.
+    pub async fn read(resp: reqwest::Response) -> FailedAnswer {
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut endpoint = resp.url().clone();
+        endpoint.set_query(None);
+        FailedAnswer {
+            status: resp.status().as_u16(),
+            endpoint: endpoint.to_string(),
+            retry_after,
+            body: resp.bytes().await.unwrap_or_default(),
+        }
+    }
+}
 
 /// Whether the URL points at this machine: such a server needs no API key, and a corporate
 /// HTTP_PROXY must not swallow requests meant for it. The host is parsed, so

@@ -9,6 +9,31 @@
 //! byte-order mark is dropped. Lines are cut before any UTF-8 decoding, so a multi-byte character
 //! split across reads is whole again when its event is handed out.
 
+/// How a reply body is framed, decided from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `text/event-stream` (or no type given).
+    Sse,
+    /// `application/json`: the whole reply at once (a server that ignored `stream: true`).
+    Whole,
+}
+
+/// The framing of a 200 answer to a stream request. Anything but an event stream or a JSON body
+/// (an HTML page from a proxy, say) is refused rather than read as an empty reply.
+pub fn framing_of(content_type: Option<&str>) -> Result<Framing, String> {
+    let Some(ct) = content_type else {
+        return Ok(Framing::Sse);
+    };
+    let ct = ct.to_ascii_lowercase();
+    if ct.starts_with("text/event-stream") {
+        Ok(Framing::Sse)
+    } else if ct.starts_with("application/json") {
+        Ok(Framing::Whole)
+    } else {
+        Err(format!("expected an event stream, got {ct}"))
+    }
+}
+
 /// Reassembles events from arbitrary byte chunks.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
@@ -249,5 +274,18 @@ mod tests {
         });
         assert_eq!(r, Err("stop"));
         assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn framing_from_the_content_type() {
+        assert_eq!(framing_of(None), Ok(Framing::Sse));
+        assert_eq!(
+            framing_of(Some("text/event-stream; charset=utf-8")),
+            Ok(Framing::Sse)
+        );
+        assert_eq!(framing_of(Some("Application/JSON")), Ok(Framing::Whole));
+        assert!(framing_of(Some("text/html"))
+            .unwrap_err()
+            .contains("text/html"));
     }
 }

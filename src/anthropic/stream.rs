@@ -16,19 +16,11 @@
 
 use crate::conversation::{ChatEvent, FinalStats};
 use crate::error::{DecodeError, FeedError};
+pub use crate::sse::Framing;
 use crate::sse::SseDecoder;
 
 use super::error::ErrorInfo;
 use super::wire::{StreamEvent, Usage, WholeMessage};
-
-/// How the response body is framed, decided from its `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// `text/event-stream` (or no type given).
-    Sse,
-    /// `application/json`: one whole message.
-    Whole,
-}
 
 /// Turns a reply body into chat events.
 #[derive(Debug)]

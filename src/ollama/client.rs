@@ -2,7 +2,6 @@
 //! reqwest.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
@@ -13,7 +12,7 @@ use super::error::{self as err, disconnected};
 use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
-use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
+use crate::net::{http_client, root_cause};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -38,19 +37,7 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// `base_url` as resolved from `OLLAMA_HOST` (no trailing slash).
     pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, ApiError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
-            .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));
-        if is_loopback(base_url) {
-            // A corporate HTTP_PROXY must not swallow requests meant for this machine.
-            builder = builder.no_proxy();
-        }
-        builder = without_tls_for_plain_http(builder, base_url, "OLLAMA_HOST (or --host)");
-        let http = builder.build().map_err(|e| ApiError::Transport {
-            url: base_url.to_string(),
-            reason: e.to_string(),
-        })?;
+        let http = http_client(base_url, "OLLAMA_HOST (or --host)")?;
         Ok(Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),

@@ -1,17 +1,16 @@
 //! The HTTP side of an OpenAI-compatible server: `POST {base}/chat/completions` (streamed) and
 //! `GET {base}/models`. Hands back response bytes; `stream` makes sense of them.
 
-use std::time::Duration;
-
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 
 use super::error::{self as err, classify, Failure};
-use super::stream::{EventDecoder, Framing};
+use super::stream::EventDecoder;
 use super::wire::{CompletionRequest, ModelList};
 use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
-use crate::net::{is_loopback, root_cause, without_tls_for_plain_http};
+use crate::net::{http_client, root_cause, FailedAnswer};
+use crate::sse::framing_of;
 
 /// A connection to one OpenAI-compatible server, built once per run.
 #[derive(Clone)]
@@ -35,19 +34,7 @@ impl Client {
     /// `base_url` as configured, e.g. `https://api.openai.com/v1` (a trailing `/` is dropped).
     pub fn new(base_url: &str, api_key: Option<String>) -> Result<Self, ApiError> {
         let base_url = base_url.trim_end_matches('/').to_string();
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
-            .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));
-        if is_loopback(&base_url) {
-            // A corporate HTTP_PROXY must not swallow requests meant for this machine.
-            builder = builder.no_proxy();
-        }
-        builder = without_tls_for_plain_http(builder, &base_url, "--base-url (or OPENAI_BASE_URL)");
-        let http = builder.build().map_err(|e| ApiError::Transport {
-            url: base_url.clone(),
-            reason: e.to_string(),
-        })?;
+        let http = http_client(&base_url, "--base-url (or OPENAI_BASE_URL)")?;
         Ok(Client {
             http,
             base_url,
@@ -107,7 +94,11 @@ impl Client {
             }
             other => other?,
         };
-        let framing = framing_of(&resp).map_err(|reason| ApiError::Unexpected {
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let framing = framing_of(content_type).map_err(|reason| ApiError::Unexpected {
             url: self.base_url.clone(),
             reason,
         })?;
@@ -141,43 +132,20 @@ impl Client {
         resp: reqwest::Response,
         model: Option<&str>,
     ) -> Result<reqwest::Response, ApiError> {
-        let status = resp.status();
-        if status.is_success() {
+        if resp.status().is_success() {
             return Ok(resp);
         }
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let endpoint = resp.url().to_string();
-        let body = resp.bytes().await.unwrap_or_default();
+        let failed = FailedAnswer::read(resp).await;
         Err(classify(&Failure {
             url: &self.base_url,
-            endpoint: &endpoint,
-            status: status.as_u16(),
-            body: &body,
-            retry_after: retry_after.as_deref(),
+            endpoint: &failed.endpoint,
+            status: failed.status,
+            body: &failed.body,
+            retry_after: failed.retry_after.as_deref(),
             model,
             key_sent: self.api_key.is_some(),
             key: self.api_key.as_deref(),
         }))
-    }
-}
-
-/// How a 200 answer to a stream request is framed. Anything but an event stream or a JSON body
-/// (an HTML page from a proxy, say) is refused rather than read as an empty reply.
-fn framing_of(resp: &reqwest::Response) -> Result<Framing, String> {
-    let Some(ct) = resp.headers().get(CONTENT_TYPE) else {
-        return Ok(Framing::Sse);
-    };
-    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-    if ct.starts_with("text/event-stream") {
-        Ok(Framing::Sse)
-    } else if ct.starts_with("application/json") {
-        Ok(Framing::Whole)
-    } else {
-        Err(format!("expected an event stream, got {ct}"))
     }
 }
 

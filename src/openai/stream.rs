@@ -12,16 +12,8 @@ use crate::error::{DecodeError, FeedError};
 
 use super::error::ErrorInfo;
 use super::wire::{Completion, StreamChunk, Usage};
+pub use crate::sse::Framing;
 use crate::sse::SseDecoder;
-
-/// How the response body is framed, decided from its `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// `text/event-stream` (or no type given).
-    Sse,
-    /// `application/json`: one whole completion.
-    Whole,
-}
 
 /// Turns a reply body into chat events.
 #[derive(Debug)]
