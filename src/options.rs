@@ -41,6 +41,37 @@ pub const KNOWN: &[(&str, Kind)] = &[
     ("use_mmap", Kind::Bool),
 ];
 
+/// The smallest value an integer option means anything at, and how to say it. A context window
+/// of 0 or a negative batch would only be refused by the server, or worse, accepted.
+const INT_MINIMUM: &[(&str, i64, &str)] = &[
+    ("num_ctx", 1, "a whole number of at least 1"),
+    (
+        "num_predict",
+        -2,
+        "a whole number of at least -2 (-1: no limit, -2: fill the context)",
+    ),
+    ("top_k", 0, "a whole number of at least 0"),
+    (
+        "repeat_last_n",
+        -1,
+        "a whole number of at least -1 (-1: the whole context)",
+    ),
+    ("num_keep", -1, "a whole number of at least -1"),
+    ("num_batch", 1, "a whole number of at least 1"),
+    ("num_gpu", -1, "a whole number of at least -1"),
+    ("main_gpu", 0, "a whole number of at least 0"),
+    ("num_thread", 0, "a whole number of at least 0"),
+];
+
+/// The range a float option means anything in, and how to say it.
+const FLOAT_RANGE: &[(&str, f64, f64, &str)] = &[
+    ("temperature", 0.0, f64::MAX, "a number of at least 0"),
+    ("top_p", 0.0, 1.0, "a number from 0 to 1"),
+    ("min_p", 0.0, 1.0, "a number from 0 to 1"),
+    ("typical_p", 0.0, 1.0, "a number from 0 to 1"),
+    ("repeat_penalty", 0.0, f64::MAX, "a number of at least 0"),
+];
+
 /// Why an option was refused; the message says what would be accepted.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OptionError {
@@ -143,12 +174,18 @@ fn parse_value(key: &str, kind: Kind, raw: &str) -> Result<Value, OptionError> {
         value: raw.to_string(),
     };
     match kind {
-        Kind::Int => value
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| bad("a whole number")),
+        Kind::Int => {
+            let n = value.parse::<i64>().map_err(|_| bad("a whole number"))?;
+            match INT_MINIMUM.iter().find(|(k, _, _)| *k == key) {
+                Some((_, min, expected)) if n < *min => Err(bad(expected)),
+                _ => Ok(Value::from(n)),
+            }
+        }
         Kind::Float => match value.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Value::from(f)),
+            Ok(f) if f.is_finite() => match FLOAT_RANGE.iter().find(|(k, ..)| *k == key) {
+                Some((_, lo, hi, expected)) if f < *lo || f > *hi => Err(bad(expected)),
+                _ => Ok(Value::from(f)),
+            },
             _ => Err(bad("a number")),
         },
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
@@ -180,6 +217,39 @@ fn strip_quotes(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_outside_their_meaning_are_refused_before_sending() {
+        let mut o = Options::default();
+        for bad in [
+            "num_ctx=0",
+            "num_ctx=-4096",
+            "num_predict=-3",
+            "num_batch=0",
+            "top_k=-1",
+            "top_p=1.5",
+            "min_p=-0.1",
+            "temperature=-1",
+        ] {
+            let e = o.set_pair(bad).unwrap_err();
+            assert!(matches!(e, OptionError::BadValue { .. }), "{bad}: {e:?}");
+        }
+        assert_eq!(
+            o.set_pair("num_ctx=0").unwrap_err().to_string(),
+            "option num_ctx takes a whole number of at least 1, not \"0\""
+        );
+        assert!(o.is_empty(), "a refused value changes nothing");
+        for good in [
+            "num_ctx=1",
+            "num_predict=-2",
+            "num_predict=-1",
+            "top_p=1",
+            "seed=-7",
+            "temperature=0",
+        ] {
+            o.set_pair(good).unwrap();
+        }
+    }
 
     #[test]
     fn typed_values() {

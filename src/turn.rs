@@ -209,7 +209,7 @@ fn on_event<S: ReplySink + ?Sized>(
     let (content, thinking) = match ev {
         ChatEvent::Delta { content, thinking } => (content, thinking),
         ChatEvent::Done { content, stats } => {
-            out.stats = Some(stats);
+            out.stats = Some(stats.plausible());
             out.elapsed = start.elapsed();
             (content, "")
         }

@@ -544,8 +544,11 @@ mod tests {
         assert!(text.contains("--api ollama"), "{text}");
         let one = refusal(&options(&["repeat_penalty=1.1"]), None).to_string();
         assert!(one.starts_with("option repeat_penalty has no"), "{one}");
+        // The option parser refuses a negative top_k; one from elsewhere (a session file) is
+        // still refused here.
+        let negative: Options = serde_json::from_value(json!({"top_k": -1})).unwrap();
         assert!(matches!(
-            refusal(&options(&["top_k=-1"]), None),
+            refusal(&negative, None),
             MappingError::BadValue { .. }
         ));
     }

@@ -117,7 +117,7 @@ pub enum Fit {
 /// Decides what fits within `limit` tokens (the window less the reply reserve), dropping as few of
 /// the oldest exchanges as possible. The boundary is exact: `limit` tokens fit.
 pub fn fit(items: &[Item], limit: u64) -> Fit {
-    let total: u64 = items.iter().map(|i| i.tokens).sum();
+    let total: u64 = items.iter().map(|i| i.tokens).fold(0, u64::saturating_add);
     if total <= limit {
         return Fit::Fits { tokens: total };
     }
@@ -166,7 +166,7 @@ pub fn summary_range(items: &[Item], limit: u64, target: u64, note: u64) -> Opti
 }
 
 fn sum(items: &[Item]) -> u64 {
-    items.iter().map(|i| i.tokens).sum()
+    items.iter().map(|i| i.tokens).fold(0, u64::saturating_add)
 }
 
 /// Index of the first message that may be dropped: after the leading system prompt and summary.

@@ -36,7 +36,24 @@ pub struct FinalStats {
     pub usage_unknown: bool,
 }
 
+/// More tokens than any model's context window holds by far: a count above it is not a count (a
+/// broken or hostile server), so it is treated as not reported rather than summed into budgets.
+pub const MAX_PLAUSIBLE_TOKENS: u64 = 1 << 32;
+
 impl FinalStats {
+    /// The statistics with implausible token counts dropped: then the server's counts as a
+    /// whole are unknown (not 0), so that no sum of them can wrap around and no budget or log
+    /// record is built on them.
+    pub fn plausible(mut self) -> Self {
+        let absurd = |n: Option<u64>| n.is_some_and(|n| n > MAX_PLAUSIBLE_TOKENS);
+        if absurd(self.prompt_eval_count) || absurd(self.eval_count) {
+            self.prompt_eval_count = None;
+            self.eval_count = None;
+            self.usage_unknown = true;
+        }
+        self
+    }
+
     /// Generation speed as the server measured it, when it reported enough to say.
     pub fn eval_rate(&self) -> Option<f64> {
         match self.eval_count {
@@ -81,6 +98,25 @@ mod tests {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(s.to_string(), s.as_str());
         }
+    }
+
+    #[test]
+    fn absurd_counts_are_not_counts() {
+        let s = FinalStats {
+            prompt_eval_count: Some(u64::MAX),
+            eval_count: Some(MAX_PLAUSIBLE_TOKENS),
+            ..FinalStats::default()
+        }
+        .plausible();
+        assert_eq!((s.prompt_eval_count, s.eval_count), (None, None));
+        assert!(s.usage_unknown);
+        let fine = FinalStats {
+            eval_count: Some(MAX_PLAUSIBLE_TOKENS),
+            ..FinalStats::default()
+        }
+        .plausible();
+        assert_eq!(fine.eval_count, Some(MAX_PLAUSIBLE_TOKENS));
+        assert!(!fine.usage_unknown);
     }
 
     #[test]

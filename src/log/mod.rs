@@ -151,7 +151,9 @@ impl<'a> TurnRecord<'a> {
             ttft: outcome.ttft.map(|d| round_ms(d.as_secs_f64())),
             prompt_tokens,
             completion_tokens,
-            tokens_used: prompt_tokens.zip(completion_tokens).map(|(p, c)| p + c),
+            tokens_used: prompt_tokens
+                .zip(completion_tokens)
+                .map(|(p, c)| p.saturating_add(c)),
             tokens_per_second: stats.and_then(|s| s.eval_rate()).map(round_ms),
             done_reason: stats.and_then(|s| s.done_reason.as_deref()),
             status: outcome.status(),

@@ -275,3 +275,19 @@ fn usage_errors_exit_2(api: Api) {
         .assert()
         .code(2);
 }
+
+/// An option value outside its meaning (a context window of 0, a negative batch) is refused before
+/// anything is sent.
+#[test]
+fn option_values_outside_their_meaning_are_usage_errors() {
+    let env = TestEnv::new();
+    for bad in ["num_ctx=0", "num_ctx=-1", "num_batch=0", "top_p=2"] {
+        env.cmd()
+            .args(["-o", bad, "-p", "hi"])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(bad.split('=').next().unwrap()));
+    }
+    assert!(env.fake.chat_bodies().is_empty(), "nothing was sent");
+}

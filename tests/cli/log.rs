@@ -5,7 +5,28 @@ use std::os::unix::fs::PermissionsExt;
 use crate::harness::{read_jsonl, Api, TestEnv};
 use crate::support::fake_ollama::{ChatReply, Script};
 
-every_api!(every_field_of_a_successful_turn);
+every_api!(
+    every_field_of_a_successful_turn,
+    absurd_token_counts_are_not_logged_as_counts
+);
+
+/// A server that reports counts no model could have: they are not counts, so the log says
+/// "unknown" rather than a number that wrapped around.
+fn absurd_token_counts_are_not_logged_as_counts(api: Api) {
+    let env = TestEnv::with(api);
+    env.fake.push_chat(ChatReply::Script(Script {
+        tokens: vec!["ok".into()],
+        prompt_eval_count: Some(1 << 62),
+        eval_count: Some(1 << 61),
+        ..Default::default()
+    }));
+    env.cmd().args(["-p", "hi"]).assert().success().stdout("ok");
+    let r = &env.log_records()[0];
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["tokens_used"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["prompt_tokens"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["completion_tokens"], serde_json::Value::Null, "{r}");
+}
 
 fn every_field_of_a_successful_turn(api: Api) {
     let env = TestEnv::with(api);

@@ -148,6 +148,9 @@ fn a_dropped_connection_keeps_the_repl_going(api: Api) {
     p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "again");
     p.exp_string(&l("echo: again")).unwrap();
+    // Ctrl-D only once the editor reads again: sent earlier, the terminal's own line discipline
+    // could take it as end-of-file while the reply is still being finished.
+    p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
 }
 

@@ -54,12 +54,12 @@ impl Chat<'_> {
         let messages =
             &self.conversation.messages()[..sent.min(self.conversation.messages().len())];
         let meta = self.conversation.meta();
-        let mut known = 0;
+        let mut known: u64 = 0;
         let mut unknown: Vec<(usize, u64)> = Vec::new();
         let mut size = TextSize::default();
         for (i, m) in messages.iter().enumerate() {
             match meta[i].tokens {
-                Some(t) => known += t,
+                Some(t) => known = known.saturating_add(t),
                 None => {
                     unknown.push((i, est.message_tokens(&m.content)));
                     size = size + TextSize::of(&m.content);

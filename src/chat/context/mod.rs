@@ -281,7 +281,12 @@ impl Chat<'_> {
                     "context: this message needs about {needed} tokens, more than the {}-token window allows; sending it anyway (--allow-overflow): Ollama will cut it",
                     window.tokens
                 ));
-                prepared.log.tokens = Some(self.items().iter().map(|i| i.tokens).sum());
+                prepared.log.tokens = Some(
+                    self.items()
+                        .iter()
+                        .map(|i| i.tokens)
+                        .fold(0, u64::saturating_add),
+                );
                 prepared.overflow = true;
             }
             Fit::TooLarge { needed } => {
@@ -379,12 +384,15 @@ impl Chat<'_> {
         let Some(range) = summary_range(&items, limit, limit / 2, note_budget) else {
             return Ok(None);
         };
-        let removed_tokens: u64 = items[range.clone()].iter().map(|i| i.tokens).sum();
+        let removed_tokens: u64 = items[range.clone()]
+            .iter()
+            .map(|i| i.tokens)
+            .fold(0, u64::saturating_add);
         // The summarize request must fit the window itself, with room for the note.
         if removed_tokens + 100 + note_budget > window.tokens {
             return Ok(None);
         }
-        let total: u64 = items.iter().map(|i| i.tokens).sum();
+        let total: u64 = items.iter().map(|i| i.tokens).fold(0, u64::saturating_add);
         let prompt = summary_prompt(&self.conversation.messages()[range.clone()], note_budget);
         let messages = [
             Message::new(
