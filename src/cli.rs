@@ -107,7 +107,8 @@ pub struct Cli {
     #[arg(long)]
     pub stats_json: bool,
 
-    /// Give up on a reply after this many seconds without data from the server.
+    /// Give up on a reply after this many seconds without progress (text, thinking or its end;
+    /// keep-alives do not count).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
 

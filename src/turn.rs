@@ -139,9 +139,12 @@ where
     };
 
     let mut stream_error: Option<String> = None;
+    // The stall limit counts from the last event that made progress, not the last read: blank
+    // keep-alive lines or SSE comments must not hold a dead reply open forever.
+    let mut deadline = Instant::now() + stall;
     let ending = loop {
         let next = tokio::select! {
-            r = tokio::time::timeout(stall, reply.read()) => r,
+            r = tokio::time::timeout_at(deadline, reply.read()) => r,
             _ = &mut cancel => break Ending::Cancelled(CancelReason::Interrupt),
         };
         let bytes = match next {
@@ -160,11 +163,16 @@ where
             }
             Ok(Ok(Some(b))) => b,
         };
+        let mut events = 0usize;
         let r = reply
             .feed(&bytes, |ev| {
+                events += 1;
                 on_event(ev, &mut out, &mut stream_error, sink, start)
             })
             .and_then(|()| sink.flush().map_err(FeedError::Sink));
+        if events > 0 {
+            deadline = Instant::now() + stall;
+        }
         if let Err(e) = r {
             break feed_failure(e);
         }

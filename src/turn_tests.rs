@@ -338,6 +338,34 @@ async fn the_stall_timer_bounds_each_read_not_the_turn() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn keep_alives_do_not_hold_a_dead_reply_open() {
+    // Reads that decode into nothing (blank NDJSON lines, SSE comments, pings) every 10 s: the
+    // limit counts from the last event that made progress.
+    let mut steps = vec![Accept, Read(vec![Text("a")])];
+    for _ in 0..10 {
+        steps.push(Wait(secs(10)));
+        steps.push(Read(vec![]));
+    }
+    steps.push(Read(vec![Done("", stats())]));
+    let s = script(steps);
+    let mut sink = Recorder::default();
+    let out = play(&s, &mut sink).await;
+    assert!(
+        matches!(
+            out.ending,
+            Ending::Failed(ApiError::Stalled { secs: 30, .. })
+        ),
+        "{:?}",
+        out.ending
+    );
+    assert_eq!(out.content, "a");
+    assert_eq!(
+        out.elapsed, STALL,
+        "30 s after the last text, not after the last keep-alive"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn ctrl_c_mid_token_keeps_the_partial_reply() {
     let mut steps = vec![Accept];
     for t in ["one ", "two ", "three ", "four "] {
