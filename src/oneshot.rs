@@ -102,6 +102,12 @@ pub fn run(
             outcome.elapsed,
         );
     }
+    if let Some(lost) = chat.not_saved() {
+        eprintln!("ollama-chat: {lost}");
+        if matches!(outcome.ending, Ending::Done) {
+            return Ok(ExitCode::Error);
+        }
+    }
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
         Ending::Cancelled(CancelReason::Interrupt) => {

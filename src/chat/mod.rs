@@ -47,6 +47,8 @@ pub struct Chat<'a> {
     notes: Style,
     /// Where every turn and state change is saved, when sessions are on.
     session: Option<SessionWriter>,
+    /// What could not be written ("the session", "the turn log"), so the run can end non-zero.
+    not_saved: Vec<&'static str>,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -149,6 +151,7 @@ impl<'a> Chat<'a> {
             turns: 0,
             notes: Style { color: false },
             session: None,
+            not_saved: Vec::new(),
         }
     }
 
@@ -270,7 +273,26 @@ impl<'a> Chat<'a> {
         };
         if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {
             eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
+            self.lost("the turn log");
         }
+    }
+
+    /// Notes that `what` could not be written, for [`Chat::not_saved`].
+    pub(super) fn lost(&mut self, what: &'static str) {
+        if !self.not_saved.contains(&what) {
+            self.not_saved.push(what);
+        }
+    }
+
+    /// One line saying what this chat could not write, if anything: a run that lost its session
+    /// or log records must not end as if all were well.
+    pub fn not_saved(&self) -> Option<String> {
+        (!self.not_saved.is_empty()).then(|| {
+            format!(
+                "{} could not be written completely (see the warning above)",
+                self.not_saved.join(" and ")
+            )
+        })
     }
 
     /// Dims the chat's notes (what the context policy did), as the terminal description says

@@ -256,6 +256,7 @@ impl Chat<'_> {
         if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
             eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
             self.session = None;
+            self.lost("the session");
         }
     }
 }

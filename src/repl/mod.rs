@@ -136,6 +136,10 @@ pub fn run(
     }
     let _typeahead = tty::TypeaheadGuard::new();
     repl.run_loop(&mut editor, &compose_request)?;
+    if let Some(lost) = repl.chat.not_saved() {
+        eprintln!("ollama-chat: {lost}");
+        return Ok(ExitCode::Error);
+    }
     Ok(ExitCode::Success)
 }
 

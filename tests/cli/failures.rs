@@ -291,3 +291,26 @@ fn option_values_outside_their_meaning_are_usage_errors() {
     }
     assert!(env.fake.chat_bodies().is_empty(), "nothing was sent");
 }
+
+/// A turn log that cannot be written (a full disk) does not stop the reply, but the run does not
+/// end as if all were well: one line says what was lost, and the exit code is 1.
+#[test]
+fn a_log_that_cannot_be_written_makes_the_run_fail() {
+    let env = TestEnv::new();
+    let log = env.home.path().join("turns.jsonl");
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let out = env
+        .cmd()
+        .args(["--log", log.to_str().unwrap(), "-p", "hi"])
+        .assert()
+        .code(1)
+        .stdout("echo: hi")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(
+        stderr.contains("the turn log could not be written completely"),
+        "{stderr}"
+    );
+}
