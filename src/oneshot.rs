@@ -102,11 +102,9 @@ pub fn run(
             outcome.elapsed,
         );
     }
-    if let Some(lost) = chat.not_saved() {
-        eprintln!("ollama-chat: {lost}");
-        if matches!(outcome.ending, Ending::Done) {
-            return Ok(ExitCode::Error);
-        }
+    // The warning said what was lost when it happened; the exit code says it to a script.
+    if chat.not_saved().is_some() && matches!(outcome.ending, Ending::Done) {
+        return Ok(ExitCode::Error);
     }
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
