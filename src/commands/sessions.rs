@@ -134,9 +134,11 @@ fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Success);
         }
     }
-    std::fs::remove_file(path).map_err(|source| SessionError::Write {
-        path: path.display().to_string(),
-        source,
+    crate::session::store::while_not_in_use(path, || {
+        std::fs::remove_file(path).map_err(|source| SessionError::Write {
+            path: path.display().to_string(),
+            source,
+        })
     })?;
     println!("Deleted {what} ({}).", path.display());
     Ok(ExitCode::Success)

@@ -140,6 +140,22 @@ fn lock(file: &File) -> std::io::Result<()> {
     file.try_lock().map_err(std::io::Error::from)
 }
 
+/// Holds the lock of the session file at `path` while `f` runs (deleting it, say), or says it is
+/// in use: a running chat holds its session's lock, and its later turns would be lost.
+pub fn while_not_in_use<T>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T, SessionError>,
+) -> Result<T, SessionError> {
+    let file = File::open(path).map_err(|source| SessionError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    lock(&file).map_err(|e| in_use_or(e, path))?;
+    let result = f();
+    drop(file);
+    result
+}
+
 fn in_use_or(e: std::io::Error, path: &Path) -> SessionError {
     if e.kind() == std::io::ErrorKind::WouldBlock {
         SessionError::InUse {

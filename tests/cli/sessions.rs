@@ -493,3 +493,30 @@ fn a_session_open_in_one_chat_cannot_be_resumed_by_another() {
     let last = env.fake.chat_bodies().pop().unwrap();
     assert_eq!(messages(&last).len(), 3, "the resumed history came along");
 }
+
+/// `sessions rm` refuses the session of a running chat: deleting it would lose that chat's later
+/// turns without a word.
+#[test]
+fn a_session_open_in_a_chat_cannot_be_deleted() {
+    let env = TestEnv::new();
+    let mut p = start(&env, &["--session", "kept"]);
+    ask(&mut p, "still here");
+    let out = env
+        .cmd()
+        .args(["sessions", "rm", "--yes", "kept"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is open in another ollama-chat"),
+        "{stderr}"
+    );
+    assert_eq!(session_files(&env).len(), 1, "the file is still there");
+    bye(p);
+    env.cmd()
+        .args(["sessions", "rm", "--yes", "kept"])
+        .assert()
+        .success();
+    assert!(session_files(&env).is_empty());
+}
