@@ -322,7 +322,7 @@ impl Secrets {
             return;
         }
         self.list.push((value.to_string(), placeholder));
-        self.list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.list.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
     }
 
     pub fn is_empty(&self) -> bool {
