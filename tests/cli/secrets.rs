@@ -136,6 +136,7 @@ fn a_password_in_the_server_url_is_never_shown(api: Api) {
         // OLLAMA_HOST is resolved by the official CLI's rules, which have no `user:password@`:
         // the address is unusable, nothing is sent, and the failure names it without the password.
         assert!(env.fake.requests().is_empty());
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("<OLLAMA_HOST password>"), "{stderr}");
         return;
     }
