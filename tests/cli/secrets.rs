@@ -3,7 +3,7 @@
 //! log, not in the session file nor its exports. The exit codes stay what the failure means.
 
 use crate::harness::{words, Api, TestEnv};
-use crate::support::fake_ollama::{ChatReply, End, Script};
+use crate::support::fake_ollama::{ChatReply, End, PullReply, PullScript, Script};
 
 every_api!(
     a_status_error_echoing_the_key_never_shows_it,
@@ -155,5 +155,28 @@ fn a_password_in_the_server_url_is_never_shown(api: Api) {
     assert_eq!(
         log[0]["host"],
         with_password.replace(PASSWORD, &format!("<{var} password>"))
+    );
+}
+
+#[test]
+fn a_pull_error_echoing_the_key_never_shows_it() {
+    let env = TestEnv::new();
+    env.fake.push_pull(PullReply::Script(PullScript {
+        error_after: Some((2, format!("registry refused Bearer {KEY}"))),
+        ..Default::default()
+    }));
+    let out = env
+        .cmd()
+        .env("OLLAMA_API_KEY", KEY)
+        .args(["pull", "tiny2"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains(KEY), "{stderr}");
+    assert!(
+        stderr.ends_with("failed: registry refused Bearer <OLLAMA_API_KEY>\n"),
+        "{stderr}"
     );
 }
