@@ -178,8 +178,10 @@ impl Config {
                     .map(|k| k.trim().to_string())
                     .filter(|k| !k.is_empty());
                 if key.is_none() && api.needs_key() && !crate::net::is_loopback(&url) {
+                    // A password in the URL is not shown, here as everywhere.
+                    let shown = api.secrets(&url, None).scrub(&url).into_owned();
                     return Err(ConfigError::MissingKey {
-                        url,
+                        url: shown,
                         key_var: api.key_var(),
                     });
                 }
@@ -541,6 +543,20 @@ mod tests {
         let e = resolve(&["--api", "openai"], &[]).unwrap_err();
         assert!(
             matches!(e, ConfigError::MissingKey { ref url, key_var: "OPENAI_API_KEY" } if url == "https://api.openai.com/v1")
+        );
+        let e = resolve(
+            &[
+                "--api",
+                "openai",
+                "--base-url",
+                "https://me:hunter2hunter2@gpu:8/v1",
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no API key for https://me:<OPENAI_BASE_URL password>@gpu:8/v1: set OPENAI_API_KEY in the environment or in a .env file in this folder"
         );
         let e = resolve(&["--api", "openai", "--base-url", "http://[::1]:8/v1"], &[]);
         assert!(e.is_ok(), "loopback IPv6 needs no key");

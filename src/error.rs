@@ -180,6 +180,226 @@ fn alternative(hint: &Option<&'static str>) -> String {
     hint.map(|h| format!(" ({h})")).unwrap_or_default()
 }
 
+impl ApiError {
+    /// The same error with every secret in `secrets` blanked from its texts: a server may echo
+    /// the key it was sent (in a status body, an error event, an unreadable line), and a URL may
+    /// carry a password. What the error means (its kind, status, exit code) is unchanged.
+    pub fn scrub(self, secrets: &Secrets) -> ApiError {
+        if secrets.is_empty() {
+            return self;
+        }
+        let s = |t: String| secrets.scrub(&t).into_owned();
+        match self {
+            ApiError::Unreachable {
+                server,
+                url,
+                reason,
+                hint,
+            } => ApiError::Unreachable {
+                server,
+                url: s(url),
+                reason: s(reason),
+                hint,
+            },
+            ApiError::ModelNotFound { model, detail } => ApiError::ModelNotFound {
+                model: s(model),
+                detail: s(detail),
+            },
+            ApiError::Unauthorized {
+                url,
+                status,
+                message,
+                key_var,
+                key_sent,
+            } => ApiError::Unauthorized {
+                url: s(url),
+                status,
+                message: s(message),
+                key_var,
+                key_sent,
+            },
+            ApiError::NotFound { url, message, hint } => ApiError::NotFound {
+                url: s(url),
+                message: s(message),
+                hint,
+            },
+            ApiError::RateLimited {
+                status,
+                message,
+                retry_after,
+            } => ApiError::RateLimited {
+                status,
+                message: s(message),
+                retry_after: retry_after.map(s),
+            },
+            ApiError::Overloaded { status, message } => ApiError::Overloaded {
+                status,
+                message: s(message),
+            },
+            ApiError::Status {
+                server,
+                status,
+                message,
+            } => ApiError::Status {
+                server,
+                status,
+                message: s(message),
+            },
+            ApiError::InStream { server, message } => ApiError::InStream {
+                server,
+                message: s(message),
+            },
+            ApiError::Disconnected { server, reason } => ApiError::Disconnected {
+                server,
+                reason: s(reason),
+            },
+            ApiError::Decode(d) => ApiError::Decode(d.scrub(secrets)),
+            ApiError::Unexpected { url, reason } => ApiError::Unexpected {
+                url: s(url),
+                reason: s(reason),
+            },
+            ApiError::Request(m) => ApiError::Request(s(m)),
+            ApiError::Transport { url, reason } => ApiError::Transport {
+                url: s(url),
+                reason: s(reason),
+            },
+            e
+            @ (ApiError::Incomplete | ApiError::Stalled { .. } | ApiError::Unsupported { .. }) => e,
+        }
+    }
+}
+
+/// The secrets the client sends to a server (the API key, a password in the server's URL), so
+/// that none of them is ever shown or written, whatever the server echoes back: each exact
+/// occurrence becomes a placeholder naming where it came from (`<OPENAI_API_KEY>`), which also
+/// covers the `Bearer <key>` form. Secrets shorter than [`Secrets::MIN_LEN`] characters are not
+/// scrubbed: blanking every `1234` or `admin` would mangle ordinary text, and a key that short
+/// is no secret worth the name. A key the server splits into parts is not found.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// Each secret and its placeholder, longest first.
+    list: Vec<(String, String)>,
+}
+
+impl Secrets {
+    /// Shorter secrets are left in the text.
+    pub const MIN_LEN: usize = 8;
+
+    pub fn new() -> Self {
+        Secrets::default()
+    }
+
+    /// Adds `value` (e.g. an API key), shown as `<{name}>` (e.g. `<OPENAI_API_KEY>`). Also its
+    /// trimmed form, should it have spaces around it.
+    pub fn add(&mut self, name: &str, value: &str) {
+        if value.trim().chars().count() < Self::MIN_LEN {
+            return;
+        }
+        self.push(format!("<{name}>"), value);
+        self.push(format!("<{name}>"), value.trim());
+    }
+
+    /// Adds the password of `url`'s `user:password@` part, if it has one (reqwest sends it as
+    /// Basic authentication): as written, percent-decoded, and as the Basic credentials
+    /// (`base64(user:password)`). `name` is where the URL came from (`OLLAMA_HOST`). The URL is
+    /// read as text, not parsed, so a URL too odd to parse still has its password blanked.
+    pub fn add_url_password(&mut self, name: &str, url: &str) {
+        let Some((user, password)) = url_credentials(url) else {
+            return;
+        };
+        let placeholder = format!("<{name} password>");
+        let decoded = percent_decode(password);
+        let user = percent_decode(user);
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{decoded}"));
+        self.push(placeholder.clone(), password);
+        self.push(placeholder.clone(), &decoded);
+        self.push(placeholder, &basic);
+    }
+
+    fn push(&mut self, placeholder: String, value: &str) {
+        if value.chars().count() < Self::MIN_LEN || self.list.iter().any(|(v, _)| v == value) {
+            return;
+        }
+        self.list.push((value.to_string(), placeholder));
+        self.list.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// `text` with every occurrence of every secret replaced by its placeholder. Occurrences
+    /// that overlap (two keys sharing characters, a key repeated into itself) are blanked as one
+    /// span, so no character of any of them survives.
+    pub fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        // Every occurrence, overlapping ones included: (start, end, placeholder).
+        let mut spans: Vec<(usize, usize, &str)> = Vec::new();
+        for (secret, placeholder) in &self.list {
+            let mut from = 0;
+            while let Some(i) = text[from..].find(secret.as_str()) {
+                let start = from + i;
+                spans.push((start, start + secret.len(), placeholder));
+                // On to the next character, not the next byte: a match starts on a boundary.
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+        if spans.is_empty() {
+            return std::borrow::Cow::Borrowed(text);
+        }
+        // Earliest first; of two starting together, the longer (sorted first, and the sort is
+        // stable) names the span.
+        spans.sort_by_key(|&(start, _, _)| start);
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        let mut i = 0;
+        while i < spans.len() {
+            let (start, mut end, placeholder) = spans[i];
+            i += 1;
+            while i < spans.len() && spans[i].0 < end {
+                end = end.max(spans[i].1);
+                i += 1;
+            }
+            out.push_str(&text[done..start]);
+            out.push_str(placeholder);
+            done = end;
+        }
+        out.push_str(&text[done..]);
+        std::borrow::Cow::Owned(out)
+    }
+}
+
+/// The `user` and `password` of a URL's `user:password@` part, read as text: after `scheme://`
+/// (if any), before the first `/`, up to the last `@`.
+fn url_credentials(url: &str) -> Option<(&str, &str)> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let userinfo = userinfo.trim_start_matches('[');
+    userinfo.split_once(':')
+}
+
+/// `%XX` escapes decoded (as reqwest decodes a URL's password before sending it); text that
+/// does not decode to UTF-8 is kept as written.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
 /// Bytes from the server that are not what the API promised (a line that is not JSON, an HTML
 /// error page where events were expected).
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +423,20 @@ impl DecodeError {
             excerpt: String::from_utf8_lossy(&bytes[..end]).into_owned(),
             source,
         }
+    }
+}
+
+impl DecodeError {
+    /// The same error with `secrets` blanked from the excerpt and from the parser's message
+    /// (which may quote the text it choked on).
+    pub fn scrub(self, secrets: &Secrets) -> DecodeError {
+        let excerpt = secrets.scrub(&self.excerpt).into_owned();
+        let message = self.source.to_string();
+        let source = match secrets.scrub(&message) {
+            std::borrow::Cow::Borrowed(_) => self.source,
+            std::borrow::Cow::Owned(m) => <serde_json::Error as serde::de::Error>::custom(m),
+        };
+        DecodeError { excerpt, source }
     }
 }
 
@@ -274,5 +508,115 @@ mod tests {
         let d = DecodeError::new(text.as_bytes(), err);
         assert!(d.excerpt.chars().all(|c| c == '好'));
         assert!(d.excerpt.len() <= 120);
+    }
+
+    fn secrets(pairs: &[(&str, &str)]) -> Secrets {
+        let mut s = Secrets::new();
+        for (name, value) in pairs {
+            s.add(name, value);
+        }
+        s
+    }
+
+    #[test]
+    fn every_key_is_blanked_wherever_it_is() {
+        let s = secrets(&[
+            ("OPENAI_API_KEY", "sk-openai-0123456789"),
+            ("OLLAMA_API_KEY", "ollama-key-abcdef"),
+        ]);
+        assert_eq!(
+            s.scrub("bad key sk-openai-0123456789, Bearer ollama-key-abcdef; again sk-openai-0123456789"),
+            "bad key <OPENAI_API_KEY>, Bearer <OLLAMA_API_KEY>; again <OPENAI_API_KEY>"
+        );
+        assert!(matches!(
+            s.scrub("nothing here"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(s.scrub(""), "");
+    }
+
+    #[test]
+    fn unicode_around_a_key_is_kept_whole() {
+        let s = secrets(&[("ANTHROPIC_API_KEY", "密鑰-sk-ant-😀-12345")]);
+        assert_eq!(
+            s.scrub("金鑰「密鑰-sk-ant-😀-12345」無效😀"),
+            "金鑰「<ANTHROPIC_API_KEY>」無效😀"
+        );
+    }
+
+    #[test]
+    fn overlapping_keys_leave_no_character_of_either() {
+        // One key inside another: the longer one names the span.
+        let s = secrets(&[("A_KEY", "abcdefgh"), ("B_KEY", "xxabcdefghyy")]);
+        assert_eq!(s.scrub("1 xxabcdefghyy 2 abcdefgh"), "1 <B_KEY> 2 <A_KEY>");
+        // Two keys sharing characters: blanked as one span.
+        let s = secrets(&[("A_KEY", "abcdefgh12"), ("B_KEY", "efgh123456")]);
+        assert_eq!(s.scrub("[abcdefgh123456]"), "[<A_KEY>]");
+        // A key repeated into itself.
+        let s = secrets(&[("K", "aaaaaaaa")]);
+        assert_eq!(s.scrub("aaaaaaaaaa b"), "<K> b");
+    }
+
+    #[test]
+    fn short_keys_are_not_scrubbed() {
+        let s = secrets(&[("OLLAMA_API_KEY", "admin"), ("OPENAI_API_KEY", " 1234567 ")]);
+        assert!(s.is_empty());
+        assert_eq!(s.scrub("admin 1234567"), "admin 1234567");
+    }
+
+    #[test]
+    fn a_url_password_is_blanked_as_written_decoded_and_as_basic_credentials() {
+        let mut s = Secrets::new();
+        s.add_url_password("OLLAMA_HOST", "https://me:p%40ss-w0rd!@host:443/x");
+        let basic = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode("me:p@ss-w0rd!")
+        };
+        let text = format!("https://me:p%40ss-w0rd!@host:443 p@ss-w0rd! Basic {basic}");
+        assert_eq!(
+            s.scrub(&text),
+            "https://me:<OLLAMA_HOST password>@host:443 <OLLAMA_HOST password> Basic <OLLAMA_HOST password>"
+        );
+        // A host the resolver could not make sense of still has its password found.
+        let mut s = Secrets::new();
+        s.add_url_password("OLLAMA_HOST", "http://[user:hunter2hunter2@h:11434]:80");
+        assert_eq!(
+            s.scrub("at http://[user:hunter2hunter2@h:11434]:80"),
+            "at http://[user:<OLLAMA_HOST password>@h:11434]:80"
+        );
+        let mut s = Secrets::new();
+        s.add_url_password("X", "http://user@host:1/v1");
+        s.add_url_password("X", "http://host:1/a@b");
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_scrubbed_error_keeps_its_meaning() {
+        let s = secrets(&[("OLLAMA_API_KEY", "secret-key-123")]);
+        let e = ApiError::Unauthorized {
+            url: "http://h".into(),
+            status: 401,
+            message: "bad key secret-key-123".into(),
+            key_var: "OLLAMA_API_KEY",
+            key_sent: true,
+        }
+        .scrub(&s);
+        assert_eq!(e.exit_code(), ExitCode::Unauthorized);
+        assert!(e.to_string().contains("bad key <OLLAMA_API_KEY>"), "{e}");
+        let e = ApiError::InStream {
+            server: "Ollama",
+            message: "echo secret-key-123".into(),
+        }
+        .scrub(&s);
+        assert_eq!(e.kind(), ErrorKind::Server);
+        assert!(!e.to_string().contains("secret-key-123"), "{e}");
+        let line = br#"{"k": "secret-key-123" oops"#;
+        let err = serde_json::from_slice::<serde_json::Value>(line).unwrap_err();
+        let e = ApiError::Decode(DecodeError::new(line, err)).scrub(&s);
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        assert!(!e.to_string().contains("secret-key-123"), "{e}");
+        let typed = serde_json::from_str::<u64>(r#""secret-key-123""#).unwrap_err();
+        let e = ApiError::Decode(DecodeError::new(b"x", typed)).scrub(&s);
+        assert!(!e.to_string().contains("secret-key-123"), "{e}");
     }
 }

@@ -12,7 +12,8 @@
 //! - The conversation's own types, which belong to no API: `conversation` (role, message and its
 //!   parts, request, stream events, statistics, turn status, and the history with its token
 //!   counts and archive), `models` (what a server says of its models), `error` (the one
-//!   `ApiError` of every backend, with the `kind()` that exit codes and hints come from),
+//!   `ApiError` of every backend, with the `kind()` that exit codes and hints come from, and
+//!   `Secrets`: what the client sends that no error text may show; the backend blanks them),
 //!   `options` (typed model options). Pure data.
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders) and `dotenv` (a `.env` file's API keys); `term`: the terminal description

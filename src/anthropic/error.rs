@@ -10,7 +10,7 @@ use crate::error::ApiError;
 /// How errors name a Messages API server.
 pub const SERVER: &str = "the server";
 
-/// The variable the key comes from, and what a key echoed back in a message is replaced with.
+/// The variable the key comes from.
 pub const KEY_VAR: &str = "ANTHROPIC_API_KEY";
 
 pub fn unreachable(url: &str, reason: String) -> ApiError {
@@ -53,18 +53,15 @@ pub struct Failure<'a> {
     pub retry_after: Option<&'a str>,
     /// The model of a chat request (not of a model listing).
     pub model: Option<&'a str>,
+    /// Whether a key was sent. A key the server echoes back is blanked by the backend, which
+    /// blanks it from every error of every API.
     pub key_sent: bool,
-    /// Removed from any message before it is shown: a server may echo the key back.
-    pub key: Option<&'a str>,
 }
 
 /// Turns a non-success answer into the error it means.
 pub fn classify(f: &Failure<'_>) -> ApiError {
     let info = ErrorInfo::from_body(f.body);
     let mut message = info.message.clone();
-    if let Some(key) = f.key.filter(|k| !k.is_empty()) {
-        message = message.replace(key, &format!("<{KEY_VAR}>"));
-    }
     if message.is_empty() {
         message = reason_phrase(f.status).to_string();
     }
@@ -201,7 +198,6 @@ mod tests {
             retry_after: None,
             model: Some("no-such"),
             key_sent: true,
-            key: Some("sk-ant-secret"),
         }
     }
 
@@ -264,19 +260,16 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_refused_and_never_echoed() {
+    fn refused_keys_name_their_variable() {
         let body = br#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-secret"}}"#;
         for status in [401, 403] {
             let e = classify(&failure(status, body));
             assert_eq!(e.kind(), ErrorKind::Unauthorized);
             let text = e.to_string();
-            assert!(!text.contains("sk-ant-secret"), "{text}");
-            assert!(text.contains("<ANTHROPIC_API_KEY>"), "{text}");
             assert!(text.ends_with("check ANTHROPIC_API_KEY"), "{text}");
         }
         let no_key = Failure {
             key_sent: false,
-            key: None,
             ..failure(401, b"")
         };
         let text = classify(&no_key).to_string();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::conversation::{ChatEvent, ChatRequest};
-use crate::error::{ApiError, FeedError};
+use crate::error::{ApiError, FeedError, Secrets};
 use crate::models::{CreateRequest, LoadedModel, ModelInfo, ModelSummary, Progress};
 use crate::turn::{Reply, ReplySource};
 use crate::{anthropic, ollama, openai};
@@ -84,6 +84,17 @@ impl Api {
         }
     }
 
+    /// What a client of this API at `base_url` with `api_key` sends that must never be shown:
+    /// the key, and a password in the URL (which reqwest sends as Basic authentication).
+    pub fn secrets(self, base_url: &str, api_key: Option<&str>) -> Secrets {
+        let mut secrets = Secrets::new();
+        if let Some(key) = api_key {
+            secrets.add(self.key_var(), key);
+        }
+        secrets.add_url_password(self.base_url_var().unwrap_or("OLLAMA_HOST"), base_url);
+        secrets
+    }
+
     /// Whether a remote server of this API needs a key (a loopback one never does).
     pub fn needs_key(self) -> bool {
         !matches!(self, Api::Ollama)
@@ -132,10 +143,14 @@ pub struct Capabilities {
     pub manage_models: bool,
 }
 
-/// A client for the configured server.
+/// A client for the configured server. Every error leaving it has the secrets it sends blanked
+/// (see [`Secrets`]), whatever the server echoed back.
 #[derive(Debug, Clone)]
 pub struct Backend {
     client: Client,
+    secrets: Arc<Secrets>,
+    /// The base URL with any password blanked: what is shown, logged and recorded.
+    shown_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -148,12 +163,25 @@ enum Client {
 impl Backend {
     /// A client for `api` at `base_url`; the key is sent as the API wants it, never shown.
     pub fn new(api: Api, base_url: &str, api_key: Option<String>) -> Result<Backend, ApiError> {
+        let secrets = Arc::new(api.secrets(base_url, api_key.as_deref()));
         let client = match api {
-            Api::Ollama => Client::Ollama(ollama::Client::new(base_url, api_key)?),
-            Api::OpenAi => Client::OpenAi(openai::Client::new(base_url, api_key)?),
-            Api::Anthropic => Client::Anthropic(anthropic::Client::new(base_url, api_key)?),
-        };
-        Ok(Backend { client })
+            Api::Ollama => ollama::Client::new(base_url, api_key).map(Client::Ollama),
+            Api::OpenAi => openai::Client::new(base_url, api_key).map(Client::OpenAi),
+            Api::Anthropic => anthropic::Client::new(base_url, api_key).map(Client::Anthropic),
+        }
+        .map_err(|e| e.scrub(&secrets))?;
+        let shown_url = secrets.scrub(client_url(&client)).into_owned();
+        Ok(Backend {
+            client,
+            secrets,
+            shown_url,
+        })
+    }
+
+    /// What this client sends that must never be shown or written: for the last line of
+    /// defence where error texts are written (the turn log, the session file).
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     pub fn api(&self) -> Api {
@@ -164,12 +192,9 @@ impl Backend {
         }
     }
 
+    /// The server's address as shown, logged and recorded: any password in it blanked.
     pub fn base_url(&self) -> &str {
-        match &self.client {
-            Client::Ollama(c) => c.base_url(),
-            Client::OpenAi(c) => c.base_url(),
-            Client::Anthropic(c) => c.base_url(),
-        }
+        &self.shown_url
     }
 
     /// How errors and notes name the server.
@@ -191,87 +216,94 @@ impl Backend {
 
     /// Sends one chat request and returns once the server has accepted it.
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ReplyStream, ApiError> {
-        let inner = match &self.client {
-            Client::Ollama(c) => Inner::Ollama(ollama::Reply::new(c.chat(req).await?)),
-            Client::OpenAi(c) => Inner::OpenAi(Box::new(c.chat(req).await?)),
-            Client::Anthropic(c) => Inner::Anthropic(Box::new(c.chat(req).await?)),
+        let inner = async {
+            Ok(match &self.client {
+                Client::Ollama(c) => Inner::Ollama(ollama::Reply::new(c.chat(req).await?)),
+                Client::OpenAi(c) => Inner::OpenAi(Box::new(c.chat(req).await?)),
+                Client::Anthropic(c) => Inner::Anthropic(Box::new(c.chat(req).await?)),
+            })
         };
-        Ok(ReplyStream { inner })
+        let inner = self.scrubbed(inner.await)?;
+        Ok(ReplyStream {
+            inner,
+            secrets: Arc::clone(&self.secrets),
+        })
+    }
+
+    /// The result with the secrets blanked from its error: every error leaves through here.
+    fn scrubbed<T>(&self, r: Result<T, ApiError>) -> Result<T, ApiError> {
+        r.map_err(|e| e.scrub(&self.secrets))
     }
 
     /// The names of the models the server offers, sorted.
     pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
-        match &self.client {
-            Client::Ollama(c) => {
-                let mut names: Vec<String> =
-                    c.tags().await?.models.into_iter().map(|m| m.name).collect();
-                names.sort();
-                Ok(names)
+        let names = async {
+            match &self.client {
+                Client::Ollama(c) => {
+                    let mut names: Vec<String> =
+                        c.tags().await?.models.into_iter().map(|m| m.name).collect();
+                    names.sort();
+                    Ok(names)
+                }
+                Client::OpenAi(c) => c.models().await,
+                Client::Anthropic(c) => c.models().await,
             }
-            Client::OpenAi(c) => c.models().await,
-            Client::Anthropic(c) => c.models().await,
-        }
+        };
+        self.scrubbed(names.await)
     }
 
     /// The installed models with what the server says of each (size, family, capabilities); a
     /// server that only names its models gives names alone.
     pub async fn installed_models(&self) -> Result<Vec<ModelSummary>, ApiError> {
-        match &self.client {
-            Client::Ollama(c) => Ok(c.tags().await?.models),
-            Client::OpenAi(c) => Ok(c
-                .models()
-                .await?
-                .into_iter()
-                .map(ModelSummary::named)
-                .collect()),
-            Client::Anthropic(c) => Ok(c
-                .models()
-                .await?
-                .into_iter()
-                .map(ModelSummary::named)
-                .collect()),
-        }
+        let names = match &self.client {
+            Client::Ollama(c) => return self.scrubbed(c.tags().await.map(|t| t.models)),
+            Client::OpenAi(c) => c.models().await,
+            Client::Anthropic(c) => c.models().await,
+        };
+        let names = self.scrubbed(names)?;
+        Ok(names.into_iter().map(ModelSummary::named).collect())
     }
 
     /// The models loaded in memory, with the window each was loaded with.
     pub async fn loaded_models(&self) -> Result<Vec<LoadedModel>, ApiError> {
-        Ok(self.ollama("list the loaded models")?.ps().await?.models)
+        let ps = self.ollama("list the loaded models")?.ps().await;
+        self.scrubbed(ps).map(|ps| ps.models)
     }
 
     /// One model's facts: parameters, template, system prompt, architecture, capabilities.
     pub async fn model_info(&self, model: &str) -> Result<ModelInfo, ApiError> {
-        self.ollama("describe a model")?.show(model).await
+        self.scrubbed(self.ollama("describe a model")?.show(model).await)
     }
 
     /// Loads the model with the request's options (a chat with no messages), so that
     /// `loaded_models` then shows the window our requests get.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
-        self.ollama("load a model ahead of a chat")?.load(req).await
+        self.scrubbed(self.ollama("load a model ahead of a chat")?.load(req).await)
     }
 
     /// Downloads a model; its progress arrives through the stream.
     pub async fn pull(&self, model: &str) -> Result<ProgressStream, ApiError> {
-        let stream = self.manager("pull models")?.pull(model).await?;
-        Ok(ProgressStream(stream))
+        let stream = self.scrubbed(self.manager("pull models")?.pull(model).await)?;
+        Ok(ProgressStream(stream, Arc::clone(&self.secrets)))
     }
 
     /// Creates a model; its progress arrives through the stream.
     pub async fn create(&self, req: &CreateRequest) -> Result<ProgressStream, ApiError> {
-        let stream = self.manager("create models")?.create(req).await?;
-        Ok(ProgressStream(stream))
+        let stream = self.scrubbed(self.manager("create models")?.create(req).await)?;
+        Ok(ProgressStream(stream, Arc::clone(&self.secrets)))
     }
 
     pub async fn copy(&self, source: &str, destination: &str) -> Result<(), ApiError> {
-        self.manager("copy models")?.copy(source, destination).await
+        self.scrubbed(self.manager("copy models")?.copy(source, destination).await)
     }
 
     pub async fn delete(&self, model: &str) -> Result<(), ApiError> {
-        self.manager("delete models")?.delete(model).await
+        self.scrubbed(self.manager("delete models")?.delete(model).await)
     }
 
     /// Whether the server already has the file with this digest (creating from a local file).
     pub async fn blob_exists(&self, digest: &str) -> Result<bool, ApiError> {
-        self.manager("create models")?.blob_exists(digest).await
+        self.scrubbed(self.manager("create models")?.blob_exists(digest).await)
     }
 
     /// Uploads the file at `path` as the blob `digest`.
@@ -282,9 +314,8 @@ impl Backend {
         path: &Path,
         sent: Arc<AtomicU64>,
     ) -> Result<(), ApiError> {
-        self.manager("create models")?
-            .upload_file(digest, path, sent)
-            .await
+        let manager = self.manager("create models")?;
+        self.scrubbed(manager.upload_file(digest, path, sent).await)
     }
 
     /// The Ollama client for what only Ollama's API offers, or the typed refusal.
@@ -316,20 +347,40 @@ impl ReplySource for Backend {
     }
 }
 
+fn client_url(client: &Client) -> &str {
+    match client {
+        Client::Ollama(c) => c.base_url(),
+        Client::OpenAi(c) => c.base_url(),
+        Client::Anthropic(c) => c.base_url(),
+    }
+}
+
 /// The status stream of a pull or create. Dropping it closes the connection, which is how a pull
 /// is cancelled.
-pub struct ProgressStream(ollama::ProgressStream);
+pub struct ProgressStream(ollama::ProgressStream, Arc<Secrets>);
 
 impl ProgressStream {
     /// The next status; `None` at the end. A failure inside the stream comes with `error` set.
     pub async fn next(&mut self) -> Result<Option<Progress>, ApiError> {
-        self.0.next().await
+        match self.0.next().await {
+            Ok(Some(mut p)) => {
+                if let Some(e) = p.error.as_mut() {
+                    *e = self.1.scrub(e).into_owned();
+                }
+                Ok(Some(p))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.scrub(&self.1)),
+        }
     }
 }
 
 /// A reply in flight. Dropping it closes the connection, which stops the server generating.
 pub struct ReplyStream {
     inner: Inner,
+    /// Blanked from every error the reply carries: a failed read, an error event, an
+    /// unreadable line's excerpt.
+    secrets: Arc<Secrets>,
 }
 
 enum Inner {
@@ -341,34 +392,57 @@ enum Inner {
 
 impl Reply for ReplyStream {
     async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
-        match &mut self.inner {
+        let r = match &mut self.inner {
             Inner::Ollama(r) => r.read().await,
             Inner::OpenAi(r) => r.read().await,
             Inner::Anthropic(r) => r.read().await,
-        }
+        };
+        r.map_err(|e| e.scrub(&self.secrets))
     }
 
     fn feed<E>(
         &mut self,
         bytes: &[u8],
-        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+        mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
-        match &mut self.inner {
+        let secrets = &*self.secrets;
+        let on_event = |ev: ChatEvent<'_>| on_event(scrub_event(ev, secrets));
+        let r = match &mut self.inner {
             Inner::Ollama(r) => r.feed(bytes, on_event),
             Inner::OpenAi(r) => r.feed(bytes, on_event),
             Inner::Anthropic(r) => r.feed(bytes, on_event),
-        }
+        };
+        r.map_err(|e| scrub_feed_error(e, secrets))
     }
 
     fn finish<E>(
         &mut self,
-        on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+        mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
-        match &mut self.inner {
+        let secrets = &*self.secrets;
+        let on_event = |ev: ChatEvent<'_>| on_event(scrub_event(ev, secrets));
+        let r = match &mut self.inner {
             Inner::Ollama(r) => r.finish(on_event),
             Inner::OpenAi(r) => r.finish(on_event),
             Inner::Anthropic(r) => r.finish(on_event),
-        }
+        };
+        r.map_err(|e| scrub_feed_error(e, secrets))
+    }
+}
+
+/// An error event with the secrets blanked from its text; the reply's own text is the model's,
+/// and passes untouched.
+fn scrub_event<'a>(ev: ChatEvent<'a>, secrets: &Secrets) -> ChatEvent<'a> {
+    match ev {
+        ChatEvent::Error(message) => ChatEvent::Error(secrets.scrub(&message).into_owned()),
+        other => other,
+    }
+}
+
+fn scrub_feed_error<E>(e: FeedError<E>, secrets: &Secrets) -> FeedError<E> {
+    match e {
+        FeedError::Decode(d) => FeedError::Decode(d.scrub(secrets)),
+        sink => sink,
     }
 }
 

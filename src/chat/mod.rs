@@ -222,7 +222,8 @@ impl<'a> Chat<'a> {
         )
         .await;
         self.turns = turn;
-        let reply = Change::Assistant(Reply::from_outcome(&outcome));
+        let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
+        let reply = Change::Assistant(reply);
         self.save(
             Event {
                 at: outcome.started_at,
@@ -271,7 +272,8 @@ impl<'a> Chat<'a> {
             user_input: input,
             context,
         };
-        if let Err(e) = log.append(&TurnRecord::new(&ctx, outcome)) {
+        let record = TurnRecord::new(&ctx, outcome).without_secrets(self.backend.secrets());
+        if let Err(e) = log.append(&record) {
             eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
             self.lost("the turn log");
         }

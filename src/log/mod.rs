@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::context::ContextAction;
 use crate::conversation::TurnStatus;
-use crate::error::ApiError;
+use crate::error::{ApiError, Secrets};
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
 pub use content::LogContent;
@@ -177,6 +177,16 @@ impl<'a> TurnRecord<'a> {
 }
 
 impl TurnRecord<'_> {
+    /// The last line of defence before the record is written: the secrets the client sends
+    /// blanked from the error, whatever path it came by. The conversation's text is the user's
+    /// and the model's, and is left to `log_content`.
+    pub fn without_secrets(mut self, secrets: &Secrets) -> Self {
+        if let Some(e) = &mut self.error {
+            *e = secrets.scrub(e).into_owned();
+        }
+        self
+    }
+
     /// Keeps, masks or drops the conversation text as `content` says, and records the choice.
     /// The text is the question, answer and thinking (for a summarize call: the transcript sent
     /// and the summary), and the summary in `context_action`. Errors stay in every mode (they say

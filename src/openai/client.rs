@@ -144,7 +144,6 @@ impl Client {
             retry_after: failed.retry_after.as_deref(),
             model,
             key_sent: self.api_key.is_some(),
-            key: self.api_key.as_deref(),
         }))
     }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::conversation::TurnStatus;
+use crate::error::Secrets;
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
 
@@ -173,6 +174,15 @@ impl Reply {
             tokens_per_second: stats.and_then(|s| s.eval_rate()).map(round),
             done_reason: stats.and_then(|s| s.done_reason.clone()),
         }
+    }
+
+    /// The last line of defence before the reply is recorded: the secrets the client sends
+    /// blanked from the error, whatever path it came by.
+    pub fn without_secrets(mut self, secrets: &Secrets) -> Self {
+        if let Some(e) = &mut self.error {
+            *e = secrets.scrub(e).into_owned();
+        }
+        self
     }
 
     /// A reply that never started leaves no trace in the history.

@@ -25,6 +25,7 @@ mod repl;
 mod repl_commands;
 mod repl_input;
 mod replay;
+mod secrets;
 mod session_roundtrip;
 mod sessions;
 mod speed;
