@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::net::excerpt;
 
 /// How errors name an OpenAI-compatible server.
 pub const SERVER: &str = "the server";
@@ -154,7 +155,7 @@ impl ErrorInfo {
             Some(Value::String(s)) => return Some(Self::text(s)),
             Some(e @ Value::Object(_)) => {
                 return Some(ErrorInfo {
-                    message: text(e.get("message")).unwrap_or_else(|| e.to_string()),
+                    message: excerpt(&text(e.get("message")).unwrap_or_else(|| e.to_string())),
                     kind: text(e.get("type")),
                     code: text(e.get("code")),
                 })
@@ -163,7 +164,7 @@ impl ErrorInfo {
         }
         if v.get("object").and_then(Value::as_str) == Some("error") {
             return Some(ErrorInfo {
-                message: text(v.get("message")).unwrap_or_default(),
+                message: excerpt(&text(v.get("message")).unwrap_or_default()),
                 kind: text(v.get("type")),
                 code: text(v.get("code")),
             });
@@ -176,13 +177,8 @@ impl ErrorInfo {
     }
 
     fn text(s: &str) -> ErrorInfo {
-        let s = s.trim();
-        let message = match s.char_indices().nth(300) {
-            Some((i, _)) => format!("{}…", &s[..i]),
-            None => s.to_string(),
-        };
         ErrorInfo {
-            message,
+            message: excerpt(s),
             ..Default::default()
         }
     }
