@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ollama_chat::conversation::ChatEvent;
 use ollama_chat::conversation::{ChatRequest, FinalStats, Message, Role};
+use ollama_chat::error::ApiError;
 use ollama_chat::log::{ContextLog, TurnContext, TurnRecord};
 use ollama_chat::ollama::body::BodyEncoder;
 use ollama_chat::ollama::ndjson::{event, parse_chunk, LineSplitter};
@@ -232,13 +233,18 @@ fn ndjson_stream(lines: usize) -> Vec<u8> {
 fn decode(stream: &[u8], read: usize) -> usize {
     let mut splitter = LineSplitter::new();
     let mut content = String::new();
-    let mut on_line = |line: &[u8]| -> Result<(), ()> {
-        let chunk = parse_chunk(line).map_err(|_| ())?;
+    let mut on_line = |line: &[u8]| -> Result<(), ApiError> {
+        let chunk = parse_chunk(line)?;
         match event(&chunk) {
             ChatEvent::Delta { content: c, .. } | ChatEvent::Done { content: c, .. } => {
                 content.push_str(c)
             }
-            ChatEvent::Error(_) => return Err(()),
+            ChatEvent::Error(message) => {
+                return Err(ApiError::InStream {
+                    server: "Ollama",
+                    message,
+                })
+            }
         }
         Ok(())
     };

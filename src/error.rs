@@ -119,6 +119,8 @@ pub enum ApiError {
     Stalled { server: &'static str, secs: u64 },
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    TooLong(#[from] TooLong),
     #[error("unexpected answer from {url}: {reason}")]
     Unexpected { url: String, reason: String },
     /// A setting the API has no way to express; the message names it and what to do.
@@ -147,6 +149,7 @@ impl ApiError {
             | ApiError::Disconnected { .. }
             | ApiError::Incomplete
             | ApiError::Decode(_)
+            | ApiError::TooLong(_)
             | ApiError::Unexpected { .. } => ErrorKind::Protocol,
             ApiError::Stalled { .. } => ErrorKind::Stalled,
             ApiError::Request(_) => ErrorKind::Request,
@@ -263,8 +266,10 @@ impl ApiError {
                 url: s(url),
                 reason: s(reason),
             },
-            e
-            @ (ApiError::Incomplete | ApiError::Stalled { .. } | ApiError::Unsupported { .. }) => e,
+            e @ (ApiError::Incomplete
+            | ApiError::Stalled { .. }
+            | ApiError::Unsupported { .. }
+            | ApiError::TooLong(_)) => e,
         }
     }
 }
@@ -440,11 +445,43 @@ impl DecodeError {
     }
 }
 
-/// Why decoding a reply stopped: the server sent something unreadable, or the event sink failed.
+/// A line or an event longer than a stream decoder holds: a broken or hostile server, refused
+/// before it fills the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server sent {what} longer than {}; the reply was stopped", size_text(*.limit))]
+pub struct TooLong {
+    /// "a line" or "an event".
+    pub what: &'static str,
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+/// A size as a person reads it: whole MiB where it is one, bytes otherwise.
+pub fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    const KIB: usize = 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Why decoding a reply stopped: the server sent something unreadable or too long, or the event
+/// sink failed.
 #[derive(Debug)]
 pub enum FeedError<E> {
     Decode(DecodeError),
+    TooLong(TooLong),
     Sink(E),
+}
+
+impl<E> From<TooLong> for FeedError<E> {
+    fn from(e: TooLong) -> Self {
+        FeedError::TooLong(e)
+    }
 }
 
 #[cfg(test)]

@@ -41,9 +41,56 @@ pub struct FailedAnswer {
     pub body: Bytes,
 }
 
+/// The most of a failed answer's body that is read: an error message is short, and a server that
+/// answers a 500 with an endless page must not keep the client reading (or fill its memory).
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most characters of a server's error message that are shown.
+pub const MAX_ERROR_EXCERPT: usize = 300;
+
+/// Reads at most `cap` bytes of a response body, then stops (dropping the response then closes
+/// the connection). A body that fails part-way gives what arrived before.
+pub async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Bytes {
+    let mut body = Vec::new();
+    while body.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Bytes::from(body)
+}
+
+/// A server's error message as shown: on one line (runs of whitespace become one space), at most
+/// [`MAX_ERROR_EXCERPT`] characters, cut on a character boundary with `…` appended.
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    for (n, word) in text.split_whitespace().enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.len() > MAX_ERROR_EXCERPT * 4 {
+            break; // enough to cut from; the rest of a huge text is never walked
+        }
+    }
+    match out.char_indices().nth(MAX_ERROR_EXCERPT) {
+        Some((i, _)) => {
+            out.truncate(i);
+            out.push('…');
+            out
+        }
+        None => out,
+    }
+}
+
 impl FailedAnswer {
-    /// Reads the status, the address, `Retry-After` and the body of a failed response.
-    pub async fn read(resp: reqwest::Response) -> FailedAnswer {
+    /// Reads the status, the address, `Retry-After` and at most [`MAX_ERROR_BODY`] of the body
+    /// of a failed response.
+    pub async fn read(mut resp: reqwest::Response) -> FailedAnswer {
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)
@@ -55,7 +102,7 @@ impl FailedAnswer {
             status: resp.status().as_u16(),
             endpoint: endpoint.to_string(),
             retry_after,
-            body: resp.bytes().await.unwrap_or_default(),
+            body: read_capped(&mut resp, MAX_ERROR_BODY).await,
         }
     }
 }
@@ -167,5 +214,22 @@ mod tests {
             let b = without_tls_for_plain_http(reqwest::Client::builder(), url, "X");
             assert!(b.build().is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn an_excerpt_is_one_short_line_cut_on_a_character() {
+        assert_eq!(
+            excerpt("  model\n  failed\r\n\tto load "),
+            "model failed to load"
+        );
+        assert_eq!(excerpt(""), "");
+        let exact = "好".repeat(MAX_ERROR_EXCERPT);
+        assert_eq!(excerpt(&exact), exact);
+        let long = format!("{exact}好好");
+        assert_eq!(excerpt(&long), format!("{exact}…"));
+        let page = "<html>\n<p>oops</p>\n".repeat(100_000);
+        let short = excerpt(&page);
+        assert_eq!(short.chars().count(), MAX_ERROR_EXCERPT + 1);
+        assert!(short.ends_with('…') && !short.contains('\n'));
     }
 }

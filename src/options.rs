@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::suggest::nearest;
+use crate::suggest::{nearest, shown};
 
 /// The JSON type Ollama expects for an option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +161,7 @@ pub fn kind_of(key: &str) -> Result<Kind, OptionError> {
         .find(|(k, _)| *k == key)
         .map(|(_, kind)| *kind)
         .ok_or_else(|| OptionError::Unknown {
-            key: key.to_string(),
+            key: shown(key),
             suggestion: nearest(key, KNOWN.iter().map(|(k, _)| *k)).map(str::to_string),
         })
 }

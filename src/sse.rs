@@ -9,6 +9,8 @@
 //! byte-order mark is dropped. Lines are cut before any UTF-8 decoding, so a multi-byte character
 //! split across reads is whole again when its event is handed out.
 
+use crate::error::TooLong;
+
 /// How a reply body is framed, decided from its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -34,7 +36,26 @@ pub fn framing_of(content_type: Option<&str>) -> Result<Framing, String> {
     }
 }
 
-/// Reassembles events from arbitrary byte chunks.
+/// Adds one read of a `Framing::Whole` reply to the body so far, refusing a body longer than
+/// [`MAX_EVENT`] (the limit of one event, which is what a whole reply stands for).
+pub fn append_whole(whole: &mut Vec<u8>, bytes: &[u8]) -> Result<(), TooLong> {
+    if whole.len() + bytes.len() > MAX_EVENT {
+        *whole = Vec::new();
+        return Err(TooLong {
+            what: "a reply",
+            limit: MAX_EVENT,
+        });
+    }
+    whole.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The longest line, and the longest event `data`, a stream may send, in bytes: far beyond any
+/// real event, small enough that a server that never ends one cannot fill the memory.
+pub const MAX_EVENT: usize = 16 * 1024 * 1024;
+
+/// Reassembles events from arbitrary byte chunks. Neither the unfinished line nor the event being
+/// built ever holds more than the limit.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     /// An unfinished line.
@@ -47,20 +68,29 @@ pub struct SseDecoder {
     after_cr: bool,
     /// No byte has been seen yet (for the byte-order mark).
     at_start: bool,
+    /// The longest line and the longest event `data`, in bytes.
+    limit: usize,
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
+        Self::with_limit(MAX_EVENT)
+    }
+
+    /// A decoder that refuses a line or an event longer than `limit` bytes (tests use small ones).
+    pub fn with_limit(limit: usize) -> Self {
         SseDecoder {
             at_start: true,
+            limit,
             ..Self::default()
         }
     }
 
-    /// Feeds bytes; calls `on_data` with the `data` of every complete event.
-    pub fn feed<E>(
+    /// Feeds bytes; calls `on_data` with the `data` of every complete event. A line or an event
+    /// longer than the limit stops the feed with [`TooLong`], before it is buffered.
+    pub fn feed<E: From<TooLong>>(
         &mut self,
         mut bytes: &[u8],
         mut on_data: impl FnMut(&[u8]) -> Result<(), E>,
@@ -90,10 +120,12 @@ impl SseDecoder {
             }
             match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
                 None => {
+                    self.check("a line", self.line.len() + bytes.len())?;
                     self.line.extend_from_slice(bytes);
                     break;
                 }
                 Some(i) => {
+                    self.check("a line", self.line.len() + i)?;
                     self.after_cr = bytes[i] == b'\r';
                     if self.line.is_empty() {
                         self.on_line(&bytes[..i], &mut on_data)?;
@@ -114,7 +146,10 @@ impl SseDecoder {
 
     /// Ends the stream. An event whose blank line never came is still handed out: a server that
     /// closes right after its last `data:` line meant it.
-    pub fn finish<E>(&mut self, mut on_data: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    pub fn finish<E: From<TooLong>>(
+        &mut self,
+        mut on_data: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.at_start {
             self.at_start = false;
             let held = std::mem::take(&mut self.line);
@@ -127,7 +162,7 @@ impl SseDecoder {
         self.dispatch(&mut on_data)
     }
 
-    fn on_line<E>(
+    fn on_line<E: From<TooLong>>(
         &mut self,
         line: &[u8],
         on_data: &mut impl FnMut(&[u8]) -> Result<(), E>,
@@ -146,6 +181,10 @@ impl SseDecoder {
             None => (line, &b""[..]),
         };
         if field == b"data" {
+            self.check(
+                "an event",
+                self.data.len() + usize::from(self.has_data) + value.len(),
+            )?;
             if self.has_data {
                 self.data.push(b'\n');
             }
@@ -153,6 +192,20 @@ impl SseDecoder {
             self.has_data = true;
         }
         Ok(())
+    }
+
+    /// Refuses `what` of `len` bytes if it is over the limit, dropping what was buffered.
+    fn check(&mut self, what: &'static str, len: usize) -> Result<(), TooLong> {
+        if len <= self.limit {
+            return Ok(());
+        }
+        self.line = Vec::new();
+        self.data = Vec::new();
+        self.has_data = false;
+        Err(TooLong {
+            what,
+            limit: self.limit,
+        })
     }
 
     fn dispatch<E>(&mut self, on_data: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
@@ -173,7 +226,7 @@ mod tests {
     fn events(pieces: &[&[u8]]) -> Vec<String> {
         let mut out = Vec::new();
         let mut d = SseDecoder::new();
-        let mut on = |data: &[u8]| -> Result<(), ()> {
+        let mut on = |data: &[u8]| -> Result<(), TooLong> {
             out.push(String::from_utf8(data.to_vec()).expect("whole UTF-8"));
             Ok(())
         };
@@ -270,9 +323,9 @@ mod tests {
         let mut seen = 0;
         let r = d.feed(b"data: a\n\ndata: b\n\n", |_| {
             seen += 1;
-            Err("stop")
+            Err(Stop::Said)
         });
-        assert_eq!(r, Err("stop"));
+        assert_eq!(r, Err(Stop::Said));
         assert_eq!(seen, 1);
     }
 
@@ -287,5 +340,107 @@ mod tests {
         assert!(framing_of(Some("text/html"))
             .unwrap_err()
             .contains("text/html"));
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Stop {
+        Said,
+        TooLong(TooLong),
+    }
+
+    impl From<TooLong> for Stop {
+        fn from(e: TooLong) -> Self {
+            Stop::TooLong(e)
+        }
+    }
+
+    /// The events a decoder with `limit` hands out for `pieces`, or the error it stops with;
+    /// checks after every read that nothing buffered is past the limit.
+    fn events_with_limit(limit: usize, pieces: &[&[u8]]) -> Result<Vec<Vec<u8>>, TooLong> {
+        let mut d = SseDecoder::with_limit(limit);
+        let mut out = Vec::new();
+        for p in pieces {
+            d.feed(p, |data| {
+                out.push(data.to_vec());
+                Ok::<(), TooLong>(())
+            })?;
+            assert!(d.line.len() <= limit.max(BOM.len()) && d.data.len() <= limit);
+        }
+        d.finish(|data| {
+            out.push(data.to_vec());
+            Ok::<(), TooLong>(())
+        })?;
+        Ok(out)
+    }
+
+    /// `bytes` gives `expected` cut anywhere into two or three pieces.
+    fn with_limit_at_every_split(
+        limit: usize,
+        bytes: &[u8],
+        expected: &Result<Vec<Vec<u8>>, TooLong>,
+    ) {
+        for i in 0..=bytes.len() {
+            for j in i..=bytes.len() {
+                let pieces = [&bytes[..i], &bytes[i..j], &bytes[j..]];
+                assert_eq!(
+                    &events_with_limit(limit, &pieces),
+                    expected,
+                    "splits at {i},{j}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lines_and_events_at_the_limit_pass_and_one_byte_more_fails_at_every_split() {
+        const LIMIT: usize = 10;
+        let line = |n| TooLong {
+            what: "a line",
+            limit: n,
+        };
+        let event = |n| TooLong {
+            what: "an event",
+            limit: n,
+        };
+        // A line of exactly 10 bytes, and an event of exactly 10 bytes in two lines.
+        let fits = b"data: abcd\n\ndata: 1234\ndata:56789\n\n";
+        let expected = Ok(vec![b"abcd".to_vec(), b"1234\n56789".to_vec()]);
+        with_limit_at_every_split(LIMIT, fits, &expected);
+        // One byte more: in a data line, in a comment, in the joined event.
+        with_limit_at_every_split(LIMIT, b"data: abcde\n\n", &Err(line(LIMIT)));
+        with_limit_at_every_split(LIMIT, b": keep-alive\n\ndata: a\n\n", &Err(line(LIMIT)));
+        with_limit_at_every_split(LIMIT, b"data:12345\ndata:67890\n\n", &Err(event(LIMIT)));
+        // A last line without an ending counts too, and \r\n endings are no part of the line.
+        with_limit_at_every_split(LIMIT, b"data:abcde\r\n\r\ndata: abcde", &Err(line(LIMIT)));
+        with_limit_at_every_split(LIMIT, b"data:abcde\r\n\r\n", &Ok(vec![b"abcde".to_vec()]));
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_refused_without_buffering_past_the_limit() {
+        let mut d = SseDecoder::new();
+        let read = b"data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+            .repeat(2048);
+        let err = loop {
+            if let Err(e) = d.feed(&read, |_| Ok::<(), TooLong>(())) {
+                break e;
+            }
+            assert!(d.data.len() <= MAX_EVENT && d.line.len() <= MAX_EVENT);
+        };
+        assert_eq!(
+            err.to_string(),
+            "the server sent an event longer than 16 MiB; the reply was stopped"
+        );
+        let mut d = SseDecoder::new();
+        let read = vec![b'x'; 1 << 20];
+        let err = loop {
+            if let Err(e) = d.feed(&read, |_| Ok::<(), TooLong>(())) {
+                break e;
+            }
+            assert!(d.line.len() <= MAX_EVENT);
+        };
+        assert_eq!(
+            err.to_string(),
+            "the server sent a line longer than 16 MiB; the reply was stopped"
+        );
     }
 }

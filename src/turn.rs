@@ -197,6 +197,7 @@ fn stream_failure(server: &'static str, msg: &mut Option<String>) -> Ending {
 fn feed_failure(e: FeedError<std::io::Error>) -> Ending {
     match e {
         FeedError::Decode(d) => Ending::Failed(ApiError::Decode(d)),
+        FeedError::TooLong(t) => Ending::Failed(ApiError::TooLong(t)),
         FeedError::Sink(e) => {
             tracing::debug!("stopped the reply: writing it failed: {e}");
             Ending::Cancelled(CancelReason::OutputClosed)

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::net::excerpt;
 
 /// How errors name a Messages API server.
 pub const SERVER: &str = "the server";
@@ -172,13 +173,8 @@ impl ErrorInfo {
     }
 
     fn text(s: &str) -> ErrorInfo {
-        let s = s.trim();
-        let message = match s.char_indices().nth(300) {
-            Some((i, _)) => format!("{}…", &s[..i]),
-            None => s.to_string(),
-        };
         ErrorInfo {
-            message,
+            message: excerpt(s),
             kind: None,
         }
     }

@@ -17,7 +17,7 @@
 use crate::conversation::{ChatEvent, FinalStats};
 use crate::error::{DecodeError, FeedError};
 pub use crate::sse::Framing;
-use crate::sse::SseDecoder;
+use crate::sse::{append_whole, SseDecoder};
 
 use super::error::ErrorInfo;
 use super::wire::{StreamEvent, Usage, WholeMessage};
@@ -61,8 +61,7 @@ impl EventDecoder {
         mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
         if self.framing == Framing::Whole {
-            self.whole.extend_from_slice(bytes);
-            return Ok(());
+            return append_whole(&mut self.whole, bytes).map_err(FeedError::TooLong);
         }
         let state = &mut self.state;
         self.sse
@@ -230,6 +229,7 @@ mod tests {
         };
         let fail = |e: FeedError<()>| match e {
             FeedError::Decode(d) => d.to_string(),
+            FeedError::TooLong(t) => t.to_string(),
             FeedError::Sink(()) => "sink".to_string(),
         };
         for p in pieces {

@@ -11,7 +11,7 @@ use std::fmt;
 
 use super::{MessageRole, Modelfile, ModelfileMessage};
 use crate::options::{kind_of, Kind, OptionError};
-use crate::suggest::nearest;
+use crate::suggest::{nearest, shown};
 
 const INSTRUCTIONS: &[&str] = &[
     "FROM",
@@ -124,7 +124,7 @@ impl Parser<'_> {
                     at: Some(at),
                     kind: ErrorKind::UnknownInstruction {
                         suggestion: nearest(&upper, INSTRUCTIONS.iter().copied()),
-                        word: word.to_string(),
+                        word: shown(word),
                     },
                 });
             };
@@ -165,7 +165,7 @@ impl Parser<'_> {
                 let (raw, at) = self.value(name, false)?;
                 self.out.requires = Some(version(&raw).ok_or(ParseError {
                     at: Some(at),
-                    kind: ErrorKind::BadVersion(raw.clone()),
+                    kind: ErrorKind::BadVersion(shown(&raw)),
                 })?);
             }
         }
@@ -211,7 +211,7 @@ impl Parser<'_> {
         }
         let role = MessageRole::parse(word).ok_or_else(|| ParseError {
             at: Some(at),
-            kind: ErrorKind::BadRole(word.to_string()),
+            kind: ErrorKind::BadRole(shown(word)),
         })?;
         let content = self.value("MESSAGE", true)?.0;
         self.out.messages.push(ModelfileMessage { role, content });

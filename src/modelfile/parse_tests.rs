@@ -261,3 +261,19 @@ fn display_includes_the_position() {
         "line 2, column 16: PARAMETER option seed takes a whole number, not \"x\""
     );
 }
+
+#[test]
+fn a_huge_unknown_word_is_quoted_as_an_excerpt() {
+    let word = "X".repeat(1 << 20);
+    let (at, msg) = err(&format!("FROM x\n{word} hi\n"));
+    assert_eq!(at, Some((2, 1)));
+    assert!(
+        msg.starts_with(&format!("unknown instruction \"{}…\";", "X".repeat(64))),
+        "{msg}"
+    );
+    assert!(msg.len() < 300, "{msg}");
+    let (_, msg) = err(&format!("FROM x\nMESSAGE {word} hi\n"));
+    assert!(msg.len() < 200, "{msg}");
+    let (_, msg) = err(&format!("FROM x\nPARAMETER {word} 1\n"));
+    assert!(msg.len() < 200, "{msg}");
+}

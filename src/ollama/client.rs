@@ -12,7 +12,7 @@ use super::error::{self as err, disconnected};
 use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
-use crate::net::{http_client, root_cause};
+use crate::net::{http_client, read_capped, root_cause, MAX_ERROR_BODY};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -127,17 +127,18 @@ impl Client {
         Ok(())
     }
 
-    /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body.
+    /// Turns a non-success status into the error it means, reading Ollama's `{"error": …}` body
+    /// (at most [`MAX_ERROR_BODY`] of it).
     pub(super) async fn check(
         &self,
-        resp: reqwest::Response,
+        mut resp: reqwest::Response,
         model: Option<&str>,
     ) -> Result<reqwest::Response, ApiError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
         }
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_capped(&mut resp, MAX_ERROR_BODY).await;
         Err(err::from_status(
             &self.base_url,
             status,

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 
 use super::wire::ErrorBody;
 use crate::error::ApiError;
+use crate::net::excerpt;
 
 /// How errors name the server.
 pub const SERVER: &str = "Ollama";
@@ -44,8 +45,8 @@ pub fn from_status(
     key_sent: bool,
 ) -> ApiError {
     let message = match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => e.error,
-        Err(_) => String::from_utf8_lossy(body).trim().to_string(),
+        Ok(e) => excerpt(&e.error),
+        Err(_) => excerpt(&String::from_utf8_lossy(body)),
     };
     let message = if message.is_empty() {
         status.canonical_reason().unwrap_or("").to_string()

@@ -199,7 +199,7 @@ impl ProgressStream {
                 .await
                 .map_err(|e| disconnected(root_cause(&e)))?;
             let ready = &mut self.ready;
-            let push = |line: &[u8]| -> Result<(), DecodeError> {
+            let push = |line: &[u8]| -> Result<(), ApiError> {
                 ready.push_back(decode(line)?);
                 Ok(())
             };

@@ -8,13 +8,25 @@ use std::borrow::Cow;
 
 use super::wire::{final_stats, ChatChunk, ChunkMessage};
 use crate::conversation::ChatEvent;
-use crate::error::DecodeError;
+use crate::error::{DecodeError, TooLong};
+
+/// The longest line a reply may send, in bytes (its `\r` included, its `\n` not): far beyond any
+/// real chunk (an image in a tool result is a few MiB), small enough that a server that never
+/// ends its line cannot fill the memory.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// Reassembles lines from arbitrary byte chunks. Complete lines inside one chunk are handed out
-/// without copying; only an unfinished tail is buffered.
-#[derive(Debug, Default)]
+/// without copying; only an unfinished tail is buffered, and never more than the limit of it.
+#[derive(Debug)]
 pub struct LineSplitter {
     pending: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for LineSplitter {
+    fn default() -> Self {
+        Self::with_limit(MAX_LINE)
+    }
 }
 
 impl LineSplitter {
@@ -22,8 +34,17 @@ impl LineSplitter {
         Self::default()
     }
 
+    /// A splitter that refuses lines longer than `limit` bytes (tests use small ones).
+    pub fn with_limit(limit: usize) -> Self {
+        LineSplitter {
+            pending: Vec::new(),
+            limit,
+        }
+    }
+
     /// Feeds bytes; calls `on_line` for every complete non-blank line (without its `\n`/`\r\n`).
-    pub fn feed<E>(
+    /// A line longer than the limit stops the feed with [`TooLong`], before it is buffered.
+    pub fn feed<E: From<TooLong>>(
         &mut self,
         mut data: &[u8],
         mut on_line: impl FnMut(&[u8]) -> Result<(), E>,
@@ -31,10 +52,12 @@ impl LineSplitter {
         if !self.pending.is_empty() {
             match memchr::memchr(b'\n', data) {
                 None => {
+                    self.check(self.pending.len() + data.len())?;
                     self.pending.extend_from_slice(data);
                     return Ok(());
                 }
                 Some(i) => {
+                    self.check(self.pending.len() + i)?;
                     self.pending.extend_from_slice(&data[..i]);
                     data = &data[i + 1..];
                     let line = std::mem::take(&mut self.pending);
@@ -47,9 +70,11 @@ impl LineSplitter {
         }
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', data) {
+            self.check(end - start)?;
             emit(&data[start..end], &mut on_line)?;
             start = end + 1;
         }
+        self.check(data.len() - start)?;
         self.pending.extend_from_slice(&data[start..]);
         Ok(())
     }
@@ -63,6 +88,18 @@ impl LineSplitter {
     /// Whether an unfinished line is waiting for more bytes.
     pub fn has_pending(&self) -> bool {
         self.pending.iter().any(|b| !b.is_ascii_whitespace())
+    }
+
+    /// Refuses a line of `len` bytes if it is over the limit, dropping what was buffered of it.
+    fn check(&mut self, len: usize) -> Result<(), TooLong> {
+        if len <= self.limit {
+            return Ok(());
+        }
+        self.pending = Vec::new();
+        Err(TooLong {
+            what: "a line",
+            limit: self.limit,
+        })
     }
 }
 
@@ -152,6 +189,7 @@ pub fn event<'a>(chunk: &'a ChatChunk<'a>) -> ChatEvent<'a> {
 mod tests {
     use super::*;
     use crate::conversation::FinalStats;
+    use crate::error::ApiError;
 
     /// The recorded multi-turn stream, plus a Chinese reply and a thinking stream.
     const RECORDED: &str = concat!(
@@ -178,7 +216,7 @@ mod tests {
     fn collect(pieces: &[&[u8]]) -> Collected {
         let mut out = Collected::default();
         let mut splitter = LineSplitter::new();
-        let mut on_line = |line: &[u8]| -> Result<(), DecodeError> {
+        let mut on_line = |line: &[u8]| -> Result<(), ApiError> {
             let chunk = parse_chunk(line)?;
             match event(&chunk) {
                 ChatEvent::Delta { content, thinking } => {
@@ -377,9 +415,99 @@ mod tests {
     #[test]
     fn pending_tracks_unfinished_lines() {
         let mut s = LineSplitter::new();
-        s.feed(b"{\"a\":", |_| Ok::<(), ()>(())).unwrap();
+        s.feed(b"{\"a\":", |_| Ok::<(), TooLong>(())).unwrap();
         assert!(s.has_pending());
-        s.feed(b"1}\n", |_| Ok::<(), ()>(())).unwrap();
+        s.feed(b"1}\n", |_| Ok::<(), TooLong>(())).unwrap();
         assert!(!s.has_pending());
+    }
+
+    /// The lines a splitter with `limit` hands out for `pieces`, or the error it stops with.
+    fn lines_with_limit(limit: usize, pieces: &[&[u8]]) -> Result<Vec<Vec<u8>>, TooLong> {
+        let mut s = LineSplitter::with_limit(limit);
+        let mut out = Vec::new();
+        for p in pieces {
+            s.feed(p, |l| {
+                out.push(l.to_vec());
+                Ok::<(), TooLong>(())
+            })?;
+            assert!(s.pending.len() <= limit, "buffered past the limit");
+        }
+        s.finish(|l| {
+            out.push(l.to_vec());
+            Ok::<(), TooLong>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_line_at_the_limit_passes_and_one_byte_more_fails_at_every_split() {
+        const LIMIT: usize = 8;
+        let too_long = TooLong {
+            what: "a line",
+            limit: LIMIT,
+        };
+        let at = b"{\"a\":1}\n{\"b\":234}\n".to_vec(); // 7 and 9 bytes: the second fails
+        let fits = b"ab\n{\"a\":12}\ncd".to_vec(); // a line of exactly 8 bytes
+        for i in 0..=fits.len() {
+            let (a, b) = fits.split_at(i);
+            let got = lines_with_limit(LIMIT, &[a, b]).unwrap();
+            assert_eq!(got, [&b"ab"[..], b"{\"a\":12}", b"cd"], "split at {i}");
+        }
+        for i in 0..=at.len() {
+            let (a, b) = at.split_at(i);
+            assert_eq!(
+                lines_with_limit(LIMIT, &[a, b]),
+                Err(too_long),
+                "split at {i}"
+            );
+            for j in i..=at.len() {
+                let pieces = [&at[..i], &at[i..j], &at[j..]];
+                assert_eq!(lines_with_limit(LIMIT, &pieces), Err(too_long), "{i},{j}");
+            }
+        }
+        let singles: Vec<&[u8]> = at.chunks(1).collect();
+        assert_eq!(lines_with_limit(LIMIT, &singles), Err(too_long));
+        // A last line without a newline counts too.
+        assert_eq!(lines_with_limit(LIMIT, &[b"123456789"]), Err(too_long));
+        assert_eq!(lines_with_limit(LIMIT, &[b"12345678"]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_refused_without_buffering_past_the_limit() {
+        let mut s = LineSplitter::new();
+        let read = vec![b'x'; 256 * 1024];
+        let mut fed = 0;
+        let err = loop {
+            match s.feed(&read, |_| Ok::<(), TooLong>(())) {
+                Ok(()) => fed += read.len(),
+                Err(e) => break e,
+            }
+            assert!(s.pending.len() <= MAX_LINE);
+        };
+        assert_eq!(fed, MAX_LINE, "refused at the first read past the limit");
+        assert!(s.pending.capacity() <= MAX_LINE + read.len());
+        assert_eq!(
+            err.to_string(),
+            "the server sent a line longer than 16 MiB; the reply was stopped"
+        );
+    }
+
+    #[test]
+    fn a_line_of_exactly_16_mib_passes() {
+        let mut line = vec![b'x'; MAX_LINE];
+        line.push(b'\n');
+        let mut got = 0;
+        let mut s = LineSplitter::new();
+        for piece in line.chunks(1 << 20) {
+            s.feed(piece, |l| {
+                got = l.len();
+                Ok::<(), TooLong>(())
+            })
+            .unwrap();
+        }
+        assert_eq!(got, MAX_LINE);
+        line.insert(0, b'x');
+        let err = LineSplitter::new().feed(&line, |_| Ok::<(), TooLong>(()));
+        assert!(err.is_err());
     }
 }

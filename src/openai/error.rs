@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::net::excerpt;
 
 /// How errors name an OpenAI-compatible server.
 pub const SERVER: &str = "the server";
@@ -151,7 +152,7 @@ impl ErrorInfo {
             Some(Value::String(s)) => return Some(Self::text(s)),
             Some(e @ Value::Object(_)) => {
                 return Some(ErrorInfo {
-                    message: text(e.get("message")).unwrap_or_else(|| e.to_string()),
+                    message: excerpt(&text(e.get("message")).unwrap_or_else(|| e.to_string())),
                     kind: text(e.get("type")),
                     code: text(e.get("code")),
                 })
@@ -160,7 +161,7 @@ impl ErrorInfo {
         }
         if v.get("object").and_then(Value::as_str) == Some("error") {
             return Some(ErrorInfo {
-                message: text(v.get("message")).unwrap_or_default(),
+                message: excerpt(&text(v.get("message")).unwrap_or_default()),
                 kind: text(v.get("type")),
                 code: text(v.get("code")),
             });
@@ -173,13 +174,8 @@ impl ErrorInfo {
     }
 
     fn text(s: &str) -> ErrorInfo {
-        let s = s.trim();
-        let message = match s.char_indices().nth(300) {
-            Some((i, _)) => format!("{}…", &s[..i]),
-            None => s.to_string(),
-        };
         ErrorInfo {
-            message,
+            message: excerpt(s),
             ..Default::default()
         }
     }

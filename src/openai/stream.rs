@@ -13,7 +13,7 @@ use crate::error::{DecodeError, FeedError};
 use super::error::ErrorInfo;
 use super::wire::{Completion, StreamChunk, Usage};
 pub use crate::sse::Framing;
-use crate::sse::SseDecoder;
+use crate::sse::{append_whole, SseDecoder};
 
 /// Turns a reply body into chat events.
 #[derive(Debug)]
@@ -47,8 +47,7 @@ impl EventDecoder {
         mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
         if self.framing == Framing::Whole {
-            self.whole.extend_from_slice(bytes);
-            return Ok(());
+            return append_whole(&mut self.whole, bytes).map_err(FeedError::TooLong);
         }
         let (sse, mut state) = self.parts();
         sse.feed(bytes, |data| state.on_data(data, &mut on_event))
@@ -244,6 +243,7 @@ mod tests {
         };
         let fail = |e: FeedError<()>| match e {
             FeedError::Decode(d) => d.to_string(),
+            FeedError::TooLong(t) => t.to_string(),
             FeedError::Sink(()) => "sink".to_string(),
         };
         for p in pieces {

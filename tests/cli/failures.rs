@@ -22,6 +22,7 @@ every_api!(
     a_closed_pipe_is_not_an_error,
     unwritable_log_warns_once_and_the_answer_still_comes,
     usage_errors_exit_2,
+    a_huge_error_body_is_cut_short,
 );
 
 fn no_server_exits_3_with_a_hint(api: Api) {
@@ -311,4 +312,42 @@ fn a_log_that_cannot_be_written_makes_the_run_fail() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+fn a_huge_error_body_is_cut_short(api: Api) {
+    let env = TestEnv::with(api);
+    env.fake.set_models(&["tiny"]);
+    let body = "<p>internal error</p>\n".repeat(50 * 1024 * 1024 / 22);
+    let raw = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    env.fake.push_chat(ChatReply::Raw(raw.into_bytes()));
+    let started = Instant::now();
+    let out = env
+        .cmd()
+        .args(["-m", "tiny", "-p", "hi"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("500")).collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(
+        error_lines[0].contains("<p>internal error</p> <p>internal error</p>"),
+        "{stderr}"
+    );
+    assert!(error_lines[0].chars().count() < 400, "{}", error_lines[0]);
+    let logged = env.log_records()[0]["error"].as_str().unwrap().to_string();
+    assert!(
+        logged.contains("500") && logged.chars().count() < 400,
+        "{logged}"
+    );
 }
