@@ -31,6 +31,16 @@ impl DotEnv {
 
     /// Reads `path` if it exists; a missing file is an empty one, an unreadable one a warning.
     pub fn load(path: &Path) -> DotEnv {
+        // Asked first: opening a FIFO named `.env` would wait for a writer forever.
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DotEnv::default(),
+            Ok(meta) => {
+                if let Some(what) = crate::paths::not_regular(&meta) {
+                    return DotEnv::warning(format!("{} {what}; not read", path.display()));
+                }
+            }
+            Err(_) => {}
+        }
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DotEnv::default(),

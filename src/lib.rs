@@ -145,6 +145,21 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// The one line an error is shown as: its message, then each cause the message does not already
+/// say (most of our errors quote their cause), sanitised, since a server or a file may have put
+/// escape sequences into any of them.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    render::sanitize(&line).into_owned()
+}
+
 /// The exit code an error stands for.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     if let Some(e) = err.downcast_ref::<ApiError>() {
@@ -183,4 +198,26 @@ fn init_tracing(level: u8) {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_says_each_cause_once_and_is_sanitised() {
+        let io = std::io::Error::other("is a device, not a file");
+        let err = anyhow::Error::from(session::SessionError::Read {
+            path: "/dev/zero".into(),
+            source: io,
+        });
+        assert_eq!(
+            error_line(&err),
+            "cannot read the session file /dev/zero: is a device, not a file"
+        );
+        let err = anyhow::anyhow!("inner \x1b]0;pwned\x07 text").context("outer");
+        let line = error_line(&err);
+        assert!(line.starts_with("outer: inner "), "{line}");
+        assert!(!line.contains('\x1b') && !line.contains('\x07'), "{line}");
+    }
 }

@@ -7,7 +7,7 @@ fn main() -> std::process::ExitCode {
     match ollama_chat::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("ollama-chat: {err:#}");
+            eprintln!("ollama-chat: {}", ollama_chat::error_line(&err));
             ollama_chat::exit_code_for(&err).into()
         }
     }

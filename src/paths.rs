@@ -34,6 +34,48 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
+/// What a path is when it is not a regular file, in words for an error ("is a FIFO"), or `None`
+/// for a regular file. Asked before opening: opening a FIFO waits for a writer forever, and a
+/// device such as `/dev/zero` never ends.
+pub fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("is a folder")
+    } else if t.is_fifo() {
+        Some("is a FIFO (a named pipe), not a file")
+    } else if t.is_char_device() || t.is_block_device() {
+        Some("is a device, not a file")
+    } else if t.is_socket() {
+        Some("is a socket, not a file")
+    } else {
+        Some("is not a regular file")
+    }
+}
+
+/// The bytes of the regular file at `path`, at most `max` of them: anything else (a folder, a
+/// FIFO, a device, a larger file) is an error that says what it is.
+pub fn read_regular(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if let Some(what) = not_regular(&meta) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("is larger than {} MiB", max >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

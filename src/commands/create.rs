@@ -32,7 +32,12 @@ pub fn run(
     args: &CreateArgs,
 ) -> anyhow::Result<ExitCode> {
     let shown = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file)
+    let text = crate::paths::read_regular(&args.file, 1 << 20)
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8 text")
+            })
+        })
         .map_err(|e| CommandError::Usage(format!("cannot read the Modelfile {shown}: {e}")))?;
     let modelfile = parse(&text).map_err(|error| CommandError::Modelfile {
         path: shown.clone(),

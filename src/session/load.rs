@@ -34,11 +34,17 @@ fn describe(path: Option<&Path>) -> String {
     path.map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string())
 }
 
+/// A session file larger than this is not one this client wrote (a year of daily chats is a few
+/// MiB): refused rather than read into memory.
+const MAX_SESSION_BYTES: u64 = 256 << 20;
+
 /// Reads and checks a session file. Never writes to it.
 pub fn load_file(path: &Path) -> Result<Loaded, SessionError> {
-    let bytes = std::fs::read(path).map_err(|source| SessionError::Read {
-        path: path.display().to_string(),
-        source,
+    let bytes = crate::paths::read_regular(path, MAX_SESSION_BYTES).map_err(|source| {
+        SessionError::Read {
+            path: path.display().to_string(),
+            source,
+        }
     })?;
     parse(&bytes, Some(path))
 }

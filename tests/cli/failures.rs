@@ -351,3 +351,61 @@ fn a_huge_error_body_is_cut_short(api: Api) {
         "{logged}"
     );
 }
+
+/// A device, a FIFO or a folder given as a file gets its own true message at once, instead of a
+/// read that never ends (`/dev/zero`) or never starts (a FIFO waits for a writer).
+#[test]
+fn files_that_are_not_files_are_refused_at_once() {
+    let env = TestEnv::new();
+    for args in [
+        vec!["replay", "/dev/zero"],
+        vec!["--session", "/dev/zero", "-p", "hi"],
+        vec!["create", "x", "-f", "/dev/zero"],
+    ] {
+        let out = env
+            .cmd()
+            .args(&args)
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.contains("is a device, not a file"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.matches("is a device").count(),
+            1,
+            "the cause is said once: {stderr}"
+        );
+    }
+    // A FIFO named .env in the working folder is skipped with a warning, not waited on.
+    let fifo = env.home.path().join(".env");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = env
+        .cmd()
+        .args([
+            "--api",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:1/v1",
+            "-m",
+            "x",
+            "-p",
+            "hi",
+        ])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(".env is a FIFO"), "{stderr}");
+}
