@@ -163,6 +163,37 @@ impl ApiError {
     }
 }
 
+/// How a "not found" model error ends before the server has said what it serves.
+const CHOOSE: &str = " — choose a model the server serves with --model";
+
+impl ApiError {
+    /// A model an OpenAI- or Anthropic-style server at `url` does not serve, with its message.
+    pub fn model_not_served(model: &str, url: &str, message: &str) -> ApiError {
+        ApiError::ModelNotFound {
+            model: model.to_string(),
+            detail: format!(" at {url} ({message}){CHOOSE}"),
+        }
+    }
+
+    /// The same error, now saying what the server does serve (when it said anything).
+    pub fn with_served(self, served: &[String]) -> ApiError {
+        match self {
+            ApiError::ModelNotFound { model, detail } if !served.is_empty() => {
+                let list = format!(
+                    " — it serves: {}; choose one with --model",
+                    served.join(", ")
+                );
+                let detail = match detail.strip_suffix(CHOOSE) {
+                    Some(start) => format!("{start}{list}"),
+                    None => detail,
+                };
+                ApiError::ModelNotFound { model, detail }
+            }
+            other => other,
+        }
+    }
+}
+
 fn unauthorized(url: &str, status: u16, message: &str, key_var: &str, key_sent: bool) -> String {
     if key_sent {
         format!("the server at {url} refused the API key ({status}: {message}) — check {key_var}")

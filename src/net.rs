@@ -30,6 +30,18 @@ pub fn http_client(base_url: &str, setting: &'static str) -> Result<reqwest::Cli
         })
 }
 
+/// The standard phrase for an HTTP status, for an answer that gave no message of its own (529 is
+/// Anthropic's "Overloaded", which the standard does not name).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        529 => "Overloaded",
+        _ => reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no message"),
+    }
+}
+
 /// What a failed answer said, read off the response for an adapter to classify.
 #[derive(Debug, Clone, Default)]
 pub struct FailedAnswer {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::net::excerpt;
+use crate::net::reason_phrase;
 
 /// How errors name a Messages API server.
 pub const SERVER: &str = "the server";
@@ -20,26 +21,6 @@ pub fn unreachable(url: &str, reason: String) -> ApiError {
         url: url.to_string(),
         reason,
         hint: "is it running, and is --base-url (or ANTHROPIC_BASE_URL) right?",
-    }
-}
-
-const CHOOSE: &str = " — choose a model the server serves with --model";
-
-/// The same error, now saying what the server does serve.
-pub fn with_served(e: ApiError, served: &[String]) -> ApiError {
-    match e {
-        ApiError::ModelNotFound { model, detail } if !served.is_empty() => {
-            let list = format!(
-                " — it serves: {}; choose one with --model",
-                served.join(", ")
-            );
-            let detail = match detail.strip_suffix(CHOOSE) {
-                Some(start) => format!("{start}{list}"),
-                None => detail,
-            };
-            ApiError::ModelNotFound { model, detail }
-        }
-        other => other,
     }
 }
 
@@ -75,10 +56,9 @@ pub fn classify(f: &Failure<'_>) -> ApiError {
             key_var: KEY_VAR,
             key_sent: f.key_sent,
         },
-        404 if f.model.is_some() && about_the_model(&info) => ApiError::ModelNotFound {
-            model: f.model.unwrap_or_default().to_string(),
-            detail: format!(" at {url} ({message}){CHOOSE}"),
-        },
+        404 if f.model.is_some() && about_the_model(&info) => {
+            ApiError::model_not_served(f.model.unwrap_or_default(), &url, &message)
+        }
         404 => ApiError::NotFound {
             url: f.endpoint.to_string(),
             message,
@@ -106,16 +86,6 @@ pub fn classify(f: &Failure<'_>) -> ApiError {
 /// means the URL is wrong.
 fn about_the_model(info: &ErrorInfo) -> bool {
     info.kind.is_some() && info.message.to_ascii_lowercase().contains("model")
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        529 => "Overloaded",
-        _ => reqwest::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("no message"),
-    }
 }
 
 /// What an error body says.
@@ -211,7 +181,7 @@ mod tests {
             e.to_string(),
             "model 'no-such' not found at http://h (model 'no-such' not found) — choose a model the server serves with --model"
         );
-        let served = with_served(e, &["tiny".into(), "tiny-think".into()]);
+        let served = e.with_served(&["tiny".into(), "tiny-think".into()]);
         assert!(served
             .to_string()
             .ends_with("— it serves: tiny, tiny-think; choose one with --model"));

@@ -90,7 +90,7 @@ impl Client {
             Err(e @ ApiError::ModelNotFound { .. }) => {
                 // Say what the server does serve; if it cannot say, the error stands as it is.
                 let served = self.models().await.unwrap_or_default();
-                return Err(err::with_served(e, &served));
+                return Err(e.with_served(&served));
             }
             other => other?,
         };

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::net::excerpt;
+use crate::net::reason_phrase;
 
 /// How errors name an OpenAI-compatible server.
 pub const SERVER: &str = "the server";
@@ -16,44 +17,6 @@ pub fn unreachable(url: &str, reason: String) -> ApiError {
         url: url.to_string(),
         reason,
         hint: "is it running, and is --base-url right?",
-    }
-}
-
-const CHOOSE: &str = " — choose a model the server serves with --model";
-
-/// The same error, now saying what the server does serve.
-pub fn with_served(e: ApiError, served: &[String]) -> ApiError {
-    match e {
-        ApiError::ModelNotFound { model, detail } if !served.is_empty() => {
-            let list = format!(
-                " — it serves: {}; choose one with --model",
-                served.join(", ")
-            );
-            ApiError::ModelNotFound {
-                model,
-                detail: match detail.strip_suffix(CHOOSE) {
-                    Some(start) => format!("{start}{list}"),
-                    None => detail,
-                },
-            }
-        }
-        other => other,
-    }
-}
-
-/// A model the server does not serve; `served` is what it does, when it said.
-pub fn model_not_found(model: &str, url: &str, message: &str, served: &[String]) -> ApiError {
-    let choose = if served.is_empty() {
-        CHOOSE.to_string()
-    } else {
-        format!(
-            " — it serves: {}; choose one with --model",
-            served.join(", ")
-        )
-    };
-    ApiError::ModelNotFound {
-        model: model.to_string(),
-        detail: format!(" at {url} ({message}){choose}"),
     }
 }
 
@@ -90,7 +53,7 @@ pub fn classify(f: &Failure<'_>) -> ApiError {
             key_sent: f.key_sent,
         },
         404 if f.model.is_some() && about_the_model(&info) => {
-            model_not_found(f.model.unwrap_or_default(), &url, &message, &[])
+            ApiError::model_not_served(f.model.unwrap_or_default(), &url, &message)
         }
         404 => ApiError::NotFound {
             url: f.endpoint.to_string(),
@@ -116,13 +79,6 @@ fn about_the_model(info: &ErrorInfo) -> bool {
     info.code.as_deref() == Some("model_not_found")
         || (info.kind.is_some() && info.message.to_ascii_lowercase().contains("model"))
         || info.message.starts_with("model '")
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("no message")
 }
 
 /// What an error body says, whichever of the common shapes it has.
