@@ -242,7 +242,7 @@ fn decode(stream: &[u8], read: usize) -> usize {
             ChatEvent::Error(message) => {
                 return Err(ApiError::InStream {
                     server: "Ollama",
-                    message,
+                    message: message.into(),
                 })
             }
         }

@@ -17,6 +17,7 @@ const NEUTRAL: &[&str] = &[
     "sse",
     "options",
     "exit_code",
+    "untrusted",
 ];
 
 /// Every source file below `src/`, as (path relative to `src/`, text).

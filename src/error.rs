@@ -3,6 +3,7 @@
 //! adapter turns its failures into these; nothing above the seam sees a per-API error.
 
 use crate::exit_code::ExitCode;
+use crate::untrusted::Untrusted;
 
 /// What kind of failure an [`ApiError`] is: the part callers decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,21 +65,21 @@ pub enum ApiError {
     Unreachable {
         server: &'static str,
         url: String,
-        reason: String,
+        reason: Untrusted,
         /// What to check: `ollama serve`, or the base URL.
         hint: &'static str,
     },
     #[error("model '{model}' not found{detail}")]
     ModelNotFound {
-        model: String,
+        model: Untrusted,
         /// Where, what the server said and what to do, as the adapter knows it.
-        detail: String,
+        detail: Untrusted,
     },
     #[error("{}", unauthorized(.url, *.status, .message, .key_var, *.key_sent))]
     Unauthorized {
         url: String,
         status: u16,
-        message: String,
+        message: Untrusted,
         /// The variable the key is read from.
         key_var: &'static str,
         key_sent: bool,
@@ -86,32 +87,32 @@ pub enum ApiError {
     #[error("{url} answered 404 ({message}) — {hint}")]
     NotFound {
         url: String,
-        message: String,
+        message: Untrusted,
         hint: &'static str,
     },
     #[error("the server is rate-limiting requests ({status}: {message}){}", retry_hint(.retry_after))]
     RateLimited {
         status: u16,
-        message: String,
-        retry_after: Option<String>,
+        message: Untrusted,
+        retry_after: Option<Untrusted>,
     },
     #[error("the server is overloaded ({status}: {message}) — try again in a moment")]
-    Overloaded { status: u16, message: String },
+    Overloaded { status: u16, message: Untrusted },
     #[error("{server} answered {status}: {message}")]
     Status {
         server: &'static str,
         status: u16,
-        message: String,
+        message: Untrusted,
     },
     #[error("{server} reported an error during the reply: {message}")]
     InStream {
         server: &'static str,
-        message: String,
+        message: Untrusted,
     },
     #[error("the connection to {server} was lost before the reply finished ({reason})")]
     Disconnected {
         server: &'static str,
-        reason: String,
+        reason: Untrusted,
     },
     #[error("the reply ended before the server sent its final chunk")]
     Incomplete,
@@ -122,10 +123,10 @@ pub enum ApiError {
     #[error(transparent)]
     TooLong(#[from] TooLong),
     #[error("unexpected answer from {url}: {reason}")]
-    Unexpected { url: String, reason: String },
+    Unexpected { url: String, reason: Untrusted },
     /// A setting the API has no way to express; the message names it and what to do.
     #[error("{0}")]
-    Request(String),
+    Request(Untrusted),
     #[error("{server} cannot {what}{}", alternative(.hint))]
     Unsupported {
         server: &'static str,
@@ -133,7 +134,7 @@ pub enum ApiError {
         hint: Option<&'static str>,
     },
     #[error("request to {url} failed: {reason}")]
-    Transport { url: String, reason: String },
+    Transport { url: String, reason: Untrusted },
 }
 
 impl ApiError {
@@ -170,21 +171,22 @@ impl ApiError {
     /// A model an OpenAI- or Anthropic-style server at `url` does not serve, with its message.
     pub fn model_not_served(model: &str, url: &str, message: &str) -> ApiError {
         ApiError::ModelNotFound {
-            model: model.to_string(),
-            detail: format!(" at {url} ({message}){CHOOSE}"),
+            model: model.into(),
+            detail: format!(" at {url} ({message}){CHOOSE}").into(),
         }
     }
 
     /// The same error, now saying what the server does serve (when it said anything).
-    pub fn with_served(self, served: &[String]) -> ApiError {
+    pub fn with_served(self, served: &[Untrusted]) -> ApiError {
         match self {
             ApiError::ModelNotFound { model, detail } if !served.is_empty() => {
+                let names: Vec<&str> = served.iter().map(Untrusted::raw).collect();
                 let list = format!(
                     " — it serves: {}; choose one with --model",
-                    served.join(", ")
+                    names.join(", ")
                 );
-                let detail = match detail.strip_suffix(CHOOSE) {
-                    Some(start) => format!("{start}{list}"),
+                let detail = match detail.raw().strip_suffix(CHOOSE) {
+                    Some(start) => format!("{start}{list}").into(),
                     None => detail,
                 };
                 ApiError::ModelNotFound { model, detail }
@@ -194,7 +196,13 @@ impl ApiError {
     }
 }
 
-fn unauthorized(url: &str, status: u16, message: &str, key_var: &str, key_sent: bool) -> String {
+fn unauthorized(
+    url: &str,
+    status: u16,
+    message: &Untrusted,
+    key_var: &str,
+    key_sent: bool,
+) -> String {
     if key_sent {
         format!("the server at {url} refused the API key ({status}: {message}) — check {key_var}")
     } else {
@@ -202,11 +210,11 @@ fn unauthorized(url: &str, status: u16, message: &str, key_var: &str, key_sent: 
     }
 }
 
-fn retry_hint(retry_after: &Option<String>) -> String {
-    match retry_after.as_deref() {
+fn retry_hint(retry_after: &Option<Untrusted>) -> String {
+    match retry_after.as_ref().map(Untrusted::raw) {
         None => String::new(),
         Some(v) if v.parse::<u64>().is_ok() => format!("; try again in {v} s"),
-        Some(v) => format!("; try again after {v}"),
+        Some(v) => format!("; try again after {}", crate::untrusted::sanitize_line(v)),
     }
 }
 
@@ -223,6 +231,7 @@ impl ApiError {
             return self;
         }
         let s = |t: String| secrets.scrub(&t).into_owned();
+        let u = |t: Untrusted| Untrusted::from(secrets.scrub(t.raw()).into_owned());
         match self {
             ApiError::Unreachable {
                 server,
@@ -232,12 +241,12 @@ impl ApiError {
             } => ApiError::Unreachable {
                 server,
                 url: s(url),
-                reason: s(reason),
+                reason: u(reason),
                 hint,
             },
             ApiError::ModelNotFound { model, detail } => ApiError::ModelNotFound {
-                model: s(model),
-                detail: s(detail),
+                model: u(model),
+                detail: u(detail),
             },
             ApiError::Unauthorized {
                 url,
@@ -248,13 +257,13 @@ impl ApiError {
             } => ApiError::Unauthorized {
                 url: s(url),
                 status,
-                message: s(message),
+                message: u(message),
                 key_var,
                 key_sent,
             },
             ApiError::NotFound { url, message, hint } => ApiError::NotFound {
                 url: s(url),
-                message: s(message),
+                message: u(message),
                 hint,
             },
             ApiError::RateLimited {
@@ -263,12 +272,12 @@ impl ApiError {
                 retry_after,
             } => ApiError::RateLimited {
                 status,
-                message: s(message),
-                retry_after: retry_after.map(s),
+                message: u(message),
+                retry_after: retry_after.map(u),
             },
             ApiError::Overloaded { status, message } => ApiError::Overloaded {
                 status,
-                message: s(message),
+                message: u(message),
             },
             ApiError::Status {
                 server,
@@ -277,25 +286,25 @@ impl ApiError {
             } => ApiError::Status {
                 server,
                 status,
-                message: s(message),
+                message: u(message),
             },
             ApiError::InStream { server, message } => ApiError::InStream {
                 server,
-                message: s(message),
+                message: u(message),
             },
             ApiError::Disconnected { server, reason } => ApiError::Disconnected {
                 server,
-                reason: s(reason),
+                reason: u(reason),
             },
             ApiError::Decode(d) => ApiError::Decode(d.scrub(secrets)),
             ApiError::Unexpected { url, reason } => ApiError::Unexpected {
                 url: s(url),
-                reason: s(reason),
+                reason: u(reason),
             },
-            ApiError::Request(m) => ApiError::Request(s(m)),
+            ApiError::Request(m) => ApiError::Request(u(m)),
             ApiError::Transport { url, reason } => ApiError::Transport {
                 url: s(url),
-                reason: s(reason),
+                reason: u(reason),
             },
             e @ (ApiError::Incomplete
             | ApiError::Stalled { .. }
@@ -442,7 +451,7 @@ fn percent_decode(s: &str) -> String {
 #[error("unreadable line from the server ({source}): {excerpt}")]
 pub struct DecodeError {
     /// The start of the offending text, for the message (never the whole of a huge line).
-    pub excerpt: String,
+    pub excerpt: Untrusted,
     #[source]
     pub source: serde_json::Error,
 }
@@ -456,7 +465,7 @@ impl DecodeError {
             end -= 1;
         }
         DecodeError {
-            excerpt: String::from_utf8_lossy(&bytes[..end]).into_owned(),
+            excerpt: String::from_utf8_lossy(&bytes[..end]).into_owned().into(),
             source,
         }
     }
@@ -466,7 +475,7 @@ impl DecodeError {
     /// The same error with `secrets` blanked from the excerpt and from the parser's message
     /// (which may quote the text it choked on).
     pub fn scrub(self, secrets: &Secrets) -> DecodeError {
-        let excerpt = secrets.scrub(&self.excerpt).into_owned();
+        let excerpt = secrets.scrub(self.excerpt.raw()).into_owned().into();
         let message = self.source.to_string();
         let source = match secrets.scrub(&message) {
             std::borrow::Cow::Borrowed(_) => self.source,
@@ -534,7 +543,7 @@ mod tests {
         );
         let missing = ApiError::ModelNotFound {
             model: "x".into(),
-            detail: String::new(),
+            detail: String::new().into(),
         };
         assert_eq!(missing.exit_code(), ExitCode::ModelNotFound);
         let key = ApiError::Unauthorized {
@@ -557,7 +566,7 @@ mod tests {
         let e = |after: Option<&str>| ApiError::RateLimited {
             status: 429,
             message: "slow down".into(),
-            retry_after: after.map(str::to_string),
+            retry_after: after.map(str::to_string).map(Into::into),
         };
         assert_eq!(
             e(Some("20")).to_string(),
@@ -574,8 +583,8 @@ mod tests {
         let text = "好".repeat(100);
         let err = serde_json::from_slice::<serde_json::Value>(text.as_bytes()).unwrap_err();
         let d = DecodeError::new(text.as_bytes(), err);
-        assert!(d.excerpt.chars().all(|c| c == '好'));
-        assert!(d.excerpt.len() <= 120);
+        assert!(d.excerpt.raw().chars().all(|c| c == '好'));
+        assert!(d.excerpt.raw().len() <= 120);
     }
 
     fn secrets(pairs: &[(&str, &str)]) -> Secrets {

@@ -14,7 +14,9 @@
 //!   counts and archive), `models` (what a server says of its models), `error` (the one
 //!   `ApiError` of every backend, with the `kind()` that exit codes and hints come from, and
 //!   `Secrets`: what the client sends that no error text may show; the backend blanks them),
-//!   `options` (typed model options). Pure data.
+//!   `options` (typed model options). Pure data. `untrusted`: the one sanitiser, and the
+//!   `Untrusted` string that carries text from outside (server errors, model names and facts,
+//!   session and log fields) and can only be displayed sanitised.
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders) and `dotenv` (a `.env` file's API keys); `term`: the terminal description
 //!   (which streams are terminals, colour for each, the width), decided once in `run` and passed
@@ -35,7 +37,7 @@
 //!   certificates for plain `http://`), `sse` the server-sent-event framing of the two SSE APIs.
 //! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C and a stall timer (the
 //!   backend in the program, a script under the paused clock in its tests).
-//! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
+//! - `render` (terminal or plain output, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
 //! - `session`: the session files only (format, state, loader, writer, catalog, records as text,
@@ -77,9 +79,12 @@ pub mod suggest;
 pub mod table;
 pub mod term;
 pub mod turn;
+pub mod untrusted;
 
 #[cfg(test)]
 mod architecture_tests;
+#[cfg(test)]
+mod printer_scan_tests;
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -116,11 +121,11 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::resolve(cli, &env);
     let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);
     for w in dotenv_warnings {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
     let config = config?;
     for w in &config.warnings {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
     if let Some(command) = command {
         return commands::run(command, &config, &term);

@@ -11,26 +11,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::options::Options;
+use crate::untrusted::Untrusted;
 
 /// One installed model.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelSummary {
-    pub name: String,
+    pub name: Untrusted,
     #[serde(default)]
     pub size: u64,
     #[serde(default)]
-    pub modified_at: Option<String>,
+    pub modified_at: Option<Untrusted>,
     #[serde(default)]
     pub details: ModelDetails,
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Untrusted>,
 }
 
 impl ModelSummary {
     /// A model known by name alone (a server that lists ids only).
-    pub fn named(name: String) -> Self {
+    pub fn named(name: impl Into<Untrusted>) -> Self {
         ModelSummary {
-            name,
+            name: name.into(),
             size: 0,
             modified_at: None,
             details: ModelDetails::default(),
@@ -43,13 +44,13 @@ impl ModelSummary {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ModelDetails {
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<Untrusted>,
     #[serde(default)]
-    pub family: Option<String>,
+    pub family: Option<Untrusted>,
     #[serde(default)]
-    pub parameter_size: Option<String>,
+    pub parameter_size: Option<Untrusted>,
     #[serde(default)]
-    pub quantization_level: Option<String>,
+    pub quantization_level: Option<Untrusted>,
     #[serde(default)]
     pub context_length: Option<u64>,
 }
@@ -57,7 +58,7 @@ pub struct ModelDetails {
 /// A model loaded in memory.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoadedModel {
-    pub name: String,
+    pub name: Untrusted,
     /// Bytes in memory, RAM and VRAM together.
     #[serde(default)]
     pub size: u64,
@@ -66,7 +67,7 @@ pub struct LoadedModel {
     #[serde(default)]
     pub details: ModelDetails,
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Untrusted>,
     /// The context window actually allocated, which may differ from the model's maximum.
     #[serde(default)]
     pub context_length: Option<u64>,
@@ -76,23 +77,23 @@ pub struct LoadedModel {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ModelInfo {
     #[serde(default)]
-    pub modelfile: String,
+    pub modelfile: Untrusted,
     #[serde(default)]
-    pub parameters: String,
+    pub parameters: Untrusted,
     #[serde(default)]
-    pub template: String,
+    pub template: Untrusted,
     #[serde(default)]
-    pub system: String,
+    pub system: Untrusted,
     #[serde(default)]
-    pub license: String,
+    pub license: Untrusted,
     #[serde(default)]
     pub details: ModelDetails,
     #[serde(default)]
     pub model_info: serde_json::Map<String, Value>,
     #[serde(default)]
-    pub capabilities: Vec<String>,
+    pub capabilities: Vec<Untrusted>,
     #[serde(default)]
-    pub modified_at: Option<String>,
+    pub modified_at: Option<Untrusted>,
     /// The whole answer as received, for `show --json`.
     #[serde(skip)]
     pub raw: Value,
@@ -114,9 +115,11 @@ impl ModelInfo {
             .and_then(serde_json::Value::as_u64)
     }
 
-    /// The `parameters` block as (name, value) pairs, in the server's order.
+    /// The `parameters` block as (name, value) pairs, in the server's order, as sent: sanitise
+    /// before printing.
     pub fn parameter_pairs(&self) -> Vec<(&str, &str)> {
         self.parameters
+            .raw()
             .lines()
             .filter_map(|l| {
                 let l = l.trim();
@@ -138,17 +141,17 @@ impl ModelInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Progress {
     #[serde(default)]
-    pub status: String,
+    pub status: Untrusted,
     /// Set while a layer is transferred; `total`/`completed` are its bytes (omitted when zero).
     #[serde(default)]
-    pub digest: Option<String>,
+    pub digest: Option<Untrusted>,
     #[serde(default)]
     pub total: Option<u64>,
     #[serde(default)]
     pub completed: Option<u64>,
     /// A failure inside the 200 stream.
     #[serde(default)]
-    pub error: Option<String>,
+    pub error: Option<Untrusted>,
 }
 
 /// `license` is one string, or a list when a Modelfile has several LICENSE lines.
@@ -194,6 +197,7 @@ pub struct CreateRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::untrusted::MaybeUntrusted;
 
     #[test]
     fn ps_matches_the_recording() {
@@ -204,7 +208,7 @@ mod tests {
         assert_eq!(m.size, 285_149_756);
         assert_eq!(m.size_vram, 0);
         assert_eq!(m.context_length, Some(2048));
-        assert_eq!(m.details.family.as_deref(), Some("gemma3"));
+        assert_eq!(m.details.family.raw(), Some("gemma3"));
     }
 
     #[test]
@@ -217,10 +221,7 @@ mod tests {
         assert_eq!(p.completed, None);
         let e: Progress =
             serde_json::from_str(r#"{"error":"pull model manifest: no such host"}"#).unwrap();
-        assert_eq!(
-            e.error.as_deref(),
-            Some("pull model manifest: no such host")
-        );
+        assert_eq!(e.error.raw(), Some("pull model manifest: no such host"));
         assert_eq!(e.status, "");
     }
 

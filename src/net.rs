@@ -26,7 +26,7 @@ pub fn http_client(base_url: &str, setting: &'static str) -> Result<reqwest::Cli
         .build()
         .map_err(|e| ApiError::Transport {
             url: base_url.to_string(),
-            reason: e.to_string(),
+            reason: e.to_string().into(),
         })
 }
 

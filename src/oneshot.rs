@@ -55,11 +55,11 @@ pub fn run(
     chat.dim_notes(term.stderr.color);
     if term.stderr.tty {
         for n in notices {
-            eprintln!("ollama-chat: {n}");
+            crate::render::style::notice(format_args!("{n}"));
         }
     }
     if let Some(w) = chat.log_warning() {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
 
     let renderer = Renderer::new(
@@ -84,7 +84,7 @@ pub fn run(
                     Err(UsageError(not_sent.to_string()).into())
                 }
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
-                    eprintln!("ollama-chat: interrupted");
+                    crate::render::style::notice(format_args!("interrupted"));
                     Ok(ExitCode::Interrupted)
                 }
                 NotSentReason::Summary(_) => Err(not_sent.into()),
@@ -109,7 +109,7 @@ pub fn run(
     match outcome.ending {
         Ending::Done | Ending::Cancelled(CancelReason::OutputClosed) => Ok(ExitCode::Success),
         Ending::Cancelled(CancelReason::Interrupt) => {
-            eprintln!("ollama-chat: interrupted");
+            crate::render::style::notice(format_args!("interrupted"));
             Ok(ExitCode::Interrupted)
         }
         Ending::Failed(e) => Err(e.into()),

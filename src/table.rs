@@ -2,16 +2,22 @@
 //! columns straight, and truncation to a width that never cuts a character in half. Tables whose
 //! columns are known up front (`render`), and fixed-width cells for output that streams (`left`,
 //! `right`, as `logs -f` prints rows as they come).
+//!
+//! Cells often hold text from outside (model names, session names, log labels), so every cell is
+//! sanitised onto one line here, whatever the caller did: a table cannot print a control byte.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::untrusted::sanitize_line;
 
 /// Columns a string takes on a terminal.
 pub fn width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
 }
 
-/// `s` cut to at most `max` columns, with `…` where it was cut.
+/// `s` sanitised onto one line and cut to at most `max` columns, with `…` where it was cut.
 pub fn truncate(s: &str, max: usize) -> String {
+    let s = &*sanitize_line(s);
     if width(s) <= max {
         return s.to_string();
     }
@@ -39,14 +45,21 @@ pub fn left(s: &str, cols: usize) -> String {
     format!("{t}{}", " ".repeat(pad))
 }
 
-/// `s` padded to `cols` columns, right-aligned (numbers are never cut).
+/// `s` sanitised and padded to `cols` columns, right-aligned (numbers are never cut).
 pub fn right(s: &str, cols: usize) -> String {
+    let s = &*sanitize_line(s);
     let pad = cols.saturating_sub(width(s));
     format!("{}{s}", " ".repeat(pad))
 }
 
-/// Rows laid out in columns two spaces apart; the last column is not padded.
+/// Rows laid out in columns two spaces apart, each cell sanitised onto one line; the last column
+/// is not padded.
 pub fn render(rows: &[Vec<String>]) -> String {
+    let clean: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| sanitize_line(c)).collect())
+        .collect();
+    let rows = &clean;
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
@@ -105,5 +118,15 @@ mod tests {
             vec!["bbb".into(), "n".into(), "y".into()],
         ]);
         assert_eq!(t, "a    名字  x\nbbb  n     y\n");
+    }
+
+    #[test]
+    fn cells_cannot_carry_control_bytes() {
+        let evil = "m\x1b]0;t\x07\nx\u{9b}";
+        let t = render(&[vec![evil.into(), "b".into()]]);
+        assert_eq!(t, "m␛]0;t␇ x<U+009B>  b\n");
+        assert_eq!(left(evil, 20), "m␛]0;t␇ x<U+009B>   ");
+        assert_eq!(right("\x1b", 2), " ␛");
+        assert_eq!(truncate("\x1b[2J", 3), "␛[…");
     }
 }

@@ -190,7 +190,7 @@ where
 fn stream_failure(server: &'static str, msg: &mut Option<String>) -> Ending {
     Ending::Failed(ApiError::InStream {
         server,
-        message: msg.take().unwrap_or_default(),
+        message: msg.take().unwrap_or_default().into(),
     })
 }
 

@@ -430,7 +430,7 @@ async fn an_error_line_mid_stream_fails_the_turn_and_nothing_after_it_counts() {
         panic!("{:?}", out.ending);
     };
     assert_eq!(
-        (*server, message.as_str()),
+        (*server, message.raw()),
         ("Scripted", "model runner crashed")
     );
     assert_eq!(out.content, "partial");
@@ -492,7 +492,7 @@ async fn unreadable_bytes_fail_the_turn_as_a_decode_error() {
 async fn a_refused_request_fails_before_anything_is_written() {
     let missing = ApiError::ModelNotFound {
         model: "m".into(),
-        detail: String::new(),
+        detail: String::new().into(),
     };
     let s = script(vec![Wait(ms(3)), Fail(missing)]);
     let mut sink = Recorder::default();

@@ -13,6 +13,7 @@ use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
 use crate::net::{http_client, root_cause, FailedAnswer};
 use crate::sse::framing_of;
+use crate::untrusted::Untrusted;
 
 /// A connection to one Messages API server, built once per run.
 #[derive(Clone)]
@@ -70,7 +71,7 @@ impl Client {
         } else {
             ApiError::Transport {
                 url: self.base_url.clone(),
-                reason,
+                reason: reason.into(),
             }
         }
     }
@@ -79,10 +80,11 @@ impl Client {
     /// status; the reply then arrives through [`ChatResponse::read`]. Settings with no Anthropic
     /// equivalent are refused here, before anything is sent.
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
-        let body = MessagesRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let body =
+            MessagesRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string().into()))?;
         let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
-            reason: e.to_string(),
+            reason: e.to_string().into(),
         })?;
         let resp = self
             .request(reqwest::Method::POST, "/v1/messages")
@@ -106,7 +108,7 @@ impl Client {
             .and_then(|v| v.to_str().ok());
         let framing = framing_of(content_type).map_err(|reason| ApiError::Unexpected {
             url: self.base_url.clone(),
-            reason,
+            reason: reason.into(),
         })?;
         Ok(ChatResponse {
             resp,
@@ -116,7 +118,7 @@ impl Client {
 
     /// `GET {base}/v1/models`: the ids of the models the server offers, sorted. Asks for the
     /// largest page Anthropic gives (1000); Ollama ignores the parameter and lists all.
-    pub async fn models(&self) -> Result<Vec<String>, ApiError> {
+    pub async fn models(&self) -> Result<Vec<Untrusted>, ApiError> {
         let resp = self
             .request(reqwest::Method::GET, "/v1/models?limit=1000")
             .send()
@@ -126,9 +128,9 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
         let list: ModelList = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
             url: format!("{}/v1/models", self.base_url),
-            reason: format!("not a model list ({e})"),
+            reason: format!("not a model list ({e})").into(),
         })?;
-        let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+        let mut ids: Vec<Untrusted> = list.data.into_iter().map(|m| m.id.into()).collect();
         ids.sort();
         ids.dedup();
         Ok(ids)
@@ -167,7 +169,7 @@ impl ChatResponse {
     pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
             server: err::SERVER,
-            reason: root_cause(&e),
+            reason: root_cause(&e).into(),
         })
     }
 

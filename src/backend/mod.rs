@@ -17,6 +17,7 @@ use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError, Secrets};
 use crate::models::{CreateRequest, LoadedModel, ModelInfo, ModelSummary, Progress};
 use crate::turn::{Reply, ReplySource};
+use crate::untrusted::Untrusted;
 use crate::{anthropic, ollama, openai};
 
 /// Which API the server speaks, chosen with `--api` or `OLLAMA_CHAT_API`.
@@ -106,16 +107,16 @@ impl Api {
             Api::Ollama => serde_json::to_value(ollama::wire::WireRequest::from(req)),
             Api::OpenAi => {
                 let body = openai::wire::CompletionRequest::from_chat(req)
-                    .map_err(|e| ApiError::Request(e.to_string()))?;
+                    .map_err(|e| ApiError::Request(e.to_string().into()))?;
                 serde_json::to_value(body)
             }
             Api::Anthropic => {
                 let body = anthropic::wire::MessagesRequest::from_chat(req)
-                    .map_err(|e| ApiError::Request(e.to_string()))?;
+                    .map_err(|e| ApiError::Request(e.to_string().into()))?;
                 serde_json::to_value(body)
             }
         };
-        body.map_err(|e| ApiError::Request(format!("cannot encode the request: {e}")))
+        body.map_err(|e| ApiError::Request(format!("cannot encode the request: {e}").into()))
     }
 
     /// Refuses, before anything is sent, settings this API cannot express: a user who asked for
@@ -125,10 +126,10 @@ impl Api {
             Api::Ollama => Ok(()),
             Api::OpenAi => openai::wire::CompletionRequest::from_chat(req)
                 .map(drop)
-                .map_err(|e| ApiError::Request(e.to_string())),
+                .map_err(|e| ApiError::Request(e.to_string().into())),
             Api::Anthropic => anthropic::wire::MessagesRequest::from_chat(req)
                 .map(drop)
-                .map_err(|e| ApiError::Request(e.to_string())),
+                .map_err(|e| ApiError::Request(e.to_string().into())),
         }
     }
 }
@@ -236,11 +237,11 @@ impl Backend {
     }
 
     /// The names of the models the server offers, sorted.
-    pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
+    pub async fn list_models(&self) -> Result<Vec<Untrusted>, ApiError> {
         let names = async {
             match &self.client {
                 Client::Ollama(c) => {
-                    let mut names: Vec<String> =
+                    let mut names: Vec<Untrusted> =
                         c.tags().await?.models.into_iter().map(|m| m.name).collect();
                     names.sort();
                     Ok(names)
@@ -365,7 +366,7 @@ impl ProgressStream {
         match self.0.next().await {
             Ok(Some(mut p)) => {
                 if let Some(e) = p.error.as_mut() {
-                    *e = self.1.scrub(e).into_owned();
+                    e.edit(|t| *t = self.1.scrub(t).into_owned());
                 }
                 Ok(Some(p))
             }
@@ -447,14 +448,14 @@ fn scrub_feed_error<E>(e: FeedError<E>, secrets: &Secrets) -> FeedError<E> {
 }
 
 /// The model list as the REPL's `/models` shows it: one per line, the current one marked.
-pub fn describe_models(names: &[String], current: &str) -> String {
+pub fn describe_models(names: &[Untrusted], current: &str) -> String {
     if names.is_empty() {
         return "The server offers no models.".to_string();
     }
     names
         .iter()
         .map(|n| {
-            let mark = if n == current { "*" } else { " " };
+            let mark = if n.raw() == current { "*" } else { " " };
             format!("{mark} {n}")
         })
         .collect::<Vec<_>>()
@@ -530,7 +531,7 @@ mod tests {
 
     #[test]
     fn model_listing_marks_the_current_one() {
-        let names = vec!["a".to_string(), "b".to_string()];
+        let names = vec![Untrusted::from("a"), Untrusted::from("b")];
         assert_eq!(describe_models(&names, "b"), "  a\n* b");
         assert_eq!(describe_models(&[], "b"), "The server offers no models.");
     }

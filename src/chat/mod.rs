@@ -274,7 +274,7 @@ impl<'a> Chat<'a> {
         };
         let record = TurnRecord::new(&ctx, outcome).without_secrets(self.backend.secrets());
         if let Err(e) = log.append(&record) {
-            eprintln!("ollama-chat: warning: {e}; the chat goes on without a log");
+            crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");
         }
     }
@@ -309,7 +309,7 @@ impl<'a> Chat<'a> {
     }
 
     pub(crate) fn warn(&self, text: &str) {
-        eprintln!("ollama-chat: warning: {text}");
+        crate::render::style::warn(format_args!("{text}"));
     }
 
     /// Called by `context` once a summarize call has been made, so the log numbers it with

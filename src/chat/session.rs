@@ -14,6 +14,7 @@ use crate::session::load::Loaded;
 use crate::session::state;
 use crate::session::store::SessionWriter;
 use crate::session::{short_id, SessionError};
+use crate::untrusted::Untrusted;
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
 /// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file
@@ -48,7 +49,7 @@ pub fn start_chat<'a>(
             .unwrap_or_else(|| loaded.state.model.clone());
         let mut chat = Chat::new(client, config, model);
         for w in &loaded.warnings {
-            eprintln!("ollama-chat: warning: {w}");
+            crate::render::style::warn(format_args!("{w}"));
         }
         let notice = resume_into(&mut chat, loaded)?;
         apply_overrides(&mut chat, config);
@@ -75,7 +76,7 @@ pub fn start_chat<'a>(
                 },
             ),
             None => {
-                eprintln!("ollama-chat: warning: {}", SessionError::NoFolder);
+                crate::render::style::warn(format_args!("{}", SessionError::NoFolder));
                 return Ok((chat, Vec::new()));
             }
         },
@@ -254,7 +255,7 @@ impl Chat<'_> {
         };
         let written = writer.append(&event);
         if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
-            eprintln!("ollama-chat: warning: {e}; this chat is no longer being saved");
+            crate::render::style::warn(format_args!("{e}; this chat is no longer being saved"));
             self.session = None;
             self.lost("the session");
         }
@@ -275,7 +276,7 @@ pub async fn pick_model(
             url: backend.base_url().to_string(),
             can_pull: backend.capabilities().manage_models,
         }),
-        1 => Ok(names.remove(0)),
+        1 => Ok(names.remove(0).into_raw()),
         _ => Err(ModelChoice::Ambiguous { names }),
     }
 }
@@ -285,10 +286,16 @@ pub async fn pick_model(
 pub enum ModelChoice {
     #[error("{}", none_installed(.url, *.can_pull))]
     NoneInstalled { url: String, can_pull: bool },
-    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", .names.join(", "))]
-    Ambiguous { names: Vec<String> },
+    #[error("several models are available; choose one with --model or OLLAMA_CHAT_MODEL: {}", join(.names))]
+    Ambiguous { names: Vec<Untrusted> },
     #[error(transparent)]
     Api(ApiError),
+}
+
+/// Names from the server, sanitised, comma-separated.
+fn join(names: &[Untrusted]) -> String {
+    let shown: Vec<String> = names.iter().map(Untrusted::to_string).collect();
+    shown.join(", ")
 }
 
 fn none_installed(url: &str, can_pull: bool) -> String {

@@ -62,15 +62,15 @@ pub fn run(
     view.stop();
     match result {
         Some(Ok(())) => {
-            eprintln!(
-                "ollama-chat: created '{}'; chat with it: ollama-chat -m {}",
+            crate::render::style::notice(format_args!(
+                "created '{}'; chat with it: ollama-chat -m {}",
                 args.name, args.name
-            );
+            ));
             Ok(ExitCode::Success)
         }
         Some(Err(e)) => Err(e),
         None => {
-            eprintln!("ollama-chat: create of '{}' cancelled", args.name);
+            crate::render::style::notice(format_args!("create of '{}' cancelled", args.name));
             Ok(ExitCode::Interrupted)
         }
     }
@@ -169,8 +169,8 @@ fn file_name(path: &Path) -> String {
 /// A local step shown like a layer: a bar of bytes, keyed so it gets its own line.
 fn step(status: &str, key: &str, done: u64, total: u64) -> Progress {
     Progress {
-        status: status.to_string(),
-        digest: Some(key.to_string()),
+        status: status.into(),
+        digest: Some(key.into()),
         total: Some(total),
         completed: Some(done),
         error: None,
@@ -188,7 +188,7 @@ async fn ensure_blob(
         .with_context(|| format!("cannot read {}", path.display()))?;
     if client.blob_exists(&digest).await? {
         view.update(&Progress {
-            status: format!("using existing blob {digest}"),
+            status: format!("using existing blob {digest}").into(),
             ..Progress::default()
         });
         return Ok(digest);

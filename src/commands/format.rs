@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::render::sanitize::sanitize;
+use crate::untrusted::{sanitize, sanitize_line};
 
 /// Bytes in decimal units, as `ollama list` shows them: `253 MB`, `1.3 GB`, `512 B`.
 pub fn human_bytes(n: u64) -> String {
@@ -55,7 +55,7 @@ pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 pub fn relative_str(stamp: Option<&str>, now: DateTime<Utc>) -> String {
     match stamp.map(DateTime::parse_from_rfc3339) {
         Some(Ok(t)) => relative(t.with_timezone(&Utc), now),
-        Some(Err(_)) => stamp.unwrap_or_default().to_string(),
+        Some(Err(_)) => sanitize_line(stamp.unwrap_or_default()).into_owned(),
         None => String::new(),
     }
 }
@@ -63,7 +63,7 @@ pub fn relative_str(stamp: Option<&str>, now: DateTime<Utc>) -> String {
 /// When a loaded model will be unloaded, as `ollama ps` says it.
 pub fn until(expires_at: Option<&str>, now: DateTime<Utc>) -> String {
     let Some(Ok(t)) = expires_at.map(DateTime::parse_from_rfc3339) else {
-        return expires_at.unwrap_or_default().to_string();
+        return sanitize_line(expires_at.unwrap_or_default()).into_owned();
     };
     let t = t.with_timezone(&Utc);
     if (t - now).num_days() > 365 * 100 {

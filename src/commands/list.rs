@@ -13,6 +13,7 @@ use crate::cli::ListArgs;
 use crate::exit_code::ExitCode;
 use crate::models::LoadedModel;
 use crate::models::ModelSummary;
+use crate::untrusted::MaybeUntrusted;
 
 pub fn models(rt: &Runtime, client: &Backend, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let models = rt.block_on(client.installed_models())?;
@@ -20,7 +21,9 @@ pub fn models(rt: &Runtime, client: &Backend, args: &ListArgs) -> anyhow::Result
         json_lines(models.iter().map(tag_json).collect())
     } else {
         if models.is_empty() {
-            eprintln!("ollama-chat: no models installed; get one with `ollama-chat pull llama3.2`");
+            crate::render::style::notice(format_args!(
+                "no models installed; get one with `ollama-chat pull llama3.2`"
+            ));
         }
         models_table(&models, Utc::now())
     };
@@ -57,12 +60,12 @@ pub fn models_table(models: &[ModelSummary], now: DateTime<Utc>) -> String {
         .map(|m| {
             let d = &m.details;
             vec![
-                m.name.clone(),
+                m.name.to_string(),
                 human_bytes(m.size),
-                d.family.clone().unwrap_or_default(),
-                d.parameter_size.clone().unwrap_or_default(),
-                d.quantization_level.clone().unwrap_or_default(),
-                relative_str(m.modified_at.as_deref(), now),
+                d.family.shown(),
+                d.parameter_size.shown(),
+                d.quantization_level.shown(),
+                relative_str(m.modified_at.raw(), now),
             ]
         })
         .collect();
@@ -77,11 +80,11 @@ pub fn ps_table(models: &[LoadedModel], now: DateTime<Utc>) -> String {
         .iter()
         .map(|m| {
             vec![
-                m.name.clone(),
+                m.name.to_string(),
                 human_bytes(m.size),
                 processor(m.size, m.size_vram),
                 m.context_length.map(|c| c.to_string()).unwrap_or_default(),
-                until(m.expires_at.as_deref(), now),
+                until(m.expires_at.raw(), now),
             ]
         })
         .collect();

@@ -17,9 +17,9 @@ use crate::exit_code::ExitCode;
 use crate::log::filter::Filter;
 use crate::log::read::{open, parse_record, parse_texts, scan_file, Problems, Record};
 use crate::log::tail::Tail;
-use crate::render::sanitize::sanitize;
 use crate::table::{left, right, truncate};
 use crate::term::Term;
+use crate::untrusted::sanitize;
 use crate::UsageError;
 
 /// Rows shown when `-n` is not given (JSON output shows all).
@@ -123,8 +123,12 @@ fn show_recent(
     let rows = recent.into_sorted(json);
     let layout = Layout::new(&rows, term.width);
     let printed = if json {
-        rows.iter()
-            .try_for_each(|r| write_line(out, r.raw.as_bytes()))
+        // The lines as logged for a program; on a terminal, harmless (JSON lets C1 controls
+        // and bidi overrides stand unescaped in a string).
+        rows.iter().try_for_each(|r| match term.stdout.tty {
+            true => write_line(out, sanitize(&r.raw).as_bytes()),
+            false => write_line(out, r.raw.as_bytes()),
+        })
     } else if rows.is_empty() && !following {
         Ok(())
     } else {
@@ -135,11 +139,11 @@ fn show_recent(
     printed.and_then(|()| out.flush())?;
     if !json && !following {
         if matched == 0 {
-            eprintln!("ollama-chat: no turns match");
+            crate::render::style::notice(format_args!("no turns match"));
         } else if matched > shown {
-            eprintln!(
-                "ollama-chat: showing the last {shown} of {matched} matching turns; -n N shows more"
-            );
+            crate::render::style::notice(format_args!(
+                "showing the last {shown} of {matched} matching turns; -n N shows more"
+            ));
         }
     }
     Ok(layout)

@@ -164,7 +164,7 @@ pub async fn follow(
             view.stop();
             return Err(CommandError::Stream {
                 what: what.to_string(),
-                message,
+                message: message.to_string(),
             }
             .into());
         }

@@ -9,8 +9,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format::human_bytes;
 use crate::models::Progress;
-use crate::render::sanitize::sanitize;
 use crate::term::Term;
+use crate::untrusted::MaybeUntrusted;
 
 /// Where progress goes, decided from the terminal description: bars on a terminal that can move
 /// the cursor, lines otherwise.
@@ -45,7 +45,7 @@ impl ProgressView {
 
 /// A byte count, when the update carries one: `(done, total)`.
 fn bytes(u: &Progress) -> Option<(&str, u64, u64)> {
-    let digest = u.digest.as_deref()?;
+    let digest = u.digest.raw()?;
     let total = u.total.filter(|t| *t > 0)?;
     Some((digest, u.completed.unwrap_or(0).min(total), total))
 }
@@ -69,7 +69,7 @@ impl Bars {
     }
 
     fn update(&mut self, u: &Progress) {
-        let status = sanitize(&u.status).into_owned();
+        let status = u.status.one_line().into_owned();
         match bytes(u) {
             Some((digest, done, total)) => {
                 if !self.layers.contains_key(digest) {
@@ -156,7 +156,7 @@ impl<W: Write> Lines<W> {
     }
 
     pub fn update(&mut self, u: &Progress) {
-        let status = sanitize(&u.status);
+        let status = u.status.one_line();
         // A closed stderr is no reason to stop a pull.
         let _ = match bytes(u) {
             Some((digest, done, total)) => {
@@ -199,7 +199,7 @@ mod tests {
     fn up(status: &str, digest: Option<&str>, total: Option<u64>, done: Option<u64>) -> Progress {
         Progress {
             status: status.into(),
-            digest: digest.map(str::to_string),
+            digest: digest.map(str::to_string).map(Into::into),
             total,
             completed: done,
             error: None,

@@ -31,7 +31,9 @@ pub fn run(
         Some(Ok(())) => Ok(ExitCode::Success),
         Some(Err(e)) => Err(e),
         None => {
-            eprintln!("ollama-chat: pull of '{model}' cancelled (pull again to resume)");
+            crate::render::style::notice(format_args!(
+                "pull of '{model}' cancelled (pull again to resume)"
+            ));
             Ok(ExitCode::Interrupted)
         }
     }

@@ -26,7 +26,7 @@ pub fn run(
     let installed: Vec<String> = rt
         .block_on(client.installed_models())?
         .into_iter()
-        .map(|m| m.name)
+        .map(|m| m.name.into_raw())
         .collect();
     let names = args
         .models

@@ -72,10 +72,10 @@ impl Selection {
     pub fn say_if_empty(&self) -> bool {
         if self.files.is_empty() && self.default_log {
             if let Some(p) = &self.live {
-                eprintln!(
-                    "ollama-chat: no turns logged yet ({} does not exist)",
+                crate::render::style::notice(format_args!(
+                    "no turns logged yet ({} does not exist)",
                     p.display()
-                );
+                ));
             }
             return true;
         }
@@ -86,6 +86,6 @@ impl Selection {
 /// Prints the malformed-line warnings on stderr.
 pub fn warn_problems(problems: &Problems) {
     for w in problems.warnings() {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
 }

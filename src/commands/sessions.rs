@@ -9,6 +9,7 @@ use crate::exit_code::ExitCode;
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
 use crate::term::Term;
+use crate::untrusted::{sanitize, sanitize_line};
 use crate::UsageError;
 
 pub fn run(
@@ -24,7 +25,7 @@ pub fn run(
             warn(&l);
             let mut out = io::BufWriter::new(io::stdout().lock());
             if let Some(p) = &l.path {
-                writeln!(out, "File: {}", p.display())?;
+                writeln!(out, "File: {}", sanitize_line(&p.display().to_string()))?;
             }
             replay(&l, &mut out, View::new(term, None), &mut Sleep)?;
             Ok(ExitCode::Success)
@@ -37,6 +38,12 @@ pub fn run(
                 ExportFormat::Markdown => export::to_markdown(&l),
                 ExportFormat::Json => export::to_request_json(&l, config.api)?,
             };
+            // The export is data for a file or a pipe, byte for byte; on a terminal it is read,
+            // so what the session's author or the model put in it is shown harmless.
+            let text = match term.stdout.tty {
+                true => sanitize(&text).into_owned(),
+                false => text,
+            };
             io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::Success)
         }
@@ -45,7 +52,7 @@ pub fn run(
 
 fn warn(l: &Loaded) {
     for w in &l.warnings {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
 }
 
@@ -68,7 +75,7 @@ fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
         let l = match &e.session {
             Ok(l) => l,
             Err(err) => {
-                eprintln!("ollama-chat: warning: skipped {err}");
+                crate::render::style::warn(format_args!("skipped {err}"));
                 continue;
             }
         };
@@ -97,7 +104,7 @@ fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
         .unwrap_or(0);
     let room = term.width.saturating_sub(used + 2).max(16);
     for r in rows.iter_mut().skip(1) {
-        r[5] = table::truncate(&crate::render::sanitize(&r[5]), room);
+        r[5] = table::truncate(&r[5], room);
     }
     print!("{}", table::render(&rows));
     Ok(ExitCode::Success)
@@ -111,7 +118,7 @@ fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {
         short_id(&st.id),
         st.name
             .as_ref()
-            .map(|n| format!(" \"{n}\""))
+            .map(|n| format!(" \"{}\"", sanitize_line(n)))
             .unwrap_or_default(),
         st.turns,
         st.created
@@ -140,6 +147,9 @@ fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {
             source,
         })
     })?;
-    println!("Deleted {what} ({}).", path.display());
+    println!(
+        "Deleted {what} ({}).",
+        sanitize_line(&path.display().to_string())
+    );
     Ok(ExitCode::Success)
 }

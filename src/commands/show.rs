@@ -12,8 +12,8 @@ use crate::cli::ShowArgs;
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::models::ModelInfo;
-use crate::render::sanitize::sanitize;
 use crate::term::Term;
+use crate::untrusted::{sanitize_line, Untrusted};
 
 pub fn run(
     rt: &Runtime,
@@ -25,7 +25,7 @@ pub fn run(
         .block_on(client.model_info(&args.model))
         .map_err(|e| match e {
             ApiError::ModelNotFound { model, .. } => {
-                anyhow::Error::from(CommandError::NotInstalled(model))
+                anyhow::Error::from(CommandError::NotInstalled(model.to_string()))
             }
             e => e.into(),
         })?;
@@ -39,21 +39,23 @@ pub fn run(
     .into_iter()
     .find(|(wanted, _, _)| *wanted);
     let text = match part {
-        Some((_, what, text)) if text.trim().is_empty() => {
-            eprintln!("ollama-chat: {} has no {what}", args.model);
+        Some((_, what, text)) if text.raw().trim().is_empty() => {
+            crate::render::style::notice(format_args!(
+                "{} has no {what}",
+                sanitize_line(&args.model)
+            ));
             return Ok(ExitCode::Success);
         }
-        Some((_, _, text)) => with_newline(text),
+        // One part is data (a Modelfile to save, a template): byte for byte into a file or
+        // pipe, harmless on a terminal.
+        Some((_, _, text)) if term.stdout.tty => with_newline(&text.to_string()),
+        Some((_, _, text)) => with_newline(text.raw()),
+        // JSON escapes every control character itself.
         None if args.json => json(&show),
+        // The summary is a report for a person, wherever it goes: built of sanitised text.
         None => summary(&show),
     };
     let mut out = io::stdout().lock();
-    // Server text: harmless on a terminal, byte for byte into a file or pipe.
-    let text = if term.stdout.tty {
-        sanitize(&text).into_owned()
-    } else {
-        text
-    };
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(ExitCode::Success),
@@ -86,19 +88,27 @@ pub fn summary(show: &ModelInfo) -> String {
     let model: Vec<(&str, Option<String>)> = vec![
         (
             "architecture",
-            general("general.architecture").or(d.family.clone()),
+            general("general.architecture").or(d.family.as_ref().map(Untrusted::to_string)),
         ),
-        ("parameters", d.parameter_size.clone()),
+        (
+            "parameters",
+            d.parameter_size.as_ref().map(Untrusted::to_string),
+        ),
         ("context length", info("context_length")),
         ("embedding length", info("embedding_length")),
-        ("quantization", d.quantization_level.clone()),
+        (
+            "quantization",
+            d.quantization_level.as_ref().map(Untrusted::to_string),
+        ),
     ];
     section(&mut out, "Model", &pairs(&model));
-    section(&mut out, "Capabilities", &show.capabilities.join("\n"));
-    section(&mut out, "Parameters", &show.parameters);
-    section(&mut out, "System", &show.system);
-    let license: Vec<&str> = show.license.trim().lines().take(2).collect();
-    let more = if show.license.trim().lines().count() > 2 {
+    let capabilities: Vec<String> = show.capabilities.iter().map(Untrusted::to_string).collect();
+    section(&mut out, "Capabilities", &capabilities.join("\n"));
+    section(&mut out, "Parameters", &show.parameters.to_string());
+    section(&mut out, "System", &show.system.to_string());
+    let license_text = show.license.to_string();
+    let license: Vec<&str> = license_text.trim().lines().take(2).collect();
+    let more = if license_text.trim().lines().count() > 2 {
         "\n…"
     } else {
         ""
@@ -113,8 +123,8 @@ pub fn summary(show: &ModelInfo) -> String {
 
 fn value_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => sanitize_line(s).into_owned(),
+        other => sanitize_line(&other.to_string()).into_owned(),
     }
 }
 

@@ -163,7 +163,7 @@ impl<'a> TurnRecord<'a> {
                 Ending::Done => None,
             },
             error_quote: match &outcome.ending {
-                Ending::Failed(ApiError::Decode(d)) => Some(d.excerpt.as_str()),
+                Ending::Failed(ApiError::Decode(d)) => Some(d.excerpt.raw()),
                 _ => None,
             },
             call: ctx.context.call,

@@ -66,7 +66,7 @@ impl Client {
         } else {
             ApiError::Transport {
                 url: self.base_url.clone(),
-                reason: root_cause(&e),
+                reason: root_cause(&e).into(),
             }
         }
     }
@@ -90,7 +90,7 @@ impl Client {
     ) -> Result<ChatResponse, ApiError> {
         let body = encoded.map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
-            reason: e.to_string(),
+            reason: e.to_string().into(),
         })?;
         let resp = self
             .request(reqwest::Method::POST, "/api/chat")
@@ -114,7 +114,7 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
-            reason: format!("unexpected /api/tags answer: {e}"),
+            reason: format!("unexpected /api/tags answer: {e}").into(),
         })
     }
 

@@ -14,24 +14,25 @@ pub fn unreachable(url: &str, reason: String) -> ApiError {
     ApiError::Unreachable {
         server: SERVER,
         url: url.to_string(),
-        reason,
+        reason: reason.into(),
         hint: "is `ollama serve` running? (set OLLAMA_HOST or --host for another server)",
     }
 }
 
 pub fn model_not_found(model: &str) -> ApiError {
     ApiError::ModelNotFound {
-        model: model.to_string(),
+        model: model.to_string().into(),
         detail: format!(
             " — pull it with `ollama pull {model}`, or choose an installed one with --model"
-        ),
+        )
+        .into(),
     }
 }
 
 pub fn disconnected(reason: String) -> ApiError {
     ApiError::Disconnected {
         server: SERVER,
-        reason,
+        reason: reason.into(),
     }
 }
 
@@ -62,7 +63,7 @@ pub fn from_status(
         return ApiError::Unauthorized {
             url: url.to_string(),
             status: status.as_u16(),
-            message,
+            message: message.into(),
             key_var: "OLLAMA_API_KEY",
             key_sent,
         };
@@ -70,7 +71,7 @@ pub fn from_status(
     ApiError::Status {
         server: SERVER,
         status: status.as_u16(),
-        message,
+        message: message.into(),
     }
 }
 

@@ -117,7 +117,7 @@ impl Client {
             .await
             .map_err(|e| ApiError::Transport {
                 url: self.base_url().to_string(),
-                reason: format!("cannot read {}: {e}", path.display()),
+                reason: format!("cannot read {}: {e}", path.display()).into(),
             })?;
         let resp = self
             .request(Method::POST, &format!("/api/blobs/{digest}"))
@@ -159,7 +159,7 @@ impl Client {
     fn unexpected(&self, path: &str, e: serde_json::Error) -> ApiError {
         ApiError::Transport {
             url: self.base_url().to_string(),
-            reason: format!("unexpected {path} answer: {e}"),
+            reason: format!("unexpected {path} answer: {e}").into(),
         }
     }
 }
@@ -253,7 +253,11 @@ mod tests {
         let u = decode(br#"{"status":"pulling manifest"}"#).unwrap();
         assert_eq!(u.status, "pulling manifest");
         let e = decode(br#"{"error":"pull model manifest: Get \"https://registry.ollama.ai/v2/library/does-not-exist/manifests/latest\": dial tcp: lookup registry.ollama.ai on 10.255.255.53:53: no such host"}"#).unwrap();
-        assert!(e.error.unwrap().starts_with("pull model manifest: Get"));
+        assert!(e
+            .error
+            .unwrap()
+            .raw()
+            .starts_with("pull model manifest: Get"));
         assert!(decode(b"{not json").is_err());
     }
 }

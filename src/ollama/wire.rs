@@ -221,7 +221,10 @@ mod tests {
             s.parameter_pairs(),
             vec![("top_p", "0.95"), ("stop", "\"<end_of_turn>\"")]
         );
-        assert_eq!(s.details.quantization_level.as_deref(), Some("Q4_K_M"));
+        assert_eq!(
+            s.details.quantization_level.as_ref().map(|q| q.raw()),
+            Some("Q4_K_M")
+        );
     }
 
     #[test]

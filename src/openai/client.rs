@@ -11,6 +11,7 @@ use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
 use crate::net::{http_client, root_cause, FailedAnswer};
 use crate::sse::framing_of;
+use crate::untrusted::Untrusted;
 
 /// A connection to one OpenAI-compatible server, built once per run.
 #[derive(Clone)]
@@ -63,7 +64,7 @@ impl Client {
         } else {
             ApiError::Transport {
                 url: self.base_url.clone(),
-                reason,
+                reason: reason.into(),
             }
         }
     }
@@ -72,11 +73,11 @@ impl Client {
     /// status; the reply then arrives through [`ChatResponse::chunk`]. Settings with no OpenAI
     /// equivalent are refused here, before anything is sent.
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
-        let body =
-            CompletionRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string()))?;
+        let body = CompletionRequest::from_chat(req)
+            .map_err(|e| ApiError::Request(e.to_string().into()))?;
         let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
-            reason: e.to_string(),
+            reason: e.to_string().into(),
         })?;
         let resp = self
             .request(reqwest::Method::POST, "/chat/completions")
@@ -100,7 +101,7 @@ impl Client {
             .and_then(|v| v.to_str().ok());
         let framing = framing_of(content_type).map_err(|reason| ApiError::Unexpected {
             url: self.base_url.clone(),
-            reason,
+            reason: reason.into(),
         })?;
         Ok(ChatResponse {
             resp,
@@ -109,7 +110,7 @@ impl Client {
     }
 
     /// `GET {base}/models`: the ids of the models the server offers, sorted.
-    pub async fn models(&self) -> Result<Vec<String>, ApiError> {
+    pub async fn models(&self) -> Result<Vec<Untrusted>, ApiError> {
         let resp = self
             .request(reqwest::Method::GET, "/models")
             .send()
@@ -119,9 +120,9 @@ impl Client {
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
         let list: ModelList = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
             url: format!("{}/models", self.base_url),
-            reason: format!("not a model list ({e})"),
+            reason: format!("not a model list ({e})").into(),
         })?;
-        let mut ids: Vec<String> = list.data.into_iter().map(|m| m.id).collect();
+        let mut ids: Vec<Untrusted> = list.data.into_iter().map(|m| m.id.into()).collect();
         ids.sort();
         ids.dedup();
         Ok(ids)
@@ -160,7 +161,7 @@ impl ChatResponse {
     pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await.map_err(|e| ApiError::Disconnected {
             server: err::SERVER,
-            reason: root_cause(&e),
+            reason: root_cause(&e).into(),
         })
     }
 

@@ -15,7 +15,7 @@ pub fn unreachable(url: &str, reason: String) -> ApiError {
     ApiError::Unreachable {
         server: SERVER,
         url: url.to_string(),
-        reason,
+        reason: reason.into(),
         hint: "is it running, and is --base-url right?",
     }
 }
@@ -48,7 +48,7 @@ pub fn classify(f: &Failure<'_>) -> ApiError {
         401 | 403 => ApiError::Unauthorized {
             url,
             status: f.status,
-            message,
+            message: message.into(),
             key_var: "OPENAI_API_KEY",
             key_sent: f.key_sent,
         },
@@ -57,18 +57,18 @@ pub fn classify(f: &Failure<'_>) -> ApiError {
         }
         404 => ApiError::NotFound {
             url: f.endpoint.to_string(),
-            message,
+            message: message.into(),
             hint: "is --base-url right? It usually ends in /v1",
         },
         429 => ApiError::RateLimited {
             status: 429,
-            message,
-            retry_after: f.retry_after.map(|s| s.trim().to_string()),
+            message: message.into(),
+            retry_after: f.retry_after.map(|s| s.trim().to_string()).map(Into::into),
         },
         status => ApiError::Status {
             server: SERVER,
             status,
-            message,
+            message: message.into(),
         },
     }
 }

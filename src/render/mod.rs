@@ -1,12 +1,11 @@
 //! Shows a streaming reply: sanitised and styled on a terminal, byte for byte in a pipe.
 //!
-//! Layout: `sanitize` (untrusted text → terminal-safe text); `style` (the client's own dim and
+//! Layout: `style` (the client's own dim and
 //! red lines); `wrap` (word wrap at the terminal
 //! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
 //! writes into, and the one renderer that implements it for both kinds of output, with the
 //! `Output` a `Term` calls for).
 
-pub mod sanitize;
 pub mod style;
 pub mod verbose;
 pub mod wrap;
@@ -14,7 +13,7 @@ pub mod wrap;
 use std::io::{self, Write};
 
 use crate::term::Term;
-pub use sanitize::sanitize;
+pub use crate::untrusted::sanitize;
 use wrap::Wrapper;
 
 const DIM: &str = "\x1b[2m";

@@ -13,6 +13,7 @@ use rustyline::{Context, Helper};
 use super::command::{find, Completes, COMMANDS};
 use crate::context::Strategy;
 use crate::options::KNOWN;
+use crate::untrusted::Untrusted;
 
 /// Completion and prompt styling for the line editor.
 pub struct ReplHelper<'a> {
@@ -34,6 +35,17 @@ impl<'a> ReplHelper<'a> {
     fn models(&self) -> &[String] {
         self.models.get_or_init(|| (self.fetch_models)())
     }
+}
+
+/// The model names Tab may offer: only those that need no sanitising. A completion is typed into
+/// the line as it is, so a name holding control characters could neither be shown safely nor
+/// sent as shown.
+pub fn completable(names: Vec<Untrusted>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.shown() == n.raw() && !n.raw().contains(['\n', '\t']))
+        .map(Untrusted::into_raw)
+        .collect()
 }
 
 /// What completes the text before the cursor: where the replaced word starts, and the choices
@@ -161,6 +173,19 @@ pub fn model_hint(model: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_control_characters_are_never_offered() {
+        let names = [
+            "tiny:latest",
+            "evil\x1b]0;t\x07",
+            "bidi\u{202e}x",
+            "two\nlines",
+            "模型:7b",
+        ];
+        let offered = completable(names.into_iter().map(Untrusted::from).collect());
+        assert_eq!(offered, ["tiny:latest", "模型:7b"]);
+    }
 
     fn complete(before: &str) -> (usize, Vec<String>) {
         candidates(before, &|| vec!["tiny:latest".into(), "qwen3:8b".into()])

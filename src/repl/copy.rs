@@ -3,6 +3,8 @@
 
 use base64::Engine as _;
 
+use crate::untrusted::sanitize;
+
 /// A fenced code block of a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeBlock {
@@ -58,8 +60,11 @@ fn fence_of(t: &str) -> Option<(char, usize)> {
 }
 
 /// The escape sequence that asks the terminal to put `text` on the clipboard. Written by us on
-/// purpose; model text can never produce it because the renderer shows escapes as symbols.
+/// purpose; model text can never produce it because the renderer shows escapes as symbols. The
+/// text is the model's, so it is sanitised first: pasted later into a shell, an escape in it
+/// (an end-of-bracketed-paste sequence, a carriage return hiding a command) would act there.
 pub fn osc52(text: &str) -> String {
+    let text = sanitize(text);
     let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     format!("\x1b]52;c;{b64}\x07")
 }
@@ -152,6 +157,12 @@ mod tests {
     fn osc52_is_base64() {
         assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
         assert_eq!(osc52("你好"), "\x1b]52;c;5L2g5aW9\x07");
+        // An end-of-paste sequence and a carriage return never reach the clipboard.
+        let b64 = base64::engine::general_purpose::STANDARD.encode("ls␛[201~rm -rf ~\n");
+        assert_eq!(
+            osc52("ls\x1b[201~\rrm -rf ~\n"),
+            format!("\x1b]52;c;{b64}\x07")
+        );
     }
 
     #[test]

@@ -16,9 +16,9 @@ pub mod copy;
 mod exchange;
 pub mod help;
 pub mod input;
-mod models;
+pub(crate) mod models;
 mod set;
-mod show;
+pub(crate) mod show;
 mod slash;
 pub mod stats;
 mod tty;
@@ -114,7 +114,9 @@ pub fn run(
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
     };
-    let fetch_models = Box::new(move || rt.block_on(backend.list_models()).unwrap_or_default());
+    let fetch_models = Box::new(move || {
+        complete::completable(rt.block_on(backend.list_models()).unwrap_or_default())
+    });
     let helper = ReplHelper::new(term.stdout.color, fetch_models);
     let mut editor = open_editor(repl.history_path, helper)?;
     let compose_request = input::bind_keys(&mut editor);
@@ -129,7 +131,7 @@ pub fn run(
         ))
     );
     if let Some(w) = repl.chat.log_warning() {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
     for n in notices {
         repl.note(&n);
@@ -137,7 +139,7 @@ pub fn run(
     let _typeahead = tty::TypeaheadGuard::new();
     repl.run_loop(&mut editor, &compose_request)?;
     if let Some(lost) = repl.chat.not_saved() {
-        eprintln!("ollama-chat: {lost}");
+        crate::render::style::notice(format_args!("{lost}"));
         return Ok(ExitCode::Error);
     }
     Ok(ExitCode::Success)

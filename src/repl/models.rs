@@ -9,6 +9,8 @@ use crate::conversation::Think;
 use crate::error::ApiError;
 use crate::models::ModelSummary;
 use crate::session::Change;
+use crate::table;
+use crate::untrusted::Untrusted;
 
 impl Repl<'_> {
     /// Switches to `model` after checking that the server has it; `clear` empties the history.
@@ -88,7 +90,7 @@ pub fn model_table(models: &[ModelSummary], current: &str) -> String {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let width = sorted
         .iter()
-        .map(|m| m.name.chars().count())
+        .map(|m| table::width(&m.name.one_line()))
         .max()
         .unwrap_or(4)
         .max(4);
@@ -97,21 +99,29 @@ pub fn model_table(models: &[ModelSummary], current: &str) -> String {
         "NAME", "PARAMS", "QUANT", "SIZE"
     );
     for m in sorted {
-        let mark = if same_model(&m.name, current) {
+        let mark = if same_model(m.name.raw(), current) {
             '*'
         } else {
             ' '
         };
         let _ = writeln!(
             out,
-            "{mark} {:<width$}  {:<10} {:<8} {:>8}",
-            m.name,
-            m.details.parameter_size.as_deref().unwrap_or("-"),
-            m.details.quantization_level.as_deref().unwrap_or("-"),
+            "{mark} {}  {:<10} {:<8} {:>8}",
+            table::left(&m.name.one_line(), width),
+            or_dash(&m.details.parameter_size),
+            or_dash(&m.details.quantization_level),
             human_bytes(m.size)
         );
     }
     out
+}
+
+/// A detail sanitised, or `-` when the server gave none.
+fn or_dash(detail: &Option<Untrusted>) -> String {
+    match detail {
+        Some(d) => d.one_line().into_owned(),
+        None => "-".to_string(),
+    }
 }
 
 /// "tiny" and "tiny:latest" are the same model.
@@ -131,7 +141,7 @@ pub fn same_model(a: &str, b: &str) -> bool {
 pub fn describe_api_error(e: &ApiError) -> String {
     match e {
         // Ollama's own hint names `ollama pull`; in the REPL `/models` is nearer to hand.
-        ApiError::ModelNotFound { model, detail } if detail.contains("ollama pull") => format!(
+        ApiError::ModelNotFound { model, detail } if detail.raw().contains("ollama pull") => format!(
             "model '{model}' not found — pull it with `ollama pull {model}`; /models lists the installed ones"
         ),
         other => other.to_string().replace("with --model", "with /model NAME"),

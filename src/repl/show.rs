@@ -7,7 +7,7 @@ use super::command::ShowWhat;
 use super::Repl;
 use crate::models::ModelInfo;
 use crate::options::Options;
-use crate::render::sanitize;
+use crate::untrusted::{sanitize, sanitize_line, Untrusted};
 
 impl Repl<'_> {
     pub(super) fn show(&mut self, what: ShowWhat) {
@@ -22,13 +22,17 @@ impl Repl<'_> {
             ShowWhat::Parameters => parameters(&shown, &self.chat.settings.options),
             ShowWhat::System => system(&shown, session_system.as_deref()),
             ShowWhat::Template => or_none(
-                &shown.template,
+                &shown.template.to_string(),
                 "No prompt template was specified for this model.",
             ),
-            ShowWhat::Modelfile => or_none(&shown.modelfile, "The server sent no Modelfile."),
-            ShowWhat::License => {
-                or_none(&shown.license, "No license was specified for this model.")
-            }
+            ShowWhat::Modelfile => or_none(
+                &shown.modelfile.to_string(),
+                "The server sent no Modelfile.",
+            ),
+            ShowWhat::License => or_none(
+                &shown.license.to_string(),
+                "No license was specified for this model.",
+            ),
         };
         print!("{}", sanitize(&text));
     }
@@ -48,9 +52,15 @@ pub fn info(s: &ModelInfo) -> String {
     let mut out = String::from("  Model\n");
     let d = &s.details;
     let rows: [(&str, Option<String>); 6] = [
-        ("architecture", s.architecture().map(str::to_string)),
-        ("family", d.family.clone()),
-        ("parameters", d.parameter_size.clone()),
+        (
+            "architecture",
+            s.architecture().map(|a| sanitize_line(a).into_owned()),
+        ),
+        ("family", d.family.as_ref().map(Untrusted::to_string)),
+        (
+            "parameters",
+            d.parameter_size.as_ref().map(Untrusted::to_string),
+        ),
         (
             "context length",
             s.arch_number("context_length").map(|n| n.to_string()),
@@ -59,7 +69,10 @@ pub fn info(s: &ModelInfo) -> String {
             "embedding length",
             s.arch_number("embedding_length").map(|n| n.to_string()),
         ),
-        ("quantization", d.quantization_level.clone()),
+        (
+            "quantization",
+            d.quantization_level.as_ref().map(Untrusted::to_string),
+        ),
     ];
     for (key, value) in rows {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
@@ -69,17 +82,19 @@ pub fn info(s: &ModelInfo) -> String {
     if !s.capabilities.is_empty() {
         out.push_str("\n  Capabilities\n");
         for c in &s.capabilities {
-            let _ = writeln!(out, "    {c}");
+            let _ = writeln!(out, "    {}", c.one_line());
         }
     }
     let params = s.parameter_pairs();
     if !params.is_empty() {
         out.push_str("\n  Parameters\n");
         for (name, value) in params {
+            let (name, value) = (sanitize_line(name), sanitize_line(value));
             let _ = writeln!(out, "    {name:<15}{value}");
         }
     }
     for (title, text, max_lines) in [("System", &s.system, 4), ("License", &s.license, 2)] {
+        let text = text.to_string();
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         if lines.is_empty() {
             continue;
@@ -104,6 +119,7 @@ pub fn parameters(s: &ModelInfo, session: &Options) -> String {
     } else {
         out.push_str("Model defined parameters:\n");
         for (name, value) in params {
+            let (name, value) = (sanitize_line(name), sanitize_line(value));
             let _ = writeln!(out, "{name:<30} {value}");
         }
     }
@@ -127,8 +143,14 @@ pub fn parameters(s: &ModelInfo, session: &Options) -> String {
 /// The system prompt in use: this chat's own, else the model's.
 pub fn system(s: &ModelInfo, session: Option<&str>) -> String {
     match session {
-        Some(text) => format!("{text}\n(set in this chat; it replaces the model's own)\n"),
-        None => or_none(&s.system, "No system message was specified for this model."),
+        Some(text) => format!(
+            "{}\n(set in this chat; it replaces the model's own)\n",
+            sanitize(text)
+        ),
+        None => or_none(
+            &s.system.to_string(),
+            "No system message was specified for this model.",
+        ),
     }
 }
 

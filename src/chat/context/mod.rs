@@ -183,7 +183,7 @@ impl Chat<'_> {
         };
         let n = loaded
             .iter()
-            .find(|m| window::same_model(&m.name, &self.model))
+            .find(|m| window::same_model(m.name.raw(), &self.model))
             .and_then(|m| m.context_length)
             .filter(|&n| n > 0)?;
         self.context.loaded = Some((

@@ -24,7 +24,7 @@ pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
     };
     let loaded = open(args.file.as_deref(), config, term)?;
     for w in &loaded.warnings {
-        eprintln!("ollama-chat: warning: {w}");
+        crate::render::style::warn(format_args!("{w}"));
     }
     if args.rerun {
         let changes = Changes {

@@ -140,7 +140,7 @@ fn exit_codes_follow_the_end_and_the_turns() {
     );
     let missing = ApiError::ModelNotFound {
         model: "x".into(),
-        detail: String::new(),
+        detail: String::new().into(),
     };
     let err = tally(vec![], 0, End::Stopped(missing)).exit().unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::ModelNotFound);

@@ -1,0 +1,366 @@
+//! The scan of every printer of outside text: each is fed text full of C0 and C1 controls,
+//! OSC, CSI and DCS sequences and bidi overrides, where a server, a session file or a model
+//! could put it, and what it prints must hold no raw control byte but the client's own colours.
+//! A printer added later belongs here too (SECURITY.md says so).
+
+use chrono::Utc;
+
+use crate::conversation::TurnStatus;
+use crate::error::{ApiError, DecodeError};
+use crate::models::{LoadedModel, ModelDetails, ModelInfo, ModelSummary, Progress};
+use crate::options::Options;
+use crate::render::style::Style;
+use crate::render::Output;
+use crate::session::format::{event_line, header_line, Change, Event, Header, Reply};
+use crate::untrusted::Untrusted;
+
+/// Every kind of hostile byte: set the title, write the clipboard, ask for the cursor position
+/// (the answer is typed into the input), a DCS string, an 8-bit CSI, a carriage return that
+/// hides what came before, backspaces, NUL, DEL, and right-to-left overrides.
+pub const HOSTILE: &str = "ok\x1b]0;pwned\x07 \x1b]52;c;ZXZpbA==\x1b\\ \x1b[6n \x1b[2J\x1bP1$qm\x1b\\ \
+     \u{9b}31m \u{9d}8;;http://x\u{9c} \rhidden \x08\x08 \x00 \x7f \u{202e}txt.exe\u{202c} \u{2066}i\u{2069} end";
+
+/// Fails when `text` holds a character that can steer a terminal. With `colors`, the client's own
+/// SGR sequences (dim, red, yellow, bold, reset) are allowed and removed first.
+#[track_caller]
+pub fn assert_clean(what: &str, text: &str, colors: bool) {
+    let mut t = text.to_string();
+    if colors {
+        for own in ["\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"] {
+            t = t.replace(own, "");
+        }
+    }
+    for c in t.chars() {
+        let bad = matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        assert!(
+            !bad,
+            "{what} printed the raw control U+{:04X} in {t:?}",
+            c as u32
+        );
+    }
+}
+
+fn h() -> Untrusted {
+    Untrusted::new(HOSTILE)
+}
+
+fn every_api_error() -> Vec<ApiError> {
+    vec![
+        ApiError::Unreachable {
+            server: "Ollama",
+            url: "http://127.0.0.1:9".into(),
+            reason: h(),
+            hint: "is `ollama serve` running?",
+        },
+        ApiError::ModelNotFound {
+            model: h(),
+            detail: h(),
+        },
+        ApiError::model_not_served(HOSTILE, "http://h", HOSTILE).with_served(&[h(), h()]),
+        ApiError::Unauthorized {
+            url: "http://h".into(),
+            status: 401,
+            message: h(),
+            key_var: "OPENAI_API_KEY",
+            key_sent: true,
+        },
+        ApiError::NotFound {
+            url: "http://h".into(),
+            message: h(),
+            hint: "check the URL",
+        },
+        ApiError::RateLimited {
+            status: 429,
+            message: h(),
+            retry_after: Some(h()),
+        },
+        ApiError::Overloaded {
+            status: 529,
+            message: h(),
+        },
+        ApiError::Status {
+            server: "Ollama",
+            status: 500,
+            message: h(),
+        },
+        ApiError::InStream {
+            server: "Ollama",
+            message: h(),
+        },
+        ApiError::Disconnected {
+            server: "Ollama",
+            reason: h(),
+        },
+        ApiError::Decode(DecodeError::new(
+            HOSTILE.as_bytes(),
+            serde_json::from_str::<u8>("x").unwrap_err(),
+        )),
+        ApiError::Unexpected {
+            url: "http://h".into(),
+            reason: h(),
+        },
+        ApiError::Request(h()),
+        ApiError::Transport {
+            url: "http://h".into(),
+            reason: h(),
+        },
+    ]
+}
+
+#[test]
+fn every_api_error_and_the_final_error_line() {
+    for e in every_api_error() {
+        assert_clean("ApiError", &e.to_string(), false);
+        assert_clean(
+            "describe_api_error",
+            &crate::repl::models::describe_api_error(&e),
+            false,
+        );
+        let line = crate::error_line(&anyhow::Error::from(e).context(HOSTILE));
+        assert_clean("error_line", &line, false);
+    }
+    let several = crate::chat::session::ModelChoice::Ambiguous {
+        names: vec![h(), h()],
+    };
+    assert_clean("several models", &several.to_string(), false);
+}
+
+#[test]
+fn styled_notes_and_errors() {
+    for color in [false, true] {
+        let s = Style { color };
+        assert_clean("dim", &s.dim(HOSTILE), color);
+        assert_clean("red", &s.red(&format!("error: {HOSTILE}")), color);
+    }
+}
+
+fn model() -> ModelSummary {
+    ModelSummary {
+        name: h(),
+        size: 1,
+        modified_at: Some(h()),
+        details: details(),
+        capabilities: vec![h()],
+    }
+}
+
+fn details() -> ModelDetails {
+    ModelDetails {
+        format: Some(h()),
+        family: Some(h()),
+        parameter_size: Some(h()),
+        quantization_level: Some(h()),
+        context_length: Some(u64::MAX),
+    }
+}
+
+fn info() -> ModelInfo {
+    let mut model_info = serde_json::Map::new();
+    model_info.insert("general.architecture".into(), HOSTILE.into());
+    model_info.insert(format!("{HOSTILE}.context_length"), 1.into());
+    ModelInfo {
+        modelfile: h(),
+        parameters: Untrusted::new(format!("{HOSTILE} {HOSTILE}\nstop {HOSTILE}")),
+        template: h(),
+        system: h(),
+        license: h(),
+        details: details(),
+        model_info,
+        capabilities: vec![h()],
+        modified_at: Some(h()),
+        raw: serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn model_lists_and_model_facts() {
+    let now = Utc::now();
+    let models = [model(), model()];
+    assert_clean(
+        "models",
+        &crate::commands::list::models_table(&models, now),
+        false,
+    );
+    let loaded = LoadedModel {
+        name: h(),
+        size: 1,
+        size_vram: 0,
+        details: details(),
+        expires_at: Some(h()),
+        context_length: Some(1),
+    };
+    assert_clean(
+        "ps",
+        &crate::commands::list::ps_table(&[loaded], now),
+        false,
+    );
+    assert_clean(
+        "/models",
+        &crate::repl::models::model_table(&models, HOSTILE),
+        false,
+    );
+    assert_clean(
+        "/models (names only)",
+        &crate::backend::describe_models(&[h()], HOSTILE),
+        false,
+    );
+    assert_clean("show", &crate::commands::show::summary(&info()), false);
+    let mut options = Options::default();
+    options.set("num_ctx", "8").unwrap();
+    assert_clean("/show info", &crate::repl::show::info(&info()), false);
+    assert_clean(
+        "/show parameters",
+        &crate::repl::show::parameters(&info(), &options),
+        false,
+    );
+    assert_clean(
+        "/show system",
+        &crate::repl::show::system(&info(), Some(HOSTILE)),
+        false,
+    );
+    assert_clean(
+        "/show system",
+        &crate::repl::show::system(&info(), None),
+        false,
+    );
+}
+
+#[test]
+fn pull_and_create_progress() {
+    let mut out = Vec::new();
+    let mut lines = crate::commands::progress::Lines::new(&mut out);
+    lines.update(&Progress {
+        status: h(),
+        ..Progress::default()
+    });
+    lines.update(&Progress {
+        status: h(),
+        digest: Some(h()),
+        total: Some(100),
+        completed: Some(50),
+        error: None,
+    });
+    assert_clean("pull progress", &String::from_utf8(out).unwrap(), false);
+}
+
+#[test]
+fn tables() {
+    let rows = vec![vec![HOSTILE.to_string(), HOSTILE.to_string()]];
+    assert_clean("table", &crate::table::render(&rows), false);
+    assert_clean("left", &crate::table::left(HOSTILE, 30), false);
+    assert_clean("right", &crate::table::right(HOSTILE, 30), false);
+    assert_clean("truncate", &crate::table::truncate(HOSTILE, 30), false);
+}
+
+/// A session file whose every field is hostile, as someone else could hand it over.
+fn hostile_session() -> crate::session::Loaded {
+    let mut options = Options::default();
+    options.set("stop", HOSTILE).unwrap();
+    let header = Header::new(HOSTILE, HOSTILE, Some(HOSTILE), &options);
+    let t0 = header.created;
+    let mut text = header_line(&header) + "\n";
+    let reply = Reply {
+        content: HOSTILE.into(),
+        thinking: HOSTILE.into(),
+        status: TurnStatus::Error,
+        error: Some(HOSTILE.into()),
+        latency: 1.0,
+        ttft: Some(0.5),
+        prompt_tokens: Some(1),
+        completion_tokens: Some(1),
+        tokens_per_second: Some(1.0),
+        done_reason: Some(HOSTILE.into()),
+    };
+    let changes = [
+        Change::User {
+            content: HOSTILE.into(),
+        },
+        Change::Assistant(reply),
+        Change::Name {
+            name: HOSTILE.into(),
+        },
+        Change::Model {
+            model: HOSTILE.into(),
+        },
+        Change::Set {
+            options: Some(options),
+            system: Some(Some(HOSTILE.into())),
+        },
+        Change::Context {
+            dropped: vec![0],
+            summary: Some(HOSTILE.into()),
+        },
+    ];
+    for (i, change) in changes.into_iter().enumerate() {
+        let e = Event {
+            at: t0 + chrono::Duration::seconds(i as i64),
+            change,
+        };
+        text += &(event_line(&e) + "\n");
+    }
+    crate::session::load::parse(text.as_bytes(), None).expect("a valid session")
+}
+
+#[test]
+fn replay_and_sessions_show_on_a_terminal() {
+    use crate::commands::replay::show::{replay, View};
+    struct NoPause;
+    impl crate::commands::replay::show::Pacer for NoPause {
+        fn pause(&mut self, _: std::time::Duration) {}
+    }
+    let session = hostile_session();
+    for color in [false, true] {
+        let view = View {
+            output: Output::Terminal { color },
+            width: Some(80),
+            speed: None,
+        };
+        let mut out = Vec::new();
+        replay(&session, &mut out, view, &mut NoPause).unwrap();
+        assert_clean("replay", &String::from_utf8(out).unwrap(), color);
+    }
+    // In a pipe without forced colour the transcript stays the recorded bytes, but what the
+    // client says about it (header, changes, statistics) is sanitised.
+    let mut out = Vec::new();
+    let view = View {
+        output: Output::Plain,
+        width: None,
+        speed: None,
+    };
+    replay(&session, &mut out, view, &mut NoPause).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let own: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Session ") || l.starts_with("──") || l.starts_with('['))
+        .collect();
+    assert!(own.len() >= 4, "{text}");
+    for line in own {
+        assert_clean("replay notes in a pipe", line, false);
+    }
+}
+
+#[test]
+fn the_clipboard() {
+    use base64::Engine as _;
+    let reply = format!("```{HOSTILE}\n{HOSTILE}\n```\n");
+    let selection = crate::repl::copy::select(Some(&reply), Some(1)).unwrap();
+    assert_clean(
+        "/copy description",
+        &Style { color: false }.dim(&selection.description),
+        false,
+    );
+    let seq = crate::repl::copy::osc52(&selection.text);
+    let b64 = seq
+        .strip_prefix("\x1b]52;c;")
+        .and_then(|s| s.strip_suffix('\x07'))
+        .unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_clean(
+        "clipboard payload",
+        &String::from_utf8(payload).unwrap(),
+        false,
+    );
+}
