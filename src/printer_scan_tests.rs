@@ -364,3 +364,19 @@ fn the_clipboard() {
         false,
     );
 }
+
+#[test]
+fn prompt_hint_and_parameter_list_of_a_resumed_session() {
+    assert_clean(
+        "prompt hint",
+        &crate::repl::complete::model_hint(HOSTILE),
+        false,
+    );
+    let mut options = Options::default();
+    options.set("stop", HOSTILE).unwrap();
+    assert_clean(
+        "/set parameter",
+        &crate::repl::help::parameter_list(&options),
+        false,
+    );
+}

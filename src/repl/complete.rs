@@ -159,6 +159,8 @@ impl Helper for ReplHelper<'_> {}
 
 /// The prompt's model hint: the last path segment, without `:latest`, at most 24 characters.
 pub fn model_hint(model: &str) -> String {
+    // The name may be a resumed session's, or the one the server offered.
+    let model = &*crate::untrusted::sanitize_line(model);
     let last = model.rsplit('/').next().unwrap_or(model);
     let short = last.strip_suffix(":latest").unwrap_or(last);
     if short.chars().count() > 24 {

@@ -83,7 +83,8 @@ pub fn parameter_list(current: &crate::options::Options) -> String {
         };
         let now = current
             .get(name)
-            .map(|v| format!("  = {v}"))
+            // A resumed session's values came from its file.
+            .map(|v| format!("  = {}", crate::untrusted::sanitize_line(&v.to_string())))
             .unwrap_or_default();
         let _ = writeln!(out, "  {name:<18} {kind}{now}");
     }

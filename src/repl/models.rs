@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::models::ModelSummary;
 use crate::session::Change;
 use crate::table;
-use crate::untrusted::Untrusted;
+use crate::untrusted::{sanitize_line, Untrusted};
 
 impl Repl<'_> {
     /// Switches to `model` after checking that the server has it; `clear` empties the history.
@@ -58,7 +58,11 @@ impl Repl<'_> {
     pub(super) fn model(&mut self, name: Option<&str>) {
         match name {
             Some(m) => self.load(m, false),
-            None => println!("{} at {}", self.chat.model, self.chat.backend.base_url()),
+            None => println!(
+                "{} at {}",
+                sanitize_line(&self.chat.model),
+                self.chat.backend.base_url()
+            ),
         }
     }
 
