@@ -21,6 +21,7 @@ pub mod timestamp;
 pub mod writer;
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -73,7 +74,7 @@ pub struct TurnRecord<'a> {
     /// Text in `error` quoted from the server's reply (an unreadable line), which may carry
     /// conversation text: left out under `log_content: none`.
     #[serde(skip)]
-    pub error_quote: Option<&'a str>,
+    pub error_quote: Option<Cow<'a, str>>,
     /// `chat` for a turn; `summarize` for the call that condensed older messages before it.
     pub call: &'a str,
     /// The prompt's size as the client counted it before sending (exact where Ollama counted
@@ -88,7 +89,15 @@ pub struct TurnRecord<'a> {
     /// Present (true) when Ollama evaluated fewer prompt tokens than were sent: it cut the prompt.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub context_server_truncated: bool,
+    /// The texts cut to [`MAX_TEXT`] bytes to keep the record bounded, each with its whole
+    /// length in bytes (absent when nothing was cut).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cut: BTreeMap<&'static str, usize>,
 }
+
+/// The most bytes of one text (question, answer, thinking, error) a record keeps: a reply of
+/// hundreds of megabytes must not become a record of that size, past the log's own maximum.
+pub const MAX_TEXT: usize = 1024 * 1024;
 
 /// The context facts of one request, for its log line.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,7 +172,8 @@ impl<'a> TurnRecord<'a> {
                 Ending::Done => None,
             },
             error_quote: match &outcome.ending {
-                Ending::Failed(ApiError::Decode(d)) => Some(d.excerpt.raw()),
+                // As `error` quotes it: sanitised.
+                Ending::Failed(ApiError::Decode(d)) => Some(d.excerpt.shown()),
                 _ => None,
             },
             call: ctx.context.call,
@@ -172,6 +182,7 @@ impl<'a> TurnRecord<'a> {
             context_window_source: ctx.context.window_source,
             context_action: ctx.context.action.as_ref().map(Cow::Borrowed),
             context_server_truncated: ctx.context.server_truncated,
+            cut: BTreeMap::new(),
         }
     }
 }
@@ -184,6 +195,28 @@ impl TurnRecord<'_> {
         if let Some(e) = &mut self.error {
             *e = secrets.scrub(e).into_owned();
         }
+        self
+    }
+
+    /// Each text cut to `max` bytes (at a character boundary), and `cut` saying which and how
+    /// long it was.
+    pub fn capped(mut self, max: usize) -> Self {
+        let mut cut = std::mem::take(&mut self.cut);
+        for (name, text) in [
+            ("user_input", &mut self.user_input),
+            ("model_response", &mut self.model_response),
+            ("thinking", &mut self.thinking),
+        ] {
+            if let Some(t) = text.as_mut().filter(|t| t.len() > max) {
+                cut.insert(name, t.len());
+                *t = Cow::Owned(t[..floor_char_boundary(t, max)].to_string());
+            }
+        }
+        if let Some(e) = self.error.as_mut().filter(|e| e.len() > max) {
+            cut.insert("error", e.len());
+            e.truncate(floor_char_boundary(e, max));
+        }
+        self.cut = cut;
         self
     }
 
@@ -211,7 +244,7 @@ impl TurnRecord<'_> {
             self.thinking = None;
             if let (Some(e), Some(q)) = (&mut self.error, self.error_quote.take()) {
                 if !q.is_empty() {
-                    *e = e.replace(q, "[excerpt not logged]");
+                    *e = e.replace(&*q, "[excerpt not logged]");
                 }
             }
         }
@@ -239,6 +272,15 @@ impl TurnRecord<'_> {
         line.push(b'\n');
         Ok(line)
     }
+}
+
+/// The largest index `<= max` that starts a character of `s`.
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn is_none_or_empty(s: &Option<Cow<'_, str>>) -> bool {
@@ -282,6 +324,37 @@ mod tests {
             context: &ContextLog::default(),
         };
         serde_json::to_value(TurnRecord::new(&ctx, o)).unwrap()
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_and_said_so() {
+        let mut o = outcome(None, Ending::Done);
+        o.content = "巴".repeat(10); // 30 bytes
+        let id = Uuid::nil();
+        let opts = Options::default();
+        let ctx = TurnContext {
+            session_id: &id,
+            turn: 1,
+            model: "tiny",
+            host: "h",
+            options: &opts,
+            user_input: "short",
+            context: &ContextLog::default(),
+        };
+        let line = TurnRecord::new(&ctx, &o).capped(8).to_line().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(
+            v["model_response"], "巴巴",
+            "8 bytes end inside the third character"
+        );
+        assert_eq!(v["user_input"], "short");
+        assert_eq!(v["cut"], serde_json::json!({"model_response": 30}));
+        let whole = TurnRecord::new(&ctx, &o)
+            .capped(MAX_TEXT)
+            .to_line()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&whole).unwrap();
+        assert!(v.get("cut").is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::redact::Redactor;
 use super::rotate::{self, LockGuard, Rotation};
-use super::{LogContent, TurnRecord};
+use super::{LogContent, TurnRecord, MAX_TEXT};
 use crate::paths::create_private_dir;
 
 /// Why a record could not be written.
@@ -85,10 +85,11 @@ impl TurnLog {
 
     fn try_append(&mut self, record: &TurnRecord<'_>) -> std::io::Result<()> {
         let line = match self.content {
-            LogContent::Full => record.to_line()?,
+            LogContent::Full => record.clone().capped(MAX_TEXT).to_line()?,
             content => record
                 .clone()
                 .with_content(content, self.redactor.as_ref())
+                .capped(MAX_TEXT)
                 .to_line()?,
         };
         if self.lock.is_none() {
