@@ -112,6 +112,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
 
+    /// The longest line (or server-sent event) a reply may send before it is stopped (`16MiB`,
+    /// `64M`, `1G`): far beyond any real one, small enough that a server that never ends a line
+    /// cannot fill the memory [default: 16MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_line: Option<String>,
+
     /// What to do when the conversation outgrows the model's context window: drop the oldest
     /// exchanges, have the model summarise them, or refuse to send.
     #[arg(long, value_name = "STRATEGY", value_parser = ["truncate", "summarize", "fail"], default_value = "truncate")]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::Api;
+use crate::backend::{Api, DEFAULT_MAX_LINE};
 use crate::cli::Cli;
 use crate::context::{Strategy, UnknownStrategy};
 use crate::conversation::ChatRequest;
@@ -45,6 +45,8 @@ pub struct Config {
     /// Line-editor history; `None` with OLLAMA_NOHISTORY or no home directory.
     pub history_path: Option<PathBuf>,
     pub stall_timeout: Duration,
+    /// The longest stream line or event a reply may send, in bytes (`--max-line`).
+    pub max_line: usize,
     /// What happens when the history outgrows the context window.
     pub context_strategy: Strategy,
     /// Send a message that alone exceeds the window instead of refusing it.
@@ -91,6 +93,8 @@ pub enum ConfigError {
     Format(String),
     #[error("--timeout must be at least 1 second")]
     Timeout,
+    #[error("--max-line: {0}")]
+    MaxLine(String),
     #[error(transparent)]
     LogContent(#[from] BadLogContent),
     #[error("--log-max-size: {0}")]
@@ -201,6 +205,10 @@ impl Config {
         if cli.timeout == 0 {
             return Err(ConfigError::Timeout);
         }
+        let max_line = match cli.max_line.as_deref() {
+            None => DEFAULT_MAX_LINE,
+            Some(s) => parse_max_line(s).map_err(ConfigError::MaxLine)?,
+        };
         // Refused now, before anything is sent, rather than on the first turn.
         let probe = ChatRequest {
             format: format.as_ref(),
@@ -267,6 +275,7 @@ impl Config {
             log_rotation,
             history_path,
             stall_timeout: Duration::from_secs(cli.timeout),
+            max_line,
             context_strategy,
             allow_overflow: cli.allow_overflow,
             session,
@@ -308,6 +317,16 @@ fn parse_format(s: &str) -> Result<Value, ConfigError> {
 }
 
 /// A bare number is seconds (as the API takes it); anything else is a duration string like `5m`.
+/// `--max-line`: a size of at least 1 KiB (a smaller one would stop every real reply) that fits
+/// in memory's address space.
+fn parse_max_line(s: &str) -> Result<usize, String> {
+    let bytes = parse_size(s)?;
+    if bytes < 1024 {
+        return Err(format!("{s:?} is too small: a line may need at least 1KiB"));
+    }
+    usize::try_from(bytes).map_err(|_| format!("{s:?} is larger than this machine can hold"))
+}
+
 fn parse_keep_alive(s: &str) -> Value {
     match s.trim().parse::<i64>() {
         Ok(n) => Value::from(n),
@@ -498,6 +517,28 @@ mod tests {
             resolve(&["--timeout", "0"], &[]),
             Err(ConfigError::Timeout)
         ));
+    }
+
+    #[test]
+    fn max_line_is_a_size_of_at_least_one_kib() {
+        assert_eq!(resolve(&[], &[]).unwrap().max_line, 16 << 20);
+        assert_eq!(
+            resolve(&["--max-line", "64M"], &[]).unwrap().max_line,
+            64 << 20
+        );
+        assert_eq!(
+            resolve(&["--max-line", "1KiB"], &[]).unwrap().max_line,
+            1024
+        );
+        for bad in ["1000", "0", "lots", "-5M", "99999999999G"] {
+            assert!(
+                matches!(
+                    resolve(&["--max-line", bad], &[]),
+                    Err(ConfigError::MaxLine(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

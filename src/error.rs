@@ -488,7 +488,7 @@ impl DecodeError {
 /// A line or an event longer than a stream decoder holds: a broken or hostile server, refused
 /// before it fills the memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the server sent {what} longer than {}; the reply was stopped", size_text(*.limit))]
+#[error("the server sent {what} longer than {}; the reply was stopped (raise the limit with --max-line)", size_text(*.limit))]
 pub struct TooLong {
     /// "a line" or "an event".
     pub what: &'static str,

@@ -132,7 +132,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let rt = runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let backend = Backend::new(config.api, &config.base_url, key)?;
+    let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
     if config.prompt.is_none() && term.stdin_tty {
         repl::run(&rt, &backend, &config, &term)
     } else {

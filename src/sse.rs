@@ -37,13 +37,13 @@ pub fn framing_of(content_type: Option<&str>) -> Result<Framing, String> {
 }
 
 /// Adds one read of a `Framing::Whole` reply to the body so far, refusing a body longer than
-/// [`MAX_EVENT`] (the limit of one event, which is what a whole reply stands for).
-pub fn append_whole(whole: &mut Vec<u8>, bytes: &[u8]) -> Result<(), TooLong> {
-    if whole.len() + bytes.len() > MAX_EVENT {
+/// `limit` (the limit of one event, which is what a whole reply stands for).
+pub fn append_whole(whole: &mut Vec<u8>, bytes: &[u8], limit: usize) -> Result<(), TooLong> {
+    if whole.len() + bytes.len() > limit {
         *whole = Vec::new();
         return Err(TooLong {
             what: "a reply",
-            limit: MAX_EVENT,
+            limit,
         });
     }
     whole.extend_from_slice(bytes);
@@ -86,6 +86,16 @@ impl SseDecoder {
             limit,
             ..Self::default()
         }
+    }
+
+    /// The limit of a line and of an event, in bytes (`--max-line`).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Changes the limit before the first bytes are fed.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
     }
 
     /// Feeds bytes; calls `on_data` with the `data` of every complete event. A line or an event

@@ -173,6 +173,12 @@ impl ChatResponse {
         })
     }
 
+    /// The same reply with another limit on a line's or an event's length (`--max-line`).
+    pub fn with_max_line(mut self, limit: usize) -> Self {
+        self.decoder.set_limit(limit);
+        self
+    }
+
     /// Decodes the bytes of one read into events.
     pub fn feed<E>(
         &mut self,

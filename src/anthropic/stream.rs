@@ -54,6 +54,12 @@ impl EventDecoder {
         }
     }
 
+    /// Changes the limit of a line, an event and a whole reply before the first bytes are fed
+    /// (`--max-line`).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.sse.set_limit(limit);
+    }
+
     /// Feeds the bytes of one network read.
     pub fn feed<E>(
         &mut self,
@@ -61,7 +67,8 @@ impl EventDecoder {
         mut on_event: impl FnMut(ChatEvent<'_>) -> Result<(), E>,
     ) -> Result<(), FeedError<E>> {
         if self.framing == Framing::Whole {
-            return append_whole(&mut self.whole, bytes).map_err(FeedError::TooLong);
+            let limit = self.sse.limit();
+            return append_whole(&mut self.whole, bytes, limit).map_err(FeedError::TooLong);
         }
         let state = &mut self.state;
         self.sse

@@ -152,7 +152,13 @@ pub struct Backend {
     secrets: Arc<Secrets>,
     /// The base URL with any password blanked: what is shown, logged and recorded.
     shown_url: String,
+    /// The longest stream line or event a reply may send, in bytes (`--max-line`).
+    max_line: usize,
 }
+
+/// The default of `--max-line`: far beyond any real line or event, small enough that a server
+/// that never ends one cannot fill the memory.
+pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 enum Client {
@@ -176,6 +182,7 @@ impl Backend {
             client,
             secrets,
             shown_url,
+            max_line: DEFAULT_MAX_LINE,
         })
     }
 
@@ -196,6 +203,12 @@ impl Backend {
     /// The server's address as shown, logged and recorded: any password in it blanked.
     pub fn base_url(&self) -> &str {
         &self.shown_url
+    }
+
+    /// The same backend with another limit on a reply's stream lines and events.
+    pub fn with_max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
     }
 
     /// How errors and notes name the server.
@@ -219,9 +232,15 @@ impl Backend {
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ReplyStream, ApiError> {
         let inner = async {
             Ok(match &self.client {
-                Client::Ollama(c) => Inner::Ollama(ollama::Reply::new(c.chat(req).await?)),
-                Client::OpenAi(c) => Inner::OpenAi(Box::new(c.chat(req).await?)),
-                Client::Anthropic(c) => Inner::Anthropic(Box::new(c.chat(req).await?)),
+                Client::Ollama(c) => Inner::Ollama(
+                    ollama::Reply::new(c.chat(req).await?).with_max_line(self.max_line),
+                ),
+                Client::OpenAi(c) => {
+                    Inner::OpenAi(Box::new(c.chat(req).await?.with_max_line(self.max_line)))
+                }
+                Client::Anthropic(c) => {
+                    Inner::Anthropic(Box::new(c.chat(req).await?.with_max_line(self.max_line)))
+                }
             })
         };
         let inner = self.scrubbed(inner.await)?;

@@ -42,6 +42,11 @@ impl LineSplitter {
         }
     }
 
+    /// Changes the limit before the first bytes are fed (`--max-line`).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
     /// Feeds bytes; calls `on_line` for every complete non-blank line (without its `\n`/`\r\n`).
     /// A line longer than the limit stops the feed with [`TooLong`], before it is buffered.
     pub fn feed<E: From<TooLong>>(

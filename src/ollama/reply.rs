@@ -25,6 +25,12 @@ impl Reply {
         }
     }
 
+    /// The same reply with another limit on a line's length (`--max-line`).
+    pub fn with_max_line(mut self, limit: usize) -> Self {
+        self.lines.set_limit(limit);
+        self
+    }
+
     /// The next bytes off the network; `None` at the end of the body.
     pub async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
         self.resp.chunk().await

@@ -23,6 +23,7 @@ every_api!(
     unwritable_log_warns_once_and_the_answer_still_comes,
     usage_errors_exit_2,
     a_huge_error_body_is_cut_short,
+    max_line_stops_a_longer_line_and_can_be_raised,
 );
 
 fn no_server_exits_3_with_a_hint(api: Api) {
@@ -154,6 +155,39 @@ fn dropped_connection_keeps_the_partial_reply(api: Api) {
     assert_eq!(rec["status"], "error");
     assert_eq!(rec["model_response"], "so far so");
     assert_eq!(rec["tokens_used"], serde_json::Value::Null);
+}
+
+/// A 3,000-byte token (one stream line or event well over 1 KiB): `--max-line 1K` stops the reply
+/// with one line naming the flag, keeping what came before; a raised limit lets it through.
+fn max_line_stops_a_longer_line_and_can_be_raised(api: Api) {
+    let env = TestEnv::with(api);
+    let long = "长".repeat(1000);
+    let script = || {
+        ChatReply::Script(Script {
+            tokens: vec!["before ".into(), long.clone()],
+            ..Default::default()
+        })
+    };
+    env.fake.push_chat(script());
+    let out = env
+        .cmd()
+        .args(["--max-line", "1K", "-p", "hi"])
+        .assert()
+        .code(1)
+        .stdout("before ")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("longer than 1 KiB"), "{stderr}");
+    assert!(stderr.contains("--max-line"), "{stderr}");
+    assert_eq!(env.log_records()[0]["status"], "error");
+    env.fake.push_chat(script());
+    env.cmd()
+        .args(["--max-line", "8K", "-p", "hi"])
+        .assert()
+        .success()
+        .stdout(format!("before {long}"));
 }
 
 fn a_stalled_server_is_abandoned_after_the_timeout(api: Api) {

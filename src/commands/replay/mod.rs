@@ -34,7 +34,8 @@ pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
         changes.check()?;
         let rt = crate::runtime()?;
         let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-        let client = Backend::new(config.api, &config.base_url, key)?;
+        let client =
+            Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
         return rerun(&rt, &client, config, term, &loaded, &changes);
     }
     let view = View::new(term, speed);
