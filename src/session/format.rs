@@ -197,7 +197,73 @@ pub fn header_line(h: &Header) -> String {
 }
 
 pub fn event_line(e: &Event) -> String {
-    serde_json::to_string(e).expect("an event always serialises")
+    match bounded(&e.change, MAX_TEXT) {
+        None => serde_json::to_string(e),
+        Some(change) => serde_json::to_string(&Event { at: e.at, change }),
+    }
+    .expect("an event always serialises")
+}
+
+/// The most bytes of one text (a message, a reply, its thinking, a summary) a record keeps, so
+/// that one enormous reply cannot make the file too large to open again (files are read up to
+/// 256 MiB). A cut text ends with a line saying so; what the chat holds in memory is not cut.
+pub const MAX_TEXT: usize = 16 * 1024 * 1024;
+
+/// `change` with each text over `max` bytes cut at a character and marked, or `None` when every
+/// text fits (the usual case: nothing is copied).
+fn bounded(change: &Change, max: usize) -> Option<Change> {
+    let long = |t: &str| t.len() > max;
+    let fits = match change {
+        Change::User { content } => !long(content),
+        Change::Assistant(r) => {
+            !long(&r.content) && !long(&r.thinking) && !r.error.as_deref().is_some_and(long)
+        }
+        Change::Set {
+            system: Some(Some(s)),
+            ..
+        } => !long(s),
+        Change::Context {
+            summary: Some(s), ..
+        } => !long(s),
+        _ => true,
+    };
+    if fits {
+        return None;
+    }
+    let cut = |t: &mut String| {
+        if t.len() > max {
+            let whole = t.len();
+            let mut end = max;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t.truncate(end);
+            t.push_str(&format!(
+                "\n[cut here: the session file keeps {} of this text's {whole} bytes]",
+                crate::error::size_text(max)
+            ));
+        }
+    };
+    let mut c = change.clone();
+    match &mut c {
+        Change::User { content } => cut(content),
+        Change::Assistant(r) => {
+            cut(&mut r.content);
+            cut(&mut r.thinking);
+            if let Some(e) = &mut r.error {
+                cut(e);
+            }
+        }
+        Change::Set {
+            system: Some(Some(s)),
+            ..
+        }
+        | Change::Context {
+            summary: Some(s), ..
+        } => cut(s),
+        _ => {}
+    }
+    Some(c)
 }
 
 /// Why one line could not be read. The loader adds the file and line number.
@@ -279,6 +345,32 @@ pub mod timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_texts_are_cut_in_the_record_and_say_so() {
+        let user = Change::User {
+            content: "好".repeat(5),
+        };
+        let Some(Change::User { content }) = bounded(&user, 7) else {
+            panic!("a 15-byte text over a 7-byte limit is cut");
+        };
+        assert_eq!(
+            content,
+            "好好\n[cut here: the session file keeps 7 bytes of this text's 15 bytes]"
+        );
+        assert_eq!(bounded(&user, 15), None, "a text that fits is not copied");
+        let summary = Change::Context {
+            dropped: vec![1],
+            summary: Some("x".repeat(20)),
+        };
+        let Some(Change::Context {
+            summary: Some(s), ..
+        }) = bounded(&summary, 10)
+        else {
+            panic!("the summary is cut");
+        };
+        assert!(s.starts_with("xxxxxxxxxx\n[cut here"));
+    }
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-29T01:02:03.456Z")
