@@ -95,10 +95,11 @@ fn vm_hwm_kib(status: &str) -> Option<u64> {
 /// time and memory.
 fn ended_cleanly(run: &Run, code: i32, what: &str) {
     eprintln!(
-        "{what}: exit {}, {:?}, peak RSS {} KiB",
+        "{what}: exit {}, {:?}, peak RSS {} KiB: {}",
         run.code(),
         run.elapsed,
-        run.peak_rss_kib
+        run.peak_rss_kib,
+        run.stderr.trim_end()
     );
     assert_eq!(run.code(), code, "{what}: {}", run.stderr);
     assert_eq!(
