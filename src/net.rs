@@ -8,7 +8,7 @@ use bytes::Bytes;
 use reqwest::header::RETRY_AFTER;
 use reqwest::redirect::{Action, Attempt, Policy};
 
-use crate::error::ApiError;
+use crate::error::{size_text, ApiError};
 
 /// The HTTP client every API's adapter builds, once per run: a connect timeout, no Nagle delay,
 /// our user agent; no proxy for this machine, and no TLS certificates for a plain `http://`
@@ -74,6 +74,63 @@ pub async fn read_capped(resp: &mut reqwest::Response, cap: usize) -> Bytes {
         }
     }
     Bytes::from(body)
+}
+
+/// The most of a successful JSON answer (a model list, a model's facts, a model load) that is
+/// read: far beyond any real one, small enough that a server whose answer never ends cannot keep
+/// the client reading or fill its memory.
+pub const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
+
+/// Why the body of a successful answer could not be read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than the limit (a broken or hostile server): the rest was not read.
+    TooLarge { limit: usize },
+    /// The connection failed part-way.
+    Transport(reqwest::Error),
+}
+
+impl BodyError {
+    /// The error it means for a request to `endpoint`; `transport` turns a connection failure
+    /// into the adapter's own error.
+    pub fn into_api(
+        self,
+        endpoint: &str,
+        transport: impl FnOnce(reqwest::Error) -> ApiError,
+    ) -> ApiError {
+        match self {
+            BodyError::TooLarge { limit } => ApiError::Unexpected {
+                url: endpoint.to_string(),
+                reason: format!(
+                    "the answer is longer than {}, so it was not read",
+                    size_text(limit)
+                ).into(),
+            },
+            BodyError::Transport(e) => transport(e),
+        }
+    }
+}
+
+/// Adds one read to a body, refusing to grow it past `limit` bytes.
+pub fn append_capped(body: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Result<(), BodyError> {
+    if chunk.len() > limit.saturating_sub(body.len()) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    body.extend_from_slice(chunk);
+    Ok(())
+}
+
+/// Reads the whole body of a successful answer, at most `limit` bytes: a longer one (by its
+/// `Content-Length`, or as it arrives) stops the reading with [`BodyError::TooLarge`].
+pub async fn read_body(resp: &mut reqwest::Response, limit: usize) -> Result<Bytes, BodyError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        append_capped(&mut body, &chunk, limit)?;
+    }
+    Ok(Bytes::from(body))
 }
 
 /// A server's error message as shown: on one line (runs of whitespace become one space), at most
@@ -226,6 +283,32 @@ mod tests {
             let b = without_tls_for_plain_http(reqwest::Client::builder(), url, "X");
             assert!(b.build().is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn a_body_grows_up_to_its_limit_and_no_further() {
+        let mut body = Vec::new();
+        append_capped(&mut body, b"12345", 8).unwrap();
+        append_capped(&mut body, b"678", 8).unwrap();
+        assert_eq!(body, b"12345678", "exactly the limit fits");
+        let refused = append_capped(&mut body, b"9", 8);
+        assert!(matches!(refused, Err(BodyError::TooLarge { limit: 8 })));
+        assert_eq!(body.len(), 8, "nothing past the limit is kept");
+        let mut empty = Vec::new();
+        assert!(append_capped(&mut empty, &[0; 9], 8).is_err());
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn a_body_too_large_is_one_line_naming_the_endpoint_and_the_limit() {
+        let e = BodyError::TooLarge {
+            limit: MAX_JSON_BODY,
+        }
+        .into_api("http://h:1/api/tags", |_| unreachable!());
+        assert_eq!(
+            e.to_string(),
+            "unexpected answer from http://h:1/api/tags: the answer is longer than 16 MiB, so it was not read"
+        );
     }
 
     #[test]

@@ -399,9 +399,11 @@ pub struct Usage {
 impl Usage {
     /// All the prompt's tokens, cached or not; `None` when the input count is missing.
     pub fn prompt_tokens(&self) -> Option<u64> {
-        let cached = self.cache_creation_input_tokens.unwrap_or(0)
-            + self.cache_read_input_tokens.unwrap_or(0);
-        self.input_tokens.map(|n| n + cached)
+        let cached = self
+            .cache_creation_input_tokens
+            .unwrap_or(0)
+            .saturating_add(self.cache_read_input_tokens.unwrap_or(0));
+        self.input_tokens.map(|n| n.saturating_add(cached))
     }
 }
 
@@ -710,5 +712,16 @@ mod tests {
         };
         assert_eq!(cached.prompt_tokens(), Some(112));
         assert_eq!(Usage::default().prompt_tokens(), None);
+    }
+
+    #[test]
+    fn absurd_cache_counts_saturate_instead_of_wrapping() {
+        let absurd = Usage {
+            input_tokens: Some(u64::MAX - 1),
+            cache_read_input_tokens: Some(u64::MAX),
+            cache_creation_input_tokens: Some(u64::MAX),
+            output_tokens: Some(u64::MAX),
+        };
+        assert_eq!(absurd.prompt_tokens(), Some(u64::MAX));
     }
 }

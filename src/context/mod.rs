@@ -81,6 +81,20 @@ pub fn reply_reserve(num_predict: Option<i64>, window: u64) -> u64 {
     wanted.min(window / 2)
 }
 
+/// Tokens a server may count beyond the bytes it was sent or sent back: template tokens, a
+/// Modelfile's own system prompt, images. Generous, so that only a broken or hostile server's
+/// count is refused.
+pub const SERVER_SIDE_TOKENS: u64 = 64 * 1024;
+
+/// Whether a server's token count for `bytes` bytes of text (a prompt sent, or a reply with its
+/// thinking) can be true: a token stands for at least one byte, plus [`SERVER_SIDE_TOKENS`]; and
+/// Ollama cuts a prompt to its window, so with the window known a prompt count cannot exceed it
+/// (`window` is `None` for a reply or an unknown window). A count that cannot be true is not
+/// budgeted on: it would show a fill of millions of percent and drop the whole history.
+pub fn plausible_count(counted: u64, bytes: u64, window: Option<u64>) -> bool {
+    counted <= bytes.saturating_add(SERVER_SIDE_TOKENS) && window.is_none_or(|w| counted <= w)
+}
+
 /// What a message is, as far as the budget cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -418,5 +432,16 @@ mod tests {
             ('u', 1),
         ]);
         assert_eq!(summary_range(&h, 100, 100, 20), Some(1..4));
+    }
+
+    #[test]
+    fn a_count_past_the_bytes_or_the_known_window_is_not_a_count() {
+        assert!(plausible_count(10, 40, Some(2048)));
+        assert!(plausible_count(SERVER_SIDE_TOKENS + 40, 40, None));
+        assert!(!plausible_count(SERVER_SIDE_TOKENS + 41, 40, None));
+        assert!(plausible_count(2048, 1_000_000, Some(2048)));
+        assert!(!plausible_count(2049, 1_000_000, Some(2048)));
+        assert!(!plausible_count(u64::from(u32::MAX), 12, None));
+        assert!(!plausible_count(u64::MAX, u64::MAX, Some(u64::MAX - 1)));
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::conversation::MAX_PLAUSIBLE_TOKENS;
 use crate::models::ModelInfo;
 
 /// The smallest default window Ollama versions have used (`OLLAMA_CONTEXT_LENGTH`, 2048 on older
@@ -117,12 +118,21 @@ impl ModelFacts {
             .into_iter()
             .find(|(name, _)| *name == "num_ctx")
             .and_then(|(_, value)| value.parse().ok())
-            .filter(|&n| n > 0);
+            .and_then(plausible_window);
         ModelFacts {
             num_ctx_parameter,
-            context_length: show.arch_number("context_length").filter(|&n| n > 0),
+            context_length: show
+                .arch_number("context_length")
+                .and_then(plausible_window),
         }
     }
+}
+
+/// A window size a server reported, if it could be one: at least one token and no more than
+/// [`MAX_PLAUSIBLE_TOKENS`]. A broken or hostile server's zero or `u64::MAX` is "not reported",
+/// so no budget, fill or "room left" is built on it.
+pub fn plausible_window(n: u64) -> Option<u64> {
+    Some(n).filter(|&n| n > 0 && n <= MAX_PLAUSIBLE_TOKENS)
 }
 
 /// Model names as /api/ps reports them: a name without a tag means `:latest`.
@@ -233,6 +243,26 @@ mod tests {
         assert_eq!(found.num_ctx_parameter, Some(4096));
         let bad = serde_json::json!({"general.architecture": "x", "x.context_length": "big"});
         assert_eq!(ModelFacts::from_show(&show("", bad)).context_length, None);
+    }
+
+    #[test]
+    fn absurd_windows_are_not_reported() {
+        assert_eq!(plausible_window(0), None);
+        assert_eq!(plausible_window(1), Some(1));
+        assert_eq!(
+            plausible_window(MAX_PLAUSIBLE_TOKENS),
+            Some(MAX_PLAUSIBLE_TOKENS)
+        );
+        assert_eq!(plausible_window(MAX_PLAUSIBLE_TOKENS + 1), None);
+        let info = serde_json::json!({
+            "general.architecture": "x",
+            "x.context_length": u64::MAX
+        });
+        let f = ModelFacts::from_show(&show("num_ctx 18446744073709551615", info));
+        assert_eq!(f, ModelFacts::default());
+        let w = resolve(None, None, f);
+        assert_eq!(w.tokens, ASSUMED_WINDOW);
+        assert_eq!(w.source, WindowSource::Assumed);
     }
 
     #[test]

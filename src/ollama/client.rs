@@ -12,7 +12,9 @@ use super::error::{self as err, disconnected};
 use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
-use crate::net::{http_client, read_capped, root_cause, MAX_ERROR_BODY};
+use crate::net::{
+    http_client, read_body, read_capped, root_cause, BodyError, MAX_ERROR_BODY, MAX_JSON_BODY,
+};
 
 /// A connection to one Ollama server, built once per run.
 #[derive(Clone)]
@@ -58,6 +60,11 @@ impl Client {
             rb = rb.bearer_auth(key);
         }
         rb
+    }
+
+    /// The full URL of `path`, as errors name it.
+    pub(super) fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
     }
 
     pub(super) fn transport_error(&self, e: reqwest::Error) -> ApiError {
@@ -110,8 +117,10 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
-        let resp = self.check(resp, None).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        let mut resp = self.check(resp, None).await?;
+        let bytes = read_body(&mut resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| e.into_api(&self.endpoint("/api/tags"), |e| self.transport_error(e)))?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: format!("unexpected /api/tags answer: {e}").into(),
@@ -123,7 +132,16 @@ impl Client {
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
         let body = serde_json::to_vec(&WireRequest::from(req));
         let mut resp = self.post_chat(body, req.model).await?;
-        while resp.chunk().await?.is_some() {}
+        let mut read = 0;
+        while let Some(bytes) = resp.chunk().await? {
+            read += bytes.len();
+            if read > MAX_JSON_BODY {
+                return Err(BodyError::TooLarge {
+                    limit: MAX_JSON_BODY,
+                }
+                .into_api(&self.endpoint("/api/chat"), |e| self.transport_error(e)));
+            }
+        }
         Ok(())
     }
 

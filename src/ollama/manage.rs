@@ -21,7 +21,7 @@ use super::ndjson::LineSplitter;
 use super::wire::{CopyRequest, ModelRequest, PsResponse, PullRequest};
 use crate::error::{ApiError, DecodeError};
 use crate::models::{CreateRequest, ModelInfo, Progress};
-use crate::net::root_cause;
+use crate::net::{read_body, root_cause, MAX_JSON_BODY};
 
 impl Client {
     /// `GET /api/ps`: the models loaded in memory.
@@ -147,12 +147,15 @@ impl Client {
         self.check(resp, model).await
     }
 
+    /// The JSON of a successful answer, read up to [`MAX_JSON_BODY`].
     async fn read_json<T: DeserializeOwned>(
         &self,
-        resp: reqwest::Response,
+        mut resp: reqwest::Response,
         path: &str,
     ) -> Result<T, ApiError> {
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        let bytes = read_body(&mut resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| e.into_api(&self.endpoint(path), |e| self.transport_error(e)))?;
         serde_json::from_slice(&bytes).map_err(|e| self.unexpected(path, e))
     }
 

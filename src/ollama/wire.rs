@@ -79,21 +79,34 @@ pub struct ChatChunk<'a> {
     pub done: bool,
     #[serde(default, borrow)]
     pub done_reason: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     pub total_duration: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     pub load_duration: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub prompt_eval_count: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     pub prompt_eval_duration: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub eval_count: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration")]
     pub eval_duration: u64,
     /// Set on a failure inside a 200 stream.
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
+}
+
+/// A duration in nanoseconds as Go writes one (an `int64`): a negative, fractional or out-of-range
+/// number from a broken or hostile server is 0, "not reported", rather than a reason to refuse
+/// the whole reply.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(count(d)?.unwrap_or(0))
+}
+
+/// A token count: anything but a whole number that fits a `u64` is `None`, "not reported".
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    Ok(n.and_then(|n| n.as_u64()))
 }
 
 /// The `message` of a stream chunk.
@@ -198,6 +211,21 @@ mod tests {
         assert_eq!(s.prompt_eval_count, Some(54));
         assert_eq!(s.eval_count, Some(40));
         assert!((s.eval_rate().unwrap() - 93.515).abs() < 0.01);
+    }
+
+    #[test]
+    fn negative_and_absurd_numbers_are_not_reported_rather_than_refused() {
+        let line = br#"{"model":"m","message":{"role":"assistant","content":""},"done":true,"total_duration":18446744073709551615,"load_duration":-9223372036854775808,"prompt_eval_count":-1,"prompt_eval_duration":1.5e300,"eval_count":7,"eval_duration":-1}"#;
+        let c: ChatChunk = serde_json::from_slice(line).unwrap();
+        let s = final_stats(&c);
+        assert_eq!(s.total_duration, u64::MAX);
+        assert_eq!(
+            (s.load_duration, s.prompt_eval_duration, s.eval_duration),
+            (0, 0, 0)
+        );
+        assert_eq!((s.prompt_eval_count, s.eval_count), (None, Some(7)));
+        let text: Result<ChatChunk, _> = serde_json::from_slice(br#"{"eval_count":"7"}"#);
+        assert!(text.is_err(), "a string is not a number");
     }
 
     #[test]

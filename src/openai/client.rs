@@ -9,7 +9,7 @@ use super::stream::EventDecoder;
 use super::wire::{CompletionRequest, ModelList};
 use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
-use crate::net::{http_client, root_cause, FailedAnswer};
+use crate::net::{http_client, read_body, root_cause, FailedAnswer, MAX_JSON_BODY};
 use crate::sse::framing_of;
 use crate::untrusted::Untrusted;
 
@@ -116,10 +116,13 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        let resp = self.check(resp, None).await?;
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let mut resp = self.check(resp, None).await?;
+        let endpoint = format!("{}/models", self.base_url);
+        let bytes = read_body(&mut resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| e.into_api(&endpoint, |e| self.transport_error(&e)))?;
         let list: ModelList = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
-            url: format!("{}/models", self.base_url),
+            url: endpoint,
             reason: format!("not a model list ({e})").into(),
         })?;
         let mut ids: Vec<Untrusted> = list.data.into_iter().map(|m| m.id.into()).collect();

@@ -13,6 +13,8 @@ mod anthropic;
 mod context;
 mod failures;
 mod fake_selftest;
+mod hostile;
+mod hostile_escapes;
 mod log;
 mod log_privacy;
 mod logs_cmd;

@@ -4,7 +4,8 @@
 use crate::chat::Chat;
 use crate::context::estimate::TextSize;
 use crate::context::report;
-use crate::context::MESSAGE_OVERHEAD;
+use crate::context::{plausible_count, MESSAGE_OVERHEAD};
+use crate::conversation::Message;
 use crate::conversation::Role;
 use crate::turn::{Ending, TurnOutcome};
 
@@ -28,8 +29,19 @@ impl Chat<'_> {
             return false;
         };
         let mut cut = false;
+        let messages =
+            &self.conversation.messages()[..sent.min(self.conversation.messages().len())];
+        let sent_bytes = messages
+            .iter()
+            .map(message_bytes)
+            .fold(0, u64::saturating_add);
+        let window = prepared.log.window;
         if let Some(counted) = stats.prompt_eval_count.filter(|&n| n > 0) {
-            cut = self.check_prompt_count(sent, counted, prepared).await;
+            if plausible_count(counted, sent_bytes, window) {
+                cut = self.check_prompt_count(sent, counted, prepared).await;
+            } else {
+                tracing::warn!("ignoring an implausible prompt count of {counted} tokens");
+            }
         }
         self.count_reply(sent, outcome);
         if !self.context.confirmed && matches!(outcome.ending, Ending::Done) {
@@ -66,12 +78,17 @@ impl Chat<'_> {
                 }
             }
         }
-        let estimated: u64 = unknown.iter().map(|(_, t)| t).sum();
-        let expected = known + estimated;
+        let estimated: u64 = unknown
+            .iter()
+            .map(|(_, t)| t)
+            .fold(0, |a, &t| a.saturating_add(t));
+        let expected = known.saturating_add(estimated);
         // Without a known window (an OpenAI-compatible server) nothing was budgeted and a low
         // count only means the estimate was high: learn from it.
         let budgeted = prepared.log.window.is_some();
-        if budgeted && counted + TRUNCATION_SLACK < known + estimated / 2 {
+        if budgeted
+            && counted.saturating_add(TRUNCATION_SLACK) < known.saturating_add(estimated / 2)
+        {
             if !prepared.overflow {
                 self.server_cut(counted, expected).await;
             }
@@ -89,7 +106,11 @@ impl Chat<'_> {
                 let share = if k + 1 == n {
                     left
                 } else {
-                    (residual * e).checked_div(estimated).unwrap_or(0).min(left)
+                    residual
+                        .saturating_mul(e)
+                        .checked_div(estimated)
+                        .unwrap_or(0)
+                        .min(left)
                 };
                 left -= share;
                 self.conversation.set_tokens(i, share);
@@ -135,7 +156,8 @@ impl Chat<'_> {
         };
         let is_reply = self.conversation.messages().len() == sent + 1
             && self.conversation.messages()[sent].role == Role::Assistant;
-        if evaluated == 0 || !is_reply {
+        let bytes = (outcome.content.len() + outcome.thinking.len()) as u64;
+        if evaluated == 0 || !is_reply || !plausible_count(evaluated, bytes, None) {
             return;
         }
         let content = TextSize::of(&outcome.content);
@@ -143,7 +165,7 @@ impl Chat<'_> {
         let est = &self.context.estimator;
         let share = match est.text_tokens(all) {
             0 => evaluated,
-            total => evaluated * est.text_tokens(content) / total,
+            total => evaluated.saturating_mul(est.text_tokens(content)) / total,
         };
         self.context.estimator.learn(all, evaluated);
         self.conversation.set_tokens(sent, share + MESSAGE_OVERHEAD);
@@ -163,4 +185,11 @@ impl Chat<'_> {
             }
         }
     }
+}
+
+/// The bytes of a message as sent: its text, images and tool calls.
+fn message_bytes(m: &Message) -> u64 {
+    let images: usize = m.images.iter().map(|i| i.base64.len()).sum();
+    let calls = serde_json::to_vec(&m.tool_calls).map_or(0, |v| v.len());
+    (m.content.len() + images + calls) as u64
 }

@@ -185,7 +185,7 @@ impl Chat<'_> {
             .iter()
             .find(|m| window::same_model(m.name.raw(), &self.model))
             .and_then(|m| m.context_length)
-            .filter(|&n| n > 0)?;
+            .and_then(window::plausible_window)?;
         self.context.loaded = Some((
             Loaded {
                 context_length: n,

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 
 use super::chat::tokenize;
 use super::context::count_prompt;
+use super::hostile::{self, ChatApi};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{decode_body, go_str, str_field};
 use super::openai::SSE;
@@ -30,6 +31,9 @@ use super::routes::{capabilities, fnv1a, JSON};
 const NO_VISION: &str = r#"{"error":{"code":400,"message":"Multimodal data provided, but model does not support multimodal requests.","type":"invalid_request_error"}}"#;
 
 pub(crate) fn handle_messages(req: &Request, conn: &Conn) -> Result<After, Gone> {
+    if let Some(answered) = hostile::chat(req, conn, ChatApi::Anthropic) {
+        return answered;
+    }
     let started = Instant::now();
     if let Some(denied) = check_x_api_key(req, conn) {
         return denied;
@@ -289,7 +293,7 @@ pub(crate) struct AnthropicFrames {
 }
 
 impl AnthropicFrames {
-    fn new(input_estimate: u64) -> Self {
+    pub(crate) fn new(input_estimate: u64) -> Self {
         AnthropicFrames {
             id: format!("msg_{}", hex_id()),
             input_estimate,

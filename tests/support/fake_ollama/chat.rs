@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::context::{count_prompt, message_tokens, request_window};
 use super::fast::fast_or_default_chat;
+use super::hostile::{self, ChatApi};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{
     check_field, decode_body, first_json_value, go_quote, go_str, rfc3339_nano, str_field,
@@ -20,6 +21,9 @@ use super::routes::{capabilities, keep_alive, JSON, NDJSON};
 // ============================================================================================
 
 pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
+    if let Some(answered) = hostile::chat(req, conn, ChatApi::Ollama) {
+        return answered;
+    }
     let started = Instant::now();
     let decoded = decode_chat_request(&req.body);
     let load_only = decoded.as_ref().is_ok_and(|body| messages(body).is_empty());

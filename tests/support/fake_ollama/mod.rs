@@ -8,7 +8,8 @@
 //! `openai` (`/v1/chat/completions`, `/v1/models`) and `anthropic` (`/v1/messages`), each an
 //! encoder of its API's frames for the one reply engine in `reply` (tokens, thinking, delays,
 //! faults); `context` is the window and prompt count, `fast` the benchmarks' fast-stream mode,
-//! `manage` pull/create/copy/delete/blobs, and `json` Go-style JSON and times.
+//! `hostile` the attacker's answers (escapes, echoed keys, endless lines and bodies, keep-alives,
+//! absurd numbers), `manage` pull/create/copy/delete/blobs, and `json` Go-style JSON and times.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -23,6 +24,7 @@ mod anthropic;
 mod chat;
 mod context;
 mod fast;
+mod hostile;
 mod http;
 mod json;
 mod manage;
@@ -31,6 +33,7 @@ mod reply;
 mod routes;
 
 pub use fast::{fast_stream_text, FastStream};
+pub use hostile::{Failure, Hostile};
 pub use manage::{PullReply, PullScript};
 
 use context::request_window;
@@ -282,6 +285,9 @@ pub(crate) struct State {
     pub(crate) manage: ManageState,
     /// Fast-stream mode for benchmarks (see `fast.rs`).
     pub(crate) fast: Option<FastStream>,
+    /// Hostile mode (see `hostile.rs`), and how many chats it answered with absurd numbers.
+    pub(crate) hostile: Option<Hostile>,
+    pub(crate) hostile_chats: u64,
 }
 
 pub(crate) struct ModelEntry {
@@ -313,6 +319,8 @@ impl Shared {
                 truncations: 0,
                 manage: ManageState::default(),
                 fast: None,
+                hostile: None,
+                hostile_chats: 0,
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),

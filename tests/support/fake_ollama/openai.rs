@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::anthropic::{check_x_api_key, is_anthropic};
 use super::chat::{messages, prompt_tokens, tokenize};
+use super::hostile::{self, ChatApi, Listing};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{decode_body, go_quote, go_str, str_field};
 use super::reply::{play, take_queued, Frames, Part, Plan, Queued};
@@ -92,6 +93,9 @@ pub(crate) fn handle_v1_models(req: &Request, conn: &Conn) -> Result<After, Gone
     if let Some(denied) = check_api_key(req, conn) {
         return denied;
     }
+    if let Some(endless) = hostile::endless_listing(conn, Listing::V1Models) {
+        return endless;
+    }
     let body = {
         let state = conn.shared.lock();
         let data: Vec<String> = state
@@ -138,6 +142,9 @@ pub(crate) fn handle_v1_model(req: &Request, conn: &Conn) -> Result<After, Gone>
 }
 
 pub(crate) fn handle_v1_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
+    if let Some(answered) = hostile::chat(req, conn, ChatApi::OpenAi) {
+        return answered;
+    }
     let started = Instant::now();
     if let Some(denied) = check_api_key(req, conn) {
         return denied;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::anthropic::handle_messages;
 use super::chat::handle_chat;
+use super::hostile::{self, Listing};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
 use super::manage::route_manage;
@@ -83,6 +84,11 @@ pub(crate) fn route(req: &Request, conn: &Conn) -> After {
 // ============================================================================================
 
 pub(crate) fn handle_tags(conn: &Conn) -> Result<After, Gone> {
+    if let Some(endless) = hostile::endless_listing(conn, Listing::Tags) {
+        return endless;
+    }
+    let details = hostile::details(conn, TAGS_DETAILS);
+    let hostile = hostile::hostile(conn);
     let body = {
         let state = conn.shared.lock();
         let models: Vec<String> = state
@@ -93,9 +99,9 @@ pub(crate) fn handle_tags(conn: &Conn) -> Result<After, Gone> {
                     r#"{{"name":{name},"model":{name},"modified_at":{modified},"size":{size},"digest":{digest},"details":{details},"capabilities":{caps}}}"#,
                     name = go_str(&m.name),
                     modified = go_str(&m.modified_at),
-                    size = model_size(&m.name),
+                    size = hostile::number(&hostile, model_size(&m.name)),
                     digest = go_str(&model_digest(&m.name)),
-                    details = TAGS_DETAILS,
+                    details = details,
                     caps = json_str_array(capabilities(&m.name)),
                 )
             })
@@ -106,6 +112,11 @@ pub(crate) fn handle_tags(conn: &Conn) -> Result<After, Gone> {
 }
 
 pub(crate) fn handle_ps(conn: &Conn) -> Result<After, Gone> {
+    if let Some(endless) = hostile::endless_listing(conn, Listing::Ps) {
+        return endless;
+    }
+    let details = hostile::details(conn, BASE_DETAILS);
+    let hostile = hostile::hostile(conn);
     let body = {
         let mut state = conn.shared.lock();
         let now = SystemTime::now();
@@ -125,9 +136,9 @@ pub(crate) fn handle_ps(conn: &Conn) -> Result<After, Gone> {
                     name = go_str(&l.name),
                     size = PS_SIZE,
                     digest = go_str(&model_digest(&l.name)),
-                    details = BASE_DETAILS,
+                    details = details,
                     expires = go_str(&rfc3339_nano(l.expires_at)),
-                    ctx = l.context_length,
+                    ctx = hostile::number(&hostile, l.context_length),
                 )
             })
             .collect();
@@ -137,6 +148,9 @@ pub(crate) fn handle_ps(conn: &Conn) -> Result<After, Gone> {
 }
 
 pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
+    if let Some(endless) = hostile::endless_listing(conn, Listing::Show) {
+        return endless;
+    }
     let body = match decode_body(&req.body, "api.ShowRequest")
         .and_then(|v| check_field(&v, "ShowRequest.model", "string", Value::is_string).map(|_| v))
     {
@@ -159,7 +173,7 @@ pub(crate) fn handle_show(req: &Request, conn: &Conn) -> Result<After, Gone> {
             .map(|json| with_num_ctx_parameter(&json, num_ctx))
     };
     match found {
-        Some(json) => conn.send_json(200, &json),
+        Some(json) => conn.send_json(200, &hostile::show_json(conn, json)),
         None => conn.send_error(
             404,
             &format!("model '{}' not found", normalize_model_name(requested)),
