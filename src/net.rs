@@ -104,7 +104,8 @@ impl BodyError {
                 reason: format!(
                     "the answer is longer than {}, so it was not read",
                     size_text(limit)
-                ).into(),
+                )
+                .into(),
             },
             BodyError::Transport(e) => transport(e),
         }
