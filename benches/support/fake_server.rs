@@ -5,7 +5,9 @@
 //! killed.
 //!
 //! Every chat gets `options.num_predict` tokens (or `--tokens N` without it) as fast as the socket
-//! takes them, after `--first-token-delay-ms D`.
+//! takes them, after `--first-token-delay-ms D`. With `--hostile CLASS` (`endless-line`,
+//! `endless-body`, `keep-alives`, `absurd-numbers`) it serves that class of the tests' hostile
+//! mode instead, for measuring the client's memory against it by hand (`/usr/bin/time -v`).
 
 // Public, as in the tests: this process uses only the server and fast-stream mode, and the rest
 // of the fake (scripted replies, recorded requests) is its API for the tests, not dead code.
@@ -15,20 +17,23 @@ pub mod fake_ollama;
 use std::io::Write;
 use std::time::Duration;
 
-use fake_ollama::{FakeOllama, FastStream};
+use fake_ollama::{FakeOllama, FastStream, Hostile};
 
-const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b]";
+const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b] \
+                     [--hostile endless-line|endless-body|keep-alives|absurd-numbers]";
 
 /// What the command line asks for.
 struct Args {
     fast: FastStream,
     models: Vec<String>,
+    hostile: Option<Hostile>,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut out = Args {
         fast: FastStream::default(),
         models: vec!["tiny:latest".into()],
+        hostile: None,
     };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -44,6 +49,15 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 out.fast.first_delay = Duration::from_millis(ms);
             }
             "--models" => out.models = value()?.split(',').map(str::to_string).collect(),
+            "--hostile" => {
+                out.hostile = Some(match value()?.as_str() {
+                    "endless-line" => Hostile::EndlessLine,
+                    "endless-body" => Hostile::EndlessBody,
+                    "keep-alives" => Hostile::KeepAlivesForever,
+                    "absurd-numbers" => Hostile::AbsurdNumbers,
+                    other => return Err(format!("unknown --hostile class {other:?}\n{USAGE}")),
+                })
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             // `cargo bench` adds it to whatever it passes on.
             "--bench" => {}
@@ -65,7 +79,10 @@ pub fn serve(args: impl Iterator<Item = String>) -> ! {
     let fake = FakeOllama::start();
     let names: Vec<&str> = args.models.iter().map(String::as_str).collect();
     fake.set_models(&names);
-    fake.set_fast_stream(Some(args.fast));
+    match args.hostile {
+        Some(h) => fake.set_hostile(Some(h)),
+        None => fake.set_fast_stream(Some(args.fast)),
+    }
     let port = fake
         .host_port()
         .rsplit(':')
