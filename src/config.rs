@@ -530,7 +530,7 @@ mod tests {
             resolve(&["--max-line", "1KiB"], &[]).unwrap().max_line,
             1024
         );
-        for bad in ["1000", "0", "lots", "-5M", "99999999999G"] {
+        for bad in ["1000", "0", "lots", "5 parsecs", "99999999999G"] {
             assert!(
                 matches!(
                     resolve(&["--max-line", bad], &[]),

@@ -438,7 +438,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "the server sent an event longer than 16 MiB; the reply was stopped"
+            "the server sent an event longer than 16 MiB; the reply was stopped (raise the limit with --max-line)"
         );
         let mut d = SseDecoder::new();
         let read = vec![b'x'; 1 << 20];
