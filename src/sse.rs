@@ -450,7 +450,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "the server sent a line longer than 16 MiB; the reply was stopped"
+            "the server sent a line longer than 16 MiB; the reply was stopped (raise the limit with --max-line)"
         );
     }
 }
