@@ -16,6 +16,7 @@ mod fake_selftest;
 mod log;
 mod log_privacy;
 mod logs_cmd;
+mod markdown;
 mod models;
 mod oneshot;
 mod openai;
