@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use fake_ollama::{FakeOllama, FastStream};
 
-const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b]";
+const USAGE: &str =
+    "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b] [--markdown]";
 
 /// What the command line asks for.
 struct Args {
@@ -44,6 +45,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 out.fast.first_delay = Duration::from_millis(ms);
             }
             "--models" => out.models = value()?.split(',').map(str::to_string).collect(),
+            "--markdown" => out.fast.markdown = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             // `cargo bench` adds it to whatever it passes on.
             "--bench" => {}
