@@ -146,14 +146,18 @@ fn markdown(
     report: &mut Report,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let fast = FakeServer::start_with(Duration::ZERO, &["--markdown"])?;
-    let on_pty = |server: &FakeServer, tokens: usize, raw: bool| {
+    let run = |server: &FakeServer, tokens: usize, raw: bool, color: bool| {
         let mut cmd = client(server, home, tokens);
         cmd.env("COLUMNS", "100");
         if raw {
             cmd.arg("--raw");
         }
+        if !color {
+            cmd.env("NO_COLOR", "1");
+        }
         run_on_pty(cmd)
     };
+    let on_pty = |server: &FakeServer, tokens: usize, raw: bool| run(server, tokens, raw, true);
     for _ in 0..2 {
         on_pty(&fast, 1000, false)?;
         on_pty(&fast, 1000, true)?;
@@ -165,6 +169,14 @@ fn markdown(
     )?;
     let what = "markdown: 100,000-token reply on a terminal, CPU, rendered vs --raw";
     report.ratio(what, Unit::Ms, &long, |s| s.cpu, TARGET_MARKDOWN_CPU);
+    // The same without colour: the markdown itself, without syntax highlighting.
+    let plain = alternate(
+        runs,
+        || run(&fast, 100_000, false, false),
+        || run(&fast, 100_000, true, false),
+    )?;
+    let what = "markdown: the same with NO_COLOR (no highlighting), CPU";
+    report.ratio(what, Unit::Ms, &plain, |s| s.cpu, TARGET_MARKDOWN_CPU);
     let delayed = FakeServer::start_with(SERVER_DELAY, &["--markdown"])?;
     let first = alternate(
         runs * 2,

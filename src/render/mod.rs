@@ -424,6 +424,35 @@ mod tests {
     }
 
     #[test]
+    fn markdown_renders_the_reply_but_never_the_thinking_or_a_pipe() {
+        let view = MarkdownView {
+            theme: markdown::Theme::Ansi,
+            hyperlinks: false,
+            width: 40,
+            height: None,
+        };
+        let mut r = Renderer::new(
+            Vec::new(),
+            Output::Terminal { color: true },
+            ThinkingTo::Inline,
+        )
+        .with_wrap(Some(40))
+        .with_markdown(Some(view));
+        r.thinking("**not** rendered").unwrap();
+        r.content("**yes**").unwrap();
+        r.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(r.into_inner()).unwrap(),
+            "\x1b[2m**not** rendered\x1b[0m\n\n\x1b[0;1myes\x1b[0m\n\x1b[0m"
+        );
+        let mut r =
+            Renderer::new(Vec::new(), Output::Plain, ThinkingTo::Hidden).with_markdown(Some(view));
+        r.content("**yes**").unwrap();
+        r.finish().unwrap();
+        assert_eq!(String::from_utf8(r.into_inner()).unwrap(), "**yes**");
+    }
+
+    #[test]
     fn hidden_thinking_never_reaches_the_output() {
         let out = render(
             Output::Terminal { color: true },
