@@ -120,8 +120,9 @@ pub struct Markdown {
     echo_text: String,
     /// Word wrap of the current line as it is shown (text lines, when the reply is wrapped).
     wrapper: Option<Wrapper>,
-    /// Columns shown of a line not written through the wrapper (the terminal folds it).
-    soft_col: usize,
+    /// Where the cursor is, in rows below the line's first and columns, after a line not written
+    /// through the wrapper (the terminal folds it).
+    soft: Fold,
     /// Lines held back: a possible table header, then the table's rows.
     held: Vec<String>,
     table: bool,
@@ -154,7 +155,7 @@ impl Markdown {
             echo: Echo::Undecided,
             echo_text: String::new(),
             wrapper: wrap.then(|| Wrapper::new(width)),
-            soft_col: 0,
+            soft: Fold::default(),
             held: Vec::new(),
             table: false,
             held_rows: 0,
@@ -240,7 +241,7 @@ impl Markdown {
             Some(w) => w.push(new, &mut self.out),
             None => {
                 self.out.push_str(new);
-                self.soft_col = advance(self.soft_col, new);
+                self.soft.advance(new, self.width);
             }
         }
         self.shown = self.line.len();
@@ -251,7 +252,7 @@ impl Markdown {
     fn complete(&mut self) {
         let line = std::mem::take(&mut self.line);
         let echoed = std::mem::take(&mut self.echo_text);
-        let rows_up = echoed.matches('\n').count() + soft_rows(self.soft_col, self.width);
+        let rows_up = echoed.matches('\n').count() + self.soft.row;
         // The word the wrapper still held is not on screen.
         let mut tail = String::new();
         if let Some(w) = self.wrapper.as_mut() {
@@ -259,7 +260,7 @@ impl Markdown {
             *w = Wrapper::new(self.width);
         }
         self.shown = 0;
-        self.soft_col = 0;
+        self.soft = Fold::default();
         self.echo = Echo::Undecided;
         let shown = Shown {
             text: echoed,
@@ -319,7 +320,9 @@ impl Markdown {
                         }
                         None => {
                             self.out.push_str(&line);
-                            soft_rows(advance(0, &line), self.width)
+                            let mut fold = Fold::default();
+                            fold.advance(&line, self.width);
+                            fold.row
                         }
                     }
                 }
@@ -432,20 +435,32 @@ fn indent_row(indent: usize) -> Row {
     }
 }
 
-/// The column after `text` written from `col` on a terminal that folds long lines (tabs to the
-/// next multiple of eight).
-fn advance(mut col: usize, text: &str) -> usize {
-    for c in text.chars() {
-        col = if c == '\t' {
-            (col / 8 + 1) * 8
-        } else {
-            col + c.width().unwrap_or(0)
-        };
-    }
-    col
+/// The cursor of a terminal that folds long lines, from a line's start: a character that does
+/// not fit in what is left of the row (a wide one in the last column, say) goes to the next;
+/// at the right edge the cursor waits there until the next character comes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Fold {
+    row: usize,
+    col: usize,
 }
 
-/// Rows below the first that `cols` columns take when the terminal folds them at `width`.
-fn soft_rows(cols: usize, width: usize) -> usize {
-    cols.saturating_sub(1) / width.max(1)
+impl Fold {
+    fn advance(&mut self, text: &str, width: usize) {
+        let width = width.max(2);
+        for c in text.chars() {
+            if c == '\t' {
+                // A tab moves to the next stop, never past the last column.
+                if self.col < width {
+                    self.col = ((self.col / 8 + 1) * 8).min(width - 1);
+                }
+                continue;
+            }
+            let w = c.width().unwrap_or(0);
+            if self.col + w > width {
+                self.row += 1;
+                self.col = 0;
+            }
+            self.col += w;
+        }
+    }
 }

@@ -245,3 +245,43 @@ fn a_line_too_tall_to_reach_stays_as_typed() {
     assert!(!s.contains("\x1b[J"), "{s:?}");
     assert!(s.contains("**word"));
 }
+
+#[test]
+fn a_folded_code_line_with_a_wide_character_at_the_edge_is_replaced_in_place() {
+    let src = format!(
+        "```\n{}你好\tend {}\n```\nafter\n",
+        "x".repeat(39),
+        "y".repeat(50)
+    );
+    let whole = screen(&[&src], true).styled();
+    let chars: Vec<String> = src.chars().map(String::from).collect();
+    let chars: Vec<&str> = chars.iter().map(String::as_str).collect();
+    assert_eq!(screen(&chars, true).styled(), whole);
+    let text = screen(&chars, false).text();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[1],
+        "x".repeat(39),
+        "the wide character goes to the next row"
+    );
+    assert!(rows[2].starts_with("你好"), "{text}");
+    assert_eq!(rows.last(), Some(&"after"));
+}
+
+#[test]
+fn unwrapped_replies_fold_like_the_terminal() {
+    let mut md = Markdown::new(view(false), true, false);
+    let mut out = Vec::new();
+    let line = format!("{} **b**", "a".repeat(45));
+    md.push(&line, &mut out).unwrap();
+    md.push("\n", &mut out).unwrap();
+    md.finish(&mut out).unwrap();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.contains("\r\x1b[1A\x1b[J"), "{s:?}");
+    let mut screen = Screen::new(WIDTH);
+    screen.play(&s);
+    assert_eq!(
+        screen.text(),
+        format!("{}\n{} b", "a".repeat(40), "a".repeat(5))
+    );
+}
