@@ -278,6 +278,10 @@ pub fn render_line(line: &str, look: &Look, width: usize, wrap_at: Option<usize>
                 });
             }
             Event::TaskListMarker(done) => task = Some(*done),
+            // A fence inside a quote or a list marker on the same line: shown as typed.
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                inline.push(&format!("```{info}"), look.sgr(Sgr::dim()));
+            }
             Event::Start(Tag::Heading { level, .. }) => heading = Some(*level as usize),
             Event::Rule => is_rule = true,
             _ => {
@@ -376,6 +380,7 @@ mod tests {
         assert_eq!(plain("#hashtag"), ["#hashtag"]);
         assert_eq!(plain("| a | b |"), ["| a | b |"]);
         assert_eq!(plain("-"), ["• "]);
+        assert_eq!(plain("> ```py"), ["│ ```py"]);
     }
 
     #[test]
