@@ -1,5 +1,5 @@
-//! Micro-benchmarks of the per-token paths: NDJSON decoding, rendering and sanitising, and log
-//! record encoding; and of the per-turn request body. A plain timer (warm-up, then the median of many samples) rather than a
+//! Micro-benchmarks of the per-token paths: NDJSON decoding, rendering and sanitising, markdown
+//! rendering (with and without colour, i.e. highlighting), and log record encoding; and of the per-turn request body. A plain timer (warm-up, then the median of many samples) rather than a
 //! framework: the numbers are for comparing before and after a change on the same machine.
 //!
 //! `cargo bench --bench hot_paths [FILTER]`
@@ -16,6 +16,7 @@ use ollama_chat::ollama::body::BodyEncoder;
 use ollama_chat::ollama::ndjson::{event, parse_chunk, LineSplitter};
 use ollama_chat::ollama::wire::WireRequest;
 use ollama_chat::options::Options;
+use ollama_chat::render::markdown::{MarkdownView, Theme};
 use ollama_chat::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
 use ollama_chat::turn::{Ending, TurnOutcome};
 
@@ -71,6 +72,24 @@ fn main() {
         bench("render/sanitize 55 KB clean text", text.len(), 1, || {
             sanitize(black_box(&text)).len()
         });
+    }
+    if run("markdown") {
+        let md: Vec<String> = (0..10_000)
+            .map(|i| MARKDOWN[i % MARKDOWN.len()].to_string())
+            .collect();
+        let bytes: usize = md.iter().map(String::len).sum();
+        for (name, view, color) in [
+            ("raw", None, true),
+            ("rendered", Some(markdown_view()), true),
+            ("rendered without colour", Some(markdown_view()), false),
+        ] {
+            bench(
+                &format!("markdown/10k md tokens, {name}"),
+                bytes,
+                10_000,
+                || render_md(&md, view, color),
+            );
+        }
     }
     if run("log") {
         for tokens in [150usize, 100_000] {
@@ -263,6 +282,139 @@ fn decode(stream: &[u8], read: usize) -> usize {
 
 fn render(tokens: &[String], output: Output) -> usize {
     let mut r = Renderer::new(io::BufWriter::new(io::sink()), output, ThinkingTo::Hidden);
+    for t in tokens {
+        r.content(black_box(t)).expect("sink");
+    }
+    r.finish().expect("sink");
+    tokens.len()
+}
+
+/// A markdown answer in tokens, as the e2e benchmark's fake sends it.
+const MARKDOWN: &[&str] = &[
+    "\n",
+    "##",
+    " Step",
+    " two",
+    "\n",
+    "\n",
+    "Run",
+    " **",
+    "cargo",
+    " build",
+    "**",
+    " and",
+    " then",
+    " `",
+    "cargo",
+    " test",
+    "`",
+    " in",
+    " the",
+    " *",
+    "project",
+    "*",
+    " folder",
+    ".",
+    " 你好",
+    "，",
+    "世界",
+    "。",
+    "\n",
+    "\n",
+    "-",
+    " first",
+    " **",
+    "item",
+    "**",
+    "\n",
+    "  -",
+    " nested",
+    " `",
+    "x",
+    "`",
+    "\n",
+    "1.",
+    " ordered",
+    "\n",
+    "\n",
+    "```",
+    "rust",
+    "\n",
+    "fn",
+    " main",
+    "()",
+    " {",
+    "\n",
+    "   ",
+    " let",
+    " s",
+    " =",
+    " \"",
+    "你好",
+    "\";",
+    " //",
+    " note",
+    "\n",
+    "   ",
+    " println",
+    "!(\"",
+    "{s}",
+    "\");",
+    "\n",
+    "}",
+    "\n",
+    "```",
+    "\n",
+    "\n",
+    "|",
+    " name",
+    " |",
+    " 城市",
+    " |",
+    "\n",
+    "|",
+    "---",
+    "|",
+    "---",
+    "|",
+    "\n",
+    "|",
+    " fox",
+    " |",
+    " 台北",
+    " |",
+    "\n",
+    "\n",
+    ">",
+    " a",
+    " quote",
+    " with",
+    " [",
+    "a",
+    " link",
+    "](",
+    "https://example.com",
+    ")",
+    "\n",
+];
+
+fn markdown_view() -> MarkdownView {
+    MarkdownView {
+        theme: Theme::Ansi,
+        hyperlinks: false,
+        width: 100,
+        height: Some(50),
+    }
+}
+
+fn render_md(tokens: &[String], view: Option<MarkdownView>, color: bool) -> usize {
+    let mut r = Renderer::new(
+        io::BufWriter::new(io::sink()),
+        Output::Terminal { color },
+        ThinkingTo::Hidden,
+    )
+    .with_wrap(Some(100))
+    .with_markdown(view);
     for t in tokens {
         r.content(black_box(t)).expect("sink");
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::backend::Api;
+use crate::render::markdown::Theme;
 use crate::term::ColorChoice;
 
 /// A fast, careful terminal chat client for Ollama.
@@ -126,6 +127,17 @@ pub struct Cli {
     /// Send a message even when it alone is larger than the context window (Ollama then cuts it).
     #[arg(long)]
     pub allow_overflow: bool,
+
+    /// Show replies as the model wrote them: no markdown rendering on a terminal (a pipe always
+    /// gets the model's bytes) [env: OLLAMA_CHAT_MARKDOWN=off].
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Colours of code blocks in replies: `ansi` (the terminal's own palette, so they read on
+    /// dark and light backgrounds), `dark` or `light` (exact 24-bit colours for that background)
+    /// [env: OLLAMA_CHAT_THEME] [default: ansi].
+    #[arg(long, value_name = "THEME", value_enum, hide_possible_values = true)]
+    pub theme: Option<Theme>,
 
     /// When to use colour: `auto` (on terminals, unless NO_COLOR is set; CLICOLOR_FORCE forces it
     /// in pipes too), `always` or `never`; the flag wins over both variables.

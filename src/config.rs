@@ -17,6 +17,7 @@ use crate::log::LogContent;
 use crate::ollama::host;
 use crate::options::{OptionError, Options};
 use crate::paths;
+use crate::render::markdown::Theme;
 
 /// Everything the run needs to know, decided once.
 #[derive(Debug, Clone)]
@@ -54,6 +55,10 @@ pub struct Config {
     /// Statistics after each reply: the `ollama run --verbose` block, and/or one JSON line.
     pub verbose: bool,
     pub stats_json: bool,
+    /// Replies rendered as markdown on a terminal (`--raw` or OLLAMA_CHAT_MARKDOWN=off: no).
+    pub markdown: bool,
+    /// Colours of code blocks.
+    pub theme: Theme,
     pub session: SessionConfig,
 }
 
@@ -89,6 +94,10 @@ pub enum ConfigError {
     Option(#[from] OptionError),
     #[error("--think takes true, false, low, medium or high, not {0:?}")]
     Think(String),
+    #[error("OLLAMA_CHAT_THEME takes ansi, dark or light, not {0:?}")]
+    Theme(String),
+    #[error("OLLAMA_CHAT_MARKDOWN takes on or off, not {0:?}")]
+    Markdown(String),
     #[error("--format takes `json` or a JSON schema object: {0}")]
     Format(String),
     #[error("--timeout must be at least 1 second")]
@@ -219,6 +228,24 @@ impl Config {
         api.check_request(&probe)
             .map_err(|e| ConfigError::Request(e.to_string()))?;
 
+        let theme = match cli.theme {
+            Some(t) => t,
+            None => match env("OLLAMA_CHAT_THEME").filter(|v| !v.trim().is_empty()) {
+                Some(v) => <Theme as clap::ValueEnum>::from_str(v.trim(), true)
+                    .map_err(|_| ConfigError::Theme(v))?,
+                None => Theme::default(),
+            },
+        };
+        let markdown = !cli.raw
+            && match env("OLLAMA_CHAT_MARKDOWN").filter(|v| !v.trim().is_empty()) {
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "on" | "1" | "true" | "yes" => true,
+                    "off" | "0" | "false" | "no" => false,
+                    _ => return Err(ConfigError::Markdown(v)),
+                },
+                None => true,
+            };
+
         let log_path = if cli.no_log {
             None
         } else {
@@ -281,6 +308,8 @@ impl Config {
             session,
             verbose: cli.verbose,
             stats_json: cli.stats_json,
+            markdown,
+            theme,
         })
     }
 }
@@ -371,6 +400,41 @@ mod tests {
         let c = resolve(&["--context-strategy", "fail", "--allow-overflow"], &[]).unwrap();
         assert_eq!(c.context_strategy, Strategy::Fail);
         assert!(c.allow_overflow);
+    }
+
+    #[test]
+    fn markdown_and_its_theme() {
+        let c = resolve(&[], &[]).unwrap();
+        assert!(c.markdown);
+        assert_eq!(c.theme, Theme::Ansi);
+        assert!(!resolve(&["--raw"], &[]).unwrap().markdown);
+        assert!(
+            !resolve(&[], &[("OLLAMA_CHAT_MARKDOWN", "off")])
+                .unwrap()
+                .markdown
+        );
+        assert!(
+            !resolve(&["--raw"], &[("OLLAMA_CHAT_MARKDOWN", "on")])
+                .unwrap()
+                .markdown
+        );
+        assert!(
+            resolve(&[], &[("OLLAMA_CHAT_MARKDOWN", " ")])
+                .unwrap()
+                .markdown
+        );
+        assert!(matches!(
+            resolve(&[], &[("OLLAMA_CHAT_MARKDOWN", "maybe")]),
+            Err(ConfigError::Markdown(_))
+        ));
+        let c = resolve(&["--theme", "light"], &[("OLLAMA_CHAT_THEME", "dark")]).unwrap();
+        assert_eq!(c.theme, Theme::Light, "the flag wins");
+        let c = resolve(&[], &[("OLLAMA_CHAT_THEME", "Dark")]).unwrap();
+        assert_eq!(c.theme, Theme::Dark);
+        assert!(matches!(
+            resolve(&[], &[("OLLAMA_CHAT_THEME", "solarized")]),
+            Err(ConfigError::Theme(_))
+        ));
     }
 
     #[test]

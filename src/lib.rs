@@ -6,7 +6,7 @@
 //! ```text
 //! input (repl | oneshot | replay) → chat (history, context budget) → backend (the seam)
 //!   → ollama | openai | anthropic (request, stream decoder) → turn (stream ⟂ Ctrl-C ⟂ stall)
-//!   → render (terminal | plain) + log + session file
+//!   → render (terminal markdown | terminal | plain) + log + session file
 //! ```
 //!
 //! - The conversation's own types, which belong to no API: `conversation` (role, message and its
@@ -19,8 +19,8 @@
 //!   session and log fields) and can only be displayed sanitised.
 //! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
 //!   (XDG folders) and `dotenv` (a `.env` file's API keys); `term`: the terminal description
-//!   (which streams are terminals, colour for each, the width), decided once in `run` and passed
-//!   to every printer.
+//!   (which streams are terminals, colour for each, the width and height, OSC 8 hyperlinks),
+//!   decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
@@ -37,7 +37,8 @@
 //!   certificates for plain `http://`), `sse` the server-sent-event framing of the two SSE APIs.
 //! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C and a stall timer (the
 //!   backend in the program, a script under the paused clock in its tests).
-//! - `render` (terminal or plain output, word wrap, the statistics block) and `log`
+//! - `render` (terminal or plain output, word wrap, the statistics block; `render::markdown`:
+//!   replies as markdown on a terminal as they stream, with pulldown-cmark and syntect) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
 //! - `session`: the session files only (format, state, loader, writer, catalog, records as text,

@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::chat::{ctrl_c, NotSentReason};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
+use crate::render::markdown::MarkdownView;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::term::Term;
@@ -66,7 +67,12 @@ pub fn run(
         BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
         Output::reply(term),
         ThinkingTo::Hidden,
-    );
+    )
+    .with_markdown(MarkdownView::for_stdout(
+        term,
+        config.markdown,
+        config.theme,
+    ));
     // Thinking never reaches stdout; a person watching stderr sees it there. (Not locked for the
     // whole turn: diagnostics from the runtime's thread write there too.)
     let sent = if term.stderr.tty {

@@ -315,6 +315,7 @@ fn replay_and_sessions_show_on_a_terminal() {
             output: Output::Terminal { color },
             width: Some(80),
             speed: None,
+            markdown: None,
         };
         let mut out = Vec::new();
         replay(&session, &mut out, view, &mut NoPause).unwrap();
@@ -327,6 +328,7 @@ fn replay_and_sessions_show_on_a_terminal() {
         output: Output::Plain,
         width: None,
         speed: None,
+        markdown: None,
     };
     replay(&session, &mut out, view, &mut NoPause).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -379,4 +381,74 @@ fn prompt_hint_and_parameter_list_of_a_resumed_session() {
         &crate::repl::help::parameter_list(&options),
         false,
     );
+}
+
+/// The markdown renderer's own escapes taken out: SGR, carriage return (the model's are dropped
+/// by the sanitiser), cursor up, clear, and OSC 8 hyperlinks whose target is printable ASCII.
+/// What is left must be clean.
+fn without_markdown_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        let seq = &rest[i..];
+        let own = if let Some(csi) = seq.strip_prefix("\x1b[") {
+            let n = csi
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b';')
+                .count();
+            matches!(csi.as_bytes().get(n), Some(b'm' | b'A' | b'J')).then_some(2 + n + 1)
+        } else if let Some(osc) = seq.strip_prefix("\x1b]8;;") {
+            osc.find("\x1b\\")
+                .filter(|end| osc[..*end].bytes().all(|b| (0x21..=0x7e).contains(&b)))
+                .map(|end| 5 + end + 2)
+        } else {
+            None
+        };
+        match own {
+            Some(len) => rest = &seq[len..],
+            None => {
+                out.push_str(seq);
+                break;
+            }
+        }
+    }
+    if !text.is_empty() && rest.find('\x1b').is_none() {
+        out.push_str(rest);
+    }
+    out.replace('\r', "")
+}
+
+#[test]
+fn markdown_replies() {
+    use crate::render::markdown::{MarkdownView, Theme};
+    use crate::render::{Renderer, ReplySink, ThinkingTo};
+    let reply = format!(
+        "# {HOSTILE}\n\n- {HOSTILE} *{HOSTILE}* `{HOSTILE}`\n> [{HOSTILE}](https://x.example/{HOSTILE})\n\
+         [x]({HOSTILE}) <http://{HOSTILE}>\n\n| {HOSTILE} | b |\n|---|---|\n| {HOSTILE} | 2 |\n\n\
+         ```{HOSTILE}\n{HOSTILE}\n```\n```rust\nlet s = \"{HOSTILE}\";\n"
+    );
+    for color in [false, true] {
+        for hyperlinks in [false, true] {
+            for theme in [Theme::Ansi, Theme::Dark] {
+                let view = MarkdownView {
+                    theme,
+                    hyperlinks,
+                    width: 60,
+                    height: Some(50),
+                };
+                let mut r =
+                    Renderer::new(Vec::new(), Output::Terminal { color }, ThinkingTo::Inline)
+                        .with_wrap(Some(60))
+                        .with_markdown(Some(view));
+                r.thinking(HOSTILE).unwrap();
+                for piece in reply.split_inclusive(' ') {
+                    r.content(piece).unwrap();
+                }
+                r.finish().unwrap();
+                let out = String::from_utf8(r.into_inner()).unwrap();
+                assert_clean("markdown", &without_markdown_escapes(&out), false);
+            }
+        }
+    }
 }

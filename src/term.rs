@@ -34,6 +34,8 @@ pub struct Inputs {
     pub stderr_tty: bool,
     /// The size in columns the terminal on stdout reports (`None` or 0: unknown).
     pub tty_columns: Option<u16>,
+    /// The size in rows it reports, likewise.
+    pub tty_rows: Option<u16>,
     /// `--color`.
     pub color: ColorChoice,
     /// The environment variables, as set (`None`: unset).
@@ -41,6 +43,12 @@ pub struct Inputs {
     pub clicolor_force: Option<OsString>,
     pub columns: Option<OsString>,
     pub term: Option<OsString>,
+    /// What says which terminal program this is, for OSC 8 hyperlinks: `TERM_PROGRAM`,
+    /// `VTE_VERSION`, `WT_SESSION`, `KITTY_WINDOW_ID`.
+    pub term_program: Option<OsString>,
+    pub vte_version: Option<OsString>,
+    pub wt_session: Option<OsString>,
+    pub kitty_window_id: Option<OsString>,
 }
 
 /// One standard output stream.
@@ -61,8 +69,13 @@ pub struct Term {
     pub stderr: Stream,
     /// Columns to wrap replies and lay out tables in (see [`Term::new`] for where it comes from).
     pub width: usize,
+    /// Rows of the terminal on stdout, when it says: how far up a reply may move the cursor to
+    /// restyle a line it has shown.
+    pub height: Option<usize>,
     /// `TERM=dumb`: no cursor movement, so no progress bars.
     pub dumb: bool,
+    /// The terminal on stdout is known to show OSC 8 hyperlinks (otherwise a link is `text (url)`).
+    pub hyperlinks: bool,
     /// Colour switched off by `--color never` or NO_COLOR, before any tty-ness is considered.
     color_refused: bool,
     /// A valid `COLUMNS`, which wins over the terminal's size.
@@ -110,7 +123,12 @@ impl Term {
                 color: color(inputs.stderr_tty),
             },
             width: width(columns, tty_columns),
+            height: inputs
+                .tty_rows
+                .filter(|r| inputs.stdout_tty && *r > 0)
+                .map(usize::from),
             dumb,
+            hyperlinks: inputs.stdout_tty && !dumb && hyperlinks(&inputs),
             color_refused: refused,
             columns,
         }
@@ -121,19 +139,24 @@ impl Term {
     pub fn detect(color: ColorChoice) -> Term {
         let stdout = io::stdout();
         let stdout_tty = stdout.is_terminal();
+        let size = stdout_tty
+            .then(|| terminal_size::terminal_size_of(&stdout))
+            .flatten();
         Term::new(Inputs {
             stdin_tty: io::stdin().is_terminal(),
             stdout_tty,
             stderr_tty: io::stderr().is_terminal(),
-            tty_columns: stdout_tty
-                .then(|| terminal_size::terminal_size_of(&stdout))
-                .flatten()
-                .map(|(w, _)| w.0),
+            tty_columns: size.map(|(w, _)| w.0),
+            tty_rows: size.map(|(_, h)| h.0),
             color,
             no_color: std::env::var_os("NO_COLOR"),
             clicolor_force: std::env::var_os("CLICOLOR_FORCE"),
             columns: std::env::var_os("COLUMNS"),
             term: std::env::var_os("TERM"),
+            term_program: std::env::var_os("TERM_PROGRAM"),
+            vte_version: std::env::var_os("VTE_VERSION"),
+            wt_session: std::env::var_os("WT_SESSION"),
+            kitty_window_id: std::env::var_os("KITTY_WINDOW_ID"),
         })
     }
 
@@ -147,6 +170,17 @@ impl Term {
         width(None, now)
     }
 
+    /// The height now, as [`Term::current_width`] does for the width.
+    pub fn current_height(&self) -> Option<usize> {
+        if !self.stdout.tty {
+            return self.height;
+        }
+        terminal_size::terminal_size_of(io::stdout())
+            .map(|(_, h)| usize::from(h.0))
+            .filter(|h| *h > 0)
+            .or(self.height)
+    }
+
     /// `--color never` or NO_COLOR: the user asked for no styles at all.
     pub fn color_refused(&self) -> bool {
         self.color_refused
@@ -156,6 +190,40 @@ impl Term {
     pub fn pipes() -> Term {
         Term::new(Inputs::default())
     }
+}
+
+/// Whether the terminal is one known to show OSC 8 hyperlinks. There is no query for it, so this
+/// goes by what the terminal says about itself; one it does not know shows `text (url)`, which
+/// every terminal can.
+fn hyperlinks(inputs: &Inputs) -> bool {
+    let is = |v: &Option<OsString>, names: &[&str]| {
+        v.as_ref()
+            .and_then(|v| v.to_str())
+            .is_some_and(|v| names.contains(&v))
+    };
+    let set = |v: &Option<OsString>| v.as_ref().is_some_and(|v| !v.is_empty());
+    let vte = inputs
+        .vte_version
+        .as_ref()
+        .and_then(|v| v.to_str())
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_some_and(|v| v >= 5000);
+    is(
+        &inputs.term_program,
+        &["iTerm.app", "WezTerm", "vscode", "ghostty", "Hyper", "rio"],
+    ) || is(
+        &inputs.term,
+        &[
+            "xterm-kitty",
+            "wezterm",
+            "xterm-ghostty",
+            "foot",
+            "foot-extra",
+            "alacritty",
+        ],
+    ) || vte
+        || set(&inputs.wt_session)
+        || set(&inputs.kitty_window_id)
 }
 
 /// `COLUMNS` as a number of columns: digits only, above zero; too many digits count as huge.
@@ -369,6 +437,63 @@ mod tests {
         );
         assert_eq!(width_with(None, Some(10), true), MIN_WIDTH);
         assert_eq!(width_with(None, Some(u16::MAX), true), MAX_WIDTH);
+    }
+
+    #[test]
+    fn hyperlinks_only_on_terminals_known_to_show_them() {
+        assert!(!Term::new(ttys()).hyperlinks, "plain xterm: text (url)");
+        for known in [
+            Inputs {
+                term_program: os("WezTerm"),
+                ..ttys()
+            },
+            Inputs {
+                vte_version: os("7600"),
+                ..ttys()
+            },
+            Inputs {
+                term: os("xterm-kitty"),
+                ..ttys()
+            },
+            Inputs {
+                wt_session: os("1f2e"),
+                ..ttys()
+            },
+        ] {
+            assert!(Term::new(known.clone()).hyperlinks, "{known:?}");
+            let piped = Term::new(Inputs {
+                stdout_tty: false,
+                ..known
+            });
+            assert!(!piped.hyperlinks, "never into a pipe");
+        }
+        for unknown in [os("4800"), os("x"), os("")] {
+            let t = Term::new(Inputs {
+                vte_version: unknown,
+                ..ttys()
+            });
+            assert!(!t.hyperlinks);
+        }
+    }
+
+    #[test]
+    fn height_only_from_a_terminal() {
+        let t = Term::new(Inputs {
+            tty_rows: Some(50),
+            ..ttys()
+        });
+        assert_eq!(t.height, Some(50));
+        let piped = Term::new(Inputs {
+            tty_rows: Some(50),
+            stdout_tty: false,
+            ..ttys()
+        });
+        assert_eq!(piped.height, None);
+        let zero = Term::new(Inputs {
+            tty_rows: Some(0),
+            ..ttys()
+        });
+        assert_eq!(zero.height, None);
     }
 
     #[test]

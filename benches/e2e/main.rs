@@ -38,6 +38,9 @@ const TARGET_LONG: f64 = 3.0;
 const TARGET_MEMORY: f64 = 1.5;
 const TARGET_FIRST: f64 = 1.5;
 const TARGET_TURN: Duration = Duration::from_millis(1);
+/// Markdown rendering on a terminal against the same reply shown raw (`--raw`).
+const TARGET_MARKDOWN_CPU: f64 = 2.0;
+const TARGET_MARKDOWN_FIRST: f64 = 1.5;
 /// The window of the sliding per-turn scenario: a common large one, which a 1,000-turn history
 /// overflows.
 const SLIDING: u64 = 131_072;
@@ -117,6 +120,9 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
         report.ratio(what, Unit::Ms, &first, beyond, TARGET_FIRST);
     }
+    if want("markdown") {
+        markdown(runs, home.path(), &mut report)?;
+    }
     if want("turn") {
         // Beside the project rather than in the temporary folder: the session is synced every
         // turn, which costs what the disk a home folder is on costs.
@@ -129,6 +135,57 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         report.absolute(what, turn, TARGET_TURN);
     }
     report.print();
+    Ok(())
+}
+
+/// A markdown-heavy reply to a pseudo-terminal, rendered against `--raw`: the CPU of 100,000
+/// tokens, and the first token beyond the server's delay. (The report's columns: rendered, raw.)
+fn markdown(
+    runs: usize,
+    home: &Path,
+    report: &mut Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let fast = FakeServer::start_with(Duration::ZERO, &["--markdown"])?;
+    let run = |server: &FakeServer, tokens: usize, raw: bool, color: bool| {
+        let mut cmd = client(server, home, tokens);
+        cmd.env("COLUMNS", "100");
+        if raw {
+            cmd.arg("--raw");
+        }
+        if !color {
+            cmd.env("NO_COLOR", "1");
+        }
+        run_on_pty(cmd)
+    };
+    let on_pty = |server: &FakeServer, tokens: usize, raw: bool| run(server, tokens, raw, true);
+    for _ in 0..2 {
+        on_pty(&fast, 1000, false)?;
+        on_pty(&fast, 1000, true)?;
+    }
+    let long = alternate(
+        runs,
+        || on_pty(&fast, 100_000, false),
+        || on_pty(&fast, 100_000, true),
+    )?;
+    let what = "markdown: 100,000-token reply on a terminal, CPU, rendered vs --raw";
+    report.ratio(what, Unit::Ms, &long, |s| s.cpu, TARGET_MARKDOWN_CPU);
+    // The same without colour: the markdown itself, without syntax highlighting.
+    let plain = alternate(
+        runs,
+        || run(&fast, 100_000, false, false),
+        || run(&fast, 100_000, true, false),
+    )?;
+    let what = "markdown: the same with NO_COLOR (no highlighting), CPU";
+    report.ratio(what, Unit::Ms, &plain, |s| s.cpu, TARGET_MARKDOWN_CPU);
+    let delayed = FakeServer::start_with(SERVER_DELAY, &["--markdown"])?;
+    let first = alternate(
+        runs * 2,
+        || on_pty(&delayed, 10, false),
+        || on_pty(&delayed, 10, true),
+    )?;
+    let what = "markdown: first token beyond the server's delay, rendered vs --raw";
+    let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
+    report.ratio(what, Unit::Ms, &first, beyond, TARGET_MARKDOWN_FIRST);
     Ok(())
 }
 
@@ -232,10 +289,18 @@ struct FakeServer {
 
 impl FakeServer {
     fn start(first_delay: Duration) -> Result<FakeServer, Box<dyn std::error::Error>> {
+        Self::start_with(first_delay, &[])
+    }
+
+    fn start_with(
+        first_delay: Duration,
+        extra: &[&str],
+    ) -> Result<FakeServer, Box<dyn std::error::Error>> {
         let mut child = Command::new(std::env::current_exe()?)
             .arg("--fake-server")
             .arg("--first-token-delay-ms")
             .arg(first_delay.as_millis().to_string())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;

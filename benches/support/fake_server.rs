@@ -20,7 +20,7 @@ use std::time::Duration;
 use fake_ollama::{FakeOllama, FastStream, Hostile};
 
 const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b] \
-                     [--hostile endless-line|endless-body|keep-alives|absurd-numbers]";
+                     [--markdown] [--hostile endless-line|endless-body|keep-alives|absurd-numbers]";
 
 /// What the command line asks for.
 struct Args {
@@ -58,6 +58,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
                     other => return Err(format!("unknown --hostile class {other:?}\n{USAGE}")),
                 })
             }
+            "--markdown" => out.fast.markdown = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             // `cargo bench` adds it to whatever it passes on.
             "--bench" => {}

@@ -6,6 +6,7 @@ use crate::cli::{ExportFormat, SessionsAction};
 use crate::commands::replay::show::{replay, Sleep, View};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
+use crate::render::markdown::MarkdownView;
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
 use crate::term::Term;
@@ -27,7 +28,11 @@ pub fn run(
             if let Some(p) = &l.path {
                 writeln!(out, "File: {}", sanitize_line(&p.display().to_string()))?;
             }
-            replay(&l, &mut out, View::new(term, None), &mut Sleep)?;
+            let view = View {
+                markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
+                ..View::new(term, None)
+            };
+            replay(&l, &mut out, view, &mut Sleep)?;
             Ok(ExitCode::Success)
         }
         SessionsAction::Rm { id, yes } => remove(&catalog::find(dir, &id)?, yes, term),

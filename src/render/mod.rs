@@ -2,10 +2,11 @@
 //!
 //! Layout: `style` (the client's own dim and
 //! red lines); `wrap` (word wrap at the terminal
-//! width); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
+//! width); `markdown` (replies rendered as markdown on a terminal, as they stream); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
 //! writes into, and the one renderer that implements it for both kinds of output, with the
 //! `Output` a `Term` calls for).
 
+pub mod markdown;
 pub mod style;
 pub mod verbose;
 pub mod wrap;
@@ -14,6 +15,7 @@ use std::io::{self, Write};
 
 use crate::term::Term;
 pub use crate::untrusted::sanitize;
+use markdown::{Markdown, MarkdownView};
 use wrap::Wrapper;
 
 const DIM: &str = "\x1b[2m";
@@ -97,6 +99,8 @@ pub struct Renderer<W: Write, E: Write = io::Sink> {
     wrote_any: bool,
     /// Word wrap, on a terminal only.
     wrap: Option<Wrapper>,
+    /// The reply's text rendered as markdown, on a terminal only (thinking never is).
+    markdown: Option<Markdown>,
 }
 
 impl<W: Write> Renderer<W> {
@@ -114,6 +118,7 @@ impl<W: Write> Renderer<W> {
             at_line_start: true,
             wrote_any: false,
             wrap: None,
+            markdown: None,
         }
     }
 }
@@ -132,6 +137,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
             at_line_start: self.at_line_start,
             wrote_any: self.wrote_any,
             wrap: self.wrap,
+            markdown: self.markdown,
         }
     }
 
@@ -140,6 +146,15 @@ impl<W: Write, E: Write> Renderer<W, E> {
     pub fn with_wrap(mut self, width: Option<usize>) -> Self {
         if matches!(self.output, Output::Terminal { .. }) {
             self.wrap = width.filter(|w| *w > 0).map(Wrapper::new);
+        }
+        self
+    }
+
+    /// Renders the reply's text as markdown (`Some`), on a terminal only: a pipe keeps the
+    /// model's bytes. Call after [`Renderer::with_wrap`], whose width the paragraphs follow.
+    pub fn with_markdown(mut self, view: Option<MarkdownView>) -> Self {
+        if let (Output::Terminal { color }, Some(view)) = (self.output, view) {
+            self.markdown = Some(Markdown::new(view, color, self.wrap.is_some()));
         }
         self
     }
@@ -257,6 +272,12 @@ impl<W: Write, E: Write> ReplySink for Renderer<W, E> {
             return Ok(());
         }
         self.end_thinking()?;
+        if let Some(md) = self.markdown.as_mut() {
+            md.push(&sanitize(text), &mut self.out)?;
+            self.at_line_start = md.at_line_start();
+            self.wrote_any = true;
+            return Ok(());
+        }
         self.write_text(text)
     }
 
@@ -266,6 +287,10 @@ impl<W: Write, E: Write> ReplySink for Renderer<W, E> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.end_thinking()?;
+        if let Some(md) = self.markdown.as_mut() {
+            md.finish(&mut self.out)?;
+            self.at_line_start = md.at_line_start();
+        }
         self.flush_wrap()?;
         if matches!(self.output, Output::Terminal { .. }) && self.wrote_any && !self.at_line_start {
             self.out.write_all(b"\n")?;
@@ -396,6 +421,35 @@ mod tests {
         });
         assert_eq!(Output::reply(&forced), Output::Plain, "a reply stays bytes");
         assert_eq!(Output::shown(&forced), Output::Terminal { color: true });
+    }
+
+    #[test]
+    fn markdown_renders_the_reply_but_never_the_thinking_or_a_pipe() {
+        let view = MarkdownView {
+            theme: markdown::Theme::Ansi,
+            hyperlinks: false,
+            width: 40,
+            height: None,
+        };
+        let mut r = Renderer::new(
+            Vec::new(),
+            Output::Terminal { color: true },
+            ThinkingTo::Inline,
+        )
+        .with_wrap(Some(40))
+        .with_markdown(Some(view));
+        r.thinking("**not** rendered").unwrap();
+        r.content("**yes**").unwrap();
+        r.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(r.into_inner()).unwrap(),
+            "\x1b[2m**not** rendered\x1b[0m\n\n\x1b[0;1myes\x1b[0m\n\x1b[0m"
+        );
+        let mut r =
+            Renderer::new(Vec::new(), Output::Plain, ThinkingTo::Hidden).with_markdown(Some(view));
+        r.content("**yes**").unwrap();
+        r.finish().unwrap();
+        assert_eq!(String::from_utf8(r.into_inner()).unwrap(), "**yes**");
     }
 
     #[test]

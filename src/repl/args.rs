@@ -95,10 +95,35 @@ pub(super) fn parse_set(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseEr
         "noformat" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Format(None))),
         "format" => parse_format(spec, arg),
         "context" => parse_context(spec, arg),
+        "markdown" => parse_on_off(spec, arg).map(|on| SlashCommand::Set(Setting::Markdown(on))),
         "nothink" => {
             no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Think(Think::On(false))))
         }
         _ => parse_think(spec, arg),
+    }
+}
+
+/// `on` or `off` (also `true`/`false`, `yes`/`no`), and nothing after it.
+pub(super) fn parse_on_off(spec: &Spec, arg: &str) -> Result<bool, ParseError> {
+    let mut it = arg.split_whitespace();
+    let Some(word) = it.next() else {
+        return Err(spec.missing("on or off"));
+    };
+    let on = match word.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => true,
+        "off" | "false" | "no" => false,
+        _ => {
+            return Err(ParseError::UnknownArgument {
+                command: spec.name,
+                arg: word.to_string(),
+                suggestion: nearest(&word.to_ascii_lowercase(), ["on", "off"]),
+                usage: format!("{} markdown on|off", spec.name),
+            })
+        }
+    };
+    match it.next() {
+        Some(extra) => Err(spec.unexpected(extra)),
+        None => Ok(on),
     }
 }
 

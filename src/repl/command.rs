@@ -92,6 +92,11 @@ const SET_SUBS: &[Sub] = &[
         help: "Do not wrap replies",
     },
     Sub {
+        name: "markdown",
+        args: "on|off",
+        help: "Render replies as markdown on the terminal, or show them as typed",
+    },
+    Sub {
         name: "context",
         args: "truncate|summarize|fail",
         help: "What to do when the history outgrows the context window",

@@ -150,6 +150,20 @@ fn set_flags() {
     assert_eq!(set("/set nowordwrap"), Setting::WordWrap(false));
     assert_eq!(set("/set history"), Setting::History(true));
     assert_eq!(set("/set nohistory"), Setting::History(false));
+    assert_eq!(set("/set markdown on"), Setting::Markdown(true));
+    assert_eq!(set("/set markdown OFF"), Setting::Markdown(false));
+    assert!(matches!(err("/set markdown"), ParseError::Missing { .. }));
+    assert!(matches!(
+        err("/set markdown offf"),
+        ParseError::UnknownArgument {
+            suggestion: Some("off"),
+            ..
+        }
+    ));
+    assert!(matches!(
+        err("/set markdown on now"),
+        ParseError::Unexpected { .. }
+    ));
     assert_eq!(ok("/set"), SlashCommand::Help(HelpTopic::Command("/set")));
     assert!(matches!(
         err("/set verbose yes"),

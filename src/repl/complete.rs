@@ -96,6 +96,7 @@ pub fn candidates(before: &str, models: &dyn Fn() -> Vec<String>) -> (usize, Vec
             ("/set", "think") => ["low", "medium", "high"].map(String::from).to_vec(),
             ("/set", "format") => vec!["json".to_string()],
             ("/set", "context") => Strategy::NAMES.map(String::from).to_vec(),
+            ("/set", "markdown") => ["on", "off"].map(String::from).to_vec(),
             _ => Vec::new(),
         },
         (Completes::Models, []) => models(),
@@ -216,6 +217,8 @@ mod tests {
             vec!["truncate", "summarize", "fail"]
         );
         assert_eq!(complete("/set context s").1, vec!["summarize"]);
+        assert_eq!(complete("/set markdown ").1, vec!["on", "off"]);
+        assert_eq!(complete("/set mark"), (5, vec!["markdown ".to_string()]));
         assert_eq!(complete("/show info x").1, Vec::<String>::new());
         assert_eq!(complete("/lo").1, vec!["/load ", "/log "]);
         assert_eq!(complete("/log ").1, vec!["off", "on"]);

@@ -36,6 +36,7 @@ use crate::chat::{ctrl_c, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
+use crate::render::markdown::{MarkdownView, Theme};
 use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
@@ -49,11 +50,14 @@ use stats::SessionStats;
 
 const CONTINUATION_PROMPT: &str = "... ";
 
-/// How the REPL shows things; changed by `/set verbose`, `/set wordwrap`, `/set history`.
+/// How the REPL shows things; changed by `/set verbose`, `/set wordwrap`, `/set markdown`,
+/// `/set history`.
 struct View {
     verbose: bool,
     stats_json: bool,
     wordwrap: bool,
+    markdown: bool,
+    theme: Theme,
     history: bool,
 }
 
@@ -109,6 +113,8 @@ pub fn run(
             verbose: config.verbose,
             stats_json: config.stats_json,
             wordwrap: true,
+            markdown: config.markdown,
+            theme: config.theme,
             history: true,
         },
         stats: SessionStats::default(),
@@ -273,7 +279,12 @@ impl<'a> Repl<'a> {
             },
             ThinkingTo::Inline,
         )
-        .with_wrap(width);
+        .with_wrap(width)
+        .with_markdown(MarkdownView::for_stdout(
+            self.term,
+            self.view.markdown,
+            self.view.theme,
+        ));
         let sent = self
             .rt
             .block_on(self.chat.send(input, &mut renderer, ctrl_c()));

@@ -65,6 +65,15 @@ impl Repl<'_> {
                 self.view.wordwrap = on;
                 format!("Set '{}' mode.", if on { "wordwrap" } else { "nowordwrap" })
             }
+            Setting::Markdown(on) => {
+                self.view.markdown = on;
+                let how = if on { "on" } else { "off" };
+                if on && !self.term.stdout.tty {
+                    format!("Set markdown {how} (it shows only on a terminal).")
+                } else {
+                    format!("Set markdown {how}.")
+                }
+            }
             Setting::Context(strategy) => {
                 // A client setting, like the format: it changes no request and is not saved.
                 self.chat.context.strategy = strategy;

@@ -75,6 +75,8 @@ pub enum Setting {
     Format(Option<serde_json::Value>),
     Think(Think),
     WordWrap(bool),
+    /// Replies rendered as markdown (on a terminal).
+    Markdown(bool),
     History(bool),
     /// What happens when the history outgrows the context window.
     Context(Strategy),

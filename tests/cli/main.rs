@@ -18,6 +18,7 @@ mod hostile_escapes;
 mod log;
 mod log_privacy;
 mod logs_cmd;
+mod markdown;
 mod models;
 mod oneshot;
 mod openai;

@@ -9,6 +9,7 @@ use crate::backend::Backend;
 use crate::cli::ReplayArgs;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
+use crate::render::markdown::MarkdownView;
 use crate::session::load::load_stdin;
 use crate::session::{catalog, Loaded};
 use crate::term::Term;
@@ -38,7 +39,10 @@ pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
             Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
         return rerun(&rt, &client, config, term, &loaded, &changes);
     }
-    let view = View::new(term, speed);
+    let view = View {
+        markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
+        ..View::new(term, speed)
+    };
     // Buffered: a paced replay flushes before every pause, an instant one once at the end.
     let mut out = io::BufWriter::new(io::stdout().lock());
     replay(&loaded, &mut out, view, &mut Sleep)?;

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
+use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
 use crate::session::format::{Change, Reply};
@@ -43,6 +44,8 @@ pub struct View {
     pub width: Option<usize>,
     /// Replay at this multiple of the recorded pace; `None`: everything at once.
     pub speed: Option<f64>,
+    /// Replies rendered as markdown (on a terminal, as in the chat).
+    pub markdown: Option<MarkdownView>,
 }
 
 impl View {
@@ -53,6 +56,7 @@ impl View {
             output: Output::shown(term),
             width: term.stdout.tty.then_some(term.width),
             speed,
+            markdown: None,
         }
     }
 
@@ -177,9 +181,12 @@ impl<W: Write> Replayer<'_, W> {
             output,
             width,
             speed,
+            markdown,
         } = self.view;
         let pacer = &mut *self.pacer;
-        let mut r = Renderer::new(&mut *self.out, output, ThinkingTo::Inline).with_wrap(width);
+        let mut r = Renderer::new(&mut *self.out, output, ThinkingTo::Inline)
+            .with_wrap(width)
+            .with_markdown(markdown);
         r.thinking(reply.thinking.trim_end())?;
         let first = reply.ttft.unwrap_or(reply.latency).max(0.0);
         pause(speed, pacer, Duration::from_secs_f64(first), || r.flush());
@@ -305,6 +312,7 @@ mod tests {
             output: Output::Plain,
             width: None,
             speed: None,
+            markdown: None,
         };
         let (text, pauses) = run(view);
         assert!(pauses.is_empty());
@@ -324,6 +332,7 @@ mod tests {
             output: Output::Terminal { color: false },
             width: None,
             speed: None,
+            markdown: None,
         };
         let (text, _) = run(view);
         assert!(text.contains(">>> a␛[2Jb"));
@@ -371,6 +380,7 @@ mod tests {
             output: Output::Terminal { color: true },
             width: Some(12),
             speed: None,
+            markdown: None,
         };
         let text = show(&thinking_session(), view);
         assert!(
@@ -394,6 +404,7 @@ mod tests {
             output: Output::Plain,
             width: None,
             speed: Some(2.0),
+            markdown: None,
         };
         let (_, pauses) = run(view);
         // 1 s before the first question, then TTFT 0.5 s, then 4 pieces over 1.5 s; the hour

@@ -1247,6 +1247,7 @@ fn fast_stream_default_length_delay_queue_and_errors() {
     fake.set_fast_stream(Some(FastStream {
         default_tokens: 7,
         first_delay: Duration::from_millis(50),
+        markdown: false,
     }));
     let started = Instant::now();
     let lines = chat(&fake, &user("go")).lines();

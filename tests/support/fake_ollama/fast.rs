@@ -30,6 +30,9 @@ pub struct FastStream {
     /// Server-side wait before the first chunk (the model's "time to first token"); the response
     /// head goes out with the first chunk, as Go sends it.
     pub first_delay: Duration,
+    /// Tokens of a markdown answer (headings, emphasis, lists, code blocks, tables) instead of
+    /// prose: the cost of rendering markdown on a terminal.
+    pub markdown: bool,
 }
 
 impl Default for FastStream {
@@ -37,6 +40,7 @@ impl Default for FastStream {
         FastStream {
             default_tokens: 1000,
             first_delay: Duration::ZERO,
+            markdown: false,
         }
     }
 }
@@ -65,6 +69,115 @@ const TOKENS: &[&str] = &[
     " 你好", "，", "世界", "！", " 🦊", " and", " then", " it", " rests",
 ];
 
+/// A markdown answer, cycled: every block kind a model writes, each closed within the cycle.
+const MARKDOWN_TOKENS: &[&str] = &[
+    "\n",
+    "##",
+    " Step",
+    " two",
+    "\n",
+    "\n",
+    "Run",
+    " **",
+    "cargo",
+    " build",
+    "**",
+    " and",
+    " then",
+    " `",
+    "cargo",
+    " test",
+    "`",
+    " in",
+    " the",
+    " *",
+    "project",
+    "*",
+    " folder",
+    ".",
+    " 你好",
+    "，",
+    "世界",
+    "。",
+    "\n",
+    "\n",
+    "-",
+    " first",
+    " **",
+    "item",
+    "**",
+    "\n",
+    "  -",
+    " nested",
+    " `",
+    "x",
+    "`",
+    "\n",
+    "1.",
+    " ordered",
+    "\n",
+    "\n",
+    "```",
+    "rust",
+    "\n",
+    "fn",
+    " main",
+    "()",
+    " {",
+    "\n",
+    "   ",
+    " let",
+    " s",
+    " =",
+    " \"",
+    "你好",
+    "\";",
+    " //",
+    " note",
+    "\n",
+    "   ",
+    " println",
+    "!(\"",
+    "{s}",
+    "\");",
+    "\n",
+    "}",
+    "\n",
+    "```",
+    "\n",
+    "\n",
+    "|",
+    " name",
+    " |",
+    " 城市",
+    " |",
+    "\n",
+    "|",
+    "---",
+    "|",
+    "---",
+    "|",
+    "\n",
+    "|",
+    " fox",
+    " |",
+    " 台北",
+    " |",
+    "\n",
+    "\n",
+    ">",
+    " a",
+    " quote",
+    " with",
+    " [",
+    "a",
+    " link",
+    "](",
+    "https://example.com",
+    ")",
+    "\n",
+];
+
 /// Bytes gathered before one `write`: large enough that syscalls do not dominate, small enough
 /// that the first chunk of a long reply leaves at once.
 const BATCH: usize = 64 * 1024;
@@ -85,7 +198,12 @@ pub(crate) fn fast_reply(conn: &Conn, fast: &FastStream, body: &Value) -> Result
     );
     let mut buf = Vec::with_capacity(BATCH + 4096);
     buf.extend_from_slice(&head);
-    let messages: Vec<String> = TOKENS.iter().map(|t| message_json(t, "")).collect();
+    let tokens = if fast.markdown {
+        MARKDOWN_TOKENS
+    } else {
+        TOKENS
+    };
+    let messages: Vec<String> = tokens.iter().map(|t| message_json(t, "")).collect();
     let mut created = go_str(&rfc3339_nano(SystemTime::now()));
     let mut line = String::with_capacity(256);
     for i in 0..count {
