@@ -33,8 +33,9 @@
 //!   `manage`, `error`), `openai` and `anthropic` (each `wire`, `stream`, `client`, `error`);
 //!   `net` is what their clients share (loopback detection, root-cause messages, no TLS
 //!   certificates for plain `http://`), `sse` the server-sent-event framing of the two SSE APIs.
-//! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C and a stall timer (the
-//!   backend in the program, a script under the paused clock in its tests).
+//! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C (or SIGTERM/SIGHUP, whose
+//!   listener is `signals`) and a stall timer (the backend in the program, a script under the
+//!   paused clock in its tests).
 //! - `render` (terminal or plain output, sanitising, word wrap, the statistics block) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
@@ -72,6 +73,7 @@ pub mod paths;
 pub mod render;
 pub mod repl;
 pub mod session;
+pub mod signals;
 pub mod sse;
 pub mod suggest;
 pub mod table;

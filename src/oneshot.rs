@@ -1,15 +1,16 @@
 //! One question, one answer on stdout, nothing else there: the mode for pipes and scripts.
 
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Write};
 
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{ctrl_c, NotSentReason};
+use crate::chat::{interrupted_or_stopped, NotSentReason};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::signals::{Signals, StopSignal};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -51,6 +52,11 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin(term)?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
+    // From here on SIGTERM and SIGHUP end the turn, not the process: the partial reply is saved.
+    let mut signals = {
+        let _in = rt.enter();
+        Signals::listen()
+    };
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     chat.dim_notes(term.stderr.color);
     if term.stderr.tty {
@@ -71,10 +77,12 @@ pub fn run(
     // whole turn: diagnostics from the runtime's thread write there too.)
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
-        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+        let cancel = interrupted_or_stopped(signals.recv());
+        rt.block_on(chat.send(&input, &mut renderer, cancel))
     } else {
         let mut renderer = renderer;
-        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+        let cancel = interrupted_or_stopped(signals.recv());
+        rt.block_on(chat.send(&input, &mut renderer, cancel))
     };
     let outcome = match sent {
         Ok(sent) => sent.outcome,
@@ -86,6 +94,10 @@ pub fn run(
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
                     eprintln!("ollama-chat: interrupted");
                     Ok(ExitCode::Interrupted)
+                }
+                NotSentReason::Summary(Ending::Cancelled(CancelReason::Stopped(s))) => {
+                    said_stopped(s);
+                    Ok(s.exit_code())
                 }
                 NotSentReason::Summary(_) => Err(not_sent.into()),
             };
@@ -112,8 +124,17 @@ pub fn run(
             eprintln!("ollama-chat: interrupted");
             Ok(ExitCode::Interrupted)
         }
+        Ending::Cancelled(CancelReason::Stopped(s)) => {
+            said_stopped(s);
+            Ok(s.exit_code())
+        }
         Ending::Failed(e) => Err(e.into()),
     }
+}
+
+/// One line on stderr (which may be gone, after a hang-up: then nothing).
+fn said_stopped(s: StopSignal) {
+    let _ = writeln!(io::stderr(), "ollama-chat: stopped by {}", s.name());
 }
 
 #[cfg(test)]

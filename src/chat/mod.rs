@@ -24,7 +24,8 @@ use crate::options::Options;
 use crate::render::style::Style;
 use crate::render::ReplySink;
 use crate::session::{Change, Event, Reply, SessionWriter};
-use crate::turn::{run_turn, Ending, TurnOutcome};
+use crate::signals::{interrupt_or_stop, StopSignal};
+use crate::turn::{run_turn, CancelReason, Ending, TurnOutcome};
 use context::ContextState;
 pub use session::{pick_model, ModelChoice};
 
@@ -182,7 +183,7 @@ impl<'a> Chat<'a> {
     ) -> Result<Sent, NotSent>
     where
         S: ReplySink + ?Sized,
-        C: Future<Output = ()>,
+        C: Future<Output = CancelReason>,
     {
         tokio::pin!(cancel);
         self.conversation.push_user(input);
@@ -325,4 +326,16 @@ pub async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Ctrl-C as the reason a turn was cancelled.
+pub async fn interrupted() -> CancelReason {
+    ctrl_c().await;
+    CancelReason::Interrupt
+}
+
+/// Ctrl-C or a stop signal (SIGTERM, SIGHUP), whichever comes first, as the reason a turn was
+/// cancelled.
+pub async fn interrupted_or_stopped(stop: impl Future<Output = StopSignal>) -> CancelReason {
+    interrupt_or_stop(ctrl_c(), stop).await.into()
 }

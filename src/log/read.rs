@@ -59,6 +59,8 @@ impl Meta<'_> {
             None | Some("ok") => Some(TurnStatus::Ok),
             Some("error") => Some(TurnStatus::Error),
             Some("cancelled") => Some(TurnStatus::Cancelled),
+            Some("terminated") => Some(TurnStatus::Terminated),
+            Some("hangup") => Some(TurnStatus::Hangup),
             // A status this version does not know (from a newer writer).
             Some(_) => None,
         }

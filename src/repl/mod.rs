@@ -7,7 +7,8 @@
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
 //! `chat::context`'s report);
-//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
+//! `tty` (an Enter typed during a reply stays an Enter); `stop` (SIGTERM and SIGHUP); this file
+//! (the editor loop and one turn).
 
 mod args;
 pub mod command;
@@ -21,9 +22,10 @@ mod set;
 mod show;
 mod slash;
 pub mod stats;
+mod stop;
 mod tty;
 
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use rustyline::error::ReadlineError;
@@ -32,7 +34,7 @@ use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{ctrl_c, Chat, HistoryEffect, Sent};
+use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
@@ -40,6 +42,7 @@ use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::Change;
+use crate::signals::StopSignal;
 use crate::term::Term;
 use crate::turn::Ending;
 use command::SlashCommand;
@@ -68,6 +71,7 @@ pub(crate) struct Repl<'a> {
     view: View,
     stats: SessionStats,
     history_path: Option<&'a Path>,
+    stops: stop::Stops,
 }
 
 /// What the loop does after a command.
@@ -113,6 +117,8 @@ pub fn run(
         },
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
+        // Before the terminal's modes change, so that they can be put back.
+        stops: stop::Stops::watch(rt, term.stdout.tty),
     };
     let fetch_models = Box::new(move || rt.block_on(backend.list_models()).unwrap_or_default());
     let helper = ReplHelper::new(term.stdout.color, fetch_models);
@@ -134,24 +140,37 @@ pub fn run(
     for n in notices {
         repl.note(&n);
     }
-    let _typeahead = tty::TypeaheadGuard::new();
-    repl.run_loop(&mut editor, &compose_request)?;
-    if let Some(lost) = repl.chat.not_saved() {
-        eprintln!("ollama-chat: {lost}");
-        return Ok(ExitCode::Error);
+    let typeahead = tty::TypeaheadGuard::new();
+    let stopped = repl.run_loop(&mut editor, &compose_request)?;
+    drop(typeahead);
+    let lost = repl.chat.not_saved();
+    if let Some(lost) = &lost {
+        let _ = writeln!(io::stderr(), "ollama-chat: {lost}");
     }
-    Ok(ExitCode::Success)
+    if let Some(s) = stopped {
+        let _ = writeln!(io::stderr(), "ollama-chat: stopped by {}", s.name());
+        return Ok(s.exit_code());
+    }
+    Ok(if lost.is_some() {
+        ExitCode::Error
+    } else {
+        ExitCode::Success
+    })
 }
 
 impl<'a> Repl<'a> {
+    /// Reads and runs lines until the user leaves (`None`) or a stop signal ends the chat.
     fn run_loop(
         &mut self,
         editor: &mut LineEditor<'a>,
         compose_request: &EditorRequest,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<StopSignal>> {
         let mut prefill: Option<String> = None;
         let mut block = Block::default();
         loop {
+            if let Err(s) = self.stops.enter_prompt() {
+                return Ok(Some(s));
+            }
             let prompt = if block.is_open() {
                 CONTINUATION_PROMPT.to_string()
             } else {
@@ -161,6 +180,7 @@ impl<'a> Repl<'a> {
                 Some(text) => editor.readline_with_initial(&prompt, (&text, "")),
                 None => editor.readline(&prompt),
             };
+            self.stops.leave_prompt();
             let line = match read {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted) if block.is_open() => {
@@ -214,7 +234,7 @@ impl<'a> Repl<'a> {
                 Err(e) => self.error(&e.to_string()),
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn run_command(&mut self, cmd: SlashCommand) -> Flow {
@@ -272,9 +292,10 @@ impl<'a> Repl<'a> {
             ThinkingTo::Inline,
         )
         .with_wrap(width);
+        let cancel = interrupted_or_stopped(self.stops.signalled());
         let sent = self
             .rt
-            .block_on(self.chat.send(input, &mut renderer, ctrl_c()));
+            .block_on(self.chat.send(input, &mut renderer, cancel));
         drop(renderer);
         let Sent {
             outcome, effect, ..
@@ -289,6 +310,15 @@ impl<'a> Repl<'a> {
             }
         };
         self.stats.record(&outcome);
+        if let Some(s) = outcome.stop_signal() {
+            // The chat ends here; after a hang-up there may be no terminal to write to.
+            let _ = writeln!(
+                io::stdout(),
+                "{}",
+                self.style.dim(&format!("(stopped by {})", s.name()))
+            );
+            return None;
+        }
         match &outcome.ending {
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),

@@ -28,6 +28,7 @@ mod replay;
 mod secrets;
 mod session_roundtrip;
 mod sessions;
+mod signals;
 mod speed;
 mod stats_cmd;
 mod term;
