@@ -177,13 +177,27 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             ModelChoice::Ambiguous { .. } => ExitCode::Usage,
         };
     }
+    if let Some(e) = err.downcast_ref::<session::SessionError>() {
+        return e.exit_code();
+    }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()
         || err.downcast_ref::<options::OptionError>().is_some()
+        || names_no_file(err)
     {
         return ExitCode::Usage;
     }
     ExitCode::Error
+}
+
+/// Whether the error is a file the user named that is not there or not a file (a folder, a
+/// FIFO, a device): bad input, like a bad flag.
+fn names_no_file(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.is::<paths::NotAFile>()
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(paths::NotAFile::is)
+    })
 }
 
 fn init_tracing(level: u8) {

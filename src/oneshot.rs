@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
-use crate::signals::{Signals, StopSignal};
+use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
@@ -53,10 +53,7 @@ pub fn run(
     let stdin = read_stdin(term)?;
     let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
     // From here on SIGTERM and SIGHUP end the turn, not the process: the partial reply is saved.
-    let mut signals = {
-        let _in = rt.enter();
-        Signals::listen()
-    };
+    let signals = Watcher::start(rt, term.stdout.tty);
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     chat.dim_notes(term.stderr.color);
     if term.stderr.tty {
@@ -77,11 +74,11 @@ pub fn run(
     // whole turn: diagnostics from the runtime's thread write there too.)
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
-        let cancel = interrupted_or_stopped(signals.recv());
+        let cancel = interrupted_or_stopped(signals.signalled());
         rt.block_on(chat.send(&input, &mut renderer, cancel))
     } else {
         let mut renderer = renderer;
-        let cancel = interrupted_or_stopped(signals.recv());
+        let cancel = interrupted_or_stopped(signals.signalled());
         rt.block_on(chat.send(&input, &mut renderer, cancel))
     };
     let outcome = match sent {

@@ -7,8 +7,8 @@
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
 //! `chat::context`'s report);
-//! `tty` (an Enter typed during a reply stays an Enter); `stop` (SIGTERM and SIGHUP); this file
-//! (the editor loop and one turn).
+//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one
+//! turn).
 
 mod args;
 pub mod command;
@@ -22,7 +22,6 @@ mod set;
 mod show;
 mod slash;
 pub mod stats;
-mod stop;
 mod tty;
 
 use std::io::{self, Write};
@@ -42,7 +41,7 @@ use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::Change;
-use crate::signals::StopSignal;
+use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::Ending;
 use command::SlashCommand;
@@ -71,7 +70,8 @@ pub(crate) struct Repl<'a> {
     view: View,
     stats: SessionStats,
     history_path: Option<&'a Path>,
-    stops: stop::Stops,
+    /// SIGTERM and SIGHUP.
+    stops: Watcher,
 }
 
 /// What the loop does after a command.
@@ -118,7 +118,7 @@ pub fn run(
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
         // Before the terminal's modes change, so that they can be put back.
-        stops: stop::Stops::watch(rt, term.stdout.tty),
+        stops: Watcher::start(rt, term.stdout.tty),
     };
     let fetch_models = Box::new(move || rt.block_on(backend.list_models()).unwrap_or_default());
     let helper = ReplHelper::new(term.stdout.color, fetch_models);

@@ -55,6 +55,21 @@ pub enum SessionError {
     NoFolder,
 }
 
+impl SessionError {
+    /// A session the user named that is not there, or not a file, is bad input (2), like a bad
+    /// flag; a file that is damaged, in use or cannot be written is a failure (1).
+    pub fn exit_code(&self) -> crate::exit_code::ExitCode {
+        use crate::exit_code::ExitCode;
+        match self {
+            SessionError::Read { source, .. } if crate::paths::NotAFile::is(source) => {
+                ExitCode::Usage
+            }
+            SessionError::NotFound(_) | SessionError::Ambiguous { .. } => ExitCode::Usage,
+            _ => ExitCode::Error,
+        }
+    }
+}
+
 /// The short form of an id shown in lists and accepted wherever an id is.
 pub fn short_id(id: &uuid::Uuid) -> String {
     id.simple().to_string()[..8].to_string()
