@@ -26,6 +26,7 @@ mod repl_commands;
 mod repl_input;
 mod replay;
 mod secrets;
+mod session_moved;
 mod session_roundtrip;
 mod sessions;
 mod signals;
