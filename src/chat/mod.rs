@@ -200,10 +200,13 @@ impl<'a> Chat<'a> {
         };
         // Saved only now: a message the context policy refused was never asked. Any `context`
         // record comes first; its indices are the same with or without this last message.
-        let asked = Change::User {
-            content: input.to_string(),
-        };
-        self.save(Event::now(asked), false);
+        if self.session.is_some() {
+            // Built only to be saved: a huge message is not copied for nothing.
+            let asked = Change::User {
+                content: input.to_string(),
+            };
+            self.save(Event::now(asked), false);
+        }
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),

@@ -23,7 +23,10 @@ fn said(path: &std::path::Path) -> Vec<String> {
 fn a_removed_session_file_is_saved_again_with_a_note() {
     let env = TestEnv::new();
     let session = env.home.path().join("work.jsonl");
-    let mut p = start(&env, &["-m", "tiny", "--session", session.to_str().unwrap()]);
+    let mut p = start(
+        &env,
+        &["-m", "tiny", "--session", session.to_str().unwrap()],
+    );
     ask(&mut p, "first");
     std::fs::remove_file(&session).unwrap();
     enter(&mut p, "second");
@@ -48,7 +51,10 @@ fn a_removed_session_file_is_saved_again_with_a_note() {
 fn a_replaced_session_file_is_left_alone_and_the_chat_saves_beside_it() {
     let env = TestEnv::new();
     let session = env.home.path().join("work.jsonl");
-    let mut p = start(&env, &["-m", "tiny", "--session", session.to_str().unwrap()]);
+    let mut p = start(
+        &env,
+        &["-m", "tiny", "--session", session.to_str().unwrap()],
+    );
     ask(&mut p, "first");
     let other = env.home.path().join("other.tmp");
     std::fs::write(&other, "not ours\n").unwrap();
