@@ -74,3 +74,28 @@ impl SessionError {
 pub fn short_id(id: &uuid::Uuid) -> String {
     id.simple().to_string()[..8].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit_code::ExitCode;
+
+    #[test]
+    fn a_named_session_that_is_not_there_is_bad_input_a_damaged_one_a_failure() {
+        let missing =
+            crate::paths::read_regular(std::path::Path::new("/no/such/file"), 1).unwrap_err();
+        let read = |source| SessionError::Read {
+            path: "p".into(),
+            source,
+        };
+        assert_eq!(read(missing).exit_code(), ExitCode::Usage);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(read(denied).exit_code(), ExitCode::Error);
+        assert_eq!(
+            SessionError::NotFound("x".into()).exit_code(),
+            ExitCode::Usage
+        );
+        let busy = SessionError::InUse { path: "p".into() };
+        assert_eq!(busy.exit_code(), ExitCode::Error);
+    }
+}

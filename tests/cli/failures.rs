@@ -291,6 +291,12 @@ fn option_values_outside_their_meaning_are_usage_errors() {
             .stdout("")
             .stderr(predicate::str::contains(bad.split('=').next().unwrap()));
     }
+    // A session named by an id or name that matches none is bad input too.
+    env.cmd()
+        .args(["sessions", "show", "no-such-session"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no saved session matches"));
     assert!(env.fake.chat_bodies().is_empty(), "nothing was sent");
 }
 
