@@ -96,11 +96,11 @@ pub fn run(
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
         let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send(&input, &mut renderer, cancel))
+        rt.block_on(chat.send(input, &mut renderer, cancel))
     } else {
         let mut renderer = renderer;
         let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send(&input, &mut renderer, cancel))
+        rt.block_on(chat.send(input, &mut renderer, cancel))
     };
     let outcome = match sent {
         Ok(sent) => sent.outcome,

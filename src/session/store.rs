@@ -109,7 +109,6 @@ impl SessionWriter {
     }
 
     fn try_append(&mut self, event: &Event) -> std::io::Result<()> {
-        let mut text = String::new();
         if self.file.is_none() {
             let file = self.open()?;
             self.identity = identity(&file);
@@ -117,12 +116,12 @@ impl SessionWriter {
         } else {
             self.follow_the_file()?;
         }
-        if let Some(h) = &self.pending_header {
-            text += &header_line(h);
-            text.push('\n');
-        }
-        text += &event_line(event);
+        // Built in the event's own line, so a huge message is not copied once more.
+        let mut text = event_line(event);
         text.push('\n');
+        if let Some(h) = &self.pending_header {
+            text.insert_str(0, &format!("{}\n", header_line(h)));
+        }
         let file = self.file.as_mut().expect("opened above");
         file.write_all(text.as_bytes())?;
         self.pending_header = None;
