@@ -7,8 +7,7 @@
 //! handlers by topic: `show`, `set`, `models` (`/load`, `/model`, `/models`), `exchange` (`/retry`,
 //! `/undo`, `/edit`, `/copy`), `copy` (code blocks, OSC 52) and `stats` (`/stats`; `/context` is
 //! `chat::context`'s report);
-//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one
-//! turn).
+//! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 mod args;
 pub mod command;
