@@ -14,8 +14,12 @@ pub enum ExitCode {
     ModelNotFound = 4,
     /// The server refused the API key, or wants one and none was given (401/403).
     Unauthorized = 5,
+    /// The terminal went away mid-run (128 + SIGHUP); what was said so far is saved.
+    HungUp = 129,
     /// Ctrl-C (128 + SIGINT), as shells expect.
     Interrupted = 130,
+    /// Asked to end (128 + SIGTERM); what was said so far is saved.
+    Terminated = 143,
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -35,8 +35,9 @@
 //!   `manage`, `error`), `openai` and `anthropic` (each `wire`, `stream`, `client`, `error`);
 //!   `net` is what their clients share (loopback detection, root-cause messages, no TLS
 //!   certificates for plain `http://`), `sse` the server-sent-event framing of the two SSE APIs.
-//! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C and a stall timer (the
-//!   backend in the program, a script under the paused clock in its tests).
+//! - `turn`: one exchange, a `ReplySource`'s stream raced against Ctrl-C (or SIGTERM/SIGHUP, whose
+//!   listener is `signals`) and a stall timer (the backend in the program, a script under the
+//!   paused clock in its tests).
 //! - `render` (terminal or plain output, word wrap, the statistics block; `render::markdown`:
 //!   replies as markdown on a terminal as they stream, with pulldown-cmark and syntect) and `log`
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
@@ -75,6 +76,7 @@ pub mod paths;
 pub mod render;
 pub mod repl;
 pub mod session;
+pub mod signals;
 pub mod sse;
 pub mod suggest;
 pub mod table;
@@ -181,13 +183,27 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             ModelChoice::Ambiguous { .. } => ExitCode::Usage,
         };
     }
+    if let Some(e) = err.downcast_ref::<session::SessionError>() {
+        return e.exit_code();
+    }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()
         || err.downcast_ref::<options::OptionError>().is_some()
+        || names_no_file(err)
     {
         return ExitCode::Usage;
     }
     ExitCode::Error
+}
+
+/// Whether the error is a file the user named that is not there or not a file (a folder, a
+/// FIFO, a device): bad input, like a bad flag.
+fn names_no_file(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.is::<paths::NotAFile>()
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(paths::NotAFile::is)
+    })
 }
 
 fn init_tracing(level: u8) {

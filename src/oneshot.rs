@@ -1,46 +1,68 @@
 //! One question, one answer on stdout, nothing else there: the mode for pipes and scripts.
 
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Write};
 
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{ctrl_c, NotSentReason};
+use crate::chat::{interrupted_or_stopped, NotSentReason};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use crate::UsageError;
 
-/// Builds the one user message from `-p` and piped stdin (`-p` first, then a blank line, then stdin).
-pub fn compose_input(prompt: Option<&str>, stdin: Option<&str>) -> Result<String, UsageError> {
+/// Builds the one user message from `-p` and piped stdin (`-p` first, then a blank line, then
+/// stdin). Takes stdin's text by value and builds the message in it: a prompt of hundreds of
+/// megabytes is not copied.
+pub fn compose_input(prompt: Option<&str>, stdin: Option<String>) -> Result<String, UsageError> {
     let stdin = stdin
-        .map(|s| s.trim_end_matches(['\n', '\r']))
+        .map(|mut s| {
+            s.truncate(s.trim_end_matches(['\n', '\r']).len());
+            s
+        })
         .filter(|s| !s.trim().is_empty());
     let prompt = prompt.filter(|p| !p.trim().is_empty());
     match (prompt, stdin) {
-        (Some(p), Some(s)) => Ok(format!("{p}\n\n{s}")),
+        (Some(p), Some(mut s)) => {
+            s.insert_str(0, &format!("{p}\n\n"));
+            Ok(s)
+        }
         (Some(p), None) => Ok(p.to_string()),
-        (None, Some(s)) => Ok(s.to_string()),
+        (None, Some(s)) => Ok(s),
         (None, None) => Err(UsageError(
             "nothing to send: give a prompt with -p or pipe text on stdin".into(),
         )),
     }
 }
 
-/// Piped stdin, read whole; nothing when stdin is a terminal (`-p` alone).
+/// The most stdin is read: far beyond any context window, and short of what would exhaust memory
+/// when something endless is piped in (`/dev/zero`, `yes`).
+const MAX_STDIN: u64 = 1 << 30;
+
+/// Piped stdin, read whole into one buffer; nothing when stdin is a terminal (`-p` alone).
 fn read_stdin(term: &Term) -> anyhow::Result<Option<String>> {
     if term.stdin_tty {
         return Ok(None);
     }
+    read_capped(io::stdin().lock(), MAX_STDIN).map(Some)
+}
+
+fn read_capped(input: impl Read, max: u64) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
-    io::stdin().lock().read_to_end(&mut bytes)?;
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|_| UsageError("stdin is not UTF-8 text".into()).into())
+    input.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(UsageError(format!(
+            "stdin is larger than {} MiB; nothing was sent",
+            max >> 20
+        ))
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|_| UsageError("stdin is not UTF-8 text".into()).into())
 }
 
 /// Runs one turn and maps its ending to the exit code.
@@ -51,7 +73,9 @@ pub fn run(
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
     let stdin = read_stdin(term)?;
-    let input = compose_input(config.prompt.as_deref(), stdin.as_deref())?;
+    let input = compose_input(config.prompt.as_deref(), stdin)?;
+    // From here on SIGTERM and SIGHUP end the turn, not the process: the partial reply is saved.
+    let signals = Watcher::start(rt, term.stdout.tty);
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     chat.dim_notes(term.stderr.color);
     if term.stderr.tty {
@@ -77,10 +101,12 @@ pub fn run(
     // whole turn: diagnostics from the runtime's thread write there too.)
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
-        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+        let cancel = interrupted_or_stopped(signals.signalled());
+        rt.block_on(chat.send(input, &mut renderer, cancel))
     } else {
         let mut renderer = renderer;
-        rt.block_on(chat.send(&input, &mut renderer, ctrl_c()))
+        let cancel = interrupted_or_stopped(signals.signalled());
+        rt.block_on(chat.send(input, &mut renderer, cancel))
     };
     let outcome = match sent {
         Ok(sent) => sent.outcome,
@@ -92,6 +118,10 @@ pub fn run(
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
                     crate::render::style::notice(format_args!("interrupted"));
                     Ok(ExitCode::Interrupted)
+                }
+                NotSentReason::Summary(Ending::Cancelled(CancelReason::Stopped(s))) => {
+                    said_stopped(s);
+                    Ok(s.exit_code())
                 }
                 NotSentReason::Summary(_) => Err(not_sent.into()),
             };
@@ -118,8 +148,17 @@ pub fn run(
             crate::render::style::notice(format_args!("interrupted"));
             Ok(ExitCode::Interrupted)
         }
+        Ending::Cancelled(CancelReason::Stopped(s)) => {
+            said_stopped(s);
+            Ok(s.exit_code())
+        }
         Ending::Failed(e) => Err(e.into()),
     }
+}
+
+/// One line on stderr (which may be gone, after a hang-up: then nothing).
+fn said_stopped(s: StopSignal) {
+    let _ = writeln!(io::stderr(), "ollama-chat: stopped by {}", s.name());
 }
 
 #[cfg(test)]
@@ -128,18 +167,27 @@ mod tests {
 
     #[test]
     fn prompt_and_stdin_become_one_message() {
+        let s = |t: &str| Some(t.to_string());
         assert_eq!(
-            compose_input(Some("summarise this"), Some("line 1\nline 2\n")).unwrap(),
+            compose_input(Some("summarise this"), s("line 1\nline 2\n")).unwrap(),
             "summarise this\n\nline 1\nline 2"
         );
         assert_eq!(compose_input(Some("q"), None).unwrap(), "q");
-        assert_eq!(compose_input(None, Some("問題\n")).unwrap(), "問題");
-        assert_eq!(compose_input(Some("q"), Some("\n\n")).unwrap(), "q");
+        assert_eq!(compose_input(None, s("問題\r\n")).unwrap(), "問題");
+        assert_eq!(compose_input(Some("q"), s("\n\n")).unwrap(), "q");
     }
 
     #[test]
     fn nothing_to_send_is_a_usage_error() {
         assert!(compose_input(None, None).is_err());
-        assert!(compose_input(Some("  "), Some(" \n")).is_err());
+        assert!(compose_input(Some("  "), Some(" \n".into())).is_err());
+    }
+
+    #[test]
+    fn stdin_past_the_cap_is_refused_whole() {
+        assert_eq!(read_capped(&b"12345"[..], 5).unwrap(), "12345");
+        let e = read_capped(&b"123456"[..], 5).unwrap_err();
+        assert!(e.downcast_ref::<UsageError>().is_some(), "exit 2: {e}");
+        assert!(read_capped(&b"\xff"[..], 5).is_err());
     }
 }

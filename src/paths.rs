@@ -1,5 +1,8 @@
 //! Where the client keeps its files, by the XDG base-directory rules (pure: the environment is passed in).
 
+use std::borrow::Cow;
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The folder name used under each XDG base directory.
@@ -55,21 +58,64 @@ pub fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
     }
 }
 
+/// A file the user named that cannot be read as one: it is not there, or it is not a regular file
+/// (a folder, a FIFO, a device). Bad input, like a bad flag: wherever it surfaces (inside an
+/// `io::Error`, see [`NotAFile::is`]) the run exits 2, not 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAFile(pub Cow<'static, str>);
+
+impl NotAFile {
+    fn io(kind: io::ErrorKind, what: &'static str) -> io::Error {
+        io::Error::new(kind, NotAFile(Cow::Borrowed(what)))
+    }
+
+    /// Whether `e` says that a named file is not there or is not a file.
+    pub fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<NotAFile>())
+    }
+
+    /// `e` with `context` before its message, still a [`NotAFile`] if it was one.
+    pub fn context(e: io::Error, context: impl std::fmt::Display) -> io::Error {
+        let text = format!("{context}: {e}");
+        if NotAFile::is(&e) {
+            io::Error::new(e.kind(), NotAFile(Cow::Owned(text)))
+        } else {
+            io::Error::new(e.kind(), text)
+        }
+    }
+}
+
+/// Opens the regular file at `path` for reading; anything else (missing, a folder, a FIFO, a
+/// device) is a [`NotAFile`] error that says what it is. The check is made on the opened file,
+/// and a FIFO is opened without waiting for a writer, so nothing can hang or slip in between.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => NotAFile::io(e.kind(), "does not exist"),
+            _ => e,
+        })?;
+    if let Some(what) = not_regular(&file.metadata()?) {
+        return Err(NotAFile::io(io::ErrorKind::InvalidInput, what));
+    }
+    // Back to blocking reads (a regular file never blocks, but say what is meant).
+    rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())?;
+    Ok(file)
+}
+
 /// The bytes of the regular file at `path`, at most `max` of them: anything else (a folder, a
 /// FIFO, a device, a larger file) is an error that says what it is.
-pub fn read_regular(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if let Some(what) = not_regular(&meta) {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
-    }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_end(&mut bytes)?;
+    open_regular(path)?.take(max + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
             format!("is larger than {} MiB", max >> 20),
         ));
     }
@@ -112,5 +158,37 @@ mod tests {
             PathBuf::from("/home/u/.local/share/ollama-chat")
         );
         assert_eq!(state_dir(&env(&[])), None);
+    }
+
+    #[test]
+    fn only_regular_files_open_and_the_rest_say_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(read_regular(&file, 10).unwrap(), b"x");
+        let fifo = dir.path().join("p");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for (path, what) in [
+            (dir.path().join("missing"), "does not exist"),
+            (dir.path().to_path_buf(), "is a folder"),
+            (fifo, "is a FIFO (a named pipe), not a file"),
+            (PathBuf::from("/dev/zero"), "is a device, not a file"),
+        ] {
+            let e = open_regular(&path).unwrap_err();
+            assert!(NotAFile::is(&e), "{path:?}");
+            assert_eq!(e.to_string(), what);
+            let e = NotAFile::context(e, "cannot read it");
+            assert!(NotAFile::is(&e));
+            assert_eq!(e.to_string(), format!("cannot read it: {what}"));
+        }
+        let big = read_regular(&file, 0).unwrap_err();
+        assert!(!NotAFile::is(&big), "too large is not bad input");
     }
 }

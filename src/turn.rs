@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::conversation::{ChatEvent, ChatRequest, FinalStats, TurnStatus};
 use crate::error::{ApiError, FeedError};
 use crate::render::ReplySink;
+use crate::signals::StopSignal;
 
 /// Where replies come from: something that takes a chat request and hands back a reply in flight.
 pub trait ReplySource {
@@ -59,6 +60,8 @@ pub enum CancelReason {
     Interrupt,
     /// Writing the reply failed (a closed pipe): nobody is reading any more.
     OutputClosed,
+    /// SIGTERM or SIGHUP: the turn ends like a Ctrl-C, and then the whole run.
+    Stopped(StopSignal),
 }
 
 impl CancelReason {
@@ -66,7 +69,16 @@ impl CancelReason {
         match self {
             CancelReason::Interrupt => "interrupted by the user",
             CancelReason::OutputClosed => "the output was closed",
+            CancelReason::Stopped(StopSignal::Terminate) => "terminated by SIGTERM",
+            CancelReason::Stopped(StopSignal::Hangup) => "hung up (SIGHUP)",
         }
+    }
+}
+
+impl From<Option<StopSignal>> for CancelReason {
+    /// What [`crate::signals::interrupt_or_stop`] resolved with: a stop signal, or Ctrl-C.
+    fn from(s: Option<StopSignal>) -> Self {
+        s.map_or(CancelReason::Interrupt, CancelReason::Stopped)
     }
 }
 
@@ -88,14 +100,26 @@ impl TurnOutcome {
     pub fn status(&self) -> TurnStatus {
         match self.ending {
             Ending::Done => TurnStatus::Ok,
+            Ending::Cancelled(CancelReason::Stopped(StopSignal::Terminate)) => {
+                TurnStatus::Terminated
+            }
+            Ending::Cancelled(CancelReason::Stopped(StopSignal::Hangup)) => TurnStatus::Hangup,
             Ending::Cancelled(_) => TurnStatus::Cancelled,
             Ending::Failed(_) => TurnStatus::Error,
         }
     }
+
+    /// The signal that ended this turn, if one did: the run ends after it.
+    pub fn stop_signal(&self) -> Option<StopSignal> {
+        match self.ending {
+            Ending::Cancelled(CancelReason::Stopped(s)) => Some(s),
+            _ => None,
+        }
+    }
 }
 
-/// Runs one chat request to its end. `cancel` resolving (Ctrl-C) drops the response, which closes
-/// the connection and makes the server stop generating. `stall` bounds the wait for each network
+/// Runs one chat request to its end. `cancel` resolving (Ctrl-C, SIGTERM, SIGHUP: it says which)
+/// drops the response, which closes the connection and makes the server stop generating. `stall` bounds the wait for each network
 /// read. The turn does not know which API the source speaks: every API gives the same events.
 pub async fn run_turn<R, S, C>(
     source: &R,
@@ -107,7 +131,7 @@ pub async fn run_turn<R, S, C>(
 where
     R: ReplySource,
     S: ReplySink + ?Sized,
-    C: Future<Output = ()>,
+    C: Future<Output = CancelReason>,
 {
     let started_at = Utc::now();
     let start = Instant::now();
@@ -135,7 +159,7 @@ where
             Ok(Err(e)) => return finish(out, start, Ending::Failed(e), sink),
             Err(_) => return finish(out, start, stalled(), sink),
         },
-        _ = &mut cancel => return finish(out, start, Ending::Cancelled(CancelReason::Interrupt), sink),
+        why = &mut cancel => return finish(out, start, Ending::Cancelled(why), sink),
     };
 
     let mut stream_error: Option<String> = None;
@@ -145,7 +169,7 @@ where
     let ending = loop {
         let next = tokio::select! {
             r = tokio::time::timeout_at(deadline, reply.read()) => r,
-            _ = &mut cancel => break Ending::Cancelled(CancelReason::Interrupt),
+            why = &mut cancel => break Ending::Cancelled(why),
         };
         let bytes = match next {
             Err(_) => break stalled(),

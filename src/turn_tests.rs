@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::*;
 use crate::error::DecodeError;
 use crate::options::Options;
+use crate::signals::StopSignal;
 
 /// One step of a script. Before `Accept` the steps are the opening of the request; after it, each
 /// network read takes the steps up to and including the next one that answers it.
@@ -244,7 +245,7 @@ async fn play(source: &Script, sink: &mut Recorder) -> TurnOutcome {
 async fn play_until(
     source: &Script,
     sink: &mut Recorder,
-    cancel: impl Future<Output = ()>,
+    cancel: impl Future<Output = CancelReason>,
 ) -> TurnOutcome {
     let options = Options::default();
     let request = ChatRequest::new("m", &[], &options);
@@ -379,7 +380,11 @@ async fn ctrl_c_mid_token_keeps_the_partial_reply() {
         interrupt_after: Some((2, ctrl_c.clone())),
         ..Recorder::default()
     };
-    let out = play_until(&s, &mut sink, async move { ctrl_c.notified().await }).await;
+    let out = play_until(&s, &mut sink, async move {
+        ctrl_c.notified().await;
+        CancelReason::Interrupt
+    })
+    .await;
     assert!(
         matches!(out.ending, Ending::Cancelled(CancelReason::Interrupt)),
         "{:?}",
@@ -399,10 +404,44 @@ async fn ctrl_c_mid_token_keeps_the_partial_reply() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stop_signal_mid_token_keeps_the_partial_reply_under_its_own_status() {
+    for (signal, status) in [
+        (StopSignal::Terminate, TurnStatus::Terminated),
+        (StopSignal::Hangup, TurnStatus::Hangup),
+    ] {
+        let mut steps = vec![Accept];
+        for t in ["one ", "two ", "three "] {
+            steps.push(Wait(ms(100)));
+            steps.push(Read(vec![Text(t)]));
+        }
+        steps.push(Read(vec![Done("", stats())]));
+        let s = script(steps);
+        let stop = Rc::new(Notify::new());
+        let mut sink = Recorder {
+            interrupt_after: Some((1, stop.clone())),
+            ..Recorder::default()
+        };
+        let out = play_until(&s, &mut sink, async move {
+            stop.notified().await;
+            CancelReason::Stopped(signal)
+        })
+        .await;
+        assert_eq!(out.status(), status);
+        assert_eq!(out.stop_signal(), Some(signal));
+        assert_eq!(out.content, "one ");
+        assert!(s.dropped.get(), "the connection is closed");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn ctrl_c_before_the_reply_opens() {
     let s = script(vec![Hang]);
     let mut sink = Recorder::default();
-    let out = play_until(&s, &mut sink, tokio::time::sleep(secs(5))).await;
+    let out = play_until(&s, &mut sink, async {
+        tokio::time::sleep(secs(5)).await;
+        CancelReason::Interrupt
+    })
+    .await;
     assert!(
         matches!(out.ending, Ending::Cancelled(CancelReason::Interrupt)),
         "{:?}",

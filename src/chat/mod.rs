@@ -17,14 +17,15 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
-use crate::conversation::{ChatRequest, Think};
+use crate::conversation::{ChatRequest, Role, Think};
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
 use crate::render::style::Style;
 use crate::render::ReplySink;
 use crate::session::{Change, Event, Reply, SessionWriter};
-use crate::turn::{run_turn, Ending, TurnOutcome};
+use crate::signals::{interrupt_or_stop, StopSignal};
+use crate::turn::{run_turn, CancelReason, Ending, TurnOutcome};
 use context::ContextState;
 pub use session::{pick_model, ModelChoice};
 
@@ -174,15 +175,18 @@ impl<'a> Chat<'a> {
     /// finished reply joins the history. A partial one (Ctrl-C, a dropped connection) joins it too,
     /// so what the model said stays visible to it. A turn with no reply at all leaves the history
     /// as it was and hands the input back.
+    ///
+    /// The message is moved into the history (a `&str` is copied once): the session, the log and
+    /// the request read it there, so a huge prompt is not held twice.
     pub async fn send<S, C>(
         &mut self,
-        input: &str,
+        input: impl Into<String>,
         sink: &mut S,
         cancel: C,
     ) -> Result<Sent, NotSent>
     where
         S: ReplySink + ?Sized,
-        C: Future<Output = ()>,
+        C: Future<Output = CancelReason>,
     {
         tokio::pin!(cancel);
         self.conversation.push_user(input);
@@ -190,19 +194,19 @@ impl<'a> Chat<'a> {
         let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
             Ok(p) => p,
             Err(reason) => {
-                let input = self
-                    .conversation
-                    .pop_unanswered()
-                    .unwrap_or_else(|| input.to_string());
+                let input = self.conversation.pop_unanswered().unwrap_or_default();
                 return Err(NotSent { reason, input });
             }
         };
         // Saved only now: a message the context policy refused was never asked. Any `context`
         // record comes first; its indices are the same with or without this last message.
-        let asked = Change::User {
-            content: input.to_string(),
-        };
-        self.save(Event::now(asked), false);
+        if self.session.is_some() {
+            // Built only to be saved: a huge message is not copied for nothing.
+            let asked = Change::User {
+                content: self.last_question().to_string(),
+            };
+            self.save(Event::now(asked), false);
+        }
         let request = ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
@@ -237,18 +241,19 @@ impl<'a> Chat<'a> {
                 self.conversation.push_assistant(outcome.content.clone());
                 HistoryEffect::Kept
             }
-            (_, true) => HistoryEffect::Returned(
-                self.conversation
-                    .pop_unanswered()
-                    .unwrap_or_else(|| input.to_string()),
-            ),
+            (_, true) => {
+                HistoryEffect::Returned(self.conversation.pop_unanswered().unwrap_or_default())
+            }
         };
         let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
         let log = ContextLog {
             server_truncated,
             ..prepared.log.clone()
         };
-        self.record(input, &outcome, &log);
+        match &effect {
+            HistoryEffect::Returned(input) => self.record_turn(Some(input), &outcome, &log),
+            HistoryEffect::Kept => self.record_turn(None, &outcome, &log),
+        }
         Ok(Sent {
             outcome,
             effect,
@@ -259,10 +264,16 @@ impl<'a> Chat<'a> {
     /// Appends one record to the turn log (a chat turn or a summarize call), unless `/log off`
     /// paused it.
     pub(crate) fn record(&mut self, input: &str, outcome: &TurnOutcome, context: &ContextLog) {
+        self.record_turn(Some(input), outcome, context);
+    }
+
+    /// The same; `None` for the question still in the history (read there, not copied).
+    fn record_turn(&mut self, input: Option<&str>, outcome: &TurnOutcome, context: &ContextLog) {
         let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut().filter(|_| !self.log_pause.paused) else {
             return;
         };
+        let input = input.unwrap_or_else(|| last_question(&self.conversation));
         let ctx = TurnContext {
             session_id: &self.session_id,
             turn,
@@ -277,6 +288,10 @@ impl<'a> Chat<'a> {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");
         }
+    }
+
+    fn last_question(&self) -> &str {
+        last_question(&self.conversation)
     }
 
     /// Notes that `what` could not be written, for [`Chat::not_saved`].
@@ -319,10 +334,32 @@ impl<'a> Chat<'a> {
     }
 }
 
+/// The text of the history's last user message: the question of the turn being sent.
+fn last_question(conversation: &Conversation) -> &str {
+    conversation
+        .messages()
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map_or("", |m| m.content.as_str())
+}
+
 /// Resolves when the user presses Ctrl-C. If the handler cannot be installed it never resolves,
 /// rather than cancelling every turn at once.
 pub async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Ctrl-C as the reason a turn was cancelled.
+pub async fn interrupted() -> CancelReason {
+    ctrl_c().await;
+    CancelReason::Interrupt
+}
+
+/// Ctrl-C or a stop signal (SIGTERM, SIGHUP), whichever comes first, as the reason a turn was
+/// cancelled.
+pub async fn interrupted_or_stopped(stop: impl Future<Output = StopSignal>) -> CancelReason {
+    interrupt_or_stop(ctrl_c(), stop).await.into()
 }

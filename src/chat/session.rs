@@ -254,6 +254,13 @@ impl Chat<'_> {
             return;
         };
         let written = writer.append(&event);
+        let notice = writer.take_notice();
+        if let Some(notice) = notice {
+            self.note(&notice);
+        }
+        let Some(writer) = self.session.as_mut() else {
+            return;
+        };
         if let Err(e) = written.and_then(|()| if sync { writer.sync() } else { Ok(()) }) {
             crate::render::style::warn(format_args!("{e}; this chat is no longer being saved"));
             self.session = None;

@@ -343,7 +343,7 @@ const SESSION_W: usize = 8;
 const LATENCY_W: usize = 7;
 const TTFT_W: usize = 6;
 const TOKENS_W: usize = 11;
-const STATUS_W: usize = 9;
+const STATUS_W: usize = 10;
 
 impl Layout {
     fn new(rows: &[Row], total: usize) -> Layout {
@@ -388,7 +388,7 @@ impl Layout {
         let status = left(&r.status, STATUS_W);
         let status = match (color, r.status.as_str()) {
             (true, "error") => format!("\x1b[31m{status}\x1b[0m"),
-            (true, "cancelled") => format!("\x1b[33m{status}\x1b[0m"),
+            (true, "cancelled" | "terminated" | "hangup") => format!("\x1b[33m{status}\x1b[0m"),
             _ => status,
         };
         let line = format!(

@@ -70,6 +70,10 @@ pub enum TurnStatus {
     Ok,
     Error,
     Cancelled,
+    /// Cut short by SIGTERM: the run was asked to end.
+    Terminated,
+    /// Cut short by SIGHUP: the terminal went away.
+    Hangup,
 }
 
 impl TurnStatus {
@@ -78,6 +82,8 @@ impl TurnStatus {
             TurnStatus::Ok => "ok",
             TurnStatus::Error => "error",
             TurnStatus::Cancelled => "cancelled",
+            TurnStatus::Terminated => "terminated",
+            TurnStatus::Hangup => "hangup",
         }
     }
 }
@@ -94,7 +100,13 @@ mod tests {
 
     #[test]
     fn status_spellings_agree() {
-        for s in [TurnStatus::Ok, TurnStatus::Error, TurnStatus::Cancelled] {
+        for s in [
+            TurnStatus::Ok,
+            TurnStatus::Error,
+            TurnStatus::Cancelled,
+            TurnStatus::Terminated,
+            TurnStatus::Hangup,
+        ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(s.to_string(), s.as_str());
         }

@@ -114,7 +114,11 @@ pub fn parse_status(s: &str) -> Result<TurnStatus, String> {
         "ok" => Ok(TurnStatus::Ok),
         "error" | "errors" | "failed" => Ok(TurnStatus::Error),
         "cancelled" | "canceled" => Ok(TurnStatus::Cancelled),
-        _ => Err(format!("--status takes ok, error or cancelled, not {s:?}")),
+        "terminated" => Ok(TurnStatus::Terminated),
+        "hangup" => Ok(TurnStatus::Hangup),
+        _ => Err(format!(
+            "--status takes ok, error, cancelled, terminated or hangup, not {s:?}"
+        )),
     }
 }
 

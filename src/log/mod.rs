@@ -187,7 +187,7 @@ impl<'a> TurnRecord<'a> {
     }
 }
 
-impl TurnRecord<'_> {
+impl<'a> TurnRecord<'a> {
     /// The last line of defence before the record is written: the secrets the client sends
     /// blanked from the error, whatever path it came by. The conversation's text is the user's
     /// and the model's, and is left to `log_content`.
@@ -248,7 +248,16 @@ impl TurnRecord<'_> {
                 }
             }
         }
-        let mask = |t: Option<Cow<'_, str>>| t.map(|t| Cow::Owned(r.redact(&t).into_owned()));
+        // Unchanged text stays borrowed: a huge prompt is not copied to be logged.
+        let mask = |t: Option<Cow<'a, str>>| {
+            t.map(|t| {
+                let masked = match r.redact(&t) {
+                    Cow::Owned(m) => Some(m),
+                    Cow::Borrowed(_) => None,
+                };
+                masked.map_or(t, Cow::Owned)
+            })
+        };
         self.user_input = mask(self.user_input.take());
         self.model_response = mask(self.model_response.take());
         self.thinking = mask(self.thinking.take());

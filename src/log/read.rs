@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::rotate::{rotated_siblings, rotation_number};
 use super::timestamp::parse_timestamp;
 use crate::conversation::TurnStatus;
+use crate::paths::NotAFile;
 
 /// The metadata of one record: what `stats` and the filters need, borrowed from the line.
 #[derive(Debug, Deserialize)]
@@ -59,6 +60,8 @@ impl Meta<'_> {
             None | Some("ok") => Some(TurnStatus::Ok),
             Some("error") => Some(TurnStatus::Error),
             Some("cancelled") => Some(TurnStatus::Cancelled),
+            Some("terminated") => Some(TurnStatus::Terminated),
+            Some("hangup") => Some(TurnStatus::Hangup),
             // A status this version does not know (from a newer writer).
             Some(_) => None,
         }
@@ -342,10 +345,11 @@ pub fn order_given(paths: &[PathBuf]) -> Vec<PathBuf> {
     keyed.into_iter().map(|(_, _, p)| p).collect()
 }
 
-/// Opens a log file for reading, with the path in the error.
+/// Opens a log file for reading, with the path in the error; only a regular file (a FIFO or
+/// `/dev/zero` would never end).
 pub fn open(path: &Path) -> io::Result<File> {
-    File::open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))
+    crate::paths::open_regular(path)
+        .map_err(|e| NotAFile::context(e, format_args!("cannot read {}", path.display())))
 }
 
 /// Reads every line of `file`, handing records to `f` and counting the rest in `problems`.

@@ -52,6 +52,7 @@ pub struct Agg {
     pub summarize_failed: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Cut short: Ctrl-C, SIGTERM or SIGHUP.
     pub cancelled: u64,
     sessions: Sessions,
     pub prompt_tokens: u64,
@@ -92,7 +93,10 @@ impl Agg {
                 }
             }
             Some(TurnStatus::Error) => self.errors += 1,
-            Some(TurnStatus::Cancelled) => self.cancelled += 1,
+            // Cut short by a signal is cut short: the same column as Ctrl-C.
+            Some(TurnStatus::Cancelled | TurnStatus::Terminated | TurnStatus::Hangup) => {
+                self.cancelled += 1
+            }
             None => {}
         }
     }

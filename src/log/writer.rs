@@ -166,15 +166,37 @@ fn same_file(file: &File, path: &Path) -> bool {
 }
 
 /// Opens `path` for appending, creating it (and its folder) private to the user.
+///
+/// A FIFO there is refused rather than waited on (opening one for writing waits for a reader);
+/// a device such as `/dev/null` is allowed.
 pub fn open_private_append(path: &Path) -> std::io::Result<File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::FileTypeExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_private_dir(dir)?;
     }
-    OpenOptions::new()
+    let fifo = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a FIFO (a named pipe), not a file",
+        )
+    };
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
         .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(n) if n == rustix::io::Errno::NXIO.raw_os_error() => fifo(),
+            _ => e,
+        })?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_fifo() || kind.is_socket() {
+        return Err(fifo());
+    }
+    rustix::fs::fcntl_setfl(&file, OFlags::APPEND)?;
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -24,6 +24,11 @@ pub struct BodyEncoder {
     ends: Vec<usize>,
 }
 
+/// A history whose text is larger than this is encoded in one pass straight into the body and not
+/// remembered: keeping a copy of each message and of its encoding (as the cache does) would cost
+/// two more times a huge prompt's size, for a saving of a few milliseconds per turn.
+const MAX_REMEMBERED: usize = 16 << 20;
+
 /// Where the history goes in the body: serde writes `messages` right after `model`, whose value is
 /// a JSON string, so the first occurrence of this text is the field itself.
 const EMPTY_MESSAGES: &[u8] = br#""messages":[]"#;
@@ -35,6 +40,17 @@ impl BodyEncoder {
 
     /// The request as JSON, byte for byte what `serde_json::to_vec(request)` gives.
     pub fn encode(&mut self, request: &ChatRequest<'_>) -> serde_json::Result<Vec<u8>> {
+        let text: usize = request
+            .messages
+            .iter()
+            .map(|m| m.content.len() + m.images.iter().map(|i| i.base64.len()).sum::<usize>())
+            .sum();
+        if text > MAX_REMEMBERED {
+            *self = Self::default();
+            let mut body = Vec::with_capacity(text + text / 8 + 4096);
+            serde_json::to_writer(&mut body, &WireRequest::from(request))?;
+            return Ok(body);
+        }
         self.update(request.messages)?;
         let rest = serde_json::to_vec(&WireRequest::from(&ChatRequest {
             messages: &[],
@@ -219,6 +235,29 @@ mod tests {
         history.truncate(1);
         assert_same(&mut enc, &request("tiny", &history, &opts));
         assert_same(&mut enc, &request("tiny", &[], &opts));
+    }
+
+    #[test]
+    fn a_huge_history_is_encoded_in_one_pass_and_not_remembered() {
+        let opts = Options::default();
+        let mut enc = BodyEncoder::new();
+        let mut history = vec![Message::new(Role::User, "small")];
+        assert_same(&mut enc, &request("tiny", &history, &opts));
+        assert_eq!(enc.messages.len(), 1);
+        history.push(Message::new(Role::Assistant, "a"));
+        history.push(Message::new(
+            Role::User,
+            "x\"\n".repeat(MAX_REMEMBERED / 3 + 1),
+        ));
+        assert_same(&mut enc, &request("tiny", &history, &opts));
+        assert!(
+            enc.messages.is_empty() && enc.encoded.is_empty(),
+            "nothing kept"
+        );
+        // Small again: remembered again, still the same bytes.
+        history.truncate(2);
+        assert_same(&mut enc, &request("tiny", &history, &opts));
+        assert_eq!(enc.messages.len(), 2);
     }
 
     fn numbered(n: usize) -> Vec<Message> {

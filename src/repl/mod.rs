@@ -23,7 +23,7 @@ mod slash;
 pub mod stats;
 mod tty;
 
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use rustyline::error::ReadlineError;
@@ -32,7 +32,7 @@ use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{ctrl_c, Chat, HistoryEffect, Sent};
+use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
@@ -41,6 +41,7 @@ use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
 use crate::session::Change;
+use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::Ending;
 use command::SlashCommand;
@@ -72,6 +73,8 @@ pub(crate) struct Repl<'a> {
     view: View,
     stats: SessionStats,
     history_path: Option<&'a Path>,
+    /// SIGTERM and SIGHUP.
+    stops: Watcher,
 }
 
 /// What the loop does after a command.
@@ -119,6 +122,8 @@ pub fn run(
         },
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
+        // Before the terminal's modes change, so that they can be put back.
+        stops: Watcher::start(rt, term.stdout.tty),
     };
     let fetch_models = Box::new(move || {
         complete::completable(rt.block_on(backend.list_models()).unwrap_or_default())
@@ -142,24 +147,37 @@ pub fn run(
     for n in notices {
         repl.note(&n);
     }
-    let _typeahead = tty::TypeaheadGuard::new();
-    repl.run_loop(&mut editor, &compose_request)?;
-    if let Some(lost) = repl.chat.not_saved() {
+    let typeahead = tty::TypeaheadGuard::new();
+    let stopped = repl.run_loop(&mut editor, &compose_request)?;
+    drop(typeahead);
+    let lost = repl.chat.not_saved();
+    if let Some(lost) = &lost {
         crate::render::style::notice(format_args!("{lost}"));
-        return Ok(ExitCode::Error);
     }
-    Ok(ExitCode::Success)
+    if let Some(s) = stopped {
+        let _ = writeln!(io::stderr(), "ollama-chat: stopped by {}", s.name());
+        return Ok(s.exit_code());
+    }
+    Ok(if lost.is_some() {
+        ExitCode::Error
+    } else {
+        ExitCode::Success
+    })
 }
 
 impl<'a> Repl<'a> {
+    /// Reads and runs lines until the user leaves (`None`) or a stop signal ends the chat.
     fn run_loop(
         &mut self,
         editor: &mut LineEditor<'a>,
         compose_request: &EditorRequest,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<StopSignal>> {
         let mut prefill: Option<String> = None;
         let mut block = Block::default();
         loop {
+            if let Err(s) = self.stops.enter_prompt() {
+                return Ok(Some(s));
+            }
             let prompt = if block.is_open() {
                 CONTINUATION_PROMPT.to_string()
             } else {
@@ -169,6 +187,7 @@ impl<'a> Repl<'a> {
                 Some(text) => editor.readline_with_initial(&prompt, (&text, "")),
                 None => editor.readline(&prompt),
             };
+            self.stops.leave_prompt();
             let line = match read {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted) if block.is_open() => {
@@ -222,7 +241,7 @@ impl<'a> Repl<'a> {
                 Err(e) => self.error(&e.to_string()),
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn run_command(&mut self, cmd: SlashCommand) -> Flow {
@@ -285,9 +304,10 @@ impl<'a> Repl<'a> {
             self.view.markdown,
             self.view.theme,
         ));
+        let cancel = interrupted_or_stopped(self.stops.signalled());
         let sent = self
             .rt
-            .block_on(self.chat.send(input, &mut renderer, ctrl_c()));
+            .block_on(self.chat.send(input, &mut renderer, cancel));
         drop(renderer);
         let Sent {
             outcome, effect, ..
@@ -302,6 +322,15 @@ impl<'a> Repl<'a> {
             }
         };
         self.stats.record(&outcome);
+        if let Some(s) = outcome.stop_signal() {
+            // The chat ends here; after a hang-up there may be no terminal to write to.
+            let _ = writeln!(
+                io::stdout(),
+                "{}",
+                self.style.dim(&format!("(stopped by {})", s.name()))
+            );
+            return None;
+        }
         match &outcome.ending {
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),

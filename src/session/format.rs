@@ -156,11 +156,7 @@ impl Reply {
         Reply {
             content: o.content.clone(),
             thinking: o.thinking.clone(),
-            status: match o.ending {
-                Ending::Done => TurnStatus::Ok,
-                Ending::Cancelled(_) => TurnStatus::Cancelled,
-                Ending::Failed(_) => TurnStatus::Error,
-            },
+            status: o.status(),
             error: match &o.ending {
                 Ending::Done => None,
                 Ending::Cancelled(r) => Some(r.describe().to_string()),

@@ -55,7 +55,47 @@ pub enum SessionError {
     NoFolder,
 }
 
+impl SessionError {
+    /// A session the user named that is not there, or not a file, is bad input (2), like a bad
+    /// flag; a file that is damaged, in use or cannot be written is a failure (1).
+    pub fn exit_code(&self) -> crate::exit_code::ExitCode {
+        use crate::exit_code::ExitCode;
+        match self {
+            SessionError::Read { source, .. } if crate::paths::NotAFile::is(source) => {
+                ExitCode::Usage
+            }
+            SessionError::NotFound(_) | SessionError::Ambiguous { .. } => ExitCode::Usage,
+            _ => ExitCode::Error,
+        }
+    }
+}
+
 /// The short form of an id shown in lists and accepted wherever an id is.
 pub fn short_id(id: &uuid::Uuid) -> String {
     id.simple().to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit_code::ExitCode;
+
+    #[test]
+    fn a_named_session_that_is_not_there_is_bad_input_a_damaged_one_a_failure() {
+        let missing =
+            crate::paths::read_regular(std::path::Path::new("/no/such/file"), 1).unwrap_err();
+        let read = |source| SessionError::Read {
+            path: "p".into(),
+            source,
+        };
+        assert_eq!(read(missing).exit_code(), ExitCode::Usage);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(read(denied).exit_code(), ExitCode::Error);
+        assert_eq!(
+            SessionError::NotFound("x".into()).exit_code(),
+            ExitCode::Usage
+        );
+        let busy = SessionError::InUse { path: "p".into() };
+        assert_eq!(busy.exit_code(), ExitCode::Error);
+    }
 }

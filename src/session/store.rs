@@ -1,9 +1,14 @@
 //! The session file writer: append-only, one record per line, private (0600 in a 0700 folder),
 //! flushed after every record and synced to disk after every turn.
+//!
+//! A file removed or replaced under a running chat (another program, the user, `mv`) is noticed
+//! at the next record: the writer still holds the old file open, with every record in it, so it
+//! writes the whole session again (at the same path if that is free, else beside it, leaving the
+//! other file alone) and goes on there. Nothing of either is lost; a note says what happened.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::format::{event_line, header_line, Event, Header};
@@ -17,9 +22,14 @@ use crate::paths::create_private_dir;
 pub struct SessionWriter {
     path: PathBuf,
     file: Option<File>,
+    /// Which file `path` named when it was opened (device, inode): another one there now means
+    /// ours was removed or replaced.
+    identity: Option<(u64, u64)>,
     /// Written (with the first event) when the file does not exist yet.
     pending_header: Option<Header>,
     id: uuid::Uuid,
+    /// What the user should hear about the file (it was removed or replaced), said once.
+    notice: Option<String>,
 }
 
 impl SessionWriter {
@@ -29,7 +39,9 @@ impl SessionWriter {
             path,
             id: header.id,
             file: None,
+            identity: None,
             pending_header: Some(header),
+            notice: None,
         }
     }
 
@@ -47,6 +59,7 @@ impl SessionWriter {
             source,
         };
         let mut file = OpenOptions::new()
+            .read(true)
             .append(true)
             .open(&path)
             .map_err(write_err)?;
@@ -61,8 +74,10 @@ impl SessionWriter {
         Ok(SessionWriter {
             id: loaded.header.id,
             path,
+            identity: identity(&file),
             file: Some(file),
             pending_header: None,
+            notice: None,
         })
     }
 
@@ -88,17 +103,25 @@ impl SessionWriter {
             })
     }
 
+    /// The one line to tell the user about the file, if something happened to it since asked.
+    pub fn take_notice(&mut self) -> Option<String> {
+        self.notice.take()
+    }
+
     fn try_append(&mut self, event: &Event) -> std::io::Result<()> {
-        let mut text = String::new();
         if self.file.is_none() {
-            self.file = Some(self.open()?);
+            let file = self.open()?;
+            self.identity = identity(&file);
+            self.file = Some(file);
+        } else {
+            self.follow_the_file()?;
         }
-        if let Some(h) = &self.pending_header {
-            text += &header_line(h);
-            text.push('\n');
-        }
-        text += &event_line(event);
+        // Built in the event's own line, so a huge message is not copied once more.
+        let mut text = event_line(event);
         text.push('\n');
+        if let Some(h) = &self.pending_header {
+            text.insert_str(0, &format!("{}\n", header_line(h)));
+        }
         let file = self.file.as_mut().expect("opened above");
         file.write_all(text.as_bytes())?;
         self.pending_header = None;
@@ -110,7 +133,7 @@ impl SessionWriter {
             create_private_dir(dir)?;
         }
         let mut options = OpenOptions::new();
-        options.append(true).mode(0o600);
+        options.read(true).append(true).mode(0o600);
         if self.pending_header.is_some() {
             // Never take over a file that is already there.
             options.create_new(true);
@@ -118,6 +141,77 @@ impl SessionWriter {
         let file = options.open(&self.path)?;
         lock(&file)?;
         Ok(file)
+    }
+
+    /// Notices that the path no longer names our file, and then writes everything again to a
+    /// new file: at the same path if it is free (removed), else beside it (replaced).
+    fn follow_the_file(&mut self) -> std::io::Result<()> {
+        let (Some(ours), Some(old)) = (self.identity, self.file.as_ref()) else {
+            return Ok(());
+        };
+        let now = match std::fs::metadata(&self.path) {
+            Ok(m) => Some((m.dev(), m.ino())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // Cannot tell (a folder made unreadable): go on with the file we have.
+            Err(_) => return Ok(()),
+        };
+        if now == Some(ours) {
+            return Ok(());
+        }
+        let (new_path, mut new) = match now {
+            None => (self.path.clone(), self.create_new(&self.path)?),
+            Some(_) => self.create_beside()?,
+        };
+        let mut old = old;
+        old.seek(SeekFrom::Start(0))?;
+        std::io::copy(&mut old, &mut new)?;
+        self.notice = Some(match now {
+            None => format!(
+                "the session file {} was removed; saving this session again there",
+                self.path.display()
+            ),
+            Some(_) => format!(
+                "the session file {} was replaced by another file; saving this session to {} instead",
+                self.path.display(),
+                new_path.display()
+            ),
+        });
+        self.identity = identity(&new);
+        self.file = Some(new);
+        self.path = new_path;
+        Ok(())
+    }
+
+    fn create_new(&self, path: &Path) -> std::io::Result<File> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        lock(&file)?;
+        Ok(file)
+    }
+
+    /// `name-2.jsonl`, `name-3.jsonl`, … beside the file that took our place.
+    fn create_beside(&self) -> std::io::Result<(PathBuf, File)> {
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "session".into());
+        for n in 2..1000 {
+            let path = self.path.with_file_name(format!("{stem}-{n}.jsonl"));
+            match self.create_new(&path) {
+                Ok(f) => return Ok((path, f)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "no free name beside it",
+        ))
     }
 
     /// Makes what was written survive a power cut. Called once per turn, not per record, so the
@@ -131,6 +225,10 @@ impl SessionWriter {
             None => Ok(()),
         }
     }
+}
+
+fn identity(file: &File) -> Option<(u64, u64)> {
+    file.metadata().ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Holds the session file for this process as long as it is open: two chats appending to one
@@ -272,5 +370,84 @@ mod tests {
         let mut w = SessionWriter::resume(&load_file(&path).unwrap()).unwrap();
         w.append(&user("two")).unwrap();
         assert_eq!(load_file(&path).unwrap().events.len(), 2);
+    }
+
+    fn contents(path: &Path) -> Vec<Change> {
+        load_file(path)
+            .unwrap()
+            .events
+            .into_iter()
+            .map(|e| e.change)
+            .collect()
+    }
+
+    #[test]
+    fn a_removed_file_is_written_again_whole_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SessionWriter::create_in(dir.path(), header());
+        w.append(&user("one")).unwrap();
+        assert_eq!(w.take_notice(), None);
+        let path = w.path().to_path_buf();
+        std::fs::remove_file(&path).unwrap();
+        w.append(&user("two")).unwrap();
+        let note = w.take_notice().expect("a note");
+        assert_eq!(
+            note,
+            format!(
+                "the session file {} was removed; saving this session again there",
+                path.display()
+            )
+        );
+        assert_eq!(w.take_notice(), None, "said once");
+        assert_eq!(w.path(), path);
+        w.append(&user("three")).unwrap();
+        assert_eq!(w.take_notice(), None);
+        assert_eq!(
+            contents(&path),
+            [user("one"), user("two"), user("three")].map(|e| e.change)
+        );
+        // Still ours: another chat cannot resume it.
+        assert!(matches!(
+            SessionWriter::resume(&load_file(&path).unwrap()),
+            Err(SessionError::InUse { .. })
+        ));
+    }
+
+    #[test]
+    fn a_replaced_file_is_left_alone_and_the_session_goes_on_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("work.jsonl");
+        let mut w = SessionWriter::create(path.clone(), header());
+        w.append(&user("one")).unwrap();
+        // Another program puts its own file in place (as `mv` or an editor's save does).
+        let other = dir.path().join("other.tmp");
+        std::fs::write(&other, "someone else's\n").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        w.append(&user("two")).unwrap();
+        let moved = dir.path().join("work-2.jsonl");
+        assert_eq!(
+            w.take_notice().unwrap(),
+            format!(
+                "the session file {} was replaced by another file; saving this session to {} instead",
+                path.display(),
+                moved.display()
+            )
+        );
+        assert_eq!(w.path(), moved);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's\n");
+        assert_eq!(
+            contents(&moved),
+            [user("one"), user("two")].map(|e| e.change)
+        );
+    }
+
+    #[test]
+    fn a_session_not_written_yet_has_nothing_to_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SessionWriter::create_in(dir.path(), header());
+        w.append(&user("one")).unwrap();
+        w.append(&user("two")).unwrap();
+        assert_eq!(w.take_notice(), None);
+        assert_eq!(contents(w.path()).len(), 2);
     }
 }

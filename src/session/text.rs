@@ -56,6 +56,8 @@ pub fn stats_text(model: &str, r: &Reply) -> String {
     match r.status {
         TurnStatus::Ok => {}
         TurnStatus::Cancelled => parts.push("cancelled".to_string()),
+        TurnStatus::Terminated => parts.push("terminated (SIGTERM)".to_string()),
+        TurnStatus::Hangup => parts.push("hung up (SIGHUP)".to_string()),
         TurnStatus::Error => parts.push(format!(
             "error: {}",
             r.error.as_deref().unwrap_or("unknown")

@@ -325,6 +325,12 @@ fn option_values_outside_their_meaning_are_usage_errors() {
             .stdout("")
             .stderr(predicate::str::contains(bad.split('=').next().unwrap()));
     }
+    // A session named by an id or name that matches none is bad input too.
+    env.cmd()
+        .args(["sessions", "show", "no-such-session"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no saved session matches"));
     assert!(env.fake.chat_bodies().is_empty(), "nothing was sent");
 }
 
@@ -401,7 +407,7 @@ fn files_that_are_not_files_are_refused_at_once() {
             .args(&args)
             .timeout(Duration::from_secs(20))
             .assert()
-            .failure()
+            .code(2)
             .get_output()
             .clone();
         let stderr = String::from_utf8(out.stderr).unwrap();
@@ -442,4 +448,80 @@ fn files_that_are_not_files_are_refused_at_once() {
         .clone();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(".env is a FIFO"), "{stderr}");
+}
+
+/// Every file argument: one that is not there, a folder, a FIFO or a device is bad input (exit 2,
+/// like a bad flag) with one line saying what it is, and nothing waits on a FIFO.
+#[test]
+fn a_named_file_that_is_missing_or_not_a_file_exits_2() {
+    let env = TestEnv::new();
+    let home = env.home.path();
+    let fifo = home.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let missing = home.join("missing.jsonl");
+    let cases = [
+        (missing.as_path(), "does not exist"),
+        (home, "is a folder"),
+        (fifo.as_path(), "is a FIFO (a named pipe), not a file"),
+        (std::path::Path::new("/dev/zero"), "is a device, not a file"),
+    ];
+    for (path, what) in cases {
+        let p = path.to_str().unwrap();
+        let mut commands = vec![
+            vec!["replay", p],
+            vec!["sessions", "show", p],
+            vec!["sessions", "export", p],
+            vec!["create", "x", "-f", p],
+            vec!["logs", p],
+            vec!["stats", p],
+        ];
+        if path != missing {
+            // A path that does not exist yet is a new session saved there.
+            commands.push(vec!["--session", p, "-m", "tiny", "-p", "hi"]);
+        }
+        for args in commands {
+            let out = env
+                .cmd()
+                .args(&args)
+                .timeout(Duration::from_secs(20))
+                .assert()
+                .code(2)
+                .get_output()
+                .clone();
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert!(
+                stderr.contains(&format!("{p}: {what}")),
+                "{args:?}: {stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        }
+    }
+    assert!(env.fake.chat_bodies().is_empty(), "nothing was sent");
+}
+
+/// `--log` naming a FIFO: the log is refused with a warning instead of waiting for a reader, the
+/// answer still comes, and the run says what was not saved with exit 1.
+#[test]
+fn a_fifo_as_the_log_is_refused_not_waited_on() {
+    let env = TestEnv::new();
+    let fifo = env.home.path().join("log.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    env.cmd()
+        .args(["-m", "tiny", "-p", "hi", "--log"])
+        .arg(&fifo)
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stdout("echo: hi")
+        .stderr(predicate::str::contains(
+            "is a FIFO (a named pipe), not a file; the chat goes on without a log",
+        ));
 }

@@ -265,7 +265,7 @@ fn empty_or_missing_logs_and_bad_flags() {
     env.cmd()
         .args(["logs", "no-such-file.jsonl"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicates::str::contains("cannot read no-such-file.jsonl"));
     for bad in [
         ["--since", "last tuesday"],

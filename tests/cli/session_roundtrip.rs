@@ -52,7 +52,11 @@ fn a_saved_chat_loads_back_to_the_identical_state() {
     let send = |chat: &mut Chat<'_>, text: &str, cancel_now: bool| {
         let mut sink = Renderer::new(Vec::new(), Output::Plain, ThinkingTo::Hidden);
         let sent = if cancel_now {
-            rt.block_on(chat.send(text, &mut sink, std::future::ready(())))
+            rt.block_on(chat.send(
+                text,
+                &mut sink,
+                std::future::ready(ollama_chat::turn::CancelReason::Interrupt),
+            ))
         } else {
             rt.block_on(chat.send(text, &mut sink, std::future::pending()))
         };

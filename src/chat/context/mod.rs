@@ -26,7 +26,7 @@ use crate::conversation::{ChatRequest, Message, Role};
 use crate::log::ContextLog;
 use crate::render::{sanitize, ReplySink};
 use crate::session::Change;
-use crate::turn::{run_turn, Ending};
+use crate::turn::{run_turn, CancelReason, Ending};
 
 /// What the client knows about the window and how it counts, for one chat.
 #[derive(Debug, Clone)]
@@ -254,7 +254,7 @@ impl Chat<'_> {
         cancel: Pin<&mut C>,
     ) -> Result<Prepared, NotSentReason>
     where
-        C: Future<Output = ()>,
+        C: Future<Output = CancelReason>,
     {
         let Some((window, reserve, verdict)) = self.budget().await else {
             return Ok(Prepared::default());
@@ -376,7 +376,7 @@ impl Chat<'_> {
         cancel: Pin<&mut C>,
     ) -> Result<Option<ContextAction>, NotSentReason>
     where
-        C: Future<Output = ()>,
+        C: Future<Output = CancelReason>,
     {
         let limit = window.tokens.saturating_sub(reserve);
         let note_budget = (limit / 8).clamp(64, 400);

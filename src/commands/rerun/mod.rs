@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{ctrl_c, Chat, NotSentReason};
+use crate::chat::{interrupted, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::{Conversation, TurnStatus};
 use crate::error::ApiError;
@@ -258,7 +258,7 @@ pub fn rerun(
         &loaded.header,
         &steps,
         &mut screen,
-        ctrl_c,
+        interrupted,
     ))?;
     screen.finish(&tally.results, chat.session())?;
     Ok(tally.exit()?)
@@ -303,7 +303,7 @@ where
     O: Write,
     E: Write,
     C: FnMut() -> F,
-    F: Future<Output = ()>,
+    F: Future<Output = CancelReason>,
 {
     let total = steps
         .iter()
@@ -356,7 +356,7 @@ async fn turn<O: Write, E: Write>(
     screen: &mut Screen<O, E>,
     content: &str,
     (old, old_model): (Option<Reply>, String),
-    cancel: impl Future<Output = ()>,
+    cancel: impl Future<Output = CancelReason>,
     tally: &mut Tally,
 ) -> io::Result<Option<End>> {
     let new_model = chat.model.clone();

@@ -19,9 +19,7 @@ fn tokens(r: Option<&Reply>) -> String {
 
 fn status(r: Option<&Reply>) -> String {
     match r.map(|r| r.status) {
-        Some(TurnStatus::Ok) => "ok".into(),
-        Some(TurnStatus::Cancelled) => "cancelled".into(),
-        Some(TurnStatus::Error) => "error".into(),
+        Some(s) => s.as_str().into(),
         None => "-".into(),
     }
 }
