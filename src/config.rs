@@ -277,7 +277,7 @@ impl Config {
 }
 
 /// A base URL as given, checked to be http(s), without a trailing `/`.
-fn check_base_url(raw: &str) -> Result<String, ConfigError> {
+pub(crate) fn check_base_url(raw: &str) -> Result<String, ConfigError> {
     let trimmed = raw.trim().trim_end_matches('/');
     match reqwest::Url::parse(trimmed) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
