@@ -267,11 +267,15 @@ pub fn session(data: &[u8]) {
     assert_eq!(again.events.len(), full.events.len());
     assert_eq!(again.state.messages(), full.state.messages());
     assert_eq!(again.state.system(), full.state.system());
-    // Cuts after the header line: the whole records before the cut load, a torn one is skipped.
+    // Cuts after the header line (blank lines may come first): the whole records before the cut load, a torn one is skipped.
     let header_end = body
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(body.len(), |i| i + 1);
+        .split_inclusive(|&b| b == b'\n')
+        .scan(0, |end, line| {
+            *end += line.len();
+            Some((*end, line))
+        })
+        .find(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map_or(body.len(), |(end, _)| end);
     if header_end < body.len() {
         let at = header_end + usize::from(*cut) % (body.len() - header_end + 1);
         let part = parse(&body[..at], None).expect("every cut after the header loads");

@@ -305,6 +305,20 @@ mod tests {
         assert_eq!(line, 1);
     }
 
+    /// The fuzzer's first session finding was in its own check, which took the first line for the
+    /// header: blank lines may come before it, and a cut inside it is still a torn header.
+    #[test]
+    fn blank_lines_before_the_header_and_a_cut_inside_it() {
+        let text = format!("\n\t\n{}", sample());
+        assert_eq!(parse(text.as_bytes(), None).unwrap().events.len(), 2);
+        let first = sample().lines().next().unwrap().to_string();
+        let torn = format!("\n{}", &first[..first.len() / 2]);
+        assert!(matches!(
+            line_error(torn.as_bytes()),
+            (2, LineError::NotASession(_))
+        ));
+    }
+
     #[test]
     fn future_version_is_refused_with_advice() {
         let text = sample().replacen("\"version\":1", "\"version\":9", 1);
