@@ -31,9 +31,9 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         Some((other, rest)) => (other, rest, DEFAULT_PORT),
     };
 
-    let rest = rest.trim_end_matches('/');
+    let rest = trim_tail(rest);
     let (hostport, path) = match rest.split_once('/') {
-        Some((hp, p)) => (hp, p.trim_end_matches('/')),
+        Some((hp, p)) => (hp, trim_tail(p)),
         None => (rest, ""),
     };
 
@@ -76,6 +76,12 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         base_url.push_str(path);
     }
     ResolvedHost { base_url, warning }
+}
+
+/// Drops trailing slashes, and the blanks and quotes among them (`host:1/ /`): a URL whose path
+/// ended in one would not be read back the same, since the value as a whole is trimmed of them.
+fn trim_tail(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
 }
 
 /// Go's `net.SplitHostPort`: `host:port`, `[v6]:port`, `:port`; anything else is not a host:port.
@@ -144,6 +150,14 @@ mod tests {
         assert_eq!(r.base_url, "http://example.com:11434");
         assert_eq!(resolve("example.com:0").base_url, "http://example.com:0");
         assert_eq!(resolve("1.2.3.4").warning, None);
+    }
+
+    /// Found by the fuzzer: `host:28/ /` gave `http://host:28/ `, which resolves to another URL.
+    #[test]
+    fn blanks_and_quotes_among_trailing_slashes_are_dropped() {
+        assert_eq!(url(" '4.3.2.1:28/ / "), "http://4.3.2.1:28");
+        assert_eq!(url("http://a:80/\" /"), "http://a:80");
+        assert_eq!(url("http://a/x /y/ "), "http://a:80/x /y");
     }
 
     /// Found by the fuzzer: a host with colons that is no IPv6 address is bracketed whole, as
