@@ -167,6 +167,10 @@ mod tests {
         assert_eq!(url("user:pw@host:1"), "http://[user:pw@host:1]:11434");
         assert_eq!(url("http://t\0[::1]:11434/"), "http://[t\0[::1]:11434]:80");
         assert!(reqwest::Url::parse(&url("user:pw@host:1")).is_err());
+        // Nor is a scheme checked: this one is no scheme, and the text another URL than meant.
+        let odd = url("http:2/[::://1]:11");
+        assert_eq!(odd, "http:2/[::://1]:11");
+        assert_ne!(reqwest::Url::parse(&odd).unwrap().scheme(), "http:2/[::");
     }
 }
 
