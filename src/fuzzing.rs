@@ -325,11 +325,12 @@ pub fn host(data: &[u8]) {
     let r = resolve(&raw);
     assert!(r.base_url.contains("://"), "{r:?}");
     assert!(!r.base_url.ends_with('/'), "{r:?}");
-    // A host that is neither a name nor an address (`a:b:c`), or a scheme that is none
-    // (`http:2/[::`), gives text that is no URL, or another URL than meant, as it does for the
-    // official CLI; it fails when used. Every URL that reads as the one meant is stable.
+    // A host that is neither a name nor an address (`a:b:c`), a scheme that is none (`http:2/[::`)
+    // or an `@` (read as user info) gives text that is no URL, or another URL than meant, as it
+    // does for the official CLI; it fails when used. Every URL that reads as meant is stable.
     let scheme = r.base_url.split("://").next().unwrap_or_default();
-    if reqwest::Url::parse(&r.base_url).is_ok_and(|u| u.scheme() == scheme) {
+    let meant = |u: reqwest::Url| u.scheme() == scheme && u.username().is_empty();
+    if reqwest::Url::parse(&r.base_url).is_ok_and(meant) {
         let again = resolve(&r.base_url);
         assert_eq!(again.base_url, r.base_url, "from {raw:?}");
         assert_eq!(again.warning, None, "from {raw:?}");
