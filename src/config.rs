@@ -315,8 +315,11 @@ impl Config {
 }
 
 /// A base URL as given, checked to be http(s), without a trailing `/`.
-fn check_base_url(raw: &str) -> Result<String, ConfigError> {
-    let trimmed = raw.trim().trim_end_matches('/');
+pub(crate) fn check_base_url(raw: &str) -> Result<String, ConfigError> {
+    // Blanks among the trailing slashes too: `http://h/v1/ /` is `http://h/v1`, as it reads back.
+    let trimmed = raw
+        .trim_end_matches(|c: char| c == '/' || c.is_whitespace())
+        .trim();
     match reqwest::Url::parse(trimmed) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             Ok(trimmed.to_string())
@@ -400,6 +403,15 @@ mod tests {
         let c = resolve(&["--context-strategy", "fail", "--allow-overflow"], &[]).unwrap();
         assert_eq!(c.context_strategy, Strategy::Fail);
         assert!(c.allow_overflow);
+    }
+
+    /// Found by the host fuzz target: a blank before the last `/` stayed in the base URL, which
+    /// then checked to a different URL.
+    #[test]
+    fn base_url_loses_blanks_among_its_trailing_slashes() {
+        assert_eq!(check_base_url("http://h/v1/ /").unwrap(), "http://h/v1");
+        assert_eq!(check_base_url(" https://h:8/ \t").unwrap(), "https://h:8");
+        assert!(check_base_url(" / ").is_err());
     }
 
     #[test]

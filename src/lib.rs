@@ -50,6 +50,9 @@
 //!   width (Chinese-safe); `suggest` finds "did you mean"; `exit_code` is what the process
 //!   returns.
 //!
+//! `fuzzing` (hidden) holds the invariants the fuzz targets in `fuzz/` and their property-test
+//! twins check, one function per parser.
+//!
 //! `architecture_tests` checks these rules on the source: adapters import only the neutral
 //! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
@@ -64,6 +67,8 @@ pub mod conversation;
 pub mod dotenv;
 pub mod error;
 pub mod exit_code;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod modelfile;
 pub mod models;

@@ -453,4 +453,62 @@ mod tests {
             "the server sent a line longer than 16 MiB; the reply was stopped (raise the limit with --max-line)"
         );
     }
+
+    mod twins {
+        //! The fuzz target `sse`'s twin: its invariants on seeded cases (see `crate::fuzzing`).
+        use proptest::prelude::*;
+
+        use crate::fuzzing::{proptest_config, sse, stream_input};
+
+        /// Pieces of OpenAI and Anthropic events and of the framing, Chinese and an emoji included.
+        const PARTS: &[&str] = &[
+            "data: ",
+            "data:",
+            "event: message_delta",
+            ": keep-alive",
+            "id: 7",
+            "retry: 1",
+            "\u{feff}",
+            r#"{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"#,
+            r#"{"choices":[{"delta":{"reasoning":"hmm"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#,
+            r#"{"type":"message_stop"}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#,
+            "[DONE]",
+            "\"你好\"",
+            "老師",
+            "😀",
+            "}}]}",
+            "}}",
+            "\n",
+            "\r\n",
+            "\r",
+            "\n\n",
+        ];
+
+        proptest! {
+            #![proptest_config(proptest_config(0x0053_5345))]
+            #[test]
+            fn near_streams_decode_the_same_however_cut(data in stream_input(PARTS, 24)) {
+                sse(&data);
+            }
+
+            #[test]
+            fn any_bytes_decode_the_same_however_cut(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+                sse(&data);
+            }
+
+            #[test]
+            fn the_recorded_streams_at_any_cut_and_limit(controls in any::<[u8; 3]>(), anthropic in any::<bool>()) {
+                let mut data = controls.to_vec();
+                data.extend_from_slice(if anthropic {
+                    &include_bytes!("../tests/fixtures/recorded/v1_messages_stream.sse")[..]
+                } else {
+                    &include_bytes!("../tests/fixtures/recorded/v1_chat_think.sse")[..]
+                });
+                sse(&data);
+            }
+        }
+    }
 }

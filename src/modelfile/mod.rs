@@ -130,6 +130,12 @@ impl Modelfile {
             };
             for v in values {
                 let text = match v {
+                    Value::String(s) if wrapped_in_quotes(s) => {
+                        return Err(Unprintable {
+                            what: key.to_string(),
+                            reason: "a value in quotes loses them when read back",
+                        })
+                    }
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
@@ -173,12 +179,20 @@ fn line(out: &mut String, head: &str, value: &str, what: &str) -> Result<(), Unp
     Ok(())
 }
 
+/// Whether a parameter's value, trimmed, starts and ends with `"`: reading it back takes those off
+/// (`Options::set` accepts a quoted stop sequence), so no Modelfile line can hold it.
+fn wrapped_in_quotes(value: &str) -> bool {
+    let t = value.trim();
+    t.len() >= 2 && t.starts_with('"') && t.ends_with('"')
+}
+
 /// The plainest form that reads back as `value`: bare, `"quoted"`, or `"""triple-quoted"""`.
 pub fn quote(value: &str) -> Result<String, &'static str> {
     if value.contains('\r') {
         return Err("it contains a carriage return");
     }
-    let edge_space = |c: char| c == ' ' || c == '\t';
+    // Any blank, not only space and tab: a parameter's value is trimmed of all of them.
+    let edge_space = char::is_whitespace;
     let bare = !value.is_empty()
         && !value.contains('\n')
         && !value.starts_with(edge_space)
@@ -200,6 +214,26 @@ mod tests {
     use super::*;
 
     const EXAMPLE: &str = include_str!("../../Modelfile.example");
+
+    /// Found by the fuzzer: a stop sequence `\x0c"""""` was printed bare and read back as `"""`.
+    #[test]
+    fn values_that_would_read_back_otherwise_are_quoted_or_refused() {
+        assert_eq!(quote("\u{c}x").unwrap(), "\"\u{c}x\"");
+        assert_eq!(quote("x\u{a0}").unwrap(), "\"x\u{a0}\"");
+        assert!(quote("\u{c}\"\"\"\"\"").is_err());
+        for stop in ["\u{c}\"\"\"\"\"", "\"x\"\u{c}", "\"\"", " \"a b\" "] {
+            let mut m = Modelfile {
+                from: "tiny".into(),
+                ..Modelfile::default()
+            };
+            // One pair of quotes is taken off on the way in, so this stores `stop` itself.
+            m.parameters.set("stop", &format!("\"{stop}\"")).unwrap();
+            let e = m.to_text().unwrap_err();
+            assert_eq!(e.what, "stop", "{stop:?}");
+        }
+        let m = parse("FROM p\nPARAMETER stop \u{a0}\u{c}\"\u{c}\"\"\"\"\"\"\u{c}\n").unwrap();
+        assert!(m.to_text().is_err());
+    }
 
     #[test]
     fn the_example_becomes_the_teacher_request() {

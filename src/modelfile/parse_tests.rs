@@ -277,3 +277,59 @@ fn a_huge_unknown_word_is_quoted_as_an_excerpt() {
     let (_, msg) = err(&format!("FROM x\nPARAMETER {word} 1\n"));
     assert!(msg.len() < 200, "{msg}");
 }
+
+mod twins {
+    //! The fuzz target `modelfile`'s twin: near-Modelfiles never panic, and what parses and prints
+    //! parses back to itself (the printer's own round trip is in `roundtrip`).
+    use proptest::prelude::*;
+
+    use crate::fuzzing::{modelfile, proptest_config, stream_input};
+
+    const PARTS: &[&str] = &[
+        "FROM ",
+        "from ",
+        "PARAMETER ",
+        "stop ",
+        "temperature ",
+        "num_ctx ",
+        "seed ",
+        "TEMPLATE ",
+        "SYSTEM ",
+        "MESSAGE ",
+        "user ",
+        "assistant ",
+        "ADAPTER ",
+        "LICENSE ",
+        "REQUIRES ",
+        "v0.1.2",
+        "# c",
+        "\"",
+        "\"\"\"",
+        "\\",
+        "\n",
+        "\r\n",
+        "\t",
+        " ",
+        "0.5",
+        "-1",
+        "42",
+        "true",
+        "你好",
+        "😀",
+        "./x.gguf",
+        "{{ .Prompt }}",
+    ];
+
+    proptest! {
+        #![proptest_config(proptest_config(0x0d31_f11e))]
+        #[test]
+        fn near_modelfiles_parse_without_panic_and_print_back(data in stream_input(PARTS, 30)) {
+            modelfile(&data);
+        }
+
+        #[test]
+        fn any_text_parses_without_panic(text in any::<String>()) {
+            modelfile(text.as_bytes());
+        }
+    }
+}

@@ -7,10 +7,11 @@ use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, RngSee
 use super::{parse, MessageRole, Modelfile, ModelfileMessage};
 use crate::options::{Kind, Options, KNOWN};
 
-/// Characters that stress the quoting rules, plus Chinese and an emoji.
+/// Characters that stress the quoting rules (a form feed and a no-break space are blanks too),
+/// plus Chinese and an emoji.
 const ALPHABET: &[char] = &[
     'a', 'b', 'Z', '0', '7', ' ', ' ', '\t', '\n', '"', '"', '#', '\\', '{', '}', '.', ':', '<',
-    '>', '你', '好', '老', '師', '😀', '=',
+    '>', '你', '好', '老', '師', '😀', '=', '\u{c}', '\u{a0}',
 ];
 
 fn text(max: usize) -> impl Strategy<Value = String> {

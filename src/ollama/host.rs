@@ -31,9 +31,9 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         Some((other, rest)) => (other, rest, DEFAULT_PORT),
     };
 
-    let rest = rest.trim_end_matches('/');
+    let rest = trim_tail(rest);
     let (hostport, path) = match rest.split_once('/') {
-        Some((hp, p)) => (hp, p.trim_end_matches('/')),
+        Some((hp, p)) => (hp, trim_tail(p)),
         None => (rest, ""),
     };
 
@@ -76,6 +76,12 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         base_url.push_str(path);
     }
     ResolvedHost { base_url, warning }
+}
+
+/// Drops trailing slashes, and the blanks and quotes among them (`host:1/ /`): a URL whose path
+/// ended in one would not be read back the same, since the value as a whole is trimmed of them.
+fn trim_tail(s: &str) -> &str {
+    s.trim_end_matches(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
 }
 
 /// Go's `net.SplitHostPort`: `host:port`, `[v6]:port`, `:port`; anything else is not a host:port.
@@ -144,5 +150,83 @@ mod tests {
         assert_eq!(r.base_url, "http://example.com:11434");
         assert_eq!(resolve("example.com:0").base_url, "http://example.com:0");
         assert_eq!(resolve("1.2.3.4").warning, None);
+    }
+
+    /// Found by the fuzzer: `host:28/ /` gave `http://host:28/ `, which resolves to another URL.
+    #[test]
+    fn blanks_and_quotes_among_trailing_slashes_are_dropped() {
+        assert_eq!(url(" '4.3.2.1:28/ / "), "http://4.3.2.1:28");
+        assert_eq!(url("http://a:80/\" /"), "http://a:80");
+        assert_eq!(url("http://a/x /y/ "), "http://a:80/x /y");
+    }
+
+    /// Found by the fuzzer: a host with colons that is no IPv6 address is bracketed whole, as
+    /// Go's `net.JoinHostPort` does for the official CLI; the result is no URL and fails when used.
+    #[test]
+    fn a_host_with_colons_that_is_no_address_is_kept_as_the_official_cli_keeps_it() {
+        assert_eq!(url("user:pw@host:1"), "http://[user:pw@host:1]:11434");
+        assert_eq!(url("http://t\0[::1]:11434/"), "http://[t\0[::1]:11434]:80");
+        assert!(reqwest::Url::parse(&url("user:pw@host:1")).is_err());
+        // Nor is a scheme checked: this one is no scheme, and the text another URL than meant.
+        let odd = url("http:2/[::://1]:11");
+        assert_eq!(odd, "http:2/[::://1]:11");
+        assert_ne!(reqwest::Url::parse(&odd).unwrap().scheme(), "http:2/[::");
+    }
+}
+
+#[cfg(test)]
+mod twins {
+    //! The fuzz target `host`'s twin: generated `OLLAMA_HOST` values resolve as the official rules
+    //! say, and every resolved URL resolves to itself.
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{host, proptest_config};
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9-]{0,8}(\\.[a-z]{2,5}){0,2}",
+            any::<[u8; 4]>().prop_map(|o| std::net::Ipv4Addr::from(o).to_string()),
+            any::<[u16; 8]>().prop_map(|s| std::net::Ipv6Addr::from(s).to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config(0x0000_4057))]
+        #[test]
+        fn generated_hosts_resolve_by_the_rules(
+            scheme in proptest::option::of(prop::sample::select(vec!["http", "https"])),
+            name in name(),
+            port in proptest::option::of(any::<u16>()),
+            path in "(/[a-z0-9]{1,5}){0,2}/?",
+            quote in prop::sample::select(vec!["", "\"", "'", " "]),
+        ) {
+            let bracketed = if name.contains(':') { format!("[{name}]") } else { name.clone() };
+            let hostport = match port {
+                Some(p) => format!("{bracketed}:{p}"),
+                None => bracketed.clone(),
+            };
+            let raw = format!("{quote}{}{hostport}{path}{quote}", scheme.map_or(String::new(), |s| format!("{s}://")));
+            let default = match scheme {
+                None => 11434,
+                Some("http") => 80,
+                _ => 443,
+            };
+            let path = path.trim_end_matches('/');
+            let expected = format!(
+                "{}://{bracketed}:{}{path}",
+                scheme.unwrap_or("http"),
+                port.unwrap_or(default)
+            );
+            if hostport != "ollama.com" || scheme.is_some() || !path.is_empty() {
+                prop_assert_eq!(resolve(&raw).base_url, expected, "{:?}", raw);
+            }
+            host(raw.as_bytes());
+        }
+
+        #[test]
+        fn any_text_resolves_without_panic(raw in any::<String>()) {
+            host(raw.as_bytes());
+        }
     }
 }

@@ -137,7 +137,7 @@ const TOKEN_LINE: [&[u8]; 4] = [
 /// the general decoder. Anything else (an escape, thinking, another field or order, a control
 /// character, invalid UTF-8, a name or time that is not ASCII) returns `None` for the general
 /// decoder, so this accepts only lines that it decodes exactly as serde does.
-fn parse_plain_token(line: &[u8]) -> Option<ChatChunk<'_>> {
+pub(crate) fn parse_plain_token(line: &[u8]) -> Option<ChatChunk<'_>> {
     let rest = line.strip_prefix(TOKEN_LINE[0])?;
     let (model, rest) = plain_string(rest)?;
     let rest = rest.strip_prefix(TOKEN_LINE[1])?;
@@ -514,5 +514,56 @@ mod tests {
         line.insert(0, b'x');
         let err = LineSplitter::new().feed(&line, |_| Ok::<(), TooLong>(()));
         assert!(err.is_err());
+    }
+
+    mod twins {
+        //! The fuzz target `ndjson`'s twin: its invariants on seeded cases (see `crate::fuzzing`).
+        use proptest::prelude::*;
+
+        use crate::fuzzing::{ndjson, proptest_config, stream_input};
+
+        /// Pieces of token lines, final chunks and damage, Chinese and an emoji included.
+        const PARTS: &[&str] = &[
+            r#"{"model":"tiny","created_at":"2026-11-29T00:09:38.878977244Z","message":{"role":"assistant","content":""#,
+            r#""},"done":false}"#,
+            r#"{"message":{"content":"x","thinking":"\u003c"},"done":false}"#,
+            r#"{"done":true,"done_reason":"stop","eval_count":3,"prompt_eval_count":9}"#,
+            r#"{"error":"model runner has unexpectedly stopped"}"#,
+            "你好",
+            "老師說：「",
+            "😀",
+            "The",
+            " ",
+            "\\n",
+            "\\\"",
+            "\n",
+            "\r\n",
+            "\r",
+            "\t",
+            "{",
+            "}",
+            "\"",
+            "\u{1}",
+        ];
+
+        proptest! {
+            #![proptest_config(proptest_config(0x6e64_6a73))]
+            #[test]
+            fn near_streams_decode_the_same_however_cut(data in stream_input(PARTS, 24)) {
+                ndjson(&data);
+            }
+
+            #[test]
+            fn any_bytes_decode_the_same_however_cut(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+                ndjson(&data);
+            }
+
+            #[test]
+            fn the_recorded_stream_at_any_cut_and_limit(controls in any::<[u8; 3]>()) {
+                let mut data = controls.to_vec();
+                data.extend_from_slice(include_bytes!("../../tests/fixtures/recorded/chat_think_stream.ndjson"));
+                ndjson(&data);
+            }
+        }
     }
 }

@@ -395,3 +395,120 @@ fn log_switches() {
         .contains("Usage: /log [on|off]"));
     assert!(matches!(err("/log off now"), ParseError::Unexpected { .. }));
 }
+
+mod twins {
+    //! The fuzz target `slash`'s twin: any line never panics, and generated valid commands
+    //! (any case, spacing, quoting) parse to what they say.
+    use proptest::prelude::*;
+
+    use super::{parse, LogSwitch, Setting, SlashCommand, Think};
+    use crate::fuzzing::{proptest_config, slash};
+
+    /// A word a model or session name can be: no spaces, no leading `-`.
+    fn word() -> impl Strategy<Value = String> {
+        "[a-z0-9你好][a-z0-9:._/你好-]{0,10}"
+    }
+
+    /// ASCII case mixed at random, as a user may type a command name.
+    fn any_case(s: &'static str) -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<bool>(), s.len()).prop_map(move |up| {
+            s.chars()
+                .zip(up)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect()
+        })
+    }
+
+    /// A command line as typed and what it must parse to.
+    fn command() -> impl Strategy<Value = (String, SlashCommand)> {
+        prop_oneof![
+            (any_case("/load"), word(), any::<bool>()).prop_map(|(c, m, clear)| {
+                let flag = if clear { " --clear" } else { "" };
+                (
+                    format!("{c} {m}{flag}"),
+                    SlashCommand::Load { model: m, clear },
+                )
+            }),
+            (any_case("/model"), proptest::option::of(word())).prop_map(|(c, m)| (
+                format!("{c} {}", m.clone().unwrap_or_default()),
+                SlashCommand::Model(m)
+            )),
+            (any_case("/copy"), proptest::option::of(1usize..1000)).prop_map(|(c, n)| (
+                format!("{c} {}", n.map_or(String::new(), |n| n.to_string())),
+                SlashCommand::Copy(n)
+            )),
+            (
+                any_case("/set"),
+                proptest::collection::vec("[a-z 你好<|>]{1,6}", 1..4)
+            )
+                .prop_map(|(c, stops)| {
+                    let quoted: Vec<String> = stops.iter().map(|s| format!("\"{s}\"")).collect();
+                    let line = format!("{c} parameter STOP {}", quoted.join(" "));
+                    (
+                        line,
+                        SlashCommand::Set(Setting::Parameter {
+                            name: "stop".into(),
+                            values: stops,
+                        }),
+                    )
+                }),
+            (any_case("/set"), -1000i32..1000).prop_map(|(c, n)| (
+                format!("{c} parameter num_ctx {n}"),
+                SlashCommand::Set(Setting::Parameter {
+                    name: "num_ctx".into(),
+                    values: vec![n.to_string()]
+                }),
+            )),
+            (any_case("/set"), "[a-z你好][a-z 你好]{0,10}[a-z你好]").prop_map(|(c, s)| (
+                format!("{c} system \"\"\"{s}\"\"\""),
+                SlashCommand::Set(Setting::System(s)),
+            )),
+            (
+                any_case("/set"),
+                prop::sample::select(vec!["truncate", "summarize", "fail"])
+            )
+                .prop_map(|(c, s)| (
+                    format!("{c} context {s}"),
+                    SlashCommand::Set(Setting::Context(
+                        s.parse::<crate::context::Strategy>().unwrap()
+                    )),
+                )),
+            (
+                any_case("/set"),
+                prop::sample::select(vec!["low", "medium", "high"])
+            )
+                .prop_map(|(c, l)| (
+                    format!("{c} think {l}"),
+                    SlashCommand::Set(Setting::Think(Think::Level(l.into()))),
+                )),
+            (any_case("/save"), "[a-z你好][a-z 你好]{0,10}[a-z你好]")
+                .prop_map(|(c, n)| (format!("{c} {n}"), SlashCommand::Save(n))),
+            (any_case("/log"), any::<bool>()).prop_map(|(c, on)| (
+                format!("{c} {}", if on { "on" } else { "off" }),
+                SlashCommand::Log(if on { LogSwitch::On } else { LogSwitch::Off }),
+            )),
+            any_case("/bye").prop_map(|c| (c, SlashCommand::Bye)),
+            any_case("/retry").prop_map(|c| (c, SlashCommand::Retry)),
+            any_case("/models").prop_map(|c| (c, SlashCommand::Models)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(proptest_config(0x0051_a54c))]
+        #[test]
+        fn generated_commands_parse_to_what_they_say(
+            (line, expected) in command(),
+            before in "[ \t]{0,3}",
+            after in "[ \t]{0,3}",
+        ) {
+            let typed = format!("{before}{line}{after}");
+            prop_assert_eq!(parse(&typed), Ok(Some(expected)), "{:?}", typed);
+            slash(typed.as_bytes());
+        }
+
+        #[test]
+        fn any_line_parses_without_panic(line in "/?[a-z/? ]{0,6}.{0,30}") {
+            slash(line.as_bytes());
+        }
+    }
+}

@@ -305,6 +305,20 @@ mod tests {
         assert_eq!(line, 1);
     }
 
+    /// The fuzzer's first session finding was in its own check, which took the first line for the
+    /// header: blank lines may come before it, and a cut inside it is still a torn header.
+    #[test]
+    fn blank_lines_before_the_header_and_a_cut_inside_it() {
+        let text = format!("\n\t\n{}", sample());
+        assert_eq!(parse(text.as_bytes(), None).unwrap().events.len(), 2);
+        let first = sample().lines().next().unwrap().to_string();
+        let torn = format!("\n{}", &first[..first.len() / 2]);
+        assert!(matches!(
+            line_error(torn.as_bytes()),
+            (2, LineError::NotASession(_))
+        ));
+    }
+
     #[test]
     fn future_version_is_refused_with_advice() {
         let text = sample().replacen("\"version\":1", "\"version\":9", 1);
@@ -323,5 +337,108 @@ mod tests {
     fn a_missing_file_names_it() {
         let e = load_file(Path::new("/nonexistent/x.jsonl")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/x.jsonl"), "{e}");
+    }
+
+    mod twins {
+        //! The fuzz target `session`'s twin: saving any accepted sequence of changes and loading
+        //! it gives them back, and the fuzz invariants hold on the file and on damaged copies.
+        use chrono::{TimeZone, Utc};
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fuzzing::{proptest_config, session};
+
+        fn text() -> impl Strategy<Value = String> {
+            "[a-z 你好😀\"\\\n\r\t{}]{0,12}"
+        }
+
+        /// Floats that JSON carries exactly, so that a loaded reply equals the saved one.
+        fn seconds() -> impl Strategy<Value = f64> {
+            (0u32..4000).prop_map(|n| f64::from(n) / 8.0)
+        }
+
+        fn change() -> impl Strategy<Value = Change> {
+            let reply = (
+                text(),
+                text(),
+                0usize..3,
+                proptest::option::of(text()),
+                seconds(),
+                proptest::option::of(seconds()),
+                proptest::option::of(0u64..100_000),
+                proptest::option::of("stop|length"),
+            )
+                .prop_map(
+                    |(content, thinking, s, error, latency, ttft, tokens, done_reason)| {
+                        Change::Assistant(Reply {
+                            content,
+                            thinking,
+                            status: [TurnStatus::Ok, TurnStatus::Error, TurnStatus::Cancelled][s],
+                            error,
+                            latency,
+                            ttft,
+                            prompt_tokens: tokens,
+                            completion_tokens: tokens.map(|t| t / 2),
+                            tokens_per_second: ttft,
+                            done_reason,
+                        })
+                    },
+                );
+            prop_oneof![
+                4 => text().prop_map(|content| Change::User { content }),
+                4 => reply,
+                1 => Just(Change::Clear),
+                1 => Just(Change::Undo),
+                1 => Just(Change::Retry),
+                1 => "[a-z:0-9.]{1,10}".prop_map(|model| Change::Model { model }),
+                1 => text().prop_map(|name| Change::Name { name }),
+                1 => proptest::option::of(proptest::option::of(text()))
+                    .prop_map(|system| Change::Set { options: None, system }),
+                1 => (proptest::collection::vec(0usize..6, 0..3), proptest::option::of(text()))
+                    .prop_map(|(dropped, summary)| Change::Context { dropped, summary }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(proptest_config(0x5e55_10ad))]
+            #[test]
+            fn saved_changes_load_back_as_they_were(
+                changes in proptest::collection::vec((change(), 0i64..1 << 40), 0..12),
+                system in proptest::option::of(text()),
+                cut in any::<u8>(),
+                damage in any::<(usize, u8)>(),
+            ) {
+                let mut header = Header::new("tiny", "http://127.0.0.1:11434", system.as_deref(), &Options::default());
+                header.created = Utc.timestamp_millis_opt(0).unwrap();
+                let mut state = SessionState::from_header(&header);
+                let mut saved = Vec::new();
+                for (change, ms) in changes {
+                    let e = Event { at: Utc.timestamp_millis_opt(ms).unwrap(), change };
+                    let mut next = state.clone();
+                    if next.apply(&e).is_err() {
+                        break; // what a chat would never write
+                    }
+                    state = next;
+                    saved.push(e);
+                }
+                state.finish();
+                let mut file = header_line(&header) + "\n";
+                for e in &saved {
+                    file += &(event_line(e) + "\n");
+                }
+                let loaded = parse(file.as_bytes(), None).unwrap();
+                prop_assert_eq!(&loaded.header, &header);
+                prop_assert_eq!(&loaded.events, &saved);
+                prop_assert_eq!(&loaded.state, &state);
+                let mut data = vec![cut];
+                data.extend_from_slice(file.as_bytes());
+                session(&data);
+                if !file.is_empty() {
+                    let at = 1 + damage.0 % file.len();
+                    data[at] = damage.1;
+                    session(&data);
+                }
+            }
+        }
     }
 }
