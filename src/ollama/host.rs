@@ -31,6 +31,9 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         Some((other, rest)) => (other, rest, DEFAULT_PORT),
     };
 
+    // A query or fragment is no part of a base URL: Go's URL parser sets them aside, so the
+    // official CLI never sends them (`http://[::1]?x` is `http://[::1]:80`).
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let rest = trim_tail(rest);
     let (hostport, path) = match rest.split_once('/') {
         Some((hp, p)) => (hp, trim_tail(p)),
@@ -104,6 +107,20 @@ mod tests {
 
     fn url(s: &str) -> String {
         resolve(s).base_url
+    }
+
+    #[test]
+    fn a_query_or_fragment_is_set_aside() {
+        assert_eq!(url("http://[::0]?114//-"), "http://[::0]:80");
+        assert_eq!(
+            url("example.com:1234/ollama#top"),
+            "http://example.com:1234/ollama"
+        );
+        assert_eq!(url("h?x"), "http://h:11434");
+        // What was found once resolves to itself (the fuzz target's check).
+        for found in ["http://[::0]?114//-", "h:1/p?q", "#"] {
+            assert_eq!(url(&url(found)), url(found), "{found}");
+        }
     }
 
     #[test]
