@@ -320,37 +320,32 @@ mod tests {
         }
     }
 
-    fn record_json(o: &TurnOutcome) -> serde_json::Value {
+    /// `f` given the context of turn 1 of a nil session, asking `user_input`.
+    fn in_context<T>(user_input: &str, f: impl FnOnce(&TurnContext<'_>) -> T) -> T {
         let id = Uuid::nil();
         let opts = Options::default();
-        let ctx = TurnContext {
+        f(&TurnContext {
             session_id: &id,
             turn: 1,
             model: "tiny",
             host: "http://127.0.0.1:11434",
             options: &opts,
-            user_input: "法國的首都？",
+            user_input,
             context: &ContextLog::default(),
-        };
-        serde_json::to_value(TurnRecord::new(&ctx, o)).unwrap()
+        })
+    }
+
+    fn record_json(o: &TurnOutcome) -> serde_json::Value {
+        in_context("法國的首都？", |ctx| {
+            serde_json::to_value(TurnRecord::new(ctx, o)).unwrap()
+        })
     }
 
     #[test]
     fn long_texts_are_cut_at_a_character_and_said_so() {
         let mut o = outcome(None, Ending::Done);
         o.content = "巴".repeat(10); // 30 bytes
-        let id = Uuid::nil();
-        let opts = Options::default();
-        let ctx = TurnContext {
-            session_id: &id,
-            turn: 1,
-            model: "tiny",
-            host: "h",
-            options: &opts,
-            user_input: "short",
-            context: &ContextLog::default(),
-        };
-        let line = TurnRecord::new(&ctx, &o).capped(8).to_line().unwrap();
+        let line = in_context("short", |ctx| TurnRecord::new(ctx, &o).capped(8).to_line()).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(
             v["model_response"], "巴巴",
@@ -358,10 +353,10 @@ mod tests {
         );
         assert_eq!(v["user_input"], "short");
         assert_eq!(v["cut"], serde_json::json!({"model_response": 30}));
-        let whole = TurnRecord::new(&ctx, &o)
-            .capped(MAX_TEXT)
-            .to_line()
-            .unwrap();
+        let whole = in_context("short", |ctx| {
+            TurnRecord::new(ctx, &o).capped(MAX_TEXT).to_line()
+        })
+        .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&whole).unwrap();
         assert!(v.get("cut").is_none());
     }
