@@ -85,13 +85,17 @@ struct LocalFiles {
 impl LocalFiles {
     fn resolve(m: &Modelfile, base: &Path, home: Option<&Path>) -> Result<Self, CommandError> {
         let model = match std::fs::metadata(expand(&m.from, base, home)) {
-            Ok(meta) if meta.is_file() => Some(expand(&m.from, base, home)),
-            Ok(_) => {
-                return Err(CommandError::Usage(format!(
-                    "FROM {}: that is a folder; ollama-chat imports a single GGUF file (use `ollama create` for a safetensors folder)",
-                    m.from
-                )))
-            }
+            Ok(meta) => match crate::paths::not_regular(&meta) {
+                None => Some(expand(&m.from, base, home)),
+                Some(_) if meta.is_dir() => {
+                    return Err(CommandError::Usage(format!(
+                        "FROM {}: that is a folder; ollama-chat imports a single GGUF file (use `ollama create` for a safetensors folder)",
+                        m.from
+                    )))
+                }
+                // A FIFO or a device would be read forever (hashed, then uploaded).
+                Some(what) => return Err(CommandError::Usage(format!("FROM {}: {what}", m.from))),
+            },
             Err(e) if looks_like_path(&m.from) => {
                 return Err(CommandError::Usage(format!(
                     "FROM {}: {e} ({})",
@@ -107,8 +111,10 @@ impl LocalFiles {
             .map(|a| {
                 let path = expand(a, base, home);
                 match std::fs::metadata(&path) {
-                    Ok(meta) if meta.is_file() => Ok(path),
-                    Ok(_) => Err(format!("ADAPTER {a}: that is a folder, not a file")),
+                    Ok(meta) => match crate::paths::not_regular(&meta) {
+                        None => Ok(path),
+                        Some(what) => Err(format!("ADAPTER {a}: {what}")),
+                    },
                     Err(e) => Err(format!("ADAPTER {a}: {e} ({})", path.display())),
                 }
                 .map_err(CommandError::Usage)
@@ -242,6 +248,31 @@ async fn hash_file(path: &Path, name: &str, view: &mut ProgressView) -> std::io:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_or_a_folder_named_by_from_or_adapter_is_refused_for_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("model.gguf");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo is needed");
+        let refused = |from: &str, adapters: Vec<String>| {
+            let mut m = crate::modelfile::parse(&format!("FROM {from}\n")).unwrap();
+            m.adapters = adapters;
+            match LocalFiles::resolve(&m, dir.path(), None) {
+                Err(CommandError::Usage(msg)) => msg,
+                other => panic!("{from}: {:?}", other.map(|l| l.model)),
+            }
+        };
+        assert_eq!(
+            refused("./model.gguf", vec![]),
+            "FROM ./model.gguf: is a FIFO (a named pipe), not a file"
+        );
+        assert!(refused("./", vec![]).contains("that is a folder"));
+        assert_eq!(
+            refused("tiny", vec!["./model.gguf".into()]),
+            "ADAPTER ./model.gguf: is a FIFO (a named pipe), not a file"
+        );
+    }
 
     #[test]
     fn paths_resolve_like_ollama() {
