@@ -324,3 +324,65 @@ fn rerun_refuses_a_bad_option_before_sending() {
         .stderr(predicates::str::contains("did you mean \"temperature\""));
     assert!(env.fake.chat_bodies().is_empty());
 }
+
+/// SIGTERM in the middle of a re-run's reply: that reply is kept in the new session and the
+/// turn log as `terminated`, no later turn is sent, and the run exits 143.
+#[test]
+fn sigterm_mid_rerun_keeps_the_partial_reply_and_exits_143() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = TestEnv::new();
+    env.fake.set_models(&["my-teacher", "other"]);
+    env.fake
+        .push_chat(ChatReply::Script(crate::support::fake_ollama::Script {
+            tokens: (0..400).map(|i| format!(" w{i}")).collect(),
+            delay: std::time::Duration::from_millis(25),
+            ..Default::default()
+        }));
+    let path = example_copy(&env);
+    let mut child = env
+        .std_command()
+        .args([
+            "replay",
+            path.to_str().unwrap(),
+            "--rerun",
+            "--model",
+            "other",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains(" w1") {
+        stdout.read_exact(&mut byte).unwrap(); // the new reply has started
+        seen.push(byte[0]);
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    stdout.read_to_end(&mut seen).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    assert_eq!(env.fake.chat_bodies().len(), 1, "no later turn is sent");
+
+    let files = session_files(&env);
+    assert_eq!(files.len(), 1);
+    let new = read_jsonl(&files[0]);
+    let reply = new.iter().find(|r| r["kind"] == "assistant").unwrap();
+    assert_eq!(reply["status"], "terminated");
+    let content = reply["content"].as_str().unwrap();
+    assert!(content.starts_with(" w0 w1"), "{content}");
+    assert!(!content.contains("w399"));
+    let log = env.log_records();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["status"], "terminated");
+    assert_eq!(log[0]["model_response"], content);
+}

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{interrupted, Chat, NotSentReason};
+use crate::chat::{interrupted_or_stopped, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::{Conversation, TurnStatus};
 use crate::error::ApiError;
@@ -29,6 +29,7 @@ use crate::session::load::Loaded;
 use crate::session::short_id;
 use crate::session::store::SessionWriter;
 use crate::session::text::options_text;
+use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
 use table::{compare_table, summary};
@@ -137,6 +138,9 @@ enum End {
     Finished,
     /// Ctrl-C.
     Interrupted,
+    /// SIGTERM or SIGHUP: the turn's partial reply is kept (session, log) and the run ends with
+    /// 128 + the signal.
+    Signalled(StopSignal),
     /// A failure every later turn would repeat (no server, no such model, no key): no point
     /// sending them.
     Stopped(ApiError),
@@ -157,6 +161,7 @@ impl Tally {
         match self.end {
             End::Stopped(e) => Err(e),
             End::Interrupted => Ok(ExitCode::Interrupted),
+            End::Signalled(s) => Ok(s.exit_code()),
             End::Finished => {
                 let failed =
                     self.refused > 0 || self.results.iter().any(|r| r.new.status != TurnStatus::Ok);
@@ -174,6 +179,7 @@ impl Tally {
 fn end_after(ending: Ending) -> Option<End> {
     match ending {
         Ending::Cancelled(CancelReason::Interrupt) => Some(End::Interrupted),
+        Ending::Cancelled(CancelReason::Stopped(s)) => Some(End::Signalled(s)),
         Ending::Failed(e) if e.kind().is_fatal_for_every_turn() => Some(End::Stopped(e)),
         _ => None,
     }
@@ -253,14 +259,19 @@ pub fn rerun(
         },
     };
     let steps = plan(loaded, changes);
+    // SIGTERM and SIGHUP end a turn as Ctrl-C does, so its partial reply is saved and logged.
+    let signals = Watcher::start(rt, term.stdout.tty);
     let tally = rt.block_on(drive(
         &mut chat,
         &loaded.header,
         &steps,
         &mut screen,
-        interrupted,
+        || interrupted_or_stopped(signals.signalled()),
     ))?;
     screen.finish(&tally.results, chat.session())?;
+    if let End::Signalled(s) = &tally.end {
+        crate::render::style::notice(format_args!("stopped by {}", s.name()));
+    }
     Ok(tally.exit()?)
 }
 
