@@ -174,45 +174,33 @@ fn api_events<D>(
     (seen, result.err().map(|e| format!("{e:?}")))
 }
 
-fn openai_events(pieces: &[&[u8]], framing: Framing) -> Outcome<Seen> {
-    use crate::openai::stream::EventDecoder;
-    api_events(
-        pieces,
-        EventDecoder::new(framing),
-        |d, b, on| {
-            d.feed(b, |e| {
-                on(e);
-                Ok::<(), ()>(())
-            })
-        },
-        |d, on| {
-            d.finish(|e| {
-                on(e);
-                Ok::<(), ()>(())
-            })
-        },
-    )
+/// `api_events` over one API's `EventDecoder` (the two share their shape, not a trait).
+macro_rules! decoder_events {
+    ($name:ident, $decoder:path) => {
+        fn $name(pieces: &[&[u8]], framing: Framing) -> Outcome<Seen> {
+            use $decoder as EventDecoder;
+            api_events(
+                pieces,
+                EventDecoder::new(framing),
+                |d, b, on| {
+                    d.feed(b, |e| {
+                        on(e);
+                        Ok::<(), ()>(())
+                    })
+                },
+                |d, on| {
+                    d.finish(|e| {
+                        on(e);
+                        Ok::<(), ()>(())
+                    })
+                },
+            )
+        }
+    };
 }
 
-fn anthropic_events(pieces: &[&[u8]], framing: Framing) -> Outcome<Seen> {
-    use crate::anthropic::stream::EventDecoder;
-    api_events(
-        pieces,
-        EventDecoder::new(framing),
-        |d, b, on| {
-            d.feed(b, |e| {
-                on(e);
-                Ok::<(), ()>(())
-            })
-        },
-        |d, on| {
-            d.finish(|e| {
-                on(e);
-                Ok::<(), ()>(())
-            })
-        },
-    )
-}
+decoder_events!(openai_events, crate::openai::stream::EventDecoder);
+decoder_events!(anthropic_events, crate::anthropic::stream::EventDecoder);
 
 /// The server-sent-event framing (`sse`) and the two APIs that read it: no panic; the same
 /// events and error however the body is cut; an event's data never holds a `\r`, and it is

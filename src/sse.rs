@@ -39,15 +39,13 @@ pub fn framing_of(content_type: Option<&str>) -> Result<Framing, String> {
 /// Adds one read of a `Framing::Whole` reply to the body so far, refusing a body longer than
 /// `limit` (the limit of one event, which is what a whole reply stands for).
 pub fn append_whole(whole: &mut Vec<u8>, bytes: &[u8], limit: usize) -> Result<(), TooLong> {
-    if whole.len() + bytes.len() > limit {
+    crate::net::append_capped(whole, bytes, limit).map_err(|_| {
         *whole = Vec::new();
-        return Err(TooLong {
+        TooLong {
             what: "a reply",
             limit,
-        });
-    }
-    whole.extend_from_slice(bytes);
-    Ok(())
+        }
+    })
 }
 
 /// The longest line, and the longest event `data`, a stream may send, in bytes: far beyond any

@@ -156,9 +156,8 @@ pub struct Backend {
     max_line: usize,
 }
 
-/// The default of `--max-line`: far beyond any real line or event, small enough that a server
-/// that never ends one cannot fill the memory.
-pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
+/// The default of `--max-line`: the stream decoders' own limit.
+pub const DEFAULT_MAX_LINE: usize = crate::sse::MAX_EVENT;
 
 #[derive(Debug, Clone)]
 enum Client {

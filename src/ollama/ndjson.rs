@@ -12,8 +12,8 @@ use crate::error::{DecodeError, TooLong};
 
 /// The longest line a reply may send, in bytes (its `\r` included, its `\n` not): far beyond any
 /// real chunk (an image in a tool result is a few MiB), small enough that a server that never
-/// ends its line cannot fill the memory.
-pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// ends its line cannot fill the memory. The same as an SSE event's: `--max-line` sets both.
+pub const MAX_LINE: usize = crate::sse::MAX_EVENT;
 
 /// Reassembles lines from arbitrary byte chunks. Complete lines inside one chunk are handed out
 /// without copying; only an unfinished tail is buffered, and never more than the limit of it.

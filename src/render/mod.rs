@@ -1,10 +1,10 @@
 //! Shows a streaming reply: sanitised and styled on a terminal, byte for byte in a pipe.
 //!
-//! Layout: `style` (the client's own dim and
-//! red lines); `wrap` (word wrap at the terminal
-//! width); `markdown` (replies rendered as markdown on a terminal, as they stream); `verbose` (the statistics block after a reply); this file (the `ReplySink` the turn
-//! writes into, and the one renderer that implements it for both kinds of output, with the
-//! `Output` a `Term` calls for).
+//! Layout: `style` (the client's own dim and red lines); `wrap` (word wrap at the terminal
+//! width); `markdown` (replies rendered as markdown on a terminal, as they stream); `verbose`
+//! (the statistics block after a reply); this file (the `ReplySink` the turn writes into, and the
+//! one renderer that implements it for both kinds of output, with the `Output` a `Term` calls
+//! for). The sanitiser itself is `crate::untrusted`.
 
 pub mod markdown;
 pub mod style;

@@ -132,15 +132,8 @@ impl SessionWriter {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir)?;
         }
-        let mut options = OpenOptions::new();
-        options.read(true).append(true).mode(0o600);
-        if self.pending_header.is_some() {
-            // Never take over a file that is already there.
-            options.create_new(true);
-        }
-        let file = options.open(&self.path)?;
-        lock(&file)?;
-        Ok(file)
+        // A new session never takes over a file that is already there.
+        open_private(&self.path, self.pending_header.is_some())
     }
 
     /// Notices that the path no longer names our file, and then writes everything again to a
@@ -159,7 +152,7 @@ impl SessionWriter {
             return Ok(());
         }
         let (new_path, mut new) = match now {
-            None => (self.path.clone(), self.create_new(&self.path)?),
+            None => (self.path.clone(), open_private(&self.path, true)?),
             Some(_) => self.create_beside()?,
         };
         let mut old = old;
@@ -182,17 +175,6 @@ impl SessionWriter {
         Ok(())
     }
 
-    fn create_new(&self, path: &Path) -> std::io::Result<File> {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        lock(&file)?;
-        Ok(file)
-    }
-
     /// `name-2.jsonl`, `name-3.jsonl`, … beside the file that took our place.
     fn create_beside(&self) -> std::io::Result<(PathBuf, File)> {
         let stem = self
@@ -202,7 +184,7 @@ impl SessionWriter {
             .unwrap_or_else(|| "session".into());
         for n in 2..1000 {
             let path = self.path.with_file_name(format!("{stem}-{n}.jsonl"));
-            match self.create_new(&path) {
+            match open_private(&path, true) {
                 Ok(f) => return Ok((path, f)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
@@ -225,6 +207,19 @@ impl SessionWriter {
             None => Ok(()),
         }
     }
+}
+
+/// Opens a session file to read back and append to, private, locked for this process; with
+/// `create_new`, only a file that does not exist yet.
+fn open_private(path: &Path, create_new: bool) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(create_new)
+        .mode(0o600)
+        .open(path)?;
+    lock(&file)?;
+    Ok(file)
 }
 
 fn identity(file: &File) -> Option<(u64, u64)> {

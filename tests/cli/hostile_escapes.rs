@@ -33,7 +33,7 @@ fn raw_controls(text: &str) -> Vec<char> {
         .collect()
 }
 
-fn assert_clean(what: &str, text: &str) {
+pub fn assert_clean(what: &str, text: &str) {
     let found = raw_controls(text);
     assert!(found.is_empty(), "{what}: {found:?} in {text:?}");
 }

@@ -333,12 +333,7 @@ fn sigterm_mid_rerun_keeps_the_partial_reply_and_exits_143() {
     use std::process::Stdio;
     let env = TestEnv::new();
     env.fake.set_models(&["my-teacher", "other"]);
-    env.fake
-        .push_chat(ChatReply::Script(crate::support::fake_ollama::Script {
-            tokens: (0..400).map(|i| format!(" w{i}")).collect(),
-            delay: std::time::Duration::from_millis(25),
-            ..Default::default()
-        }));
+    crate::signals::slow_reply(&env);
     let path = example_copy(&env);
     let mut child = env
         .std_command()
@@ -361,11 +356,7 @@ fn sigterm_mid_rerun_keeps_the_partial_reply_and_exits_143() {
         stdout.read_exact(&mut byte).unwrap(); // the new reply has started
         seen.push(byte[0]);
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::signals::kill(child.id(), "TERM");
     stdout.read_to_end(&mut seen).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(143), "{out:?}");

@@ -20,7 +20,8 @@ every_api!(
     sigterm_mid_reply_in_the_repl_keeps_the_partial_reply_and_exits_143,
 );
 
-fn slow_reply(env: &TestEnv) {
+/// 400 tokens 25 ms apart: a reply still streaming when the test stops it.
+pub fn slow_reply(env: &TestEnv) {
     env.fake.push_chat(ChatReply::Script(Script {
         tokens: (0..400).map(|i| format!(" w{i}")).collect(),
         delay: Duration::from_millis(25),
@@ -28,7 +29,7 @@ fn slow_reply(env: &TestEnv) {
     }));
 }
 
-fn kill(pid: u32, signal: &str) {
+pub fn kill(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::harness::TestEnv;
+use crate::hostile_escapes::assert_clean;
 use crate::logs_cmd::fixture;
 
 fn stats_json(env: &TestEnv, args: &[&str]) -> Value {
@@ -267,16 +268,6 @@ fn bad_group_is_a_usage_error() {
         ));
 }
 
-/// No character that can steer a terminal: C0 but newline and tab, DEL, C1, bidi overrides.
-pub fn assert_no_controls(what: &str, bytes: &[u8]) {
-    let text = String::from_utf8_lossy(bytes);
-    for c in text.chars() {
-        let bad = matches!(c, '\u{0}'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        assert!(!bad, "{what}: raw U+{:04X} in {text:?}", c as u32);
-    }
-}
-
 /// A log someone else wrote, with escapes in every text field (the model, the session id, the
 /// host, the error): every table of `stats` and `logs` shows them harmless, labels included.
 #[test]
@@ -294,7 +285,11 @@ fn hostile_log_fields_are_shown_sanitised() {
         let out = env.cmd().env("TZ", "UTC").args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {out:?}");
         assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
-        assert_no_controls(&format!("{args:?} stdout"), &out.stdout);
-        assert_no_controls(&format!("{args:?} stderr"), &out.stderr);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_clean(&format!("{args:?} stdout"), &stdout);
+        assert_clean(&format!("{args:?} stderr"), &stderr);
     }
 }
