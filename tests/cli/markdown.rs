@@ -161,3 +161,27 @@ fn replay_on_a_terminal_renders_the_same_way() {
     let piped = String::from_utf8_lossy(&piped.get_output().stdout).to_string();
     assert!(piped.contains("Use **bold** and `code`."), "{piped:?}");
 }
+
+#[test]
+fn replay_rerun_on_a_terminal_renders_the_new_replies() {
+    let env = TestEnv::new();
+    env.fake.push_chat(ChatReply::Tokens(pieces(REPLY)));
+    env.cmd()
+        .args(["--session", "md", "-p", "plan?"])
+        .assert()
+        .success();
+    env.fake.push_chat(ChatReply::Tokens(pieces(REPLY)));
+    assert_rendered(&pty_output(
+        &env,
+        &["--no-session", "replay", "md", "--rerun"],
+        &[],
+    ));
+    env.fake.push_chat(ChatReply::Tokens(pieces(REPLY)));
+    let piped = env
+        .cmd()
+        .args(["--no-session", "replay", "md", "--rerun"])
+        .assert()
+        .success();
+    let piped = String::from_utf8_lossy(&piped.get_output().stdout).to_string();
+    assert!(piped.contains("Use **bold** and `code`."), "{piped:?}");
+}

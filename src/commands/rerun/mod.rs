@@ -22,6 +22,7 @@ use crate::conversation::{Conversation, TurnStatus};
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::options::{OptionError, Options};
+use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
 use crate::session::format::{Change, Header, Reply};
@@ -190,6 +191,8 @@ struct Screen<O: Write, E: Write> {
     out: O,
     err: E,
     style: Style,
+    /// New replies rendered as markdown, as the chat would show them (on a terminal).
+    markdown: Option<MarkdownView>,
 }
 
 impl<O: Write, E: Write> Screen<O, E> {
@@ -257,6 +260,7 @@ pub fn rerun(
         style: Style {
             color: term.stdout.color,
         },
+        markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
     };
     let steps = plan(loaded, changes);
     // SIGTERM and SIGHUP end a turn as Ctrl-C does, so its partial reply is saved and logged.
@@ -374,7 +378,8 @@ async fn turn<O: Write, E: Write>(
     let output = Output::Terminal {
         color: screen.style.color,
     };
-    let mut renderer = Renderer::new(&mut screen.out, output, ThinkingTo::Hidden);
+    let mut renderer =
+        Renderer::new(&mut screen.out, output, ThinkingTo::Hidden).with_markdown(screen.markdown);
     let sent = chat.send(content, &mut renderer, cancel).await;
     drop(renderer);
     let outcome = match sent {

@@ -151,6 +151,7 @@ fn screen() -> Screen<Vec<u8>, Vec<u8>> {
         out: Vec::new(),
         err: Vec::new(),
         style: Style { color: false },
+        markdown: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! Syntax highlighting of code blocks, one line at a time, with syntect's bundled grammars (pure
-//! Rust: `regex-fancy`, no C library). The grammars load on the first code block of the run, not
+//! Syntax highlighting of code blocks, one line at a time, with syntect's bundled grammars on
+//! Oniguruma (`regex-onig`: about three times faster per line than the pure-Rust `regex-fancy`,
+//! for a C library built from the bundled source). The grammars load on the first code block of the run, not
 //! at start-up, so a reply without code (and every reply's first token) pays nothing for them.
 
 use std::sync::LazyLock;
