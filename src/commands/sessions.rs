@@ -1,4 +1,5 @@
-//! `ollama-chat sessions`: list saved sessions, and show, delete or export one.
+//! `ollama-chat sessions`: list saved sessions, and show, delete or export one (`search`,
+//! `reindex` and `tree` have modules of their own).
 
 use std::io::{self, BufRead, Write};
 
@@ -29,6 +30,15 @@ pub fn run(
             if let Some(p) = &l.path {
                 writeln!(out, "File: {}", sanitize_line(&p.display().to_string()))?;
             }
+            if let Some(p) = l.header.parent {
+                writeln!(
+                    out,
+                    "Branched from session {} at turn {} (`sessions tree {}` shows the family)",
+                    short_id(&p.id),
+                    p.turn,
+                    short_id(&l.header.id)
+                )?;
+            }
             let view = View {
                 markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
                 ..View::new(term, None)
@@ -53,6 +63,9 @@ pub fn run(
             io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::Success)
         }
+        SessionsAction::Search(args) => super::search::run(&args, config, term),
+        SessionsAction::Tree { id } => super::tree::run(&id, config, term.width),
+        SessionsAction::Reindex => super::search::reindex(config),
     }
 }
 
@@ -90,7 +103,7 @@ fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
 }
 
 /// The list as a table; a FROM column (parent and turn) appears when any session is a branch.
-fn print_list<W: Write>(out: &mut W, sessions: &[Summary], width: usize) -> io::Result<()> {
+pub fn print_list<W: Write>(out: &mut W, sessions: &[Summary], width: usize) -> io::Result<()> {
     let branches = sessions.iter().any(|s| s.parent.is_some());
     let mut head = vec![
         "ID".to_string(),

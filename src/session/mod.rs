@@ -6,10 +6,11 @@
 //! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
 //! `catalog` (the sessions folder: listing and finding by id or name), `index` (the search
 //! index and summaries that keep the catalog fast), `text` (records as lines
-//! for a person), `export` (Markdown and the request body of the configured API).
+//! for a person), `export` (Markdown and the request body of the configured API), `fork` (a branch at a turn).
 
 pub mod catalog;
 pub mod export;
+pub mod fork;
 pub mod format;
 pub mod index;
 pub mod load;
