@@ -99,6 +99,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_session: bool,
 
+    /// Branch a saved session: a new session with its history up to TURN (default: all of it),
+    /// which this chat continues; the old one stays as it was. `sessions search` shows ID:TURN.
+    #[arg(long, value_name = "SESSION[:TURN]", conflicts_with_all = ["session", "no_session", "continue_last"])]
+    pub fork: Option<String>,
+
     /// After each reply, print statistics on stderr like `ollama run --verbose`, plus time to
     /// first token and the total latency measured here.
     #[arg(long)]
@@ -271,6 +276,45 @@ pub enum SessionsAction {
         #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
         format: ExportFormat,
     },
+    /// Search every saved session's messages, best match first.
+    Search(SearchArgs),
+    /// Show a session's family of branches (`/fork`, `--fork`) as a tree.
+    Tree {
+        /// An id (or its first characters), a name from /save, or a file.
+        id: String,
+    },
+    /// Build the search index again from the session files (it also keeps up by itself).
+    Reindex,
+}
+
+/// `ollama-chat sessions search QUERY…`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// Words that must all appear, a "phrase" (quoted for the shell too: '"a phrase"', or one
+    /// argument with spaces) or a prefix*. Chinese and other scripts without spaces work.
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+
+    /// Only messages to this model; without a `:tag`, any tag of it.
+    #[arg(long = "model", value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Only messages from this time on: `2026-11-29`, `2026-11-29T08:00`, RFC 3339, or an age (`1h`, `7d`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only these roles: `user`, `assistant`, `system`, `thinking` (repeat or separate with
+    /// commas) [default: user, assistant and system].
+    #[arg(long, value_name = "ROLE", value_delimiter = ',')]
+    pub role: Vec<String>,
+
+    /// How many hits to show.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Print one JSON object per hit.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -85,6 +85,8 @@ pub enum SessionChoice {
     Continue,
     /// `--session X`: a file, id or name.
     Open(String),
+    /// `--fork X[:TURN]`: a new branch of X at TURN (`None`: its last turn).
+    Fork(String, Option<usize>),
 }
 
 /// A flag or variable that cannot be used as given.
@@ -92,6 +94,8 @@ pub enum SessionChoice {
 pub enum ConfigError {
     #[error("--option {0}")]
     Option(#[from] OptionError),
+    #[error("--fork: {0}")]
+    Fork(String),
     #[error("--think takes true, false, low, medium or high, not {0:?}")]
     Think(String),
     #[error("OLLAMA_CHAT_THEME takes ansi, dark or light, not {0:?}")]
@@ -275,7 +279,14 @@ impl Config {
                 (true, _, _) => SessionChoice::Off,
                 (_, true, _) => SessionChoice::Continue,
                 (_, _, Some(s)) => SessionChoice::Open(s),
-                _ => SessionChoice::New,
+                _ => match &cli.fork {
+                    Some(f) => {
+                        let (session, turn) = crate::session::fork::parse_ref(f)
+                            .map_err(|e| ConfigError::Fork(e.to_string()))?;
+                        SessionChoice::Fork(session.to_string(), turn)
+                    }
+                    None => SessionChoice::New,
+                },
             },
             model_flag: cli.model.clone(),
             system_flag: cli.system.clone(),

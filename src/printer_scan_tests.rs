@@ -452,3 +452,69 @@ fn markdown_replies() {
         }
     }
 }
+
+/// Session search hits (as a table and as JSON on a terminal), the list and the branch tree:
+/// names, models and message text from session files someone else may have written.
+#[test]
+fn session_search_list_and_tree() {
+    use crate::commands::search::{print_hits, print_json};
+    use crate::session::index::query::parse;
+    use crate::session::index::{Hit, Role, Summary};
+    use crate::session::Parent;
+    let hit = Hit {
+        path: format!("/s/{HOSTILE}.jsonl").into(),
+        id: uuid::Uuid::nil(),
+        name: Some(HOSTILE.into()),
+        turn: 2,
+        role: Role::User,
+        at: Utc::now(),
+        model: HOSTILE.into(),
+        score: -1.0,
+        text: format!("{HOSTILE} pwned {HOSTILE}\n{HOSTILE}"),
+    };
+    let q = parse("pwned ok end").unwrap();
+    for color in [false, true] {
+        let mut out = Vec::new();
+        print_hits(
+            &mut out,
+            std::slice::from_ref(&hit),
+            &q.needles,
+            Style { color },
+            60,
+        )
+        .unwrap();
+        assert_clean("search hits", &String::from_utf8(out).unwrap(), color);
+    }
+    let mut out = Vec::new();
+    print_json(&mut out, std::slice::from_ref(&hit), &q.needles, true).unwrap();
+    assert_clean(
+        "search --json on a terminal",
+        &String::from_utf8(out).unwrap(),
+        false,
+    );
+
+    let summary = |n: u128, parent: Option<u128>| Summary {
+        path: "/s/x.jsonl".into(),
+        id: uuid::Uuid::from_u128(n),
+        name: Some(HOSTILE.into()),
+        created: Utc::now(),
+        last_at: Utc::now(),
+        model: HOSTILE.into(),
+        turns: 1,
+        first_user_line: Some(HOSTILE.into()),
+        parent: parent.map(|p| Parent {
+            id: uuid::Uuid::from_u128(p),
+            turn: 1,
+            events: 2,
+        }),
+    };
+    let all = [summary(1, None), summary(2, Some(1)), summary(3, Some(9))];
+    let mut out = Vec::new();
+    crate::commands::sessions::print_list(&mut out, &all, 80).unwrap();
+    assert_clean("sessions list", &String::from_utf8(out).unwrap(), false);
+    for id in [1, 3] {
+        let mut out = Vec::new();
+        crate::commands::tree::print_tree(&mut out, &all, uuid::Uuid::from_u128(id), 200).unwrap();
+        assert_clean("sessions tree", &String::from_utf8(out).unwrap(), false);
+    }
+}

@@ -1,6 +1,6 @@
 //! A session tied to a running chat: which model and session a run starts with (new,
-//! `--continue`, `--session`), saving every change to it, and the REPL's `/save NAME` and
-//! `/session load NAME`.
+//! `--continue`, `--session`, `--fork`), saving every change to it, and the REPL's `/save NAME`,
+//! `/session load NAME` and `/fork [N]`.
 
 use tokio::runtime::Runtime;
 
@@ -15,6 +15,7 @@ use crate::session::state;
 use crate::session::store::SessionWriter;
 use crate::session::{short_id, SessionError};
 use crate::untrusted::Untrusted;
+use crate::UsageError;
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
 /// (saved in the REPL, and in one-shot mode only when `--session` asks). Warnings about the file
@@ -41,6 +42,21 @@ pub fn start_chat<'a>(
             }
             Err(e) => return Err(e.into()),
         },
+        SessionChoice::Fork(q, turn) => {
+            let parent = catalog::find(dir, q)?;
+            for w in &parent.warnings {
+                crate::render::style::warn(format_args!("{w}"));
+            }
+            let branch = Branch::of(&parent, *turn)?;
+            let model = sc
+                .model_flag
+                .clone()
+                .unwrap_or_else(|| branch.state.model.clone());
+            let mut chat = Chat::new(client, config, model);
+            let notice = branch.attach(&mut chat)?;
+            apply_overrides(&mut chat, config);
+            return Ok((chat, vec![notice]));
+        }
     };
     if let Some(loaded) = loaded {
         let model = sc
@@ -134,6 +150,82 @@ pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, Sessio
             .with_timezone(&chrono::Local)
             .format("%Y-%m-%d %H:%M"),
     ))
+}
+
+/// A new session branched from a saved one at a turn, ready to be continued.
+pub struct Branch {
+    header: Header,
+    events: Vec<Event>,
+    /// What the copied events add up to: exactly the parent's state at that turn.
+    pub state: crate::session::SessionState,
+}
+
+impl Branch {
+    /// The branch of `parent` at `turn` (its last turn when `None`); a turn it does not have is
+    /// bad input.
+    pub fn of(parent: &Loaded, turn: Option<usize>) -> Result<Branch, UsageError> {
+        let (header, events) =
+            crate::session::fork::branch(parent, turn).map_err(|e| UsageError(e.to_string()))?;
+        let mut state = crate::session::SessionState::from_header(&header);
+        for e in &events {
+            // The parent loaded by these rules, so its first events apply again.
+            state.apply(e).map_err(UsageError)?;
+        }
+        state.finish();
+        Ok(Branch {
+            header,
+            events,
+            state,
+        })
+    }
+
+    /// Writes the branch to a new file in the sessions folder and makes `chat` continue it.
+    pub fn attach(self, chat: &mut Chat<'_>) -> anyhow::Result<String> {
+        let dir = chat
+            .config
+            .session
+            .dir
+            .as_deref()
+            .ok_or(SessionError::NoFolder)?;
+        let parent = self.header.parent.expect("a branch has a parent");
+        let mut writer = SessionWriter::create_in(dir, self.header);
+        for e in &self.events {
+            writer.append(e)?;
+        }
+        writer.sync()?;
+        let st = self.state;
+        chat.model = st.model.clone();
+        chat.settings.options = st.options.clone();
+        chat.conversation = st.conversation.clone();
+        chat.attach_session(writer, u32::try_from(st.turns).unwrap_or(u32::MAX));
+        let exchanges = st.conversation.user_turns();
+        Ok(format!(
+            "Branched session {} from {} at turn {} · {exchanges} exchange{} in the history · {} · the old session stays as it was",
+            short_id(&st.id),
+            short_id(&parent.id),
+            parent.turn,
+            if exchanges == 1 { "" } else { "s" },
+            st.model,
+        ))
+    }
+}
+
+/// `/fork [N]`: this session, branched at turn N (default: now), continued in the branch.
+pub fn slash_fork(chat: &mut Chat<'_>, turn: Option<usize>) -> Result<String, String> {
+    let path = match chat.session() {
+        None => {
+            return Err(
+                "This chat is not being saved (--no-session), so it cannot be branched.".into(),
+            )
+        }
+        Some(w) if !w.started() => {
+            return Err("Nothing to branch yet: this session has no turns.".into())
+        }
+        Some(w) => w.path().to_path_buf(),
+    };
+    let parent = crate::session::load_file(&path).map_err(|e| e.to_string())?;
+    let branch = Branch::of(&parent, turn).map_err(|e| e.to_string())?;
+    branch.attach(chat).map_err(|e| e.to_string())
 }
 
 /// `-m`, `-s` and `-o` given with `--continue`/`--session` change the resumed session, and the

@@ -18,10 +18,12 @@ pub mod pull;
 pub mod remove;
 pub mod replay;
 pub mod rerun;
+pub mod search;
 pub mod select;
 pub mod sessions;
 pub mod show;
 pub mod stats;
+pub mod tree;
 
 use std::future::Future;
 use std::io::{self, BufRead, Write};

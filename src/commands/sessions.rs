@@ -1,4 +1,5 @@
-//! `ollama-chat sessions`: list saved sessions, and show, delete or export one.
+//! `ollama-chat sessions`: list saved sessions, and show, delete or export one (`search`,
+//! `reindex` and `tree` have modules of their own).
 
 use std::io::{self, BufRead, Write};
 
@@ -7,6 +8,7 @@ use crate::commands::replay::show::{replay, Sleep, View};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
+use crate::session::index::Summary;
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
 use crate::term::Term;
@@ -27,6 +29,15 @@ pub fn run(
             let mut out = io::BufWriter::new(io::stdout().lock());
             if let Some(p) = &l.path {
                 writeln!(out, "File: {}", sanitize_line(&p.display().to_string()))?;
+            }
+            if let Some(p) = l.header.parent {
+                writeln!(
+                    out,
+                    "Branched from session {} at turn {} (`sessions tree {}` shows the family)",
+                    short_id(&p.id),
+                    p.turn,
+                    short_id(&l.header.id)
+                )?;
             }
             let view = View {
                 markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
@@ -52,6 +63,9 @@ pub fn run(
             io::stdout().lock().write_all(text.as_bytes())?;
             Ok(ExitCode::Success)
         }
+        SessionsAction::Search(args) => super::search::run(&args, config, term),
+        SessionsAction::Tree { id } => super::tree::run(&id, config, term.width),
+        SessionsAction::Reindex => super::search::reindex(config),
     }
 }
 
@@ -67,25 +81,44 @@ fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
         .dir
         .as_deref()
         .ok_or(SessionError::NoFolder)?;
-    let entries = catalog::list(dir)?;
-    let mut rows = vec![vec![
+    let (entries, warnings) = catalog::list(dir)?;
+    for w in &warnings {
+        crate::render::style::warn(format_args!("{w}"));
+    }
+    let mut sessions = Vec::with_capacity(entries.len());
+    for e in entries {
+        match e.session {
+            Ok(s) => sessions.push(s),
+            Err(err) => crate::render::style::warn(format_args!("skipped {err}")),
+        }
+    }
+    if sessions.is_empty() {
+        println!("No saved sessions yet (they go to {}).", dir.display());
+        return Ok(ExitCode::Success);
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    print_list(&mut out, &sessions, term.width)?;
+    out.flush()?;
+    Ok(ExitCode::Success)
+}
+
+/// The list as a table; a FROM column (parent and turn) appears when any session is a branch.
+pub fn print_list<W: Write>(out: &mut W, sessions: &[Summary], width: usize) -> io::Result<()> {
+    let branches = sessions.iter().any(|s| s.parent.is_some());
+    let mut head = vec![
         "ID".to_string(),
         "NAME".into(),
         "STARTED".into(),
         "MODEL".into(),
         "TURNS".into(),
-        "FIRST MESSAGE".into(),
-    ]];
-    for e in &entries {
-        let l = match &e.session {
-            Ok(l) => l,
-            Err(err) => {
-                crate::render::style::warn(format_args!("skipped {err}"));
-                continue;
-            }
-        };
-        let st = &l.state;
-        rows.push(vec![
+    ];
+    if branches {
+        head.push("FROM".into());
+    }
+    head.push("FIRST MESSAGE".into());
+    let mut rows = vec![head];
+    for st in sessions {
+        let mut row = vec![
             short_id(&st.id),
             table::truncate(st.name.as_deref().unwrap_or("-"), 24),
             st.created
@@ -94,25 +127,28 @@ fn list(config: &Config, term: &Term) -> anyhow::Result<ExitCode> {
                 .to_string(),
             table::truncate(&st.model, 24),
             st.turns.to_string(),
-            st.first_user_line.clone().unwrap_or_default(),
-        ]);
-    }
-    if rows.len() == 1 {
-        println!("No saved sessions yet (they go to {}).", dir.display());
-        return Ok(ExitCode::Success);
+        ];
+        if branches {
+            row.push(
+                st.parent
+                    .map_or("-".into(), |p| format!("{}:{}", short_id(&p.id), p.turn)),
+            );
+        }
+        row.push(st.first_user_line.clone().unwrap_or_default());
+        rows.push(row);
     }
     // Everything but the last column, as laid out, tells how much room the first message has.
-    let used = table::render(&rows.iter().map(|r| r[..5].to_vec()).collect::<Vec<_>>())
+    let last = rows[0].len() - 1;
+    let used = table::render(&rows.iter().map(|r| r[..last].to_vec()).collect::<Vec<_>>())
         .lines()
         .map(table::width)
         .max()
         .unwrap_or(0);
-    let room = term.width.saturating_sub(used + 2).max(16);
+    let room = width.saturating_sub(used + 2).max(16);
     for r in rows.iter_mut().skip(1) {
-        r[5] = table::truncate(&r[5], room);
+        r[last] = table::truncate(&r[last], room);
     }
-    print!("{}", table::render(&rows));
-    Ok(ExitCode::Success)
+    out.write_all(table::render(&rows).as_bytes())
 }
 
 fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {

@@ -241,6 +241,22 @@ pub(super) fn parse_copy(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseE
     }
 }
 
+/// `/fork` alone branches now; `/fork N` at turn N (0 = before the first).
+pub(super) fn parse_fork(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
+    let mut it = rest.split_whitespace();
+    let n = match it.next() {
+        None => None,
+        Some(w) => match w.parse::<usize>() {
+            Ok(n) => Some(n),
+            _ => return Err(spec.invalid(format!("N is a turn number (0, 1, 2, …), not '{w}'"))),
+        },
+    };
+    match it.next() {
+        Some(extra) => Err(spec.unexpected(extra)),
+        None => Ok(SlashCommand::Fork(n)),
+    }
+}
+
 /// `/log` alone asks where turns go; `/log on|off` resumes or pauses.
 pub(super) fn parse_log(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
     let mut it = rest.split_whitespace();

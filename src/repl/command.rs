@@ -1,7 +1,9 @@
 //! Slash commands: ONE table (name, aliases, arguments, help, sub-commands) that drives parsing,
 //! `/help` and tab completion, and the pure parser from a typed line to a `SlashCommand`.
 
-use super::args::{no_args, parse_copy, parse_load, parse_log, parse_model, parse_set, parse_show};
+use super::args::{
+    no_args, parse_copy, parse_fork, parse_load, parse_log, parse_model, parse_set, parse_show,
+};
 pub use super::slash::{
     Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub,
 };
@@ -266,6 +268,27 @@ pub const COMMANDS: &[Spec] = &[
         }],
         completes: Completes::Subs,
         parse: |_, rest| Ok(SlashCommand::Session(rest.trim().to_string())),
+    },
+    Spec {
+        name: "/search",
+        aliases: &[],
+        args: "QUERY",
+        help: "Search every saved session: words, \"a phrase\", prefix*",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: |spec, rest| match rest.trim() {
+            "" => Err(spec.missing("QUERY")),
+            q => Ok(SlashCommand::Search(q.to_string())),
+        },
+    },
+    Spec {
+        name: "/fork",
+        aliases: &[],
+        args: "[N]",
+        help: "Go on in a new session with this one's history up to turn N (default: now)",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: parse_fork,
     },
     Spec {
         name: "/log",

@@ -360,6 +360,22 @@ fn copy() {
 }
 
 #[test]
+fn search_and_fork() {
+    assert_eq!(
+        ok("/search  \"上海 天气\" rust* "),
+        SlashCommand::Search("\"上海 天气\" rust*".into())
+    );
+    assert!(matches!(err("/search"), ParseError::Missing { .. }));
+    assert!(matches!(err("/search   "), ParseError::Missing { .. }));
+    assert_eq!(ok("/fork"), SlashCommand::Fork(None));
+    assert_eq!(ok("/fork 0"), SlashCommand::Fork(Some(0)));
+    assert_eq!(ok("/fork 12"), SlashCommand::Fork(Some(12)));
+    assert!(matches!(err("/fork -1"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/fork two"), ParseError::Invalid { .. }));
+    assert!(matches!(err("/fork 1 2"), ParseError::Unexpected { .. }));
+}
+
+#[test]
 fn the_table_is_consistent() {
     let names: Vec<&str> = all_names().collect();
     let mut unique = names.clone();

@@ -263,6 +263,21 @@ impl<'a> Repl<'a> {
                     Err(e) => self.error(&e),
                 }
             }
+            SlashCommand::Search(query) => {
+                let found =
+                    crate::commands::search::slash_search(self.chat.config, self.term, &query);
+                match found {
+                    // Sanitised and painted by the search's own printer.
+                    Ok(text) => println!("{text}"),
+                    Err(e) => self.error(&e),
+                }
+            }
+            SlashCommand::Fork(turn) => {
+                match crate::chat::session::slash_fork(&mut self.chat, turn) {
+                    Ok(text) => self.note(&text),
+                    Err(e) => self.error(&e),
+                }
+            }
             SlashCommand::Show(what) => self.show(what),
             SlashCommand::Set(setting) => self.set(setting),
             SlashCommand::Load { model, clear } => self.load(&model, clear),

@@ -35,6 +35,10 @@ pub enum SlashCommand {
     Save(String),
     /// `/session [load NAME|ID]` (the text after the command).
     Session(String),
+    /// `/search QUERY`: search every saved session (the text after the command).
+    Search(String),
+    /// `/fork [N]`: branch this session at turn N (default: now) and go on in the branch.
+    Fork(Option<usize>),
     /// `/log [on|off]`: pause or resume the turn log, or say where it goes.
     Log(LogSwitch),
 }

@@ -1,55 +1,62 @@
 //! The sessions folder: every saved session, newest first, and finding one by path, id or name.
+//! Backed by the index (`super::index`), so neither parses every file.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
+use super::index::refresh::scan;
+use super::index::search::Listed;
+use super::index::{Index, IndexError, Summary};
 use super::load::{load_file, Loaded};
 use super::SessionError;
 
-/// One file in the sessions folder, read or not.
-pub struct Entry {
-    pub path: PathBuf,
-    pub modified: SystemTime,
-    pub session: Result<Loaded, SessionError>,
+/// Every session file in `dir`, most recently changed first, with the warnings to show (the
+/// index was rebuilt, or could not be used). A missing folder is an empty list.
+///
+/// The summaries come from the index, which reads only the files that changed since it last
+/// looked; if the index cannot be used (a read-only folder, a full disk), every file is read.
+pub fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<String>), SessionError> {
+    if !dir.is_dir() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    match Index::with(dir, |i| i.list()) {
+        Ok(listed) => Ok(listed),
+        Err(IndexError::Folder { path, source }) => Err(SessionError::Read { path, source }),
+        Err(e) => {
+            let warning = format!("{e}; reading every session file instead");
+            Ok((read_all(dir)?, vec![warning]))
+        }
+    }
 }
 
-/// Every `*.jsonl` file in `dir`, most recently changed first. A missing folder is an empty list.
-pub fn list(dir: &Path) -> Result<Vec<Entry>, SessionError> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(SessionError::Read {
-                path: dir.display().to_string(),
-                source,
-            })
-        }
-    };
-    let mut files: Vec<(PathBuf, SystemTime)> = read
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && p.is_file())
-        .map(|p| {
-            let m = std::fs::metadata(&p)
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            (p, m)
-        })
-        .collect();
-    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+fn folder_error(dir: &Path, source: std::io::Error) -> SessionError {
+    SessionError::Read {
+        path: dir.display().to_string(),
+        source,
+    }
+}
+
+/// The list without the index: every file parsed.
+fn read_all(dir: &Path) -> Result<Vec<Listed>, SessionError> {
+    let mut files = scan(dir).map_err(|source| folder_error(dir, source))?;
+    files.sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name)));
     Ok(files
         .into_iter()
-        .map(|(path, modified)| Entry {
-            session: load_file(&path),
-            path,
-            modified,
+        .map(|f| {
+            let path = dir.join(&f.name);
+            Listed {
+                session: load_file(&path)
+                    .map(|l| Summary::of(&l, path.clone()))
+                    .map_err(|e| e.to_string()),
+                path,
+                mtime: f.mtime,
+            }
         })
         .collect())
 }
 
 /// The session a user means by `query`: an existing file path, else an id (or its first
 /// characters) or a name from `/save` in the sessions folder. Of several sessions with one name,
-/// the most recent.
+/// the most recent. Warnings about the index come back in the session's `warnings`.
 pub fn find(dir: Option<&Path>, query: &str) -> Result<Loaded, SessionError> {
     let as_path = Path::new(query);
     if as_path.is_file() || looks_like_path(query) {
@@ -60,33 +67,32 @@ pub fn find(dir: Option<&Path>, query: &str) -> Result<Loaded, SessionError> {
     if q.is_empty() {
         return Err(SessionError::NotFound(query.to_string()));
     }
-    let entries = list(dir)?;
-    let sessions: Vec<Loaded> = entries.into_iter().filter_map(|e| e.session.ok()).collect();
-    let by_id: Vec<&Loaded> = sessions
+    let (entries, warnings) = list(dir)?;
+    let sessions: Vec<&Summary> = entries
         .iter()
-        .filter(|s| {
-            let id = s.header.id;
-            id.to_string().starts_with(&q) || id.simple().to_string().starts_with(&q)
-        })
+        .filter_map(|e| e.session.as_ref().ok())
         .collect();
-    if let [one] = by_id.as_slice() {
-        return Ok((*one).clone());
-    }
-    if let Some(named) = sessions.iter().find(|s| {
-        s.state
-            .name
-            .as_deref()
-            .is_some_and(|n| n.to_lowercase() == q)
-    }) {
-        return Ok(named.clone());
+    let by_id: Vec<&Summary> = sessions
+        .iter()
+        .copied()
+        .filter(|s| s.id.to_string().starts_with(&q) || s.id.simple().to_string().starts_with(&q))
+        .collect();
+    let chosen = match by_id.as_slice() {
+        [one] => Some(*one),
+        _ => sessions
+            .iter()
+            .copied()
+            .find(|s| s.name.as_deref().is_some_and(|n| n.to_lowercase() == q)),
+    };
+    if let Some(s) = chosen {
+        let mut loaded = load_file(&s.path)?;
+        loaded.warnings.splice(0..0, warnings);
+        return Ok(loaded);
     }
     if by_id.len() > 1 {
         return Err(SessionError::Ambiguous {
             query: query.to_string(),
-            ids: by_id
-                .iter()
-                .map(|s| super::short_id(&s.header.id))
-                .collect(),
+            ids: by_id.iter().map(|s| super::short_id(&s.id)).collect(),
         });
     }
     Err(SessionError::NotFound(query.to_string()))
@@ -98,11 +104,16 @@ pub fn looks_like_path(query: &str) -> bool {
 }
 
 /// The session changed most recently (`--continue`). A damaged newest file is an error, not a
-/// reason to continue an older session silently.
+/// reason to continue an older session silently. Only the folder is looked at and one file
+/// read, so it is as fast with ten thousand sessions as with one.
 pub fn most_recent(dir: Option<&Path>) -> Result<Loaded, SessionError> {
     let dir = dir.ok_or(SessionError::NoFolder)?;
-    match list(dir)?.into_iter().next() {
-        Some(e) => e.session,
+    let files = scan(dir).map_err(|source| folder_error(dir, source))?;
+    let newest = files
+        .iter()
+        .min_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.name.cmp(&b.name)));
+    match newest {
+        Some(f) => load_file(&dir.join(&f.name)),
         None => Err(SessionError::NothingToContinue),
     }
 }
@@ -151,7 +162,7 @@ mod tests {
             most_recent(Some(&dir.path().join("none"))),
             Err(SessionError::NothingToContinue)
         ));
-        assert!(list(&dir.path().join("none")).unwrap().is_empty());
+        assert!(list(&dir.path().join("none")).unwrap().0.is_empty());
         assert!(matches!(most_recent(None), Err(SessionError::NoFolder)));
     }
 }

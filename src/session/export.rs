@@ -43,6 +43,14 @@ pub fn to_markdown(l: &Loaded) -> String {
     let _ = writeln!(md, "# {title}\n");
     let started = h.created.with_timezone(&chrono::Local);
     let _ = writeln!(md, "- Started: {}", started.format("%Y-%m-%d %H:%M %:z"));
+    if let Some(p) = h.parent {
+        let _ = writeln!(
+            md,
+            "- Branched from: session `{}` at turn {}",
+            short_id(&p.id),
+            p.turn
+        );
+    }
     let _ = writeln!(md, "- Model: `{}` at {}", h.model, h.host);
     let _ = writeln!(md, "- Options: {}", options_text(&h.options));
     if let Some(s) = &h.system {

@@ -41,6 +41,19 @@ pub struct Header {
     /// Which program wrote the file, for bug reports.
     #[serde(default)]
     pub client: String,
+    /// The session this one branched from (`/fork`, `--fork`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Parent>,
+}
+
+/// Where a branch came from: the parent session and the turn it was taken at. The branch's file
+/// starts with a copy of the parent's first `events` events, so it loads on its own (the
+/// parent may be deleted) into exactly the history the parent had at that turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parent {
+    pub id: Uuid,
+    pub turn: usize,
+    pub events: usize,
 }
 
 /// The marker value of a header's `kind`.
@@ -62,6 +75,7 @@ impl Header {
             system: system.map(str::to_string),
             options: options.clone(),
             rerun_of: None,
+            parent: None,
             client: concat!("ollama-chat ", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

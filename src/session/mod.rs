@@ -4,18 +4,21 @@
 //!
 //! Layout: `format` (the versioned record types and a pure line parser), `state` (what the records
 //! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
-//! `catalog` (the sessions folder: listing and finding by id or name), `text` (records as lines
-//! for a person), `export` (Markdown and the request body of the configured API).
+//! `catalog` (the sessions folder: listing and finding by id or name), `index` (the search
+//! index and summaries that keep the catalog fast), `text` (records as lines
+//! for a person), `export` (Markdown and the request body of the configured API), `fork` (a branch at a turn).
 
 pub mod catalog;
 pub mod export;
+pub mod fork;
 pub mod format;
+pub mod index;
 pub mod load;
 pub mod state;
 pub mod store;
 pub mod text;
 
-pub use format::{Change, Event, Header, Reply};
+pub use format::{Change, Event, Header, Parent, Reply};
 pub use load::{load_file, Loaded};
 pub use state::SessionState;
 pub use store::SessionWriter;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::format::{Change, Event, Header};
+use super::format::{Change, Event, Header, Parent};
 use crate::conversation::Conversation;
 use crate::conversation::{Message, Role};
 use crate::options::Options;
@@ -27,6 +27,8 @@ pub struct SessionState {
     pub turns: usize,
     pub first_user_line: Option<String>,
     pub rerun_of: Option<Uuid>,
+    /// The session this one branched from, and at which turn.
+    pub parent: Option<Parent>,
 }
 
 /// The parts of a chat that events change; borrowed so a live chat and a loader share the rules.
@@ -50,6 +52,7 @@ impl SessionState {
             turns: 0,
             first_user_line: None,
             rerun_of: h.rerun_of,
+            parent: h.parent,
         }
     }
 

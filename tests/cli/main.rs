@@ -31,6 +31,7 @@ mod replay;
 mod secrets;
 mod session_moved;
 mod session_roundtrip;
+mod session_search;
 mod sessions;
 mod signals;
 mod speed;
