@@ -147,6 +147,21 @@ pub struct Cli {
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
     pub debug: u8,
+
+    // The config file and what it adds (`config_file`): every flag above is also a config key.
+    /// Read settings from this file [env: OLLAMA_CHAT_CONFIG]
+    /// [default: $XDG_CONFIG_HOME/ollama-chat/config.toml].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Start with a saved role: a `[roles.NAME]` table of the config file, or
+    /// `$XDG_CONFIG_HOME/ollama-chat/roles/NAME.toml` (or `.md`, a system prompt).
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+
+    /// Read the system prompt from this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "system")]
+    pub system_file: Option<PathBuf>,
 }
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.
@@ -179,6 +194,33 @@ pub enum Command {
     /// Turns, sessions, error and cancel rates, tokens, and latency, TTFT and tokens/second
     /// percentiles from the turn log, overall or by model, day or session.
     Stats(StatsArgs),
+    /// Write an example config file, or show the settings in force and where each came from.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a shell completion script (see the README for where to put it).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `ollama-chat man | man -l -`.
+    Man,
+}
+
+/// `ollama-chat config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Write a commented example config file (refuses to replace one).
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the settings in force and where each came from (flag, environment, file, default).
+    Show,
+    /// Print where the config file is looked for.
+    Path,
 }
 
 /// Which turns `logs` and `stats` read. Times are local unless they carry a zone.

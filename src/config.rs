@@ -60,6 +60,8 @@ pub struct Config {
     /// Colours of code blocks.
     pub theme: Theme,
     pub session: SessionConfig,
+    /// The role asked for with `--role` (recorded in the session and the turn log).
+    pub role: Option<String>,
 }
 
 /// Where sessions live and which one this run uses.
@@ -310,6 +312,7 @@ impl Config {
             stats_json: cli.stats_json,
             markdown,
             theme,
+            role: None,
         })
     }
 }

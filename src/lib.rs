@@ -62,6 +62,7 @@ pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 pub mod context;
 pub mod conversation;
 pub mod dotenv;
@@ -111,22 +112,70 @@ use term::Term;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Runs the program; `main` only prints the error and exits.
-pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the program from its command line `args`, as clap parsed it into `user`: the config file
+/// is read and put under it, then [`run`]. `main` only prints the error and exits.
+pub fn run_args(args: &[std::ffi::OsString], user: clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    use clap::FromArgMatches;
+    use cli::{Command, ConfigAction};
+    let process_env = |k: &str| std::env::var(k).ok();
+    // What needs no settings runs first: a broken config file must not stop its own repair.
+    let typed = Cli::from_arg_matches(&user)?;
+    let config_path = config_file::load::path(&user, &process_env).map(|(p, _)| p);
+    let out = &mut std::io::stdout();
+    match typed.command {
+        Some(Command::Completions { shell }) => return commands::shell::completions(shell, out),
+        Some(Command::Man) => return commands::shell::man(out),
+        Some(Command::Config {
+            action: ConfigAction::Init { force },
+        }) => return commands::config::init(config_path.as_deref(), force, out),
+        Some(Command::Config {
+            action: ConfigAction::Path,
+        }) => return commands::config::path(config_path.as_deref(), out),
+        _ => {}
+    }
+    let loaded = config_file::load::load(args, user, &process_env)?;
+    for w in &loaded.warnings {
+        crate::render::style::warn(format_args!("{w}"));
+    }
+    if let Some(Command::Config {
+        action: ConfigAction::Show,
+    }) = loaded.cli.command
+    {
+        return commands::config::show(&loaded, &process_env, out);
+    }
+    run(loaded)
+}
+
+/// Runs the program with its settings.
+pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
+    let key = config_file::load::KeyCell::new(&loaded.layered);
+    let key_var = loaded.layered.api.key_var();
+    let mut cli = loaded.cli;
     init_tracing(cli.debug);
     let term = Term::detect(cli.color);
     let command = cli.command.take();
     // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
     let env = |k: &str| {
-        std::env::var(k).ok().or_else(|| {
-            READ_FROM_DOTENV
-                .contains(&k)
-                .then(|| dotenv.get_or_init(|| DotEnv::load(Path::new(".env"))))
-                .and_then(|d| d.get(k).map(str::to_string))
-        })
+        std::env::var(k)
+            .ok()
+            .or_else(|| {
+                READ_FROM_DOTENV
+                    .contains(&k)
+                    .then(|| dotenv.get_or_init(|| DotEnv::load(Path::new(".env"))))
+                    .and_then(|d| d.get(k).map(str::to_string))
+            })
+            // The config file's key comes last: the environment and `.env` win.
+            .or_else(|| (k == key_var).then(|| key.get()).flatten())
     };
     let config = Config::resolve(cli, &env);
+    if let Some(e) = key.error() {
+        return Err(e.into());
+    }
+    let config = config.map(|mut c| {
+        c.role = loaded.role;
+        c
+    });
     let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);
     for w in dotenv_warnings {
         crate::render::style::warn(format_args!("{w}"));
@@ -190,6 +239,16 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }
     if let Some(e) = err.downcast_ref::<session::SessionError>() {
         return e.exit_code();
+    }
+    if let Some(e) = err.downcast_ref::<config_file::load::LoadError>() {
+        use config_file::load::LoadError;
+        match e {
+            LoadError::KeyCommand(_) => return ExitCode::Error,
+            LoadError::SystemFile { source, .. } if !paths::NotAFile::is(source) => {
+                return ExitCode::Error
+            }
+            _ => return ExitCode::Usage,
+        }
     }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()

@@ -58,12 +58,15 @@ pub fn start_chat<'a>(
 
     let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
     let mut chat = Chat::new(client, config, model);
-    let header = Header::new(
-        &chat.model,
-        client.base_url(),
-        chat.conversation.system(),
-        &chat.settings.options,
-    );
+    let header = Header {
+        role: config.role.clone(),
+        ..Header::new(
+            &chat.model,
+            client.base_url(),
+            chat.conversation.system(),
+            &chat.settings.options,
+        )
+    };
     let (writer, name) = match new_at {
         None => return Ok((chat, Vec::new())),
         Some(NewAt::Path(p)) => (SessionWriter::create(p, header), None),

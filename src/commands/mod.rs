@@ -8,6 +8,7 @@
 //! `logs` (recent turns, `-f`) and `stats` (aggregates) over the turn log, with `select` (the
 //! files and filter they share).
 
+pub mod config;
 pub mod copy;
 pub mod create;
 pub mod format;
@@ -20,6 +21,7 @@ pub mod replay;
 pub mod rerun;
 pub mod select;
 pub mod sessions;
+pub mod shell;
 pub mod show;
 pub mod stats;
 
@@ -57,6 +59,10 @@ pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<Exi
         Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, term, &args)),
         Command::Logs(args) => logs::run(&args, config, term),
         Command::Stats(args) => stats::run(&args, config),
+        Command::Completions { shell } => shell::completions(shell, &mut io::stdout().lock()),
+        Command::Man => shell::man(&mut io::stdout().lock()),
+        // It needs the settings before they are resolved: `lib::run_args` runs it.
+        Command::Config { .. } => Err(anyhow::anyhow!("`config` is run before the settings")),
     };
     match result {
         // The reader of our output went away (`| head`): that is not a failure.

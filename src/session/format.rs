@@ -38,6 +38,9 @@ pub struct Header {
     /// The session this one re-ran (`replay --rerun`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_of: Option<Uuid>,
+    /// The role the session started with (`--role NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Which program wrote the file, for bug reports.
     #[serde(default)]
     pub client: String,
@@ -62,6 +65,7 @@ impl Header {
             system: system.map(str::to_string),
             options: options.clone(),
             rerun_of: None,
+            role: None,
             client: concat!("ollama-chat ", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

@@ -10,6 +10,7 @@ mod support;
 mod harness;
 
 mod anthropic;
+mod config;
 mod context;
 mod failures;
 mod fake_selftest;
