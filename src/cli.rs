@@ -162,6 +162,18 @@ pub struct Cli {
     /// Read the system prompt from this file.
     #[arg(long, value_name = "PATH", conflicts_with = "system")]
     pub system_file: Option<PathBuf>,
+
+    /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
+    #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]
+    pub keys: Keys,
+}
+
+/// The line editor's key bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Keys {
+    #[default]
+    Emacs,
+    Vi,
 }
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.

@@ -62,6 +62,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// The role asked for with `--role` (recorded in the session and the turn log).
     pub role: Option<String>,
+    /// The line editor's key bindings (`--keys`, `keys = "vi"`).
+    pub keys: crate::cli::Keys,
 }
 
 /// Where sessions live and which one this run uses.
@@ -313,6 +315,7 @@ impl Config {
             markdown,
             theme,
             role: None,
+            keys: cli.keys,
         })
     }
 }

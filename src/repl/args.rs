@@ -2,6 +2,7 @@
 //! takes arguments, each returning the `SlashCommand` or a `ParseError` that shows the usage.
 
 use super::slash::{HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec};
+use crate::cli::Keys;
 use crate::context::Strategy;
 use crate::conversation::Think;
 use crate::log::pause::LogSwitch;
@@ -90,6 +91,8 @@ pub(super) fn parse_set(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseEr
         "quiet" => flag(false, Setting::Verbose),
         "wordwrap" => flag(true, Setting::WordWrap),
         "nowordwrap" => flag(false, Setting::WordWrap),
+        "vi" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Vi))),
+        "emacs" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Emacs))),
         "history" => flag(true, Setting::History),
         "nohistory" => flag(false, Setting::History),
         "noformat" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Format(None))),

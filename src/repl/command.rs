@@ -102,6 +102,16 @@ const SET_SUBS: &[Sub] = &[
         help: "What to do when the history outgrows the context window",
     },
     Sub {
+        name: "vi",
+        args: "",
+        help: "Edit lines with vi keys (Esc for normal mode)",
+    },
+    Sub {
+        name: "emacs",
+        args: "",
+        help: "Edit lines with emacs keys (the default)",
+    },
+    Sub {
         name: "history",
         args: "",
         help: "Remember what you type (Up-arrow, history file)",

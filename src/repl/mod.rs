@@ -26,6 +26,7 @@ mod tty;
 use std::io::{self, Write};
 use std::path::Path;
 
+use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
@@ -33,6 +34,7 @@ use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
 use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Sent};
+use crate::cli::Keys;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
@@ -60,6 +62,8 @@ struct View {
     markdown: bool,
     theme: Theme,
     history: bool,
+    /// The line editor's keys, set before each line is read.
+    keys: Keys,
 }
 
 /// One REPL session: the chat and everything the commands change.
@@ -119,6 +123,7 @@ pub fn run(
             markdown: config.markdown,
             theme: config.theme,
             history: true,
+            keys: config.keys,
         },
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
@@ -178,10 +183,14 @@ impl<'a> Repl<'a> {
             if let Err(s) = self.stops.enter_prompt() {
                 return Ok(Some(s));
             }
+            editor.set_edit_mode(match self.view.keys {
+                Keys::Vi => rustyline::EditMode::Vi,
+                Keys::Emacs => rustyline::EditMode::Emacs,
+            });
             let prompt = if block.is_open() {
                 CONTINUATION_PROMPT.to_string()
             } else {
-                format!("{} >>> ", model_hint(&self.chat.model))
+                prompt(&self.chat.model, self.view.keys)
             };
             let read = match prefill.take() {
                 Some(text) => editor.readline_with_initial(&prompt, (&text, "")),
@@ -423,4 +432,13 @@ fn open_editor<'a>(
         }
     }
     Ok(editor)
+}
+
+/// The prompt: the model's short name, and `[vi]` while vi keys are on (so the person knows Esc
+/// switches to normal mode).
+fn prompt(model: &str, keys: Keys) -> String {
+    match keys {
+        Keys::Vi => format!("{} [vi] >>> ", model_hint(model)),
+        Keys::Emacs => format!("{} >>> ", model_hint(model)),
+    }
 }

@@ -80,6 +80,8 @@ pub enum Setting {
     History(bool),
     /// What happens when the history outgrows the context window.
     Context(Strategy),
+    /// The line editor's keys: `/set vi`, `/set emacs`.
+    Keys(crate::cli::Keys),
 }
 
 /// Why a line starting with `/` is not a valid command; the message says what would be.

@@ -10,6 +10,7 @@ mod support;
 mod harness;
 
 mod anthropic;
+mod comfort;
 mod config;
 mod context;
 mod failures;

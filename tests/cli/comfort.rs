@@ -1,0 +1,72 @@
+//! Everyday comfort through a pseudo-terminal, as a person types: vi keys from the config file or
+//! `/set vi`, shown in the prompt, and editing with them.
+
+use std::time::Duration;
+
+use crate::harness::TestEnv;
+use crate::pty::{enter, exit_with_ctrl_d, l, start, PROMPT};
+
+fn last_user_message(env: &TestEnv) -> String {
+    let bodies = env.fake.chat_bodies();
+    let msgs = crate::harness::messages(bodies.last().expect("a chat request"));
+    msgs.last().unwrap().1.clone()
+}
+
+/// Esc, then a pause longer than the editor waits for the rest of an escape sequence.
+fn escape(p: &mut rexpect::session::PtySession) {
+    p.send("\x1b").unwrap();
+    p.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+#[test]
+fn vi_keys_from_the_config_file_edit_the_line() {
+    let env = TestEnv::new();
+    let dir = env.home.path().join(".config/ollama-chat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "keys = \"vi\"\n").unwrap();
+    let mut p = rexpect::session::spawn_command(env.std_command(), Some(20_000)).unwrap();
+    p.exp_string("[vi] >>> ").unwrap();
+    // Insert "hellp", Esc to normal mode (the cursor steps back onto the `p`), `x` deletes it,
+    // `a` appends after the cursor.
+    p.send("hellp").unwrap();
+    p.flush().unwrap();
+    escape(&mut p);
+    p.send("x").unwrap();
+    p.send("a").unwrap();
+    enter(&mut p, "o 你好");
+    p.exp_string(&l("echo: hello 你好")).unwrap();
+    p.exp_string(PROMPT).unwrap();
+    // Back to emacs keys: Ctrl-A goes to the start of the line.
+    enter(&mut p, "/set emacs");
+    p.exp_string("Set 'emacs' keys.").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    p.send("world").unwrap();
+    p.send_control('a').unwrap();
+    enter(&mut p, "hello ");
+    p.exp_string("echo: hello world").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    assert_eq!(last_user_message(&env), "hello world");
+    assert_eq!(env.fake.chat_bodies().len(), 2);
+}
+
+#[test]
+fn set_vi_switches_the_keys_and_the_prompt_says_so() {
+    let env = TestEnv::new();
+    let mut p = start(&env, &[]);
+    enter(&mut p, "/set vi");
+    p.exp_string("Set 'vi' keys").unwrap();
+    p.exp_string("[vi] >>> ").unwrap();
+    p.send("abc").unwrap();
+    p.flush().unwrap();
+    escape(&mut p);
+    // `0` to the start, `i` to insert there.
+    p.send("0").unwrap();
+    p.send("i").unwrap();
+    enter(&mut p, "x");
+    p.exp_string("echo: xabc").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    assert_eq!(last_user_message(&env), "xabc");
+}
