@@ -64,6 +64,8 @@ pub struct Config {
     pub role: Option<String>,
     /// The line editor's key bindings (`--keys`, `keys = "vi"`).
     pub keys: crate::cli::Keys,
+    /// Where the model last picked from the list is remembered, per server.
+    pub models_memory: Option<PathBuf>,
 }
 
 /// Where sessions live and which one this run uses.
@@ -316,6 +318,7 @@ impl Config {
             theme,
             role: None,
             keys: cli.keys,
+            models_memory: paths::state_dir(env).map(|d| d.join("models.json")),
         })
     }
 }

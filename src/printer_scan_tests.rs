@@ -508,3 +508,17 @@ fn config_show_and_config_errors() {
         assert_clean("a config error", &crate::error_line(&e.into()), false);
     }
 }
+
+/// The model picker's list and its complaints about an answer, with hostile model names.
+#[test]
+fn the_model_picker() {
+    use crate::repl::picker;
+    let names = vec![h(), Untrusted::new(format!("b{HOSTILE}"))];
+    let mut out = Vec::new();
+    picker::write_menu(&mut out, &names, Some(HOSTILE)).unwrap();
+    let answer = format!("{HOSTILE}x\nb\n");
+    picker::ask(&mut answer.as_bytes(), &mut out, &names, "? ", true).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("pwned"), "{out}");
+    assert_clean("the model picker", &out, false);
+}

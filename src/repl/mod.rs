@@ -17,6 +17,7 @@ mod exchange;
 pub mod help;
 pub mod input;
 pub(crate) mod models;
+pub mod picker;
 mod set;
 pub(crate) mod show;
 mod slash;
@@ -98,6 +99,14 @@ pub fn run(
     config: &Config,
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
+    let picked: Config;
+    let config = match pick_at_start(rt, backend, config)? {
+        Some(c) => {
+            picked = c;
+            &picked
+        }
+        None => config,
+    };
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     chat.dim_notes(term.stderr.color);
     if backend.capabilities().manage_models {
@@ -441,4 +450,47 @@ fn prompt(model: &str, keys: Keys) -> String {
         Keys::Vi => format!("{} [vi] >>> ", model_hint(model)),
         Keys::Emacs => format!("{} >>> ", model_hint(model)),
     }
+}
+
+/// With no model named, a new chat and several models on the server: the person picks one from
+/// a list (the one last used on this server first), and the choice is remembered.
+fn pick_at_start(
+    rt: &Runtime,
+    backend: &Backend,
+    config: &Config,
+) -> anyhow::Result<Option<Config>> {
+    use crate::config::SessionChoice;
+    let resumes = matches!(
+        config.session.choice,
+        SessionChoice::Continue | SessionChoice::Open(_)
+    );
+    if config.model.is_some() || resumes {
+        return Ok(None);
+    }
+    let Ok(names) = rt.block_on(backend.list_models()) else {
+        // The chat's own start says what is wrong with the server.
+        return Ok(None);
+    };
+    if names.len() < 2 {
+        return Ok(None);
+    }
+    let memory = config.models_memory.as_deref();
+    let last = memory.and_then(|p| picker::remembered(p, backend.base_url()));
+    let names = picker::ordered(names, last.as_deref());
+    let mut out = io::stdout().lock();
+    writeln!(out, "Several models are installed; choose one:")?;
+    picker::write_menu(&mut out, &names, None)?;
+    let question = format!("Model number or name [1 = {}]: ", names[0].one_line());
+    let chosen = picker::ask(&mut io::stdin().lock(), &mut out, &names, &question, true)?;
+    let Some(i) = chosen else {
+        return Err(crate::UsageError("no model chosen; name one with --model".into()).into());
+    };
+    let model = names[i].raw().to_string();
+    if let Some(p) = memory {
+        picker::remember(p, backend.base_url(), &model);
+    }
+    Ok(Some(Config {
+        model: Some(model),
+        ..config.clone()
+    }))
 }

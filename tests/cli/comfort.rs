@@ -70,3 +70,48 @@ fn set_vi_switches_the_keys_and_the_prompt_says_so() {
     exit_with_ctrl_d(p);
     assert_eq!(last_user_message(&env), "xabc");
 }
+
+#[test]
+fn several_models_are_offered_at_the_start_and_the_choice_is_remembered() {
+    let env = TestEnv::new();
+    env.fake.set_models(&["alpha", "beta"]);
+    let mut p = rexpect::session::spawn_command(env.std_command(), Some(20_000)).unwrap();
+    p.exp_string("Several models are installed; choose one:")
+        .unwrap();
+    p.exp_string("1) alpha").unwrap();
+    p.exp_string("2) beta").unwrap();
+    p.exp_string("[1 = alpha").unwrap();
+    enter(&mut p, "2");
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "hi");
+    p.exp_string("echo: hi").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    assert!(env.fake.chat_bodies()[0]["model"]
+        .as_str()
+        .unwrap()
+        .starts_with("beta"));
+
+    // The next start offers beta first; Enter takes it. `/model` offers the list again.
+    let mut p = rexpect::session::spawn_command(env.std_command(), Some(20_000)).unwrap();
+    p.exp_string("1) beta").unwrap();
+    p.exp_string("[1 = beta").unwrap();
+    enter(&mut p, "");
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/model");
+    p.exp_string("*1) beta").unwrap();
+    p.exp_string("Enter keeps beta").unwrap();
+    enter(&mut p, "alp");
+    p.exp_string("Switched to alpha").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "again");
+    p.exp_string("echo: again").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    let bodies = env.fake.chat_bodies();
+    assert!(bodies[1]["model"].as_str().unwrap().starts_with("alpha"));
+    // One-shot mode keeps the error: a script cannot answer a question.
+    let out = env.cmd().args(["-p", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("several models are available"));
+}
