@@ -163,6 +163,11 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", conflicts_with = "system")]
     pub system_file: Option<PathBuf>,
 
+    /// After answering (`-p` and/or piped stdin), chat on at the terminal with that exchange in
+    /// the history, as `python -i`: `cat report.txt | ollama-chat -i -p "Summarise this"`.
+    #[arg(short = 'i', long, conflicts_with = "no_session")]
+    pub interactive: bool,
+
     /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
     #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]
     pub keys: Keys,

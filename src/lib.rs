@@ -70,6 +70,7 @@ pub mod error;
 pub mod exit_code;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod interactive;
 pub mod log;
 pub mod modelfile;
 pub mod models;
@@ -153,6 +154,7 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
     let mut cli = loaded.cli;
     init_tracing(cli.debug);
     let term = Term::detect(cli.color);
+    let (interactive, color) = (cli.interactive, cli.color);
     let command = cli.command.take();
     // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
@@ -190,6 +192,9 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
     let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+    if interactive {
+        return interactive::run(&rt, &backend, &config, &term, color);
+    }
     if config.prompt.is_none() && term.stdin_tty {
         repl::run(&rt, &backend, &config, &term)
     } else {

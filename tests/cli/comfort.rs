@@ -115,3 +115,61 @@ fn several_models_are_offered_at_the_start_and_the_choice_is_remembered() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("several models are available"));
 }
+
+#[test]
+fn after_a_pipe_dash_i_answers_then_chats_on_at_the_terminal() {
+    let env = TestEnv::new();
+    let mut cmd = env.std_command();
+    let bin = crate::harness::TestEnv::bin();
+    cmd.env("BIN", &bin);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("printf '报告 text' | \"$BIN\" -i -p Summarise");
+    // The same isolated environment for the shell and the binary under it.
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.current_dir(env.home.path());
+    let mut p = rexpect::session::spawn_command(sh, Some(20_000)).unwrap();
+    p.exp_string("echo: Summarise").unwrap();
+    p.exp_string(&l("报告 text")).unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "and more");
+    p.exp_string("echo: and more").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    let sent = crate::harness::messages(&bodies[1]);
+    let roles: Vec<&str> = sent.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(sent[0].1, "Summarise\n\n报告 text");
+}
+
+#[test]
+fn dash_i_without_a_terminal_says_so_and_sends_nothing() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    let mut cmd = env.std_command();
+    cmd.args(["-i", "-p", "hi"])
+        .stdin(std::process::Stdio::piped());
+    // A new session has no controlling terminal, so /dev/tty cannot be opened.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("ollama-chat: -i needs a terminal to chat on, and there is none"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(env.fake.chat_bodies().is_empty());
+}
