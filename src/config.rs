@@ -66,6 +66,8 @@ pub struct Config {
     pub keys: crate::cli::Keys,
     /// Where the model last picked from the list is remembered, per server.
     pub models_memory: Option<PathBuf>,
+    /// The roles `/role` can choose from.
+    pub roles: crate::config_file::roles::Catalog,
 }
 
 /// Where sessions live and which one this run uses.
@@ -319,6 +321,7 @@ impl Config {
             role: None,
             keys: cli.keys,
             models_memory: paths::state_dir(env).map(|d| d.join("models.json")),
+            roles: Default::default(),
         })
     }
 }

@@ -159,7 +159,7 @@ pub fn load(
 
 /// Whether one setting's words would be taken by a run: clap's own parsing, then the resolved
 /// config's checks of that value alone.
-fn check_words(cmd: &Command, words: &[String]) -> Result<(), String> {
+pub(super) fn check_words(cmd: &Command, words: &[String]) -> Result<(), String> {
     let mut argv = vec!["ollama-chat".to_string()];
     if words.iter().any(|w| w.starts_with("--base-url")) {
         // A base URL is checked as the OpenAI API would take it.

@@ -78,6 +78,26 @@ pub fn find(
     })
 }
 
+/// Where roles are found, for `/role` mid-chat.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub file: Option<ConfigFile>,
+    pub dir: Option<PathBuf>,
+}
+
+impl Catalog {
+    pub fn names(&self) -> Vec<String> {
+        names(self.file.as_ref(), self.dir.as_deref())
+    }
+
+    /// The role `name`, its values checked as at start-up.
+    pub fn find(&self, name: &str) -> Result<Section, RoleError> {
+        let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+        let check = |words: &[String]| super::load::check_words(&cmd, words);
+        find(self.file.as_ref(), self.dir.as_deref(), name, &cmd, &check)
+    }
+}
+
 /// Every role's name, sorted: the config file's and the roles folder's.
 pub fn names(file: Option<&ConfigFile>, dir: Option<&Path>) -> Vec<String> {
     let mut out: Vec<String> = file

@@ -265,6 +265,20 @@ pub const COMMANDS: &[Spec] = &[
         parse: |_, rest| Ok(SlashCommand::Save(rest.trim().to_string())),
     },
     Spec {
+        name: "/role",
+        aliases: &["/roles"],
+        args: "[NAME]",
+        help: "Use a saved role (system prompt, options, model); alone, list the roles",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: |_, rest| {
+            let name = rest.trim();
+            Ok(SlashCommand::Role(
+                (!name.is_empty()).then(|| name.to_string()),
+            ))
+        },
+    },
+    Spec {
         name: "/session",
         aliases: &[],
         args: "[load NAME|ID]",

@@ -18,6 +18,7 @@ pub mod help;
 pub mod input;
 pub(crate) mod models;
 pub mod picker;
+mod role;
 mod set;
 pub(crate) mod show;
 mod slash;
@@ -285,6 +286,7 @@ impl<'a> Repl<'a> {
             SlashCommand::Set(setting) => self.set(setting),
             SlashCommand::Load { model, clear } => self.load(&model, clear),
             SlashCommand::Model(name) => self.model(name.as_deref()),
+            SlashCommand::Role(name) => self.role(name.as_deref()),
             SlashCommand::Models => self.models(),
             SlashCommand::Retry => return self.retry().map_or(Flow::Continue, Flow::Prefill),
             SlashCommand::Undo => self.undo(),

@@ -33,6 +33,8 @@ pub enum SlashCommand {
     Stats,
     /// `/save NAME`: names the session (the text after the command).
     Save(String),
+    /// `/role NAME` uses a saved role; `/role` or `/roles` alone lists them.
+    Role(Option<String>),
     /// `/session [load NAME|ID]` (the text after the command).
     Session(String),
     /// `/log [on|off]`: pause or resume the turn log, or say where it goes.

@@ -173,3 +173,41 @@ fn dash_i_without_a_terminal_says_so_and_sends_nothing() {
     assert!(out.stdout.is_empty());
     assert!(env.fake.chat_bodies().is_empty());
 }
+
+#[test]
+fn slash_role_switches_the_prompt_and_options_and_the_log_records_it() {
+    let env = TestEnv::new();
+    let dir = env.home.path().join(".config/ollama-chat");
+    std::fs::create_dir_all(dir.join("roles")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "[roles.terse]\nsystem = \"Answer in one word.\"\n[roles.terse.options]\ntemperature = 0.5\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("roles/poet.md"), "Write verse.\n").unwrap();
+    let mut p = start(&env, &["-o", "seed=3"]);
+    enter(&mut p, "/roles");
+    p.exp_string("  poet").unwrap();
+    p.exp_string("  terse").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/role ters");
+    p.exp_string("did you mean \"terse\"").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/role terse");
+    p.exp_string("Using role 'terse': system prompt, 1 option(s).")
+        .unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "hi");
+    p.exp_string("echo: hi").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/role");
+    p.exp_string("* terse").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    let body = &env.fake.chat_bodies()[0];
+    let sent = crate::harness::messages(body);
+    assert_eq!(sent[0], ("system".into(), "Answer in one word.".into()));
+    assert_eq!(body["options"]["temperature"], 0.5);
+    assert_eq!(body["options"]["seed"], 3, "the chat's other options stay");
+    assert_eq!(env.log_records()[0]["role"], "terse");
+}
