@@ -52,7 +52,8 @@ pub struct Cli {
     #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
-    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
+    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`,
+    /// `high`; `max` where the server takes it, as Ollama does).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
     pub think: Option<String>,
 
@@ -167,6 +168,11 @@ pub struct Cli {
     /// the history, as `python -i`: `cat report.txt | ollama-chat -i -p "Summarise this"`.
     #[arg(short = 'i', long, conflicts_with = "no_session")]
     pub interactive: bool,
+
+    /// Ask for thinking but do not show it (it is still saved in the session and the turn log),
+    /// as `ollama run --hidethinking`; `/set hidethinking` and `/set nohidethinking` in the chat.
+    #[arg(long)]
+    pub hidethinking: bool,
 
     /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
     #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]

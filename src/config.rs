@@ -68,6 +68,8 @@ pub struct Config {
     pub models_memory: Option<PathBuf>,
     /// The roles `/role` can choose from.
     pub roles: crate::config_file::roles::Catalog,
+    /// Thinking is requested but not shown (`--hidethinking`).
+    pub hide_thinking: bool,
 }
 
 /// Where sessions live and which one this run uses.
@@ -100,7 +102,7 @@ pub enum SessionChoice {
 pub enum ConfigError {
     #[error("--option {0}")]
     Option(#[from] OptionError),
-    #[error("--think takes true, false, low, medium or high, not {0:?}")]
+    #[error("--think takes true, false, low, medium, high or max, not {0:?}")]
     Think(String),
     #[error("OLLAMA_CHAT_THEME takes ansi, dark or light, not {0:?}")]
     Theme(String),
@@ -322,6 +324,7 @@ impl Config {
             keys: cli.keys,
             models_memory: paths::state_dir(env).map(|d| d.join("models.json")),
             roles: Default::default(),
+            hide_thinking: cli.hidethinking,
         })
     }
 }
@@ -344,7 +347,7 @@ fn parse_think(s: &str) -> Result<Think, ConfigError> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "on" | "yes" => Ok(Think::On(true)),
         "false" | "off" | "no" => Ok(Think::On(false)),
-        level @ ("low" | "medium" | "high") => Ok(Think::Level(level.to_string())),
+        level @ ("low" | "medium" | "high" | "max") => Ok(Think::Level(level.to_string())),
         _ => Err(ConfigError::Think(s.to_string())),
     }
 }
@@ -575,6 +578,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.think, Some(Think::Level("high".into())));
+        let max = resolve(&["--think=max", "--hidethinking"], &[]).unwrap();
+        assert_eq!(max.think, Some(Think::Level("max".into())));
+        assert!(max.hide_thinking && !c.hide_thinking);
+        assert!(matches!(
+            resolve(
+                &["--api", "anthropic", "--think=max"],
+                &[("ANTHROPIC_API_KEY", "k")]
+            ),
+            Err(ConfigError::Request(_))
+        ));
         assert_eq!(c.format, Some(Value::from("json")));
         assert_eq!(c.keep_alive, Some(Value::from(0)));
         assert_eq!(c.options.get_u64("seed"), Some(42));

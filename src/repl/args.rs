@@ -91,6 +91,8 @@ pub(super) fn parse_set(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseEr
         "quiet" => flag(false, Setting::Verbose),
         "wordwrap" => flag(true, Setting::WordWrap),
         "nowordwrap" => flag(false, Setting::WordWrap),
+        "hidethinking" => flag(true, Setting::HideThinking),
+        "nohidethinking" => flag(false, Setting::HideThinking),
         "vi" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Vi))),
         "emacs" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Emacs))),
         "history" => flag(true, Setting::History),
@@ -192,8 +194,8 @@ pub(super) fn parse_think(spec: &Spec, arg: &str) -> Result<SlashCommand, ParseE
     let think = match arg.to_ascii_lowercase().as_str() {
         "" | "true" | "on" => Think::On(true),
         "false" | "off" => Think::On(false),
-        level @ ("low" | "medium" | "high") => Think::Level(level.to_string()),
-        _ => return Err(spec.invalid(format!("think takes low, medium or high, not '{arg}'"))),
+        level @ ("low" | "medium" | "high" | "max") => Think::Level(level.to_string()),
+        _ => return Err(spec.invalid(format!("think takes low, medium, high or max, not '{arg}'"))),
     };
     Ok(SlashCommand::Set(Setting::Think(think)))
 }

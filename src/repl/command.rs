@@ -73,7 +73,7 @@ const SET_SUBS: &[Sub] = &[
     },
     Sub {
         name: "think",
-        args: "[low|medium|high]",
+        args: "[low|medium|high|max]",
         help: "Ask the model to think first",
     },
     Sub {
@@ -100,6 +100,16 @@ const SET_SUBS: &[Sub] = &[
         name: "context",
         args: "truncate|summarize|fail",
         help: "What to do when the history outgrows the context window",
+    },
+    Sub {
+        name: "hidethinking",
+        args: "",
+        help: "Do not show the model's thinking (it is still saved)",
+    },
+    Sub {
+        name: "nohidethinking",
+        args: "",
+        help: "Show the model's thinking again",
     },
     Sub {
         name: "vi",

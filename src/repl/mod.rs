@@ -66,6 +66,8 @@ struct View {
     history: bool,
     /// The line editor's keys, set before each line is read.
     keys: Keys,
+    /// Thinking is not shown (it is still saved).
+    hide_thinking: bool,
 }
 
 /// One REPL session: the chat and everything the commands change.
@@ -134,6 +136,7 @@ pub fn run(
             theme: config.theme,
             history: true,
             keys: config.keys,
+            hide_thinking: config.hide_thinking,
         },
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
@@ -316,7 +319,11 @@ impl<'a> Repl<'a> {
             Output::Terminal {
                 color: self.style.color,
             },
-            ThinkingTo::Inline,
+            if self.view.hide_thinking {
+                ThinkingTo::Hidden
+            } else {
+                ThinkingTo::Inline
+            },
         )
         .with_wrap(width)
         .with_markdown(MarkdownView::for_stdout(

@@ -80,6 +80,13 @@ impl Repl<'_> {
                 self.chat.context.strategy = strategy;
                 format!("Set context strategy to '{strategy}'.")
             }
+            Setting::HideThinking(hide) => {
+                self.view.hide_thinking = hide;
+                match hide {
+                    true => "Set 'hidethinking' mode.".to_string(),
+                    false => "Set 'nohidethinking' mode.".to_string(),
+                }
+            }
             Setting::Keys(keys) => {
                 self.view.keys = keys;
                 match keys {

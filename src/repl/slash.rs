@@ -84,6 +84,8 @@ pub enum Setting {
     Context(Strategy),
     /// The line editor's keys: `/set vi`, `/set emacs`.
     Keys(crate::cli::Keys),
+    /// Thinking requested but not shown: `/set hidethinking`, `/set nohidethinking`.
+    HideThinking(bool),
 }
 
 /// Why a line starting with `/` is not a valid command; the message says what would be.

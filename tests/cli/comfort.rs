@@ -211,3 +211,26 @@ fn slash_role_switches_the_prompt_and_options_and_the_log_records_it() {
     assert_eq!(body["options"]["seed"], 3, "the chat's other options stay");
     assert_eq!(env.log_records()[0]["role"], "terse");
 }
+
+#[test]
+fn hidden_thinking_is_requested_and_saved_but_not_shown() {
+    let env = TestEnv::new();
+    env.fake.set_models(&["tiny-think"]);
+    let mut p = start(&env, &["-m", "tiny-think", "--think", "--hidethinking"]);
+    enter(&mut p, "hi");
+    let before = p.exp_string("echo: hi").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "/set nohidethinking");
+    p.exp_string("Set 'nohidethinking' mode.").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "again");
+    p.exp_string("thinking about: again").unwrap();
+    p.exp_string("echo: again").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    let first = &env.fake.chat_bodies()[0];
+    assert_eq!(first["think"], true);
+    let records = env.log_records();
+    assert_eq!(records[0]["thinking"], "thinking about: hi");
+    assert!(!before.contains("thinking about"), "{before:?}");
+}
