@@ -174,6 +174,12 @@ pub struct Cli {
     #[arg(long)]
     pub hidethinking: bool,
 
+    /// Send this header with every request, e.g. `--header 'X-Proxy-Token: …'` for a server behind
+    /// a reverse proxy (repeat for several; never shown or logged) [env: OLLAMA_CHAT_HEADERS,
+    /// `Name: value` entries separated by newlines or commas].
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
     /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
     #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]
     pub keys: Keys,

@@ -70,6 +70,9 @@ pub struct Config {
     pub roles: crate::config_file::roles::Catalog,
     /// Thinking is requested but not shown (`--hidethinking`).
     pub hide_thinking: bool,
+    /// Extra request headers (`--header`, OLLAMA_CHAT_HEADERS): name and value; the values are
+    /// secrets.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where sessions live and which one this run uses.
@@ -135,6 +138,9 @@ pub enum ConfigError {
         "no API key for {url}: set {key_var} in the environment or in a .env file in this folder"
     )]
     MissingKey { url: String, key_var: &'static str },
+    /// A header that cannot be sent; the message never holds its value.
+    #[error("--header takes `Name: value`; {0}")]
+    Header(String),
     /// A setting the chosen API cannot express.
     #[error("{0}")]
     Request(String),
@@ -279,6 +285,20 @@ impl Config {
             paths::data_dir(env).map(|d| d.join("history"))
         };
 
+        let headers = if cli.headers.is_empty() {
+            let from_env = env("OLLAMA_CHAT_HEADERS").unwrap_or_default();
+            from_env
+                .split(['\n', ','])
+                .filter(|e| !e.trim().is_empty())
+                .map(parse_header)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            cli.headers
+                .iter()
+                .map(|h| parse_header(h))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+
         let session = SessionConfig {
             dir: paths::data_dir(env).map(|d| d.join("sessions")),
             choice: match (cli.no_session, cli.continue_last, cli.session) {
@@ -325,6 +345,7 @@ impl Config {
             models_memory: paths::state_dir(env).map(|d| d.join("models.json")),
             roles: Default::default(),
             hide_thinking: cli.hidethinking,
+            headers,
         })
     }
 }
@@ -341,6 +362,28 @@ pub(crate) fn check_base_url(raw: &str) -> Result<String, ConfigError> {
         }
         _ => Err(ConfigError::BaseUrl(raw.to_string())),
     }
+}
+
+/// `Name: value` → the pair, checked as HTTP allows (a name of token characters, a value of
+/// visible characters). Errors name the header, never its value (it may be a secret).
+fn parse_header(entry: &str) -> Result<(String, String), ConfigError> {
+    let Some((name, value)) = entry.split_once(':') else {
+        return Err(ConfigError::Header("an entry has no `:`".into()));
+    };
+    let name = name.trim();
+    let shown = crate::untrusted::sanitize_line(&crate::suggest::shown(name)).into_owned();
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(ConfigError::Header(format!(
+            "{shown:?} is not a header name"
+        )));
+    }
+    let value = value.trim();
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(ConfigError::Header(format!(
+            "the value of {shown} holds a character a header cannot"
+        )));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 fn parse_think(s: &str) -> Result<Think, ConfigError> {
@@ -618,6 +661,28 @@ mod tests {
             resolve(&["--timeout", "0"], &[]),
             Err(ConfigError::Timeout)
         ));
+    }
+
+    #[test]
+    fn headers_from_flags_or_the_environment_and_never_their_values_in_errors() {
+        let c = resolve(&["--header", "X-A: 1", "--header", "X-B:two words "], &[]).unwrap();
+        assert_eq!(
+            c.headers,
+            [
+                ("X-A".into(), "1".into()),
+                ("X-B".into(), "two words".into())
+            ]
+        );
+        let env = [("OLLAMA_CHAT_HEADERS", "X-C: 3,\nX-D: 4\n")];
+        let c = resolve(&[], &env).unwrap();
+        assert_eq!(c.headers.len(), 2);
+        let c = resolve(&["--header", "X-A: 1"], &env).unwrap();
+        assert_eq!(c.headers.len(), 1, "the flag wins");
+        for bad in ["no colon", "Bad Name: v", "X-A: secret-\u{7}value", ": v"] {
+            let e = resolve(&["--header", bad], &[]).unwrap_err().to_string();
+            assert!(e.starts_with("--header takes"), "{e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
     }
 
     #[test]

@@ -414,6 +414,19 @@ impl Secrets {
     }
 }
 
+/// `url` with the password of its `user:password@` part replaced by `placeholder`, however short
+/// it is: what a URL is shown, logged and recorded as.
+pub fn blank_url_password(url: &str, placeholder: &str) -> String {
+    match url_credentials(url) {
+        Some((user, password)) => url.replacen(
+            &format!("{user}:{password}@"),
+            &format!("{user}:{placeholder}@"),
+            1,
+        ),
+        None => url.to_string(),
+    }
+}
+
 /// The `user` and `password` of a URL's `user:password@` part, read as text: after `scheme://`
 /// (if any), before the first `/`, up to the last `@`.
 fn url_credentials(url: &str) -> Option<(&str, &str)> {
@@ -526,6 +539,22 @@ impl<E> From<TooLong> for FeedError<E> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_url_password_is_blanked_however_short() {
+        assert_eq!(
+            super::blank_url_password("http://me:pw@h:1/x", "<P>"),
+            "http://me:<P>@h:1/x"
+        );
+        assert_eq!(
+            super::blank_url_password("http://h:1/a:b@c", "<P>"),
+            "http://h:1/a:b@c"
+        );
+        assert_eq!(
+            super::blank_url_password("http://me@h", "<P>"),
+            "http://me@h"
+        );
+    }
+
     use super::*;
 
     #[test]

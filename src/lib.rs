@@ -196,7 +196,9 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
     }
     let rt = runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+    let backend = Backend::new(config.api, &config.base_url, key)?
+        .with_headers(&config.headers)?
+        .with_max_line(config.max_line);
     if interactive {
         return interactive::run(&rt, &backend, &config, &term, color);
     }

@@ -79,7 +79,9 @@ fn with_backend(
 ) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+    let backend = Backend::new(config.api, &config.base_url, key)?
+        .with_headers(&config.headers)?
+        .with_max_line(config.max_line);
     command(&rt, &backend)
 }
 

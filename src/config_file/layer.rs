@@ -25,6 +25,7 @@ pub fn env_vars(id: &str, api: Api) -> &'static [&'static str] {
         "theme" => &["OLLAMA_CHAT_THEME"],
         "raw" => &["OLLAMA_CHAT_MARKDOWN"],
         "color" => &["NO_COLOR", "CLICOLOR_FORCE"],
+        "headers" => &["OLLAMA_CHAT_HEADERS"],
         _ => &[],
     }
 }

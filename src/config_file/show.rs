@@ -62,15 +62,18 @@ pub fn write(out: &mut impl Write, s: &Shown<'_>) -> io::Result<()> {
             let mut from: Vec<String> = origins.iter().map(|o| file(o)).collect();
             from.dedup();
             (value_of(arg, s.full), from.join(", "))
-        } else if let Some((var, val)) = from_env {
-            (Some(quoted(&val)), format!("environment {var}"))
+        } else if let Some((var, val)) = &from_env {
+            (Some(quoted(val)), format!("environment {var}"))
         } else if s.full.value_source(id) == Some(ValueSource::DefaultValue) {
             (value_of(arg, s.full), "default".to_string())
         } else {
             continue;
         };
         let Some(value) = value else { continue };
-        let value = secrets_blanked(id, &value);
+        let value = match id {
+            "headers" => headers_hidden(s, from_env.as_ref().map(|(_, v)| v.as_str())),
+            _ => secrets_blanked(id, &value),
+        };
         lines.push((format!("{key} = {value}"), origin));
     }
     let key_var = s.layered.api.key_var();
@@ -131,6 +134,36 @@ fn value_of(arg: &Arg, m: &ArgMatches) -> Option<String> {
 fn quoted(value: &str) -> String {
     let one = sanitize_line(value);
     format!("\"{}\"", one.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The extra headers by name only: their values are secrets.
+fn headers_hidden(s: &Shown<'_>, from_env: Option<&str>) -> String {
+    let entries: Vec<String> = match from_env {
+        Some(v)
+            if s.user.value_source("headers") != Some(ValueSource::CommandLine)
+                && !s.layered.origins.iter().any(|(i, _)| i == "headers") =>
+        {
+            v.split(['\n', ',']).map(str::to_string).collect()
+        }
+        _ => s
+            .full
+            .get_many::<String>("headers")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
+    let names: Vec<String> = entries
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            quoted(&format!(
+                "{}: (hidden)",
+                e.split(':').next().unwrap_or_default().trim()
+            ))
+        })
+        .collect();
+    format!("[{}]", names.join(", "))
 }
 
 /// A server address with any password blanked, however short.

@@ -306,3 +306,77 @@ fn completion_scripts_and_the_man_page() {
     assert!(page.contains(".TH ollama-chat 1"));
     assert!(page.contains("config"));
 }
+
+#[test]
+fn headers_and_basic_auth_reach_the_server_and_nothing_shows_them() {
+    const TOKEN: &str = "proxy-token-0123456789";
+    const PASSWORD: &str = "pw";
+    let env = TestEnv::new();
+    write_config(&env, &format!("header = [\"X-Proxy-Token: {TOKEN}\"]\n"));
+    let host = format!("http://me:{PASSWORD}@{}", env.fake.host_port());
+    let out = env
+        .cmd()
+        .env("OLLAMA_CHAT_HEADERS", "X-Ignored: 1")
+        .args(["--host", &host, "--session", "s", "-p", "hi"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chat = env.fake.requests().into_iter().last().unwrap();
+    assert_eq!(
+        chat.header("x-proxy-token"),
+        None,
+        "the environment beats the file"
+    );
+    assert_eq!(chat.header("x-ignored"), Some("1"));
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("me:{PASSWORD}"));
+    assert_eq!(
+        chat.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    // From the file when the environment says nothing.
+    env.fake
+        .push_chat(crate::support::fake_ollama::ChatReply::HttpError {
+            status: 502,
+            message: format!("proxy refused {TOKEN}"),
+        });
+    let failed = env
+        .cmd()
+        .args(["--host", &host, "--session", "s", "-p", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let chat = env.fake.requests().into_iter().last().unwrap();
+    assert_eq!(chat.header("x-proxy-token"), Some(TOKEN));
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert!(
+        stderr.contains("proxy refused <X-Proxy-Token header>"),
+        "{stderr}"
+    );
+    let show = env
+        .cmd()
+        .args(["--host", &host, "config", "show"])
+        .output()
+        .unwrap();
+    let show = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        show.contains("header = [\"X-Proxy-Token: (hidden)\"]"),
+        "{show}"
+    );
+    assert!(show.contains("host = \"http://me:<password>@"), "{show}");
+    let log = std::fs::read_to_string(env.log_path()).unwrap();
+    assert!(log.contains("me:<OLLAMA_HOST password>@"), "{log}");
+    let sessions = env.home.path().join(".local/share/ollama-chat/sessions");
+    let mut written = vec![log, show, stderr, String::from_utf8(out.stderr).unwrap()];
+    for f in std::fs::read_dir(sessions).unwrap() {
+        written.push(std::fs::read_to_string(f.unwrap().path()).unwrap());
+    }
+    for text in written {
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(!text.contains(&format!("me:{PASSWORD}@")), "{text}");
+    }
+}
