@@ -235,6 +235,20 @@ pub enum Command {
     },
     /// Print the manual page (roff) on stdout: `ollama-chat man | man -l -`.
     Man,
+    /// Names for the completion scripts, one a line (models, sessions, roles).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        what: CompleteWhat,
+    },
+}
+
+/// What `__complete` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompleteWhat {
+    Models,
+    Sessions,
+    Roles,
 }
 
 /// `ollama-chat config …`.

@@ -67,7 +67,7 @@ pub struct Config {
     /// Where the model last picked from the list is remembered, per server.
     pub models_memory: Option<PathBuf>,
     /// The roles `/role` can choose from.
-    pub roles: crate::config_file::roles::Catalog,
+    pub roles: RoleList,
     /// Thinking is requested but not shown (`--hidethinking`).
     pub hide_thinking: bool,
     /// Extra request headers (`--header`, OLLAMA_CHAT_HEADERS): name and value; the values are
@@ -86,6 +86,14 @@ pub struct SessionConfig {
     pub model_flag: Option<String>,
     pub system_flag: Option<String>,
     pub option_pairs: Vec<String>,
+}
+
+/// The roles `/role` can choose from: the config file's, as the command-line words each stands
+/// for (already checked), and the roles folder, read when a role is asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoleList {
+    pub defined: Vec<(String, Vec<String>)>,
+    pub dir: Option<PathBuf>,
 }
 
 /// Which session a run writes to.

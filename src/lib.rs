@@ -174,10 +174,7 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
     if let Some(e) = key.error() {
         return Err(e.into());
     }
-    let roles = config_file::roles::Catalog {
-        file: loaded.file,
-        dir: config_file::load::roles_dir(&env),
-    };
+    let roles = config_file::roles::list(loaded.file.as_ref(), config_file::load::roles_dir(&env));
     let config = config.map(|mut c| {
         c.role = loaded.role;
         c.roles = roles;

@@ -515,7 +515,7 @@ fn the_model_picker() {
     use crate::repl::picker;
     let names = vec![h(), Untrusted::new(format!("b{HOSTILE}"))];
     let mut out = Vec::new();
-    picker::write_menu(&mut out, &names, Some(HOSTILE)).unwrap();
+    picker::write_menu(&mut out, &names, |n| n == HOSTILE).unwrap();
     let answer = format!("{HOSTILE}x\nb\n");
     picker::ask(&mut answer.as_bytes(), &mut out, &names, "? ", true).unwrap();
     let out = String::from_utf8(out).unwrap();

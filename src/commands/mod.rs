@@ -61,6 +61,7 @@ pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<Exi
         Command::Stats(args) => stats::run(&args, config),
         Command::Completions { shell } => shell::completions(shell, &mut io::stdout().lock()),
         Command::Man => shell::man(&mut io::stdout().lock()),
+        Command::Complete { what } => shell::names(what, config, &mut io::stdout().lock()),
         // It needs the settings before they are resolved: `lib::run_args` runs it.
         Command::Config { .. } => Err(anyhow::anyhow!("`config` is run before the settings")),
     };

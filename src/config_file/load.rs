@@ -305,7 +305,7 @@ mod tests {
         let e = load_with(Some("\n\nthink = \"maybe\"\n"), &[])
             .unwrap_err()
             .to_string();
-        assert!(e.ends_with("config.toml:3:1: think: --think takes true, false, low, medium or high, not \"maybe\""), "{e}");
+        assert!(e.ends_with("config.toml:3:1: think: --think takes true, false, low, medium, high or max, not \"maybe\""), "{e}");
         let e = load_with(Some("timeout = \"soon\""), &[])
             .unwrap_err()
             .to_string();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Command;
 
 use super::{parse_role, read, Check, ConfigFile, Entry, FileError, Pos, Section};
+use crate::config::RoleList;
 use crate::suggest;
 
 /// A role that cannot be used.
@@ -78,24 +79,43 @@ pub fn find(
     })
 }
 
-/// Where roles are found, for `/role` mid-chat.
-#[derive(Debug, Clone, Default)]
-pub struct Catalog {
-    pub file: Option<ConfigFile>,
-    pub dir: Option<PathBuf>,
+/// The roles of `file` and `dir`, for `/role` mid-chat.
+pub fn list(file: Option<&ConfigFile>, dir: Option<PathBuf>) -> RoleList {
+    let words = |s: &Section| s.entries.iter().flat_map(|e| e.args.clone()).collect();
+    RoleList {
+        defined: file
+            .map(|f| f.roles.iter().map(|(n, s)| (n.clone(), words(s))).collect())
+            .unwrap_or_default(),
+        dir,
+    }
 }
 
-impl Catalog {
-    pub fn names(&self) -> Vec<String> {
-        names(self.file.as_ref(), self.dir.as_deref())
-    }
+/// Every role's name in `list`, sorted.
+pub fn list_names(list: &RoleList) -> Vec<String> {
+    let mut out = names(None, list.dir.as_deref());
+    out.extend(list.defined.iter().map(|(n, _)| n.clone()));
+    out.sort();
+    out.dedup();
+    out
+}
 
-    /// The role `name`, its values checked as at start-up.
-    pub fn find(&self, name: &str) -> Result<Section, RoleError> {
-        let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-        let check = |words: &[String]| super::load::check_words(&cmd, words);
-        find(self.file.as_ref(), self.dir.as_deref(), name, &cmd, &check)
+/// The command-line words of role `name` in `list`, its values checked as at start-up.
+pub fn find_words(list: &RoleList, name: &str) -> Result<Vec<String>, RoleError> {
+    if let Some((_, words)) = list.defined.iter().find(|(n, _)| n == name) {
+        return Ok(words.clone());
     }
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    let check = |words: &[String]| super::load::check_words(&cmd, words);
+    let known = ConfigFile {
+        roles: list
+            .defined
+            .iter()
+            .map(|(n, _)| (n.clone(), Section::default()))
+            .collect(),
+        ..ConfigFile::default()
+    };
+    let section = find(Some(&known), list.dir.as_deref(), name, &cmd, &check)?;
+    Ok(section.entries.into_iter().flat_map(|e| e.args).collect())
 }
 
 /// Every role's name, sorted: the config file's and the roles folder's.

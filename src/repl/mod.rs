@@ -488,7 +488,7 @@ fn pick_at_start(
     let names = picker::ordered(names, last.as_deref());
     let mut out = io::stdout().lock();
     writeln!(out, "Several models are installed; choose one:")?;
-    picker::write_menu(&mut out, &names, None)?;
+    picker::write_menu(&mut out, &names, |_| false)?;
     let question = format!("Model number or name [1 = {}]: ", names[0].one_line());
     let chosen = picker::ask(&mut io::stdin().lock(), &mut out, &names, &question, true)?;
     let Some(i) = chosen else {

@@ -82,22 +82,24 @@ impl Repl<'_> {
             .as_deref()
             .and_then(|p| picker::remembered(p, backend.base_url()));
         let names = picker::ordered(names, last.as_deref());
+        let current = self.chat.model.clone();
         let mut out = std::io::stdout().lock();
         let question = format!(
             "Switch to (number or name; Enter keeps {}): ",
             sanitize_line(&self.chat.model)
         );
-        let asked = picker::write_menu(&mut out, &names, Some(&self.chat.model)).and_then(|()| {
-            super::tty::with_enter_as_newline(|| {
-                picker::ask(
-                    &mut std::io::stdin().lock(),
-                    &mut out,
-                    &names,
-                    &question,
-                    false,
-                )
-            })
-        });
+        let asked =
+            picker::write_menu(&mut out, &names, |n| same_model(n, &current)).and_then(|()| {
+                super::tty::with_enter_as_newline(|| {
+                    picker::ask(
+                        &mut std::io::stdin().lock(),
+                        &mut out,
+                        &names,
+                        &question,
+                        false,
+                    )
+                })
+            });
         drop(out);
         if let Ok(Some(i)) = asked {
             let model = names[i].raw().to_string();

@@ -53,19 +53,15 @@ pub fn parse_choice(answer: &str, names: &[Untrusted]) -> Result<Option<usize>, 
     }
 }
 
-/// The numbered list, `current` marked with `*`.
+/// The numbered list, the current model (as `is_current` says) marked with `*`.
 pub fn write_menu(
     out: &mut impl Write,
     names: &[Untrusted],
-    current: Option<&str>,
+    is_current: impl Fn(&str) -> bool,
 ) -> io::Result<()> {
     let digits = names.len().to_string().len();
     for (i, name) in names.iter().enumerate() {
-        let mark = if current == Some(name.raw()) {
-            '*'
-        } else {
-            ' '
-        };
+        let mark = if is_current(name.raw()) { '*' } else { ' ' };
         writeln!(out, "{mark}{:>digits$}) {}", i + 1, name.one_line())?;
     }
     Ok(())
@@ -205,7 +201,7 @@ mod tests {
     #[test]
     fn the_menu_marks_the_current_model() {
         let mut out = Vec::new();
-        write_menu(&mut out, &names(&["a", "b"]), Some("b")).unwrap();
+        write_menu(&mut out, &names(&["a", "b"]), |n| n == "b").unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), " 1) a\n*2) b\n");
     }
 

@@ -6,15 +6,15 @@ use clap::Parser;
 use super::Repl;
 use crate::cli::Cli;
 use crate::config::Config;
-use crate::config_file::Section;
+use crate::config_file::roles;
 use crate::session::Change;
 use crate::untrusted::sanitize_line;
 
 impl Repl<'_> {
     pub(super) fn role(&mut self, name: Option<&str>) {
-        let catalog = &self.chat.config.roles;
+        let list = &self.chat.config.roles;
         let Some(name) = name else {
-            let names = catalog.names();
+            let names = roles::list_names(list);
             if names.is_empty() {
                 self.note("No roles: add [roles.NAME] to the config file, or a file to its roles/ folder.");
             }
@@ -29,15 +29,20 @@ impl Repl<'_> {
             }
             return;
         };
-        let role = match catalog.find(name) {
-            Ok(r) => r,
+        let words = match roles::find_words(list, name) {
+            Ok(w) => w,
             Err(e) => return self.error(&e.to_string()),
         };
-        let resolved = match resolve(&role) {
+        let resolved = match resolve(&words) {
             Ok(c) => c,
             Err(e) => return self.error(&format!("role {name}: {e}")),
         };
-        let sets = |id: &str| role.get(id).is_some();
+        let sets = |long: &str| {
+            let flag = format!("--{long}");
+            words
+                .iter()
+                .any(|w| *w == flag || w.starts_with(&format!("{flag}=")))
+        };
         let mut said = Vec::new();
         if let Some(system) = resolved.system.filter(|_| sets("system")) {
             self.change(Change::Set {
@@ -52,12 +57,9 @@ impl Repl<'_> {
             for (k, _) in resolved.options.iter() {
                 options.unset(k);
             }
-            let pairs = role.entries.iter().filter(|e| e.id == "options");
-            for pair in pairs.flat_map(|e| &e.args) {
-                if let Some(p) = pair.strip_prefix("--option=") {
-                    // Checked when the role was read.
-                    let _ = options.set_pair(p);
-                }
+            for pair in words.iter().filter_map(|w| w.strip_prefix("--option=")) {
+                // Checked when the role was read.
+                let _ = options.set_pair(pair);
             }
             self.change(Change::Set {
                 options: Some(options),
@@ -73,7 +75,7 @@ impl Repl<'_> {
             self.chat.settings.format = resolved.format;
             said.push("format".into());
         }
-        if sets("keep_alive") {
+        if sets("keep-alive") {
             self.chat.settings.keep_alive = resolved.keep_alive;
             said.push("keep_alive".into());
         }
@@ -91,9 +93,9 @@ impl Repl<'_> {
 }
 
 /// The role's settings as a run would take them.
-fn resolve(role: &Section) -> anyhow::Result<Config> {
+fn resolve(words: &[String]) -> anyhow::Result<Config> {
     let mut argv = vec!["ollama-chat".to_string()];
-    argv.extend(role.entries.iter().flat_map(|e| e.args.iter().cloned()));
+    argv.extend(words.iter().cloned());
     let cli = Cli::try_parse_from(argv)?;
     Ok(Config::resolve(cli, &|_| None)?)
 }

@@ -380,3 +380,61 @@ fn headers_and_basic_auth_reach_the_server_and_nothing_shows_them() {
         assert!(!text.contains(&format!("me:{PASSWORD}@")), "{text}");
     }
 }
+
+#[test]
+fn bash_completes_model_session_and_role_names_from_the_binary() {
+    let env = TestEnv::new();
+    env.fake
+        .set_models(&["qwen3:8b", "llama3.2", "$(touch pwned)"]);
+    write_config(&env, "[roles.reviewer]\nsystem = \"x\"\n");
+    env.cmd()
+        .args(["-m", "qwen3:8b", "--session", "notes", "-p", "hi"])
+        .assert()
+        .success();
+    let out = env.cmd().args(["__complete", "models"]).output().unwrap();
+    let models = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        models, "llama3.2:latest\nqwen3:8b\n",
+        "a name a shell would expand is left out"
+    );
+    let script = env.home.path().join("completion.bash");
+    let out = env.cmd().args(["completions", "bash"]).output().unwrap();
+    std::fs::write(&script, out.stdout).unwrap();
+    let bin_dir = TestEnv::bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let complete = |words: &str| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); \
+             _ollama_chat_names ollama-chat \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let mut cmd = std::process::Command::new("bash");
+        for (k, v) in env.std_command().get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = cmd
+            .env("PATH", &path)
+            .current_dir(env.home.path())
+            .args(["--norc", "-c", &program])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(complete("ollama-chat -m q"), "qwen3:8b\n");
+    assert_eq!(complete("ollama-chat --role r"), "reviewer\n");
+    assert!(complete("ollama-chat --session no").starts_with("notes\n"));
+    assert!(complete("ollama-chat --keep").contains("--keep-alive"));
+    assert!(!env.home.path().join("pwned").exists());
+}
