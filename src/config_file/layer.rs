@@ -346,3 +346,85 @@ temperature = 0.1
         }
     }
 }
+
+/// Precedence for every setting the command line has, found from clap itself (so a flag added
+/// later is covered): the file's value applies alone, a flag beats it, and so does the
+/// environment variable that stands for the flag.
+#[cfg(test)]
+mod every_setting {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{ArgAction, CommandFactory};
+
+    /// A value the flag takes, as TOML, and the same on the command line.
+    fn sample(arg: &clap::Arg) -> (String, Vec<String>) {
+        let long = arg.get_long().unwrap();
+        match arg.get_action() {
+            ArgAction::SetTrue => ("true".into(), vec![format!("--{long}")]),
+            ArgAction::Count => ("1".into(), vec![format!("--{long}")]),
+            _ => {
+                let value = arg
+                    .get_possible_values()
+                    .last()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_else(|| match long {
+                        "timeout" | "log-keep" => "7".into(),
+                        "max-line" | "log-max-size" => "2MiB".into(),
+                        "option" => "seed=1".into(),
+                        "header" => "X-A: 1".into(),
+                        "host" => "h:1".into(),
+                        "base-url" => "http://b/v1".into(),
+                        _ => "x".into(),
+                    });
+                (format!("{value:?}"), vec![format!("--{long}={value}")])
+            }
+        }
+    }
+
+    #[test]
+    fn for_every_setting_flag_beats_environment_beats_file() {
+        let cmd = Cli::command();
+        let args: Vec<&clap::Arg> = crate::config_file::settings(&cmd).collect();
+        assert!(args.len() > 25, "{}", args.len());
+        for arg in args {
+            let id = arg.get_id().as_str();
+            let key = arg.get_long().unwrap().replace('-', "_");
+            let (toml_value, words) = sample(arg);
+            let text = format!("{key} = {toml_value}\n");
+            let api = match id {
+                "base_url" => vec!["--api", "openai"],
+                _ => vec![],
+            };
+            let layered = |argv: &[String], vars: &[(&str, &str)]| {
+                let mut full = vec!["ollama-chat".to_string()];
+                full.extend(api.iter().map(|s| s.to_string()));
+                full.extend(argv.iter().cloned());
+                let user = cmd.clone().try_get_matches_from(full).unwrap();
+                let file = crate::config_file::parse(&text, "c.toml".as_ref(), &cmd, &|_| Ok(()))
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                let env = |k: &str| {
+                    vars.iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                };
+                layer(&cmd, &user, &env, &file, None)
+            };
+            // The file alone.
+            let l = layered(&[], &[]);
+            assert_eq!(l.args, words, "{key}: the file's value applies");
+            // A flag on the command line.
+            let l = layered(&words, &[]);
+            assert!(l.args.is_empty(), "{key}: the flag wins: {:?}", l.args);
+            // The environment, where a variable stands for the flag.
+            let api_now = if api.is_empty() {
+                Api::Ollama
+            } else {
+                Api::OpenAi
+            };
+            for var in env_vars(id, api_now) {
+                let l = layered(&[], &[(var, "1")]);
+                assert!(l.args.is_empty(), "{key}: {var} wins: {:?}", l.args);
+            }
+        }
+    }
+}
