@@ -280,6 +280,9 @@ fn hostile_session() -> crate::session::Loaded {
         Change::Name {
             name: HOSTILE.into(),
         },
+        Change::Role {
+            role: HOSTILE.into(),
+        },
         Change::Model {
             model: HOSTILE.into(),
         },

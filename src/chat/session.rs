@@ -121,6 +121,9 @@ pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, Sessio
     chat.model = st.model.clone();
     chat.settings.options = st.options.clone();
     chat.conversation = st.conversation.clone();
+    if st.role.is_some() {
+        chat.settings.role = st.role.clone();
+    }
     chat.attach_session(writer, u32::try_from(st.turns).unwrap_or(u32::MAX));
     let name = st
         .name

@@ -79,6 +79,9 @@ impl Repl<'_> {
             self.chat.settings.keep_alive = resolved.keep_alive;
             said.push("keep_alive".into());
         }
+        self.change(Change::Role {
+            role: name.to_string(),
+        });
         self.chat.settings.role = Some(name.to_string());
         let what = if said.is_empty() {
             String::new()

@@ -119,6 +119,8 @@ pub enum Change {
     Retry,
     /// The session was given a name (`/save NAME`).
     Name { name: String },
+    /// A saved role was put to use (`/role NAME`); its prompt and options follow as `set`.
+    Role { role: String },
     /// Messages left the history to fit the context window: `dropped` are indices into the history
     /// as it was (0 = the first message, the system prompt if there is one). `summary`, when
     /// present, takes the place of the first dropped message as a system message.

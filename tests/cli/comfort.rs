@@ -210,6 +210,24 @@ fn slash_role_switches_the_prompt_and_options_and_the_log_records_it() {
     assert_eq!(body["options"]["temperature"], 0.5);
     assert_eq!(body["options"]["seed"], 3, "the chat's other options stay");
     assert_eq!(env.log_records()[0]["role"], "terse");
+    // The session file says so, and a resumed chat goes on with the role.
+    let sessions = env.home.path().join(".local/share/ollama-chat/sessions");
+    let file = std::fs::read_dir(&sessions)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let role_events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("role").and_then(|r| r.as_str()) == Some("terse"))
+        .collect();
+    assert_eq!(role_events.len(), 1, "{text}");
+    env.cmd().args(["-c", "-p", "more"]).assert().success();
+    let records = env.log_records();
+    assert_eq!(records.last().unwrap()["role"], "terse");
 }
 
 #[test]
