@@ -32,7 +32,15 @@ pub fn run(
     if !term.stdout.tty {
         return Err(UsageError("-i chats on at the terminal, but stdout is not one".into()).into());
     }
-    let mut config = config.clone();
+    // Several models and none named: the person picks one at the terminal first.
+    let picked = match &tty {
+        Some(t) => {
+            let mut input = std::io::BufReader::new(t.try_clone()?);
+            crate::repl::pick_at_start(rt, backend, config, &mut input)?
+        }
+        None => crate::repl::pick_at_start(rt, backend, config, &mut std::io::stdin().lock())?,
+    };
+    let mut config = picked.unwrap_or_else(|| config.clone());
     if config.session.choice == SessionChoice::New {
         let Some(dir) = &config.session.dir else {
             return Err(UsageError(

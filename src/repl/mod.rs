@@ -103,7 +103,7 @@ pub fn run(
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
     let picked: Config;
-    let config = match pick_at_start(rt, backend, config)? {
+    let config = match pick_at_start(rt, backend, config, &mut io::stdin().lock())? {
         Some(c) => {
             picked = c;
             &picked
@@ -462,11 +462,13 @@ fn prompt(model: &str, keys: Keys) -> String {
 }
 
 /// With no model named, a new chat and several models on the server: the person picks one from
-/// a list (the one last used on this server first), and the choice is remembered.
-fn pick_at_start(
+/// a list (the one last used on this server first, read from `input`), and the choice is
+/// remembered.
+pub(crate) fn pick_at_start(
     rt: &Runtime,
     backend: &Backend,
     config: &Config,
+    input: &mut impl io::BufRead,
 ) -> anyhow::Result<Option<Config>> {
     use crate::config::SessionChoice;
     let resumes = matches!(
@@ -490,7 +492,7 @@ fn pick_at_start(
     writeln!(out, "Several models are installed; choose one:")?;
     picker::write_menu(&mut out, &names, |_| false)?;
     let question = format!("Model number or name [1 = {}]: ", names[0].one_line());
-    let chosen = picker::ask(&mut io::stdin().lock(), &mut out, &names, &question, true)?;
+    let chosen = picker::ask(input, &mut out, &names, &question, true)?;
     let Some(i) = chosen else {
         return Err(crate::UsageError("no model chosen; name one with --model".into()).into());
     };

@@ -150,6 +150,38 @@ fn after_a_pipe_dash_i_answers_then_chats_on_at_the_terminal() {
 }
 
 #[test]
+fn after_a_pipe_with_several_models_dash_i_asks_at_the_terminal_which() {
+    let env = TestEnv::new();
+    env.fake.set_models(&["alpha", "beta"]);
+    let mut cmd = env.std_command();
+    cmd.env("BIN", crate::harness::TestEnv::bin());
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("printf 'notes' | \"$BIN\" -i -p Summarise");
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.current_dir(env.home.path());
+    let mut p = rexpect::session::spawn_command(sh, Some(20_000)).unwrap();
+    p.exp_string("2) beta").unwrap();
+    enter(&mut p, "beta");
+    p.exp_string("echo: Summarise").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    enter(&mut p, "next");
+    p.exp_string("echo: next").unwrap();
+    p.exp_string(PROMPT).unwrap();
+    exit_with_ctrl_d(p);
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    for b in bodies {
+        assert!(b["model"].as_str().unwrap().starts_with("beta"), "{b}");
+    }
+}
+
+#[test]
 fn dash_i_without_a_terminal_says_so_and_sends_nothing() {
     use std::os::unix::process::CommandExt;
     let env = TestEnv::new();
