@@ -438,3 +438,30 @@ fn bash_completes_model_session_and_role_names_from_the_binary() {
     assert!(complete("ollama-chat --keep").contains("--keep-alive"));
     assert!(!env.home.path().join("pwned").exists());
 }
+
+#[test]
+fn a_short_password_in_the_host_is_in_no_error_text() {
+    let env = TestEnv::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = env
+        .cmd()
+        .args([
+            "--host",
+            &format!("http://me:pw@127.0.0.1:{port}"),
+            "-m",
+            "tiny",
+            "-p",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("me:<"), "{stderr}");
+    assert!(!stderr.contains("me:pw@"), "{stderr}");
+    let log = std::fs::read_to_string(env.log_path()).unwrap_or_default();
+    assert!(!log.contains("me:pw@"), "{log}");
+}
