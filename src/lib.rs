@@ -20,11 +20,12 @@
 //! - `cli` (what the user typed) → `config_file` (the config file: TOML checked against clap's
 //!   own flags, its settings put under the command line by precedence, roles, `config show`) →
 //!   `config` (flags + environment → one `Config`), with `paths` (XDG folders) and `dotenv` (a
-//!   `.env` file's API keys); `interactive`: `-i`, one answer then the REPL on the terminal; `term`: the terminal description
-//!   (which streams are terminals, colour for each, the width and height, OSC 8 hyperlinks),
-//!   decided once in `run` and passed to every printer.
+//!   `.env` file's API keys); `interactive`: `-i`, one answer then the REPL on the terminal;
+//!   `term`: the terminal description (which streams are terminals, colour for each, the width
+//!   and height, OSC 8 hyperlinks), decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
-//!   completion; `repl::picker` the numbered model list; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
+//!   completion; `repl::picker` the numbered model list; the only module that reads keys) or
+//!   `oneshot` (`-p` and piped stdin).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
