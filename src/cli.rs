@@ -52,7 +52,8 @@ pub struct Cli {
     #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
-    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
+    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`,
+    /// `high`; `max` where the server takes it, as Ollama does).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
     pub think: Option<String>,
 
@@ -152,6 +153,49 @@ pub struct Cli {
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
     pub debug: u8,
+
+    // The config file and what it adds (`config_file`): every flag above is also a config key.
+    /// Read settings from this file [env: OLLAMA_CHAT_CONFIG]
+    /// [default: $XDG_CONFIG_HOME/ollama-chat/config.toml].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Start with a saved role: a `[roles.NAME]` table of the config file, or
+    /// `$XDG_CONFIG_HOME/ollama-chat/roles/NAME.toml` (or `.md`, a system prompt).
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
+
+    /// Read the system prompt from this file.
+    #[arg(long, value_name = "PATH", conflicts_with = "system")]
+    pub system_file: Option<PathBuf>,
+
+    /// After answering (`-p` and/or piped stdin), chat on at the terminal with that exchange in
+    /// the history, as `python -i`: `cat report.txt | ollama-chat -i -p "Summarise this"`.
+    #[arg(short = 'i', long, conflicts_with = "no_session")]
+    pub interactive: bool,
+
+    /// Ask for thinking but do not show it (it is still saved in the session and the turn log),
+    /// as `ollama run --hidethinking`; `/set hidethinking` and `/set nohidethinking` in the chat.
+    #[arg(long)]
+    pub hidethinking: bool,
+
+    /// Send this header with every request, e.g. `--header 'X-Proxy-Token: …'` for a server behind
+    /// a reverse proxy (repeat for several; never shown or logged) [env: OLLAMA_CHAT_HEADERS,
+    /// `Name: value` entries separated by newlines or commas].
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
+    #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]
+    pub keys: Keys,
+}
+
+/// The line editor's key bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Keys {
+    #[default]
+    Emacs,
+    Vi,
 }
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.
@@ -184,6 +228,47 @@ pub enum Command {
     /// Turns, sessions, error and cancel rates, tokens, and latency, TTFT and tokens/second
     /// percentiles from the turn log, overall or by model, day or session.
     Stats(StatsArgs),
+    /// Write an example config file, or show the settings in force and where each came from.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a shell completion script (see the README for where to put it).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `ollama-chat man | man -l -`.
+    Man,
+    /// Names for the completion scripts, one a line (models, sessions, roles).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        what: CompleteWhat,
+    },
+}
+
+/// What `__complete` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompleteWhat {
+    Models,
+    Sessions,
+    Roles,
+}
+
+/// `ollama-chat config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Write a commented example config file (refuses to replace one).
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the settings in force and where each came from (flag, environment, file, default).
+    Show,
+    /// Print where the config file is looked for.
+    Path,
 }
 
 /// Which turns `logs` and `stats` read. Times are local unless they carry a zone.

@@ -60,6 +60,19 @@ pub struct Config {
     /// Colours of code blocks.
     pub theme: Theme,
     pub session: SessionConfig,
+    /// The role asked for with `--role` (recorded in the session and the turn log).
+    pub role: Option<String>,
+    /// The line editor's key bindings (`--keys`, `keys = "vi"`).
+    pub keys: crate::cli::Keys,
+    /// Where the model last picked from the list is remembered, per server.
+    pub models_memory: Option<PathBuf>,
+    /// The roles `/role` can choose from.
+    pub roles: RoleList,
+    /// Thinking is requested but not shown (`--hidethinking`).
+    pub hide_thinking: bool,
+    /// Extra request headers (`--header`, OLLAMA_CHAT_HEADERS): name and value; the values are
+    /// secrets.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where sessions live and which one this run uses.
@@ -73,6 +86,14 @@ pub struct SessionConfig {
     pub model_flag: Option<String>,
     pub system_flag: Option<String>,
     pub option_pairs: Vec<String>,
+}
+
+/// The roles `/role` can choose from: the config file's, as the command-line words each stands
+/// for (already checked), and the roles folder, read when a role is asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoleList {
+    pub defined: Vec<(String, Vec<String>)>,
+    pub dir: Option<PathBuf>,
 }
 
 /// Which session a run writes to.
@@ -96,7 +117,7 @@ pub enum ConfigError {
     Option(#[from] OptionError),
     #[error("--fork: {0}")]
     Fork(String),
-    #[error("--think takes true, false, low, medium or high, not {0:?}")]
+    #[error("--think takes true, false, low, medium, high or max, not {0:?}")]
     Think(String),
     #[error("OLLAMA_CHAT_THEME takes ansi, dark or light, not {0:?}")]
     Theme(String),
@@ -129,6 +150,9 @@ pub enum ConfigError {
         "no API key for {url}: set {key_var} in the environment or in a .env file in this folder"
     )]
     MissingKey { url: String, key_var: &'static str },
+    /// A header that cannot be sent; the message never holds its value.
+    #[error("--header takes `Name: value`; {0}")]
+    Header(String),
     /// A setting the chosen API cannot express.
     #[error("{0}")]
     Request(String),
@@ -273,6 +297,20 @@ impl Config {
             paths::data_dir(env).map(|d| d.join("history"))
         };
 
+        let headers = if cli.headers.is_empty() {
+            let from_env = env("OLLAMA_CHAT_HEADERS").unwrap_or_default();
+            from_env
+                .split(['\n', ','])
+                .filter(|e| !e.trim().is_empty())
+                .map(parse_header)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            cli.headers
+                .iter()
+                .map(|h| parse_header(h))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+
         let session = SessionConfig {
             dir: paths::data_dir(env).map(|d| d.join("sessions")),
             choice: match (cli.no_session, cli.continue_last, cli.session) {
@@ -321,6 +359,12 @@ impl Config {
             stats_json: cli.stats_json,
             markdown,
             theme,
+            role: None,
+            keys: cli.keys,
+            models_memory: paths::state_dir(env).map(|d| d.join("models.json")),
+            roles: Default::default(),
+            hide_thinking: cli.hidethinking,
+            headers,
         })
     }
 }
@@ -339,11 +383,33 @@ pub(crate) fn check_base_url(raw: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `Name: value` → the pair, checked as HTTP allows (a name of token characters, a value of
+/// visible characters). Errors name the header, never its value (it may be a secret).
+fn parse_header(entry: &str) -> Result<(String, String), ConfigError> {
+    let Some((name, value)) = entry.split_once(':') else {
+        return Err(ConfigError::Header("an entry has no `:`".into()));
+    };
+    let name = name.trim();
+    let shown = crate::untrusted::sanitize_line(&crate::suggest::shown(name)).into_owned();
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(ConfigError::Header(format!(
+            "{shown:?} is not a header name"
+        )));
+    }
+    let value = value.trim();
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(ConfigError::Header(format!(
+            "the value of {shown} holds a character a header cannot"
+        )));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
 fn parse_think(s: &str) -> Result<Think, ConfigError> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "on" | "yes" => Ok(Think::On(true)),
         "false" | "off" | "no" => Ok(Think::On(false)),
-        level @ ("low" | "medium" | "high") => Ok(Think::Level(level.to_string())),
+        level @ ("low" | "medium" | "high" | "max") => Ok(Think::Level(level.to_string())),
         _ => Err(ConfigError::Think(s.to_string())),
     }
 }
@@ -574,6 +640,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.think, Some(Think::Level("high".into())));
+        let max = resolve(&["--think=max", "--hidethinking"], &[]).unwrap();
+        assert_eq!(max.think, Some(Think::Level("max".into())));
+        assert!(max.hide_thinking && !c.hide_thinking);
+        assert!(matches!(
+            resolve(
+                &["--api", "anthropic", "--think=max"],
+                &[("ANTHROPIC_API_KEY", "k")]
+            ),
+            Err(ConfigError::Request(_))
+        ));
         assert_eq!(c.format, Some(Value::from("json")));
         assert_eq!(c.keep_alive, Some(Value::from(0)));
         assert_eq!(c.options.get_u64("seed"), Some(42));
@@ -604,6 +680,28 @@ mod tests {
             resolve(&["--timeout", "0"], &[]),
             Err(ConfigError::Timeout)
         ));
+    }
+
+    #[test]
+    fn headers_from_flags_or_the_environment_and_never_their_values_in_errors() {
+        let c = resolve(&["--header", "X-A: 1", "--header", "X-B:two words "], &[]).unwrap();
+        assert_eq!(
+            c.headers,
+            [
+                ("X-A".into(), "1".into()),
+                ("X-B".into(), "two words".into())
+            ]
+        );
+        let env = [("OLLAMA_CHAT_HEADERS", "X-C: 3,\nX-D: 4\n")];
+        let c = resolve(&[], &env).unwrap();
+        assert_eq!(c.headers.len(), 2);
+        let c = resolve(&["--header", "X-A: 1"], &env).unwrap();
+        assert_eq!(c.headers.len(), 1, "the flag wins");
+        for bad in ["no colon", "Bad Name: v", "X-A: secret-\u{7}value", ": v"] {
+            let e = resolve(&["--header", bad], &[]).unwrap_err().to_string();
+            assert!(e.starts_with("--header takes"), "{e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
     }
 
     #[test]

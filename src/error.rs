@@ -227,11 +227,12 @@ impl ApiError {
     /// the key it was sent (in a status body, an error event, an unreadable line), and a URL may
     /// carry a password. What the error means (its kind, status, exit code) is unchanged.
     pub fn scrub(self, secrets: &Secrets) -> ApiError {
-        if secrets.is_empty() {
-            return self;
-        }
-        let s = |t: String| secrets.scrub(&t).into_owned();
-        let u = |t: Untrusted| Untrusted::from(secrets.scrub(t.raw()).into_owned());
+        // A URL's password goes however short it is (too short for `Secrets`, which would blank
+        // it everywhere): the client's own URLs are in these texts.
+        let s = |t: String| blank_url_password(&secrets.scrub(&t), "<password>");
+        let u = |t: Untrusted| {
+            Untrusted::from(blank_url_password(&secrets.scrub(t.raw()), "<password>"))
+        };
         match self {
             ApiError::Unreachable {
                 server,
@@ -414,6 +415,23 @@ impl Secrets {
     }
 }
 
+/// `url` with the password of its `user:password@` part replaced by `placeholder`, however short
+/// it is: what a URL is shown, logged and recorded as.
+pub fn blank_url_password(url: &str, placeholder: &str) -> String {
+    match url_credentials(url) {
+        // Already blanked by name (`<OLLAMA_HOST password>`).
+        Some((_, password)) if password.starts_with('<') && password.ends_with('>') => {
+            url.to_string()
+        }
+        Some((user, password)) => url.replacen(
+            &format!("{user}:{password}@"),
+            &format!("{user}:{placeholder}@"),
+            1,
+        ),
+        None => url.to_string(),
+    }
+}
+
 /// The `user` and `password` of a URL's `user:password@` part, read as text: after `scheme://`
 /// (if any), before the first `/`, up to the last `@`.
 fn url_credentials(url: &str) -> Option<(&str, &str)> {
@@ -526,6 +544,31 @@ impl<E> From<TooLong> for FeedError<E> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_url_password_is_blanked_however_short() {
+        assert_eq!(
+            super::blank_url_password("http://me:pw@h:1/x", "<P>"),
+            "http://me:<P>@h:1/x"
+        );
+        assert_eq!(
+            super::blank_url_password("http://h:1/a:b@c", "<P>"),
+            "http://h:1/a:b@c"
+        );
+        assert_eq!(
+            super::blank_url_password("http://me@h", "<P>"),
+            "http://me@h"
+        );
+        assert_eq!(
+            super::blank_url_password(
+                "error sending request for url (http://me:pw@h:1/api)",
+                "<P>"
+            ),
+            "error sending request for url (http://me:<P>@h:1/api)"
+        );
+        let named = "http://me:<OLLAMA_HOST password>@h";
+        assert_eq!(super::blank_url_password(named, "<P>"), named);
+    }
+
     use super::*;
 
     #[test]

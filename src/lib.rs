@@ -17,12 +17,15 @@
 //!   `options` (typed model options). Pure data. `untrusted`: the one sanitiser, and the
 //!   `Untrusted` string that carries text from outside (server errors, model names and facts,
 //!   session and log fields) and can only be displayed sanitised.
-//! - `cli` (what the user typed) → `config` (flags + environment → one `Config`), with `paths`
-//!   (XDG folders) and `dotenv` (a `.env` file's API keys); `term`: the terminal description
-//!   (which streams are terminals, colour for each, the width and height, OSC 8 hyperlinks),
-//!   decided once in `run` and passed to every printer.
+//! - `cli` (what the user typed) → `config_file` (the config file: TOML checked against clap's
+//!   own flags, its settings put under the command line by precedence, roles, `config show`) →
+//!   `config` (flags + environment → one `Config`), with `paths` (XDG folders) and `dotenv` (a
+//!   `.env` file's API keys); `interactive`: `-i`, one answer then the REPL on the terminal;
+//!   `term`: the terminal description (which streams are terminals, colour for each, the width
+//!   and height, OSC 8 hyperlinks), decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
-//!   completion; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
+//!   completion; `repl::picker` the numbered model list; the only module that reads keys) or
+//!   `oneshot` (`-p` and piped stdin).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
@@ -62,6 +65,7 @@ pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_file;
 pub mod context;
 pub mod conversation;
 pub mod dotenv;
@@ -69,6 +73,7 @@ pub mod error;
 pub mod exit_code;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod interactive;
 pub mod log;
 pub mod modelfile;
 pub mod models;
@@ -111,22 +116,73 @@ use term::Term;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Runs the program; `main` only prints the error and exits.
-pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the program from its command line `args`, as clap parsed it into `user`: the config file
+/// is read and put under it, then [`run`]. `main` only prints the error and exits.
+pub fn run_args(args: &[std::ffi::OsString], user: clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    use clap::FromArgMatches;
+    use cli::{Command, ConfigAction};
+    let process_env = |k: &str| std::env::var(k).ok();
+    // What needs no settings runs first: a broken config file must not stop its own repair.
+    let typed = Cli::from_arg_matches(&user)?;
+    let config_path = config_file::load::path(&user, &process_env).map(|(p, _)| p);
+    let out = &mut std::io::stdout();
+    match typed.command {
+        Some(Command::Completions { shell }) => return commands::shell::completions(shell, out),
+        Some(Command::Man) => return commands::shell::man(out),
+        Some(Command::Config {
+            action: ConfigAction::Init { force },
+        }) => return commands::config::init(config_path.as_deref(), force, out),
+        Some(Command::Config {
+            action: ConfigAction::Path,
+        }) => return commands::config::path(config_path.as_deref(), out),
+        _ => {}
+    }
+    let loaded = config_file::load::load(args, user, &process_env)?;
+    for w in &loaded.warnings {
+        crate::render::style::warn(format_args!("{w}"));
+    }
+    if let Some(Command::Config {
+        action: ConfigAction::Show,
+    }) = loaded.cli.command
+    {
+        return commands::config::show(&loaded, &process_env, out);
+    }
+    run(loaded)
+}
+
+/// Runs the program with its settings.
+pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
+    let key = config_file::load::KeyCell::new(&loaded.layered);
+    let key_var = loaded.layered.api.key_var();
+    let mut cli = loaded.cli;
     init_tracing(cli.debug);
     let term = Term::detect(cli.color);
+    let (interactive, color) = (cli.interactive, cli.color);
     let command = cli.command.take();
     // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
     let env = |k: &str| {
-        std::env::var(k).ok().or_else(|| {
-            READ_FROM_DOTENV
-                .contains(&k)
-                .then(|| dotenv.get_or_init(|| DotEnv::load(Path::new(".env"))))
-                .and_then(|d| d.get(k).map(str::to_string))
-        })
+        std::env::var(k)
+            .ok()
+            .or_else(|| {
+                READ_FROM_DOTENV
+                    .contains(&k)
+                    .then(|| dotenv.get_or_init(|| DotEnv::load(Path::new(".env"))))
+                    .and_then(|d| d.get(k).map(str::to_string))
+            })
+            // The config file's key comes last: the environment and `.env` win.
+            .or_else(|| (k == key_var).then(|| key.get()).flatten())
     };
     let config = Config::resolve(cli, &env);
+    if let Some(e) = key.error() {
+        return Err(e.into());
+    }
+    let roles = config_file::roles::list(loaded.file.as_ref(), config_file::load::roles_dir(&env));
+    let config = config.map(|mut c| {
+        c.role = loaded.role;
+        c.roles = roles;
+        c
+    });
     let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);
     for w in dotenv_warnings {
         crate::render::style::warn(format_args!("{w}"));
@@ -140,7 +196,12 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let rt = runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+    let backend = Backend::new(config.api, &config.base_url, key)?
+        .with_headers(&config.headers)?
+        .with_max_line(config.max_line);
+    if interactive {
+        return interactive::run(&rt, &backend, &config, &term, color);
+    }
     if config.prompt.is_none() && term.stdin_tty {
         repl::run(&rt, &backend, &config, &term)
     } else {
@@ -190,6 +251,16 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }
     if let Some(e) = err.downcast_ref::<session::SessionError>() {
         return e.exit_code();
+    }
+    if let Some(e) = err.downcast_ref::<config_file::load::LoadError>() {
+        use config_file::load::LoadError;
+        match e {
+            LoadError::KeyCommand(_) => return ExitCode::Error,
+            LoadError::SystemFile { source, .. } if !paths::NotAFile::is(source) => {
+                return ExitCode::Error
+            }
+            _ => return ExitCode::Usage,
+        }
     }
     if err.downcast_ref::<UsageError>().is_some()
         || err.downcast_ref::<config::ConfigError>().is_some()

@@ -14,7 +14,17 @@ use crate::error::{size_text, ApiError};
 /// our user agent; no proxy for this machine, and no TLS certificates for a plain `http://`
 /// server (`setting` names what to change should it redirect to https).
 pub fn http_client(base_url: &str, setting: &'static str) -> Result<reqwest::Client, ApiError> {
+    http_client_with(base_url, setting, reqwest::header::HeaderMap::new())
+}
+
+/// The same, sending `headers` with every request (`--header`: a proxy's own authentication).
+pub fn http_client_with(
+    base_url: &str,
+    setting: &'static str,
+    headers: reqwest::header::HeaderMap,
+) -> Result<reqwest::Client, ApiError> {
     let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
         .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .user_agent(concat!("ollama-chat/", env!("CARGO_PKG_VERSION")));

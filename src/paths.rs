@@ -18,6 +18,11 @@ pub fn data_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     base_dir(env, "XDG_DATA_HOME", ".local/share").map(|d| d.join(APP_DIR))
 }
 
+/// `$XDG_CONFIG_HOME/ollama-chat`, else `~/.config/ollama-chat`: the config file and roles.
+pub fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    base_dir(env, "XDG_CONFIG_HOME", ".config").map(|d| d.join(APP_DIR))
+}
+
 fn base_dir(env: &dyn Fn(&str) -> Option<String>, var: &str, fallback: &str) -> Option<PathBuf> {
     // The spec says relative values are invalid and must be ignored.
     match env(var).filter(|v| Path::new(v).is_absolute()) {
@@ -144,6 +149,13 @@ mod tests {
         ]);
         assert_eq!(state_dir(&e).unwrap(), PathBuf::from("/s/ollama-chat"));
         assert_eq!(data_dir(&e).unwrap(), PathBuf::from("/d/ollama-chat"));
+        let e = env(&[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/c")]);
+        assert_eq!(config_dir(&e).unwrap(), PathBuf::from("/c/ollama-chat"));
+        let e = env(&[("HOME", "/home/u")]);
+        assert_eq!(
+            config_dir(&e).unwrap(),
+            PathBuf::from("/home/u/.config/ollama-chat")
+        );
     }
 
     #[test]

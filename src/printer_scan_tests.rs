@@ -280,6 +280,9 @@ fn hostile_session() -> crate::session::Loaded {
         Change::Name {
             name: HOSTILE.into(),
         },
+        Change::Role {
+            role: HOSTILE.into(),
+        },
         Change::Model {
             model: HOSTILE.into(),
         },
@@ -517,4 +520,73 @@ fn session_search_list_and_tree() {
         crate::commands::tree::print_tree(&mut out, &all, uuid::Uuid::from_u128(id), 200).unwrap();
         assert_clean("sessions tree", &String::from_utf8(out).unwrap(), false);
     }
+}
+/// `config show` with hostile values in the file, the role and the environment, and the
+/// errors a hostile file causes.
+#[test]
+fn config_show_and_config_errors() {
+    use crate::cli::Cli;
+    use crate::config_file::{layer, parse, show};
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\x1b', "\\u001b")
+    };
+    let toml_hostile: String = esc(HOSTILE)
+        .chars()
+        .map(|c| match c {
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    let text = format!(
+        "model = \"{toml_hostile}\"\nhost = \"u:{toml_hostile}@h:1\"\n[options]\nstop = [\"{toml_hostile}\"]\n\
+         [roles.r]\nsystem = \"{toml_hostile}\"\n"
+    );
+    let file = parse(&text, HOSTILE.as_ref(), &cmd, &|_| Ok(())).unwrap();
+    let user = cmd.clone().try_get_matches_from(["ollama-chat"]).unwrap();
+    let env = |k: &str| (k == "OLLAMA_CHAT_THEME").then(|| HOSTILE.to_string());
+    let role = &file.roles[0].1;
+    let layered = layer::layer(&cmd, &user, &env, &file, Some((HOSTILE, role)));
+    let mut argv = vec!["ollama-chat".to_string()];
+    argv.extend(layered.args.iter().cloned());
+    let full = cmd.clone().try_get_matches_from(argv).unwrap();
+    let shown = show::Shown {
+        cmd: &cmd,
+        user: &user,
+        full: &full,
+        layered: &layered,
+        env: &env,
+        path: Some((HOSTILE.as_ref(), true)),
+        role: Some(HOSTILE),
+    };
+    let mut out = Vec::new();
+    show::write(&mut out, &shown).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("pwned"), "{out}");
+    assert_clean("config show", &out, false);
+    for bad in [
+        format!("\"{toml_hostile}\" = 1"),
+        format!("[apis.\"{toml_hostile}\"]"),
+        "model = \n".to_string(),
+    ] {
+        let e = parse(&bad, HOSTILE.as_ref(), &cmd, &|_| Ok(())).unwrap_err();
+        assert_clean("a config error", &crate::error_line(&e.into()), false);
+    }
+}
+
+/// The model picker's list and its complaints about an answer, with hostile model names.
+#[test]
+fn the_model_picker() {
+    use crate::repl::picker;
+    let names = vec![h(), Untrusted::new(format!("b{HOSTILE}"))];
+    let mut out = Vec::new();
+    picker::write_menu(&mut out, &names, |n| n == HOSTILE).unwrap();
+    let answer = format!("{HOSTILE}x\nb\n");
+    picker::ask(&mut answer.as_bytes(), &mut out, &names, "? ", true).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("pwned"), "{out}");
+    assert_clean("the model picker", &out, false);
 }

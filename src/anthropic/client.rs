@@ -50,6 +50,16 @@ impl Client {
         &self.base_url
     }
 
+    /// The same client, sending `headers` with every request.
+    pub fn with_headers(mut self, headers: reqwest::header::HeaderMap) -> Result<Self, ApiError> {
+        self.http = crate::net::http_client_with(
+            &self.base_url,
+            "--base-url (or ANTHROPIC_BASE_URL)",
+            headers,
+        )?;
+        Ok(self)
+    }
+
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http

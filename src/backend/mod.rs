@@ -176,7 +176,9 @@ impl Backend {
             Api::Anthropic => anthropic::Client::new(base_url, api_key).map(Client::Anthropic),
         }
         .map_err(|e| e.scrub(&secrets))?;
-        let shown_url = secrets.scrub(client_url(&client)).into_owned();
+        let placeholder = format!("<{} password>", api.base_url_var().unwrap_or("OLLAMA_HOST"));
+        let shown_url =
+            crate::error::blank_url_password(&secrets.scrub(client_url(&client)), &placeholder);
         Ok(Backend {
             client,
             secrets,
@@ -202,6 +204,30 @@ impl Backend {
     /// The server's address as shown, logged and recorded: any password in it blanked.
     pub fn base_url(&self) -> &str {
         &self.shown_url
+    }
+
+    /// The same backend sending `headers` (name, value) with every request; their values join
+    /// the secrets no error may show.
+    pub fn with_headers(mut self, headers: &[(String, String)]) -> Result<Backend, ApiError> {
+        if headers.is_empty() {
+            return Ok(self);
+        }
+        let mut map = reqwest::header::HeaderMap::new();
+        let secrets = Arc::make_mut(&mut self.secrets);
+        for (name, value) in headers {
+            let bad = || ApiError::Request(format!("--header {name}: not a valid header").into());
+            let n = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let mut v = reqwest::header::HeaderValue::from_str(value).map_err(|_| bad())?;
+            v.set_sensitive(true);
+            map.append(n, v);
+            secrets.add(&format!("{name} header"), value);
+        }
+        self.client = match self.client {
+            Client::Ollama(c) => Client::Ollama(c.with_headers(map)?),
+            Client::OpenAi(c) => Client::OpenAi(c.with_headers(map)?),
+            Client::Anthropic(c) => Client::Anthropic(c.with_headers(map)?),
+        };
+        Ok(self)
     }
 
     /// The same backend with another limit on a reply's stream lines and events.
@@ -482,6 +508,12 @@ pub fn describe_models(names: &[Untrusted], current: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_shown_url_never_holds_the_password() {
+        let b = super::Backend::new(super::Api::Ollama, "http://me:pw@h:1", None).unwrap();
+        assert_eq!(b.base_url(), "http://me:<OLLAMA_HOST password>@h:1");
+    }
+
     use super::*;
 
     #[test]

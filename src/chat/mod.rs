@@ -60,6 +60,8 @@ pub struct ChatSettings {
     pub format: Option<Value>,
     pub think: Option<Think>,
     pub keep_alive: Option<Value>,
+    /// The role in use (`--role`, `/role`), recorded with each turn.
+    pub role: Option<String>,
 }
 
 impl ChatSettings {
@@ -69,6 +71,7 @@ impl ChatSettings {
             format: config.format.clone(),
             think: config.think.clone(),
             keep_alive: config.keep_alive.clone(),
+            role: config.role.clone(),
         }
     }
 }
@@ -283,7 +286,11 @@ impl<'a> Chat<'a> {
             user_input: input,
             context,
         };
-        let record = TurnRecord::new(&ctx, outcome).without_secrets(self.backend.secrets());
+        let record = TurnRecord {
+            role: self.settings.role.as_deref(),
+            ..TurnRecord::new(&ctx, outcome)
+        }
+        .without_secrets(self.backend.secrets());
         if let Err(e) = log.append(&record) {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");

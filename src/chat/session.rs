@@ -74,12 +74,15 @@ pub fn start_chat<'a>(
 
     let model = rt.block_on(pick_model(client, config.model.as_deref()))?;
     let mut chat = Chat::new(client, config, model);
-    let header = Header::new(
-        &chat.model,
-        client.base_url(),
-        chat.conversation.system(),
-        &chat.settings.options,
-    );
+    let header = Header {
+        role: config.role.clone(),
+        ..Header::new(
+            &chat.model,
+            client.base_url(),
+            chat.conversation.system(),
+            &chat.settings.options,
+        )
+    };
     let (writer, name) = match new_at {
         None => return Ok((chat, Vec::new())),
         Some(NewAt::Path(p)) => (SessionWriter::create(p, header), None),
@@ -134,6 +137,9 @@ pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, Sessio
     chat.model = st.model.clone();
     chat.settings.options = st.options.clone();
     chat.conversation = st.conversation.clone();
+    if st.role.is_some() {
+        chat.settings.role = st.role.clone();
+    }
     chat.attach_session(writer, u32::try_from(st.turns).unwrap_or(u32::MAX));
     let name = st
         .name

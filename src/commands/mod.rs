@@ -8,6 +8,7 @@
 //! `logs` (recent turns, `-f`) and `stats` (aggregates) over the turn log, with `select` (the
 //! files and filter they share).
 
+pub mod config;
 pub mod copy;
 pub mod create;
 pub mod format;
@@ -21,6 +22,7 @@ pub mod rerun;
 pub mod search;
 pub mod select;
 pub mod sessions;
+pub mod shell;
 pub mod show;
 pub mod stats;
 pub mod tree;
@@ -59,6 +61,11 @@ pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<Exi
         Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, term, &args)),
         Command::Logs(args) => logs::run(&args, config, term),
         Command::Stats(args) => stats::run(&args, config),
+        Command::Completions { shell } => shell::completions(shell, &mut io::stdout().lock()),
+        Command::Man => shell::man(&mut io::stdout().lock()),
+        Command::Complete { what } => shell::names(what, config, &mut io::stdout().lock()),
+        // It needs the settings before they are resolved: `lib::run_args` runs it.
+        Command::Config { .. } => Err(anyhow::anyhow!("`config` is run before the settings")),
     };
     match result {
         // The reader of our output went away (`| head`): that is not a failure.
@@ -75,7 +82,9 @@ fn with_backend(
 ) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime()?;
     let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-    let backend = Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+    let backend = Backend::new(config.api, &config.base_url, key)?
+        .with_headers(&config.headers)?
+        .with_max_line(config.max_line);
     command(&rt, &backend)
 }
 

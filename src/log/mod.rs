@@ -93,6 +93,9 @@ pub struct TurnRecord<'a> {
     /// length in bytes (absent when nothing was cut).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub cut: BTreeMap<&'static str, usize>,
+    /// The role in use (`--role`, `/role`); absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
 }
 
 /// The most bytes of one text (question, answer, thinking, error) a record keeps: a reply of
@@ -183,6 +186,7 @@ impl<'a> TurnRecord<'a> {
             context_action: ctx.context.action.as_ref().map(Cow::Borrowed),
             context_server_truncated: ctx.context.server_truncated,
             cut: BTreeMap::new(),
+            role: None,
         }
     }
 }

@@ -52,6 +52,13 @@ impl Client {
         &self.base_url
     }
 
+    /// The same client, sending `headers` with every request.
+    pub fn with_headers(mut self, headers: reqwest::header::HeaderMap) -> Result<Self, ApiError> {
+        self.http =
+            crate::net::http_client_with(&self.base_url, "OLLAMA_HOST (or --host)", headers)?;
+        Ok(self)
+    }
+
     pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self
             .http

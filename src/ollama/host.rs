@@ -31,6 +31,13 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         Some((other, rest)) => (other, rest, DEFAULT_PORT),
     };
 
+    // `user:password@` (for a server behind a proxy that asks for Basic authentication) is set
+    // aside and put back in front of the host: the client sends it as Basic authentication.
+    let (userinfo, rest) = split_userinfo(rest);
+    let shown_value = match userinfo {
+        Some(u) => value.replacen(u, "<user:password>", 1),
+        None => value.to_string(),
+    };
     // A query or fragment is no part of a base URL: Go's URL parser sets them aside, so the
     // official CLI never sends them (`http://[::1]?x` is `http://[::1]:80`).
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
@@ -63,7 +70,7 @@ pub fn resolve(raw: &str) -> ResolvedHost {
         _ => (
             u32::from(default_port),
             Some(format!(
-                "invalid port {port_text:?} in host {value:?}; using {default_port}"
+                "invalid port {port_text:?} in host {shown_value:?}; using {default_port}"
             )),
         ),
     };
@@ -73,7 +80,8 @@ pub fn resolve(raw: &str) -> ResolvedHost {
     } else {
         host
     };
-    let mut base_url = format!("{scheme}://{host}:{port}");
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    let mut base_url = format!("{scheme}://{userinfo}{host}:{port}");
     if !path.is_empty() {
         base_url.push('/');
         base_url.push_str(path);
@@ -99,6 +107,17 @@ fn split_host_port(s: &str) -> Option<(&str, &str)> {
         return None; // a bare IPv6 address has many colons and no port
     }
     Some((host, port))
+}
+
+/// The `user:password` before the last `@` of the authority (the text before any `/`, `?` or
+/// `#`), and the rest.
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) if at > 0 => (Some(&rest[..at]), &rest[at + 1..]),
+        Some(at) => (None, &rest[at + 1..]),
+        None => (None, rest),
+    }
 }
 
 #[cfg(test)]
@@ -177,13 +196,32 @@ mod tests {
         assert_eq!(url("http://a/x /y/ "), "http://a:80/x /y");
     }
 
+    /// A `user:password@` (Ollama behind a proxy with Basic authentication) is kept in front
+    /// of the host, which resolves by the usual rules; a bad port's warning never shows it.
+    #[test]
+    fn user_and_password_are_kept_for_basic_authentication() {
+        assert_eq!(url("user:pw@host:1"), "http://user:pw@host:1");
+        assert_eq!(
+            url("https://me:s3cr%40t@proxy/ollama"),
+            "https://me:s3cr%40t@proxy:443/ollama"
+        );
+        assert_eq!(url("me@[::1]"), "http://me@[::1]:11434");
+        assert_eq!(url("@host"), "http://host:11434");
+        assert_eq!(url("host/a@b"), "http://host:11434/a@b");
+        let u = reqwest::Url::parse(&url("user:pw@host:1")).unwrap();
+        assert_eq!((u.username(), u.password()), ("user", Some("pw")));
+        let r = resolve("me:hunter2@h:99999");
+        assert_eq!(r.base_url, "http://me:hunter2@h:11434");
+        assert!(!r.warning.unwrap().contains("hunter2"));
+    }
+
     /// Found by the fuzzer: a host with colons that is no IPv6 address is bracketed whole, as
     /// Go's `net.JoinHostPort` does for the official CLI; the result is no URL and fails when used.
     #[test]
     fn a_host_with_colons_that_is_no_address_is_kept_as_the_official_cli_keeps_it() {
-        assert_eq!(url("user:pw@host:1"), "http://[user:pw@host:1]:11434");
+        assert_eq!(url("a:b:c"), "http://[a:b:c]:11434");
         assert_eq!(url("http://t\0[::1]:11434/"), "http://[t\0[::1]:11434]:80");
-        assert!(reqwest::Url::parse(&url("user:pw@host:1")).is_err());
+        assert!(reqwest::Url::parse(&url("a:b:c")).is_err());
         // Nor is a scheme checked: this one is no scheme, and the text another URL than meant.
         let odd = url("http:2/[::://1]:11");
         assert_eq!(odd, "http:2/[::://1]:11");

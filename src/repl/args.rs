@@ -2,6 +2,7 @@
 //! takes arguments, each returning the `SlashCommand` or a `ParseError` that shows the usage.
 
 use super::slash::{HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec};
+use crate::cli::Keys;
 use crate::context::Strategy;
 use crate::conversation::Think;
 use crate::log::pause::LogSwitch;
@@ -90,6 +91,10 @@ pub(super) fn parse_set(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseEr
         "quiet" => flag(false, Setting::Verbose),
         "wordwrap" => flag(true, Setting::WordWrap),
         "nowordwrap" => flag(false, Setting::WordWrap),
+        "hidethinking" => flag(true, Setting::HideThinking),
+        "nohidethinking" => flag(false, Setting::HideThinking),
+        "vi" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Vi))),
+        "emacs" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Keys(Keys::Emacs))),
         "history" => flag(true, Setting::History),
         "nohistory" => flag(false, Setting::History),
         "noformat" => no_args(spec, arg).map(|()| SlashCommand::Set(Setting::Format(None))),
@@ -189,8 +194,8 @@ pub(super) fn parse_think(spec: &Spec, arg: &str) -> Result<SlashCommand, ParseE
     let think = match arg.to_ascii_lowercase().as_str() {
         "" | "true" | "on" => Think::On(true),
         "false" | "off" => Think::On(false),
-        level @ ("low" | "medium" | "high") => Think::Level(level.to_string()),
-        _ => return Err(spec.invalid(format!("think takes low, medium or high, not '{arg}'"))),
+        level @ ("low" | "medium" | "high" | "max") => Think::Level(level.to_string()),
+        _ => return Err(spec.invalid(format!("think takes low, medium, high or max, not '{arg}'"))),
     };
     Ok(SlashCommand::Set(Setting::Think(think)))
 }

@@ -75,7 +75,7 @@ const SET_SUBS: &[Sub] = &[
     },
     Sub {
         name: "think",
-        args: "[low|medium|high]",
+        args: "[low|medium|high|max]",
         help: "Ask the model to think first",
     },
     Sub {
@@ -102,6 +102,26 @@ const SET_SUBS: &[Sub] = &[
         name: "context",
         args: "truncate|summarize|fail",
         help: "What to do when the history outgrows the context window",
+    },
+    Sub {
+        name: "hidethinking",
+        args: "",
+        help: "Do not show the model's thinking (it is still saved)",
+    },
+    Sub {
+        name: "nohidethinking",
+        args: "",
+        help: "Show the model's thinking again",
+    },
+    Sub {
+        name: "vi",
+        args: "",
+        help: "Edit lines with vi keys (Esc for normal mode)",
+    },
+    Sub {
+        name: "emacs",
+        args: "",
+        help: "Edit lines with emacs keys (the default)",
     },
     Sub {
         name: "history",
@@ -255,6 +275,20 @@ pub const COMMANDS: &[Spec] = &[
         subs: &[],
         completes: Completes::Nothing,
         parse: |_, rest| Ok(SlashCommand::Save(rest.trim().to_string())),
+    },
+    Spec {
+        name: "/role",
+        aliases: &["/roles"],
+        args: "[NAME]",
+        help: "Use a saved role (system prompt, options, model); alone, list the roles",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: |_, rest| {
+            let name = rest.trim();
+            Ok(SlashCommand::Role(
+                (!name.is_empty()).then(|| name.to_string()),
+            ))
+        },
     },
     Spec {
         name: "/session",

@@ -152,6 +152,15 @@ fn set_flags() {
     assert_eq!(set("/set nohistory"), Setting::History(false));
     assert_eq!(set("/set markdown on"), Setting::Markdown(true));
     assert_eq!(set("/set markdown OFF"), Setting::Markdown(false));
+    assert_eq!(set("/set vi"), Setting::Keys(crate::cli::Keys::Vi));
+    assert_eq!(set("/set hidethinking"), Setting::HideThinking(true));
+    assert_eq!(set("/set nohidethinking"), Setting::HideThinking(false));
+    assert_eq!(
+        set("/set think max"),
+        Setting::Think(crate::conversation::Think::Level("max".into()))
+    );
+    assert_eq!(set("/set emacs"), Setting::Keys(crate::cli::Keys::Emacs));
+    assert!(matches!(err("/set vi now"), ParseError::Unexpected { .. }));
     assert!(matches!(err("/set markdown"), ParseError::Missing { .. }));
     assert!(matches!(
         err("/set markdown offf"),

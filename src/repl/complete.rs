@@ -207,7 +207,13 @@ mod tests {
         assert_eq!(complete("/show in"), (6, vec!["info".to_string()]));
         assert_eq!(
             complete("/set no").1,
-            vec!["noformat", "nothink", "nowordwrap", "nohistory"]
+            vec![
+                "noformat",
+                "nothink",
+                "nowordwrap",
+                "nohidethinking",
+                "nohistory"
+            ]
         );
         assert_eq!(complete("/set param"), (5, vec!["parameter ".to_string()]));
         assert_eq!(complete("/set think h").1, vec!["high"]);

@@ -17,6 +17,8 @@ mod exchange;
 pub mod help;
 pub mod input;
 pub(crate) mod models;
+pub mod picker;
+mod role;
 mod set;
 pub(crate) mod show;
 mod slash;
@@ -26,6 +28,7 @@ mod tty;
 use std::io::{self, Write};
 use std::path::Path;
 
+use rustyline::config::Configurer;
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
 use rustyline::{Config as EditorConfig, Editor};
@@ -33,6 +36,7 @@ use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
 use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Sent};
+use crate::cli::Keys;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::log::open_private_append;
@@ -60,6 +64,10 @@ struct View {
     markdown: bool,
     theme: Theme,
     history: bool,
+    /// The line editor's keys, set before each line is read.
+    keys: Keys,
+    /// Thinking is not shown (it is still saved).
+    hide_thinking: bool,
 }
 
 /// One REPL session: the chat and everything the commands change.
@@ -94,6 +102,14 @@ pub fn run(
     config: &Config,
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
+    let picked: Config;
+    let config = match pick_at_start(rt, backend, config, &mut io::stdin().lock())? {
+        Some(c) => {
+            picked = c;
+            &picked
+        }
+        None => config,
+    };
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     chat.dim_notes(term.stderr.color);
     if backend.capabilities().manage_models {
@@ -119,6 +135,8 @@ pub fn run(
             markdown: config.markdown,
             theme: config.theme,
             history: true,
+            keys: config.keys,
+            hide_thinking: config.hide_thinking,
         },
         stats: SessionStats::default(),
         history_path: config.history_path.as_deref(),
@@ -178,10 +196,14 @@ impl<'a> Repl<'a> {
             if let Err(s) = self.stops.enter_prompt() {
                 return Ok(Some(s));
             }
+            editor.set_edit_mode(match self.view.keys {
+                Keys::Vi => rustyline::EditMode::Vi,
+                Keys::Emacs => rustyline::EditMode::Emacs,
+            });
             let prompt = if block.is_open() {
                 CONTINUATION_PROMPT.to_string()
             } else {
-                format!("{} >>> ", model_hint(&self.chat.model))
+                prompt(&self.chat.model, self.view.keys)
             };
             let read = match prefill.take() {
                 Some(text) => editor.readline_with_initial(&prompt, (&text, "")),
@@ -282,6 +304,7 @@ impl<'a> Repl<'a> {
             SlashCommand::Set(setting) => self.set(setting),
             SlashCommand::Load { model, clear } => self.load(&model, clear),
             SlashCommand::Model(name) => self.model(name.as_deref()),
+            SlashCommand::Role(name) => self.role(name.as_deref()),
             SlashCommand::Models => self.models(),
             SlashCommand::Retry => return self.retry().map_or(Flow::Continue, Flow::Prefill),
             SlashCommand::Undo => self.undo(),
@@ -311,7 +334,11 @@ impl<'a> Repl<'a> {
             Output::Terminal {
                 color: self.style.color,
             },
-            ThinkingTo::Inline,
+            if self.view.hide_thinking {
+                ThinkingTo::Hidden
+            } else {
+                ThinkingTo::Inline
+            },
         )
         .with_wrap(width)
         .with_markdown(MarkdownView::for_stdout(
@@ -438,4 +465,58 @@ fn open_editor<'a>(
         }
     }
     Ok(editor)
+}
+
+/// The prompt: the model's short name, and `[vi]` while vi keys are on (so the person knows Esc
+/// switches to normal mode).
+fn prompt(model: &str, keys: Keys) -> String {
+    match keys {
+        Keys::Vi => format!("{} [vi] >>> ", model_hint(model)),
+        Keys::Emacs => format!("{} >>> ", model_hint(model)),
+    }
+}
+
+/// With no model named, a new chat and several models on the server: the person picks one from
+/// a list (the one last used on this server first, read from `input`), and the choice is
+/// remembered.
+pub(crate) fn pick_at_start(
+    rt: &Runtime,
+    backend: &Backend,
+    config: &Config,
+    input: &mut impl io::BufRead,
+) -> anyhow::Result<Option<Config>> {
+    use crate::config::SessionChoice;
+    let resumes = matches!(
+        config.session.choice,
+        SessionChoice::Continue | SessionChoice::Open(_)
+    );
+    if config.model.is_some() || resumes {
+        return Ok(None);
+    }
+    let Ok(names) = rt.block_on(backend.list_models()) else {
+        // The chat's own start says what is wrong with the server.
+        return Ok(None);
+    };
+    if names.len() < 2 {
+        return Ok(None);
+    }
+    let memory = config.models_memory.as_deref();
+    let last = memory.and_then(|p| picker::remembered(p, backend.base_url()));
+    let names = picker::ordered(names, last.as_deref());
+    let mut out = io::stdout().lock();
+    writeln!(out, "Several models are installed; choose one:")?;
+    picker::write_menu(&mut out, &names, |_| false)?;
+    let question = format!("Model number or name [1 = {}]: ", names[0].one_line());
+    let chosen = picker::ask(input, &mut out, &names, &question, true)?;
+    let Some(i) = chosen else {
+        return Err(crate::UsageError("no model chosen; name one with --model".into()).into());
+    };
+    let model = names[i].raw().to_string();
+    if let Some(p) = memory {
+        picker::remember(p, backend.base_url(), &model);
+    }
+    Ok(Some(Config {
+        model: Some(model),
+        ..config.clone()
+    }))
 }

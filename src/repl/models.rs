@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::Repl;
+use super::{picker, Repl};
 use crate::backend::describe_models;
 use crate::commands::format::human_bytes;
 use crate::conversation::Think;
@@ -58,11 +58,55 @@ impl Repl<'_> {
     pub(super) fn model(&mut self, name: Option<&str>) {
         match name {
             Some(m) => self.load(m, false),
-            None => println!(
-                "{} at {}",
-                sanitize_line(&self.chat.model),
-                self.chat.backend.base_url()
-            ),
+            None => {
+                println!(
+                    "{} at {}",
+                    sanitize_line(&self.chat.model),
+                    self.chat.backend.base_url()
+                );
+                self.offer_models();
+            }
+        }
+    }
+
+    /// The installed models as a numbered list to switch to; Enter keeps the current one.
+    fn offer_models(&mut self) {
+        let backend = self.chat.backend;
+        let names = match self.rt.block_on(backend.list_models()) {
+            Ok(n) if n.len() > 1 => n,
+            Ok(_) => return,
+            Err(e) => return self.error(&describe_api_error(&e)),
+        };
+        let memory = self.chat.config.models_memory.clone();
+        let last = memory
+            .as_deref()
+            .and_then(|p| picker::remembered(p, backend.base_url()));
+        let names = picker::ordered(names, last.as_deref());
+        let current = self.chat.model.clone();
+        let mut out = std::io::stdout().lock();
+        let question = format!(
+            "Switch to (number or name; Enter keeps {}): ",
+            sanitize_line(&self.chat.model)
+        );
+        let asked =
+            picker::write_menu(&mut out, &names, |n| same_model(n, &current)).and_then(|()| {
+                super::tty::with_enter_as_newline(|| {
+                    picker::ask(
+                        &mut std::io::stdin().lock(),
+                        &mut out,
+                        &names,
+                        &question,
+                        false,
+                    )
+                })
+            });
+        drop(out);
+        if let Ok(Some(i)) = asked {
+            let model = names[i].raw().to_string();
+            if let Some(p) = &memory {
+                picker::remember(p, backend.base_url(), &model);
+            }
+            self.load(&model, false);
         }
     }
 

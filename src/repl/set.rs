@@ -4,6 +4,7 @@
 use super::command::Setting;
 use super::help::parameter_list;
 use super::Repl;
+use crate::cli::Keys;
 use crate::conversation::Think;
 use crate::session::Change;
 
@@ -78,6 +79,20 @@ impl Repl<'_> {
                 // A client setting, like the format: it changes no request and is not saved.
                 self.chat.context.strategy = strategy;
                 format!("Set context strategy to '{strategy}'.")
+            }
+            Setting::HideThinking(hide) => {
+                self.view.hide_thinking = hide;
+                match hide {
+                    true => "Set 'hidethinking' mode.".to_string(),
+                    false => "Set 'nohidethinking' mode.".to_string(),
+                }
+            }
+            Setting::Keys(keys) => {
+                self.view.keys = keys;
+                match keys {
+                    Keys::Vi => "Set 'vi' keys: Esc for normal mode, i to insert.".to_string(),
+                    Keys::Emacs => "Set 'emacs' keys.".to_string(),
+                }
             }
             Setting::History(on) => {
                 self.view.history = on;

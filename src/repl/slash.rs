@@ -33,6 +33,8 @@ pub enum SlashCommand {
     Stats,
     /// `/save NAME`: names the session (the text after the command).
     Save(String),
+    /// `/role NAME` uses a saved role; `/role` or `/roles` alone lists them.
+    Role(Option<String>),
     /// `/session [load NAME|ID]` (the text after the command).
     Session(String),
     /// `/search QUERY`: search every saved session (the text after the command).
@@ -84,6 +86,10 @@ pub enum Setting {
     History(bool),
     /// What happens when the history outgrows the context window.
     Context(Strategy),
+    /// The line editor's keys: `/set vi`, `/set emacs`.
+    Keys(crate::cli::Keys),
+    /// Thinking requested but not shown: `/set hidethinking`, `/set nohidethinking`.
+    HideThinking(bool),
 }
 
 /// Why a line starting with `/` is not a valid command; the message says what would be.

@@ -37,3 +37,20 @@ impl Drop for TypeaheadGuard {
         }
     }
 }
+
+/// Runs `f` with ICRNL back on, for a question read as a plain line (the model list's), where
+/// the Enter key's CR must end the line.
+pub fn with_enter_as_newline<T>(f: impl FnOnce() -> T) -> T {
+    let stdin = io::stdin();
+    let Ok(now) = tcgetattr(&stdin) else {
+        return f();
+    };
+    let mut changed = now.clone();
+    changed.input_modes.insert(InputModes::ICRNL);
+    let set = tcsetattr(&stdin, OptionalActions::Now, &changed).is_ok();
+    let result = f();
+    if set {
+        let _ = tcsetattr(&stdin, OptionalActions::Now, &now);
+    }
+    result
+}

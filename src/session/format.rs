@@ -38,6 +38,9 @@ pub struct Header {
     /// The session this one re-ran (`replay --rerun`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_of: Option<Uuid>,
+    /// The role the session started with (`--role NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Which program wrote the file, for bug reports.
     #[serde(default)]
     pub client: String,
@@ -76,6 +79,7 @@ impl Header {
             options: options.clone(),
             rerun_of: None,
             parent: None,
+            role: None,
             client: concat!("ollama-chat ", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }
@@ -129,6 +133,8 @@ pub enum Change {
     Retry,
     /// The session was given a name (`/save NAME`).
     Name { name: String },
+    /// A saved role was put to use (`/role NAME`); its prompt and options follow as `set`.
+    Role { role: String },
     /// Messages left the history to fit the context window: `dropped` are indices into the history
     /// as it was (0 = the first message, the system prompt if there is one). `summary`, when
     /// present, takes the place of the first dropped message as a system message.

@@ -14,6 +14,8 @@ use crate::options::Options;
 pub struct SessionState {
     pub id: Uuid,
     pub name: Option<String>,
+    /// The role in use: the header's, or the last `role` event's.
+    pub role: Option<String>,
     pub created: DateTime<Utc>,
     /// When the last event happened (the header's time if none).
     pub last_at: DateTime<Utc>,
@@ -43,6 +45,7 @@ impl SessionState {
         SessionState {
             id: h.id,
             name: None,
+            role: h.role.clone(),
             created: h.created,
             last_at: h.created,
             host: h.host.clone(),
@@ -61,6 +64,7 @@ impl SessionState {
         self.last_at = e.at;
         match &e.change {
             Change::Name { name } => self.name = Some(name.clone()),
+            Change::Role { role } => self.role = Some(role.clone()),
             Change::User { content } => {
                 self.turns += 1;
                 if self.first_user_line.is_none() {
@@ -127,7 +131,7 @@ pub fn apply(core: Core<'_>, change: &Change) -> Result<(), String> {
         Change::Undo | Change::Retry => {
             conversation.pop_exchange();
         }
-        Change::Name { .. } => {}
+        Change::Name { .. } | Change::Role { .. } => {}
         Change::Context { dropped, summary } => {
             conversation.leave_out(dropped, summary.as_deref())?;
         }

@@ -27,6 +27,7 @@ pub fn describe(change: &Change) -> String {
         Change::Undo => "undid the last exchange".into(),
         Change::Retry => "sending the last message again".into(),
         Change::Name { name } => format!("named \"{name}\""),
+        Change::Role { role } => format!("role \"{role}\""),
         Change::Context { dropped, summary } => {
             let n = dropped.len();
             let s = if n == 1 { "" } else { "s" };

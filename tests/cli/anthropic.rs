@@ -137,7 +137,7 @@ fn settings_without_an_anthropic_equivalent_are_refused_before_sending() {
         ),
         (
             &["--think=max"][..],
-            "--think takes true, false, low, medium or high",
+            "--think=max is not a level the Anthropic API knows",
         ),
         (
             &["--think=high", "-o", "num_predict=100"][..],

@@ -10,6 +10,8 @@ mod support;
 mod harness;
 
 mod anthropic;
+mod comfort;
+mod config;
 mod context;
 mod failures;
 mod fake_selftest;

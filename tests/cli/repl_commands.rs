@@ -319,7 +319,15 @@ fn load_model_and_models() {
         "{out}"
     );
     ask(&mut p, "three");
-    assert!(command(&mut p, "/model").contains(&format!("tiny at {}", env.fake.url())));
+    // `/model` alone offers the installed models; Enter keeps the current one.
+    enter(&mut p, "/model");
+    let out = p.exp_string("Enter keeps tiny): ").unwrap();
+    assert!(
+        out.contains(&format!("tiny at {}", env.fake.url())),
+        "{out}"
+    );
+    assert!(out.contains("*2) tiny:latest"), "{out}");
+    command(&mut p, "");
     assert!(command(&mut p, "/model tiny2").contains("Switched to tiny2"));
     ask(&mut p, "four");
     exit_with_ctrl_d(p);

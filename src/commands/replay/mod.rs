@@ -35,8 +35,9 @@ pub fn run(args: &ReplayArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
         changes.check()?;
         let rt = crate::runtime()?;
         let key = config.api_key.as_ref().map(|k| k.expose().to_string());
-        let client =
-            Backend::new(config.api, &config.base_url, key)?.with_max_line(config.max_line);
+        let client = Backend::new(config.api, &config.base_url, key)?
+            .with_headers(&config.headers)?
+            .with_max_line(config.max_line);
         return rerun(&rt, &client, config, term, &loaded, &changes);
     }
     let view = View {

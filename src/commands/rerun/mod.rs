@@ -92,7 +92,10 @@ fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
                 old: reply_to(loaded, i),
                 old_model: old_model.clone(),
             },
-            Change::Assistant(_) | Change::Name { .. } | Change::Context { .. } => continue,
+            Change::Assistant(_)
+            | Change::Name { .. }
+            | Change::Role { .. }
+            | Change::Context { .. } => continue,
             Change::Model { model } => {
                 old_model = model.clone();
                 if changes.model.is_some() {
