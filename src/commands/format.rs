@@ -21,6 +21,11 @@ pub fn human_bytes(n: u64) -> String {
     format!("{n} B")
 }
 
+/// `[image: cat.png, 182 KB]`: how an image is shown in the chat, in `replay` and in exports.
+pub fn describe_image(i: &crate::conversation::Image) -> String {
+    format!("[image: {}, {}]", i.name, human_bytes(i.size))
+}
+
 /// `then` relative to `now`: `3 minutes ago`, `in 29 minutes`, `just now`.
 pub fn relative(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - then).num_seconds();

@@ -43,7 +43,7 @@ impl BodyEncoder {
         let text: usize = request
             .messages
             .iter()
-            .map(|m| m.content.len() + m.images.iter().map(|i| i.base64.len()).sum::<usize>())
+            .map(|m| m.content.len() + m.images.iter().map(|i| i.data.len()).sum::<usize>())
             .sum();
         if text > MAX_REMEMBERED {
             *self = Self::default();

@@ -189,7 +189,7 @@ impl Chat<'_> {
 
 /// The bytes of a message as sent: its text, images and tool calls.
 fn message_bytes(m: &Message) -> u64 {
-    let images: usize = m.images.iter().map(|i| i.base64.len()).sum();
+    let images: usize = m.images.iter().map(|i| i.data.len()).sum();
     let calls = serde_json::to_vec(&m.tool_calls).map_or(0, |v| v.len());
     (m.content.len() + images + calls) as u64
 }
