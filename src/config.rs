@@ -38,6 +38,8 @@ pub struct Config {
     pub format: Option<Value>,
     pub keep_alive: Option<Value>,
     pub prompt: Option<String>,
+    /// Files to attach to the one-shot message: `--image` paths, then `-f` paths (`-` is stdin).
+    pub attach: Attach,
     /// `None` when logging is off or no home directory is known.
     pub log_path: Option<PathBuf>,
     /// What text the turn log keeps.
@@ -60,6 +62,25 @@ pub struct Config {
     /// Colours of code blocks.
     pub theme: Theme,
     pub session: SessionConfig,
+}
+
+/// What `--image`, `-f` and `--max-attachment-size` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attach {
+    pub images: Vec<PathBuf>,
+    pub files: Vec<String>,
+    /// The largest file attached, in bytes.
+    pub max_size: u64,
+}
+
+impl Default for Attach {
+    fn default() -> Self {
+        Attach {
+            images: Vec::new(),
+            files: Vec::new(),
+            max_size: crate::attach::DEFAULT_MAX_SIZE,
+        }
+    }
 }
 
 /// Where sessions live and which one this run uses.
@@ -108,6 +129,8 @@ pub enum ConfigError {
     LogContent(#[from] BadLogContent),
     #[error("--log-max-size: {0}")]
     LogMaxSize(String),
+    #[error("--max-attachment-size: {0}")]
+    MaxAttachmentSize(String),
     #[error("--context-strategy: {0}")]
     Strategy(#[from] UnknownStrategy),
     #[error("OLLAMA_CHAT_API must be one of {names}, not {0:?}", names = Api::names().join(", "))]
@@ -218,6 +241,14 @@ impl Config {
             None => DEFAULT_MAX_LINE,
             Some(s) => parse_max_line(s).map_err(ConfigError::MaxLine)?,
         };
+        let attach = Attach {
+            images: cli.images,
+            files: cli.files,
+            max_size: match cli.max_attachment_size.as_deref() {
+                Some(s) => parse_size(s).map_err(ConfigError::MaxAttachmentSize)?,
+                None => crate::attach::DEFAULT_MAX_SIZE,
+            },
+        };
         // Refused now, before anything is sent, rather than on the first turn.
         let probe = ChatRequest {
             format: format.as_ref(),
@@ -297,6 +328,7 @@ impl Config {
             format,
             keep_alive,
             prompt: cli.prompt,
+            attach,
             log_path,
             log_content,
             log_rotation,

@@ -91,6 +91,15 @@ fn words(text: &str) -> Vec<Word> {
     out
 }
 
+/// The paths typed after `/image` or `/file`: quotes and backslash escapes resolved, `~/`
+/// expanded.
+pub fn split_paths(rest: &str, home: Option<&Path>) -> Vec<PathBuf> {
+    words(rest)
+        .into_iter()
+        .map(|w| expand(&w.value, home).unwrap_or_else(|| PathBuf::from(&w.value)))
+        .collect()
+}
+
 /// Punctuation that ends a sentence rather than a path: `what is ~/cat.png?`.
 const TRAILING: &[char] = &['?', '!', ',', ';', ':', ')', '.', '。', '，', '？', '！'];
 
@@ -301,6 +310,20 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(without_images(text, &f), "compare with now\nok");
         assert_eq!(without_images("cat.png", &find("cat.png")), "");
+    }
+
+    #[test]
+    fn command_arguments_are_paths() {
+        let home = Some(Path::new("/home/me"));
+        assert_eq!(
+            split_paths(r#"~/a.png 'My Photos/b c.jpg' d\ e.gif"#, home),
+            [
+                PathBuf::from("/home/me/a.png"),
+                PathBuf::from("My Photos/b c.jpg"),
+                PathBuf::from("d e.gif")
+            ]
+        );
+        assert!(split_paths("  ", home).is_empty());
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub enum AttachError {
 }
 
 fn human(n: u64) -> String {
-    crate::commands::format::human_bytes(n)
+    crate::error::human_bytes(n)
 }
 
 /// One file waiting to go with the next message.
@@ -72,7 +72,10 @@ impl Attachment {
     }
 }
 
-pub use crate::commands::format::describe_image;
+/// `[image: cat.png, 182 KB]`: how an image is shown in the chat, in `replay` and in re-runs.
+pub fn describe_image(i: &Image) -> String {
+    format!("[image: {}, {}]", i.name, human(i.size))
+}
 
 /// The message text with the text files' blocks after it, in the order given, and the images.
 pub fn compose(text: &str, attachments: Vec<Attachment>) -> (String, Vec<Image>) {

@@ -10,6 +10,7 @@
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 mod args;
+mod attach;
 pub mod command;
 pub mod complete;
 pub mod copy;
@@ -75,6 +76,8 @@ pub(crate) struct Repl<'a> {
     history_path: Option<&'a Path>,
     /// SIGTERM and SIGHUP.
     stops: Watcher,
+    /// Files waiting to go with the next message.
+    pending: attach::Pending,
 }
 
 /// What the loop does after a command.
@@ -124,6 +127,10 @@ pub fn run(
         history_path: config.history_path.as_deref(),
         // Before the terminal's modes change, so that they can be put back.
         stops: Watcher::start(rt, term.stdout.tty),
+        pending: attach::Pending {
+            items: Vec::new(),
+            home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+        },
     };
     let fetch_models = Box::new(move || {
         complete::completable(rt.block_on(backend.list_models()).unwrap_or_default())
@@ -147,6 +154,7 @@ pub fn run(
     for n in notices {
         repl.note(&n);
     }
+    repl.attach_from_flags(&config.attach);
     let typeahead = tty::TypeaheadGuard::new();
     let stopped = repl.run_loop(&mut editor, &compose_request)?;
     drop(typeahead);
@@ -281,6 +289,10 @@ impl<'a> Repl<'a> {
                 let said = self.chat.log_command(&switch);
                 self.note(&said);
             }
+            SlashCommand::Image(rest) => self.attach_command(&rest, true),
+            SlashCommand::File(rest) => self.attach_command(&rest, false),
+            SlashCommand::Attach => self.list_attachments(),
+            SlashCommand::Detach(n) => self.detach(n),
         }
         Flow::Continue
     }
@@ -304,23 +316,36 @@ impl<'a> Repl<'a> {
             self.view.markdown,
             self.view.theme,
         ));
+        let Ok(out) = self.outgoing(input) else {
+            return Some(input.to_string());
+        };
         let cancel = interrupted_or_stopped(self.stops.signalled());
-        let sent = self
-            .rt
-            .block_on(self.chat.send(input, &mut renderer, cancel));
+        let sent =
+            self.rt.block_on(
+                self.chat
+                    .send_with(out.content, out.images, &mut renderer, cancel),
+            );
         drop(renderer);
         let Sent {
             outcome, effect, ..
         } = match sent {
             Ok(sent) => sent,
             Err(not_sent) => {
-                // Refused by the context policy (or its summary failed): nothing reached the model.
+                // Refused by the context policy (or its summary failed, or the model cannot see
+                // the images): nothing reached the model.
                 self.error(&not_sent.to_string());
                 self.note("Your message is back at the prompt: edit it, or clear it with Ctrl-U.");
                 println!();
-                return Some(not_sent.input);
+                // As typed: not with the files' text put into it (they stay attached).
+                return Some(match out.attached {
+                    true => input.to_string(),
+                    false => not_sent.input,
+                });
             }
         };
+        if matches!(effect, HistoryEffect::Kept) {
+            self.pending.items.clear();
+        }
         self.stats.record(&outcome);
         if let Some(s) = outcome.stop_signal() {
             // The chat ends here; after a hang-up there may be no terminal to write to.
@@ -352,7 +377,10 @@ impl<'a> Repl<'a> {
             if matches!(outcome.ending, Ending::Failed(_)) {
                 self.note("Your message is back at the prompt: press Enter to send it again.");
             }
-            returned = Some(text);
+            returned = Some(match out.attached {
+                true => input.to_string(),
+                false => text,
+            });
         }
         println!();
         returned

@@ -2,7 +2,7 @@
 //! window from `/api/ps`.
 
 use crate::chat::Chat;
-use crate::context::estimate::TextSize;
+use crate::context::estimate::{TextSize, IMAGE_TOKENS};
 use crate::context::report;
 use crate::context::{plausible_count, MESSAGE_OVERHEAD};
 use crate::conversation::Message;
@@ -69,11 +69,13 @@ impl Chat<'_> {
         let mut known: u64 = 0;
         let mut unknown: Vec<(usize, u64)> = Vec::new();
         let mut size = TextSize::default();
+        let mut images: u64 = 0;
         for (i, m) in messages.iter().enumerate() {
             match meta[i].tokens {
                 Some(t) => known = known.saturating_add(t),
                 None => {
-                    unknown.push((i, est.message_tokens(&m.content)));
+                    images += m.images.len() as u64;
+                    unknown.push((i, est.message_with_images(&m.content, m.images.len())));
                     size = size + TextSize::of(&m.content);
                 }
             }
@@ -96,9 +98,12 @@ impl Chat<'_> {
         }
         let residual = counted.saturating_sub(known);
         if !unknown.is_empty() {
+            // The text's ratio is learnt from what the text cost: the images' guess taken out.
             self.context.estimator.learn(
                 size,
-                residual.saturating_sub(MESSAGE_OVERHEAD * unknown.len() as u64),
+                residual
+                    .saturating_sub(MESSAGE_OVERHEAD * unknown.len() as u64)
+                    .saturating_sub(IMAGE_TOKENS * images),
             );
             let mut left = residual;
             let n = unknown.len();
