@@ -47,8 +47,10 @@ fn words(text: &str) -> Vec<Word> {
         if c == '\'' || c == '"' {
             if let Some(close) = text[start + 1..].find(c) {
                 let end = start + 1 + close + 1;
-                // A quoted word ends at its closing quote followed by a space or the end.
-                let after = text[end..].chars().next();
+                // A quoted word ends at its closing quote followed by a space or the end, perhaps
+                // with a sentence's punctuation between (`'~/a b.png'?`), which stays text.
+                let rest = &text[end..];
+                let after = rest.trim_start_matches(TRAILING).chars().next();
                 if after.is_none_or(char::is_whitespace) {
                     out.push(Word {
                         span: start..end,
@@ -236,6 +238,10 @@ mod tests {
         );
         assert_eq!(paths("這是什麼 照片/貓.png？"), ["照片/貓.png"]);
         assert_eq!(paths(r"it\'s.png"), ["it's.png"]);
+        assert_eq!(
+            find("is '~/My Photos/dog 1.JPG'? yes"),
+            vec![image(3..26, "/home/me/My Photos/dog 1.JPG")]
+        );
     }
 
     #[test]

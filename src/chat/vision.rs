@@ -36,7 +36,7 @@ impl VisionCache {
         if sees {
             return Ok(());
         }
-        let able: Vec<String> = match backend.installed_models().await {
+        let mut able: Vec<String> = match backend.installed_models().await {
             Ok(models) => models
                 .iter()
                 .filter(|m| has_vision(&m.capabilities))
@@ -44,6 +44,7 @@ impl VisionCache {
                 .collect(),
             Err(_) => Vec::new(),
         };
+        able.sort();
         Err(cannot_see(model, &able))
     }
 }

@@ -94,9 +94,9 @@ impl Default for Estimator {
 }
 
 /// What one image is guessed to cost in the prompt before the server says: vision models differ
-/// (gemma3 256 tokens, llava 576, llama3.2-vision and qwen2.5vl more for large images), so a
-/// middle figure, corrected by `prompt_eval_count` after the first reply.
-pub const IMAGE_TOKENS: u64 = 768;
+/// (gemma3 256 tokens, llava 576, qwen2.5vl more for large images), so llava's figure, corrected
+/// by `prompt_eval_count` after the reply. Small enough that two photos fit a 2048-token window.
+pub const IMAGE_TOKENS: u64 = 576;
 
 impl Estimator {
     /// Tokens of bare text (no template overhead).

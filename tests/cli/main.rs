@@ -10,6 +10,7 @@ mod support;
 mod harness;
 
 mod anthropic;
+mod attach;
 mod context;
 mod failures;
 mod fake_selftest;
