@@ -91,10 +91,11 @@ impl Repl<'_> {
     }
 
     /// The message as it goes out: image paths typed in it attached and taken out of the text,
-    /// `@paths` attached after it, then the waiting files. A path that names no file stays text;
+    /// `@paths` attached after it, then the waiting files (with `look` false, only the waiting
+    /// files). A path that names no file stays text;
     /// one that names a file that cannot be attached stops the message (`Err`, said already).
-    pub(super) fn outgoing(&mut self, input: &str) -> Result<Outgoing, ()> {
-        let is_file = |p: &Path| p.is_file();
+    pub(super) fn outgoing(&mut self, input: &str, look: bool) -> Result<Outgoing, ()> {
+        let is_file = |p: &Path| look && p.is_file();
         let found = find_paths(input, self.pending.home.as_deref(), &is_file);
         let max = self.chat.config.attach.max_size;
         let mut typed = Vec::new();

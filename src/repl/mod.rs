@@ -300,6 +300,16 @@ impl<'a> Repl<'a> {
     /// Sends one message and shows the reply. Returns the message when it got no reply at all, to
     /// be offered again at the prompt.
     fn turn(&mut self, input: &str) -> Option<String> {
+        self.send_turn(input, true)
+    }
+
+    /// The same without looking for paths in the text: a message sent again (`/retry`, `/edit`)
+    /// has its files in it already, and its images waiting.
+    fn turn_as_is(&mut self, input: &str) -> Option<String> {
+        self.send_turn(input, false)
+    }
+
+    fn send_turn(&mut self, input: &str, find_paths: bool) -> Option<String> {
         // Never in a pipe; asked again each turn, as the window may have been resized.
         let wrap = self.view.wordwrap && self.term.stdout.tty;
         let width = wrap.then(|| self.term.current_width());
@@ -316,7 +326,7 @@ impl<'a> Repl<'a> {
             self.view.markdown,
             self.view.theme,
         ));
-        let Ok(out) = self.outgoing(input) else {
+        let Ok(out) = self.outgoing(input, find_paths) else {
             return Some(input.to_string());
         };
         let cancel = interrupted_or_stopped(self.stops.signalled());

@@ -470,13 +470,18 @@ fn a_repl_refusal_keeps_the_attachment_for_another_model() {
     p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "describe it");
     p.exp_string(&l(PROMPT)).unwrap();
+    // /retry sends the same image again.
+    enter(&mut p, "/retry");
+    p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "/attach");
     p.exp_string("Nothing is attached").unwrap();
     exit_with_ctrl_d(p);
     let bodies = env.fake.chat_bodies();
-    assert_eq!(bodies.len(), 1);
-    assert_eq!(
-        bodies[0]["messages"][0]["images"],
-        serde_json::json!([DOT_PNG])
-    );
+    assert_eq!(bodies.len(), 2);
+    for body in &bodies {
+        let sent = body["messages"].as_array().unwrap();
+        assert_eq!(sent.len(), 1, "the retried question replaced the first");
+        assert_eq!(sent[0]["content"], "describe it");
+        assert_eq!(sent[0]["images"], serde_json::json!([DOT_PNG]));
+    }
 }
