@@ -3,7 +3,8 @@
 //!
 //! Layout: this file (the state and `send`); `context` (the context-window steps of a turn:
 //! budget before, checks after, `/context`); `session` (which session a chat starts with or
-//! resumes, saving every change to it, `/save` and `/session`).
+//! resumes, saving every change to it, `/save` and `/session`); `vision` (whether the model can
+//! see the images attached, asked before sending).
 
 pub mod context;
 pub mod session;

@@ -13,7 +13,8 @@ use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
 use crate::net::{
-    http_client, read_body, read_capped, root_cause, BodyError, MAX_ERROR_BODY, MAX_JSON_BODY,
+    http_client, read_body, read_capped, root_cause, with_body, BodyError, MAX_ERROR_BODY,
+    MAX_JSON_BODY,
 };
 
 /// A connection to one Ollama server, built once per run.
@@ -86,17 +87,13 @@ impl Client {
             // A panic while encoding left it unusable; this request does without it.
             Err(_) => BodyEncoder::new().encode_parts(req),
         };
-        let body = encoded.map(|mut parts| match parts.len() {
-            1 => ChatBody::Whole(parts.pop().unwrap_or_default()),
-            _ => ChatBody::Parts(parts),
-        });
-        self.post_chat(body, req.model).await
+        self.post_chat(encoded, req.model).await
     }
 
     /// `POST /api/chat` with an encoded body.
     async fn post_chat(
         &self,
-        encoded: serde_json::Result<ChatBody>,
+        encoded: serde_json::Result<Vec<Bytes>>,
         model: &str,
     ) -> Result<ChatResponse, ApiError> {
         let body = encoded.map_err(|e| ApiError::Transport {
@@ -106,18 +103,8 @@ impl Client {
         let request = self
             .request(reqwest::Method::POST, "/api/chat")
             .header(reqwest::header::CONTENT_TYPE, "application/json");
-        let request = match body {
-            ChatBody::Whole(bytes) => request.body(bytes),
-            // Sent piece by piece with its length said up front (not chunked), as a whole body.
-            ChatBody::Parts(parts) => {
-                let len: usize = parts.iter().map(Bytes::len).sum();
-                let stream =
-                    futures_util::stream::iter(parts.into_iter().map(Ok::<Bytes, std::io::Error>));
-                request
-                    .header(reqwest::header::CONTENT_LENGTH, len)
-                    .body(reqwest::Body::wrap_stream(stream))
-            }
-        };
+        // In pieces when images share the history's copy (see `BodyEncoder::encode_parts`).
+        let request = with_body(request, body);
         let resp = request.send().await.map_err(|e| self.transport_error(e))?;
         let resp = self.check(resp, Some(model)).await?;
         Ok(ChatResponse::spawn(resp))
@@ -143,7 +130,7 @@ impl Client {
     /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
     /// the window our requests get. Encoded on its own: the chat's encoder keeps the history.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
-        let body = serde_json::to_vec(&WireRequest::from(req)).map(|b| ChatBody::Whole(b.into()));
+        let body = serde_json::to_vec(&WireRequest::from(req)).map(|b| vec![Bytes::from(b)]);
         let mut resp = self.post_chat(body, req.model).await?;
         let mut read = 0;
         while let Some(bytes) = resp.chunk().await? {
@@ -186,12 +173,6 @@ const MAX_BATCH: usize = 256 * 1024;
 
 /// A chat reply in flight.
 ///
-/// A chat body: whole, or in pieces that share the history's images.
-enum ChatBody {
-    Whole(Bytes),
-    Parts(Vec<Bytes>),
-}
-
 /// A task beside the connection reads the body frame by frame (Ollama sends one line per frame)
 /// and hands over batches: a frame at once if `chunk` is waiting for one, and while `chunk` is busy,
 /// everything that arrives meanwhile as one buffer. So a slow stream still arrives token by token,

@@ -522,6 +522,10 @@ mod tests {
             w,
             r#"{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="}}]}"#
         );
+        // Inside the data URL the base64 is still written in one piece: the body shares it.
+        let parts = crate::net::json_body(&WireMessage::from(&m), &[&m.images[0].data]).unwrap();
+        let at = m.images[0].data.as_str().as_ptr();
+        assert!(parts.iter().any(|p| p.as_ptr() == at));
         m.content.clear();
         let w = serde_json::to_value(WireMessage::from(&m)).unwrap();
         assert_eq!(

@@ -88,8 +88,11 @@ impl Chat<'_> {
         // Without a known window (an OpenAI-compatible server) nothing was budgeted and a low
         // count only means the estimate was high: learn from it.
         let budgeted = prepared.log.window.is_some();
+        // Images cost from 256 to thousands of tokens depending on the model: only the text's
+        // estimate says whether something went missing.
+        let text_estimate = estimated.saturating_sub(IMAGE_TOKENS * images);
         if budgeted
-            && counted.saturating_add(TRUNCATION_SLACK) < known.saturating_add(estimated / 2)
+            && counted.saturating_add(TRUNCATION_SLACK) < known.saturating_add(text_estimate / 2)
         {
             if !prepared.overflow {
                 self.server_cut(counted, expected).await;
