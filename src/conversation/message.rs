@@ -5,8 +5,6 @@
 //! The serde shape is the session file's (`{"role","content"[,"thinking"]}`): every field added
 //! later is optional there, so old session files stay readable.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a message.
@@ -121,18 +119,20 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Base64 text shared rather than copied: a 20 MB photo is 27 MB of base64, and the history,
-/// the session writer and the request body all hold the same one.
+/// the session writer and the request body all hold the same one. Kept as `Bytes`, which takes
+/// over the encoder's buffer without copying it (an `Arc<str>` would copy it once more).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Base64(Arc<str>);
+pub struct Base64(bytes::Bytes);
 
 impl Base64 {
     /// Wraps text that is base64 already (the caller encoded it).
     pub fn new(encoded: String) -> Self {
-        Base64(Arc::from(encoded))
+        Base64(bytes::Bytes::from(encoded.into_bytes()))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Base64 is ASCII: built only from a `String`, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {
@@ -145,16 +145,7 @@ impl Base64 {
 
     /// The text as a `Bytes` that shares it: a request body can hold it without a copy.
     pub fn to_bytes(&self) -> bytes::Bytes {
-        bytes::Bytes::from_owner(SharedText(Arc::clone(&self.0)))
-    }
-}
-
-/// Lets `Bytes` own a share of the text.
-struct SharedText(Arc<str>);
-
-impl AsRef<[u8]> for SharedText {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.0.clone()
     }
 }
 
