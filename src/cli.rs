@@ -534,10 +534,6 @@ mod tests {
         .unwrap();
         assert_eq!(c.images, [PathBuf::from("a.png"), PathBuf::from("b.jpg")]);
         assert_eq!(c.files, ["x.rs", "-"]);
-        assert!(
-            Cli::try_parse_from(["ollama-chat", "-i", "a.png"]).is_err(),
-            "-i is not --image"
-        );
     }
 
     #[test]

@@ -628,6 +628,19 @@ mod tests {
     }
 
     #[test]
+    fn max_attachment_size_is_a_size() {
+        let c = resolve(&["--image", "a.png", "-f", "-"], &[]).unwrap();
+        assert_eq!(c.attach.max_size, 20_000_000);
+        assert_eq!(c.attach.files, ["-"]);
+        let c = resolve(&["--max-attachment-size", "5MiB"], &[]).unwrap();
+        assert_eq!(c.attach.max_size, 5 << 20);
+        assert!(matches!(
+            resolve(&["--max-attachment-size", "big"], &[]),
+            Err(ConfigError::MaxAttachmentSize(_))
+        ));
+    }
+
+    #[test]
     fn max_line_is_a_size_of_at_least_one_kib() {
         assert_eq!(resolve(&[], &[]).unwrap().max_line, 16 << 20);
         assert_eq!(

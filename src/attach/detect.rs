@@ -146,33 +146,28 @@ fn expand(value: &str, home: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// `text` without the image paths found in it (their quotes too), spaces left tidy.
+/// `text` without the image paths found in it (their quotes too): where a path stood between
+/// two spaces one of them goes too. Text with no image path is returned as it was, every space
+/// kept.
 pub fn without_images(text: &str, found: &[Found]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
+    let mut removed = false;
     for f in found {
         if let Found::Image { span, .. } = f {
             out.push_str(&text[at..span.start]);
             at = span.end;
+            removed = true;
+            if out.ends_with(' ') && text[at..].starts_with(' ') {
+                at += 1;
+            }
         }
     }
     out.push_str(&text[at..]);
-    // Two spaces where a path was taken from between words become one.
-    let mut tidy = String::with_capacity(out.len());
-    for line in out.split('\n') {
-        if !tidy.is_empty() {
-            tidy.push('\n');
-        }
-        let mut prev_space = false;
-        for c in line.chars() {
-            if c == ' ' && prev_space {
-                continue;
-            }
-            prev_space = c == ' ';
-            tidy.push(c);
-        }
+    match removed {
+        true => out.trim().to_string(),
+        false => out,
     }
-    tidy.trim().to_string()
 }
 
 #[cfg(test)]
@@ -311,10 +306,13 @@ mod tests {
 
     #[test]
     fn removing_paths_leaves_tidy_text() {
-        let text = "compare  '/home/me/My Photos/dog 1.JPG' with /tmp/a.webp now\nok";
+        let text = "compare '/home/me/My Photos/dog 1.JPG' with /tmp/a.webp now\nok";
         let f = find(text);
         assert_eq!(f.len(), 2);
         assert_eq!(without_images(text, &f), "compare with now\nok");
+        // Without an image path nothing changes, spaces included.
+        let text = "  two  spaces, @notes.md\n  indented ";
+        assert_eq!(without_images(text, &find(text)), text);
         assert_eq!(without_images("cat.png", &find("cat.png")), "");
     }
 
