@@ -63,6 +63,16 @@ impl Repl<'_> {
         }
     }
 
+    /// Whether `text` begins with the path of an image that is there (`/home/me/cat.png what is
+    /// this?`): a message, not an unknown command.
+    pub(super) fn starts_with_a_file(&self, text: &str) -> bool {
+        let text = text.trim_start();
+        let is_file = |p: &Path| p.is_file();
+        find_paths(text, self.pending.home.as_deref(), &is_file)
+            .first()
+            .is_some_and(|f| matches!(f, Found::Image { span, .. } if span.start == 0))
+    }
+
     /// `/attach`: what goes with the next message, numbered for `/detach`.
     pub(super) fn list_attachments(&self) {
         if self.pending.items.is_empty() {

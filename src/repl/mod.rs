@@ -238,6 +238,10 @@ impl<'a> Repl<'a> {
                     Flow::Exit => break,
                     Flow::Prefill(text) => prefill = Some(text),
                 },
+                // A message that starts with an image's path, as `ollama run` takes it.
+                Err(command::ParseError::Unknown { .. }) if self.starts_with_a_file(text) => {
+                    prefill = self.turn(text)
+                }
                 Err(
                     e @ command::ParseError::Unknown {
                         suggestion: None, ..

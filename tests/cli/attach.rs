@@ -448,6 +448,15 @@ fn typed_paths_attach_images_and_other_text_stays_text() {
     );
     p.exp_string("[image: dot 1.png, 70 B]").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
+    // A message that starts with an image's path is a message, not an unknown command.
+    let abs = dir.join("My Photos/dot 1.png");
+    let typed = format!(
+        "{} and this?",
+        abs.display().to_string().replace(' ', "\\ ")
+    );
+    enter(&mut p, &typed);
+    p.exp_string("echo: and this?").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "/file notes.txt");
     p.exp_string("[file: notes.txt, 7 B]").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
@@ -460,12 +469,17 @@ fn typed_paths_attach_images_and_other_text_stays_text() {
     exit_with_ctrl_d(p);
 
     let bodies = env.fake.chat_bodies();
-    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies.len(), 3);
     let first = &bodies[0]["messages"][0];
     assert_eq!(first["content"], "what is in ? not /nowhere/cat.png");
     assert_eq!(first["images"], serde_json::json!([DOT_PNG]));
     // /file's block first (it was waiting), then @notes.txt's; the text keeps the @path.
-    let second = bodies[1]["messages"][2]["content"].as_str().unwrap();
+    assert_eq!(bodies[1]["messages"][2]["content"], "and this?");
+    assert_eq!(
+        bodies[1]["messages"][2]["images"],
+        serde_json::json!([DOT_PNG])
+    );
+    let second = bodies[2]["messages"][4]["content"].as_str().unwrap();
     assert_eq!(
         second,
         "read @notes.txt\n\nnotes.txt:\n```\n記事\n```\n\nnotes.txt:\n```\n記事\n```"
