@@ -463,7 +463,11 @@ fn typed_paths_attach_images_and_other_text_stays_text() {
     enter(&mut p, "/attach");
     p.exp_string("1  [file: notes.txt, 7 B]").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
-    enter(&mut p, "read @notes.txt");
+    // Tab completes a path after @.
+    p.send("read @not\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("notes.txt").unwrap();
+    enter(&mut p, "");
     p.exp_string("echo: read @notes.txt").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     exit_with_ctrl_d(p);
@@ -492,7 +496,11 @@ fn a_repl_refusal_keeps_the_attachment_for_another_model() {
     env.fake.set_models(&["tiny:latest", "llava-vision:latest"]);
     write(env.home.path(), "dot.png", &dot_png());
     let mut p = start(&env, &["-m", "tiny"]);
-    enter(&mut p, "/image dot.png");
+    // Tab completes the file name after /image.
+    p.send("/image do\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("dot.png").unwrap();
+    enter(&mut p, "");
     p.exp_string("[image: dot.png, 70 B]").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "describe it");
