@@ -346,6 +346,7 @@ fn encode_record(outcome: &TurnOutcome) -> usize {
         host: "http://127.0.0.1:11434",
         options: &options,
         user_input: "Tell me a story about a fox. 講個故事。",
+        images: &[],
         context: &ContextLog {
             tokens: Some(54),
             window: Some(4096),

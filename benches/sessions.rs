@@ -330,7 +330,10 @@ fn write_session(dir: &Path, rng: &mut Rng, i: usize, bytes: usize) -> std::io::
             a.push_str(&format!(" The flower is {RARE}."));
         }
         for change in [
-            Change::User { content: q },
+            Change::User {
+                content: q,
+                images: Vec::new(),
+            },
             Change::Assistant(Reply {
                 content: a,
                 thinking: String::new(),

@@ -150,6 +150,21 @@ pub struct Cli {
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Attach an image to the message (PNG, JPEG, WebP or GIF, told by its bytes); repeat for
+    /// several. The model must be able to see (a vision model).
+    #[arg(long = "image", value_name = "PATH")]
+    pub images: Vec<PathBuf>,
+
+    /// Put a text file into the message as a fenced block headed by its name; repeat for
+    /// several, in order; `-` reads stdin.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<String>,
+
+    /// The largest file --image, -f, /image, /file or a path typed in a message may attach
+    /// (`20MB`, `5MiB`) [default: 20MB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_attachment_size: Option<String>,
+
     /// Diagnostics on stderr (`-v` info, `-vv` debug); RUST_LOG works too.
     #[arg(short = 'v', long = "debug", action = clap::ArgAction::Count, global = true)]
     pub debug: u8,
@@ -630,6 +645,24 @@ mod tests {
     fn options_repeat() {
         let c = Cli::try_parse_from(["ollama-chat", "-o", "stop=a", "--option", "stop=b"]).unwrap();
         assert_eq!(c.options, vec!["stop=a", "stop=b"]);
+    }
+
+    #[test]
+    fn attachments_repeat_in_order() {
+        let c = Cli::try_parse_from([
+            "ollama-chat",
+            "--image",
+            "a.png",
+            "-f",
+            "x.rs",
+            "--image",
+            "b.jpg",
+            "--file",
+            "-",
+        ])
+        .unwrap();
+        assert_eq!(c.images, [PathBuf::from("a.png"), PathBuf::from("b.jpg")]);
+        assert_eq!(c.files, ["x.rs", "-"]);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Config {
     pub format: Option<Value>,
     pub keep_alive: Option<Value>,
     pub prompt: Option<String>,
+    /// Files to attach to the one-shot message: `--image` paths, then `-f` paths (`-` is stdin).
+    pub attach: Attach,
     /// `None` when logging is off or no home directory is known.
     pub log_path: Option<PathBuf>,
     /// What text the turn log keeps.
@@ -73,6 +75,25 @@ pub struct Config {
     /// Extra request headers (`--header`, OLLAMA_CHAT_HEADERS): name and value; the values are
     /// secrets.
     pub headers: Vec<(String, String)>,
+}
+
+/// What `--image`, `-f` and `--max-attachment-size` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attach {
+    pub images: Vec<PathBuf>,
+    pub files: Vec<String>,
+    /// The largest file attached, in bytes.
+    pub max_size: u64,
+}
+
+impl Default for Attach {
+    fn default() -> Self {
+        Attach {
+            images: Vec::new(),
+            files: Vec::new(),
+            max_size: crate::attach::DEFAULT_MAX_SIZE,
+        }
+    }
 }
 
 /// Where sessions live and which one this run uses.
@@ -133,6 +154,8 @@ pub enum ConfigError {
     LogContent(#[from] BadLogContent),
     #[error("--log-max-size: {0}")]
     LogMaxSize(String),
+    #[error("--max-attachment-size: {0}")]
+    MaxAttachmentSize(String),
     #[error("--context-strategy: {0}")]
     Strategy(#[from] UnknownStrategy),
     #[error("OLLAMA_CHAT_API must be one of {names}, not {0:?}", names = Api::names().join(", "))]
@@ -246,6 +269,14 @@ impl Config {
             None => DEFAULT_MAX_LINE,
             Some(s) => parse_max_line(s).map_err(ConfigError::MaxLine)?,
         };
+        let attach = Attach {
+            images: cli.images,
+            files: cli.files,
+            max_size: match cli.max_attachment_size.as_deref() {
+                Some(s) => parse_size(s).map_err(ConfigError::MaxAttachmentSize)?,
+                None => crate::attach::DEFAULT_MAX_SIZE,
+            },
+        };
         // Refused now, before anything is sent, rather than on the first turn.
         let probe = ChatRequest {
             format: format.as_ref(),
@@ -346,6 +377,7 @@ impl Config {
             format,
             keep_alive,
             prompt: cli.prompt,
+            attach,
             log_path,
             log_content,
             log_rotation,
@@ -702,6 +734,19 @@ mod tests {
             assert!(e.starts_with("--header takes"), "{e}");
             assert!(!e.contains("secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn max_attachment_size_is_a_size() {
+        let c = resolve(&["--image", "a.png", "-f", "-"], &[]).unwrap();
+        assert_eq!(c.attach.max_size, 20_000_000);
+        assert_eq!(c.attach.files, ["-"]);
+        let c = resolve(&["--max-attachment-size", "5MiB"], &[]).unwrap();
+        assert_eq!(c.attach.max_size, 5 << 20);
+        assert!(matches!(
+            resolve(&["--max-attachment-size", "big"], &[]),
+            Err(ConfigError::MaxAttachmentSize(_))
+        ));
     }
 
     #[test]

@@ -527,6 +527,22 @@ pub fn size_text(bytes: usize) -> String {
     }
 }
 
+/// Bytes in decimal units, as `ollama list` shows them: `253 MB`, `1.3 GB`, `512 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: &[(&str, f64)] = &[("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)];
+    for (unit, scale) in UNITS {
+        let value = n as f64 / scale;
+        if value >= 1.0 {
+            return if value >= 10.0 || value.fract() == 0.0 {
+                format!("{} {unit}", value.round() as u64)
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+    }
+    format!("{n} B")
+}
+
 /// Why decoding a reply stopped: the server sent something unreadable or too long, or the event
 /// sink failed.
 #[derive(Debug)]

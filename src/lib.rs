@@ -25,7 +25,8 @@
 //!   and height, OSC 8 hyperlinks), decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion; `repl::picker` the numbered model list; the only module that reads keys) or
-//!   `oneshot` (`-p` and piped stdin).
+//!   `oneshot` (`-p` and piped stdin); `attach`: files into a message (images by their bytes,
+//!   text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
@@ -60,6 +61,7 @@
 //! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
 pub mod anthropic;
+pub mod attach;
 pub mod backend;
 pub mod chat;
 pub mod cli;

@@ -8,7 +8,71 @@ use bytes::Bytes;
 use reqwest::header::RETRY_AFTER;
 use reqwest::redirect::{Action, Attempt, Policy};
 
+use crate::conversation::Base64;
 use crate::error::{size_text, ApiError};
+
+/// A JSON request body that shares the images' base64 instead of copying it: the body is
+/// serialised as usual, and when serde writes an image's text (in one piece, as it does for a
+/// string with nothing to escape, also inside a `data:` URL) that piece is the image's own
+/// shared copy. A 20 MB photo is then held once, not twice. Recognised by address and length,
+/// so no text of the conversation can be mistaken for an image.
+pub fn json_body<T: serde::Serialize>(
+    value: &T,
+    images: &[&Base64],
+) -> serde_json::Result<Vec<Bytes>> {
+    let mut w = SharingWriter {
+        images,
+        parts: Vec::new(),
+        text: Vec::new(),
+    };
+    serde_json::to_writer(&mut w, value)?;
+    let mut parts = w.parts;
+    parts.push(Bytes::from(w.text));
+    Ok(parts)
+}
+
+/// `request` with `parts` as its body, sent one after the other with the whole length said up
+/// front (not chunked), as a body in one piece would be.
+pub fn with_body(
+    request: reqwest::RequestBuilder,
+    mut parts: Vec<Bytes>,
+) -> reqwest::RequestBuilder {
+    if parts.len() == 1 {
+        return request.body(parts.pop().unwrap_or_default());
+    }
+    let len: usize = parts.iter().map(Bytes::len).sum();
+    let stream = futures_util::stream::iter(parts.into_iter().map(Ok::<Bytes, std::io::Error>));
+    request
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(reqwest::Body::wrap_stream(stream))
+}
+
+struct SharingWriter<'a> {
+    images: &'a [&'a Base64],
+    parts: Vec<Bytes>,
+    text: Vec<u8>,
+}
+
+impl std::io::Write for SharingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let shared = self
+            .images
+            .iter()
+            .find(|i| !i.is_empty() && i.as_str().as_ptr() == buf.as_ptr() && i.len() == buf.len());
+        match shared {
+            Some(image) => {
+                self.parts.push(Bytes::from(std::mem::take(&mut self.text)));
+                self.parts.push(image.to_bytes());
+            }
+            None => self.text.extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The HTTP client every API's adapter builds, once per run: a connect timeout, no Nagle delay,
 /// our user agent; no proxy for this machine, and no TLS certificates for a plain `http://`
@@ -256,6 +320,25 @@ fn redirect_message(to: &str, setting: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_are_shared_and_the_body_is_what_serde_writes() {
+        use crate::conversation::Image;
+        let img = Image::from_bytes("a.png", "image/png", &[7u8; 3000]);
+        // The same text elsewhere (a copy, not the image's own) is written as text.
+        let copy = img.data.as_str().to_string();
+        let value = serde_json::json!({"a": "x\"y"});
+        let body = (img.data.as_str(), &copy, value);
+        let parts = json_body(&body, &[&img.data]).unwrap();
+        let whole: Vec<u8> = parts.iter().flat_map(|p| p.to_vec()).collect();
+        assert!(whole == serde_json::to_vec(&body).unwrap());
+        let shared: Vec<&Bytes> = parts
+            .iter()
+            .filter(|p| p.as_ptr() == img.data.as_str().as_ptr())
+            .collect();
+        assert_eq!(shared.len(), 1, "the image once, its copy as text");
+        assert_eq!(json_body(&"plain", &[]).unwrap().len(), 1);
+    }
 
     #[test]
     fn loopback_detection() {

@@ -4,6 +4,8 @@ use std::io::{self, BufWriter, Read, Write};
 
 use tokio::runtime::Runtime;
 
+use crate::attach::read::read_text;
+use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
 use crate::chat::{interrupted_or_stopped, NotSentReason};
 use crate::config::Config;
@@ -14,6 +16,7 @@ use crate::render::{Output, Renderer, ThinkingTo};
 use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
+use crate::untrusted::sanitize_line;
 use crate::UsageError;
 
 /// Builds the one user message from `-p` and piped stdin (`-p` first, then a blank line, then
@@ -65,6 +68,27 @@ fn read_capped(input: impl Read, max: u64) -> anyhow::Result<String> {
     String::from_utf8(bytes).map_err(|_| UsageError("stdin is not UTF-8 text".into()).into())
 }
 
+/// The files of `--image` and `-f` (`-` is stdin), read before anything is sent: one that cannot
+/// be attached is one line and exit code 2, and nothing goes out.
+pub fn load_attachments(attach: &crate::config::Attach) -> Result<Vec<Attachment>, UsageError> {
+    let refuse =
+        |e: crate::attach::AttachError| UsageError(sanitize_line(&e.to_string()).into_owned());
+    let mut out = Vec::new();
+    for path in &attach.images {
+        out.push(Attachment::Image(
+            load_image(path, attach.max_size).map_err(refuse)?,
+        ));
+    }
+    for f in &attach.files {
+        let text = match f.as_str() {
+            "-" => read_text(io::stdin().lock(), "stdin", attach.max_size),
+            path => load_text(std::path::Path::new(path), attach.max_size),
+        };
+        out.push(Attachment::Text(text.map_err(refuse)?));
+    }
+    Ok(out)
+}
+
 /// Runs one turn and maps its ending to the exit code.
 pub fn run(
     rt: &Runtime,
@@ -72,8 +96,23 @@ pub fn run(
     config: &Config,
     term: &Term,
 ) -> anyhow::Result<ExitCode> {
-    let stdin = read_stdin(term)?;
-    let input = compose_input(config.prompt.as_deref(), stdin)?;
+    // `-f -` takes stdin as a file; otherwise piped stdin is part of the message.
+    let stdin_is_a_file = config.attach.files.iter().any(|f| f == "-");
+    let stdin = match stdin_is_a_file {
+        true => None,
+        false => read_stdin(term)?,
+    };
+    let attachments = load_attachments(&config.attach)?;
+    let input = match compose_input(config.prompt.as_deref(), stdin) {
+        Err(_) if !attachments.is_empty() => String::new(),
+        other => other?,
+    };
+    if term.stderr.tty {
+        for a in &attachments {
+            crate::render::style::notice(format_args!("{}", sanitize_line(&a.describe())));
+        }
+    }
+    let (input, images) = crate::attach::compose(&input, attachments);
     // From here on SIGTERM and SIGHUP end the turn, not the process: the partial reply is saved.
     let signals = Watcher::start(rt, term.stdout.tty);
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
@@ -102,19 +141,19 @@ pub fn run(
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
         let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send(input, &mut renderer, cancel))
+        rt.block_on(chat.send_with(input, images, &mut renderer, cancel))
     } else {
         let mut renderer = renderer;
         let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send(input, &mut renderer, cancel))
+        rt.block_on(chat.send_with(input, images, &mut renderer, cancel))
     };
     let outcome = match sent {
         Ok(sent) => sent.outcome,
         Err(not_sent) => {
             return match not_sent.reason {
-                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => {
-                    Err(UsageError(not_sent.to_string()).into())
-                }
+                NotSentReason::TooLarge(_)
+                | NotSentReason::Full(_)
+                | NotSentReason::CannotSee(_) => Err(UsageError(not_sent.to_string()).into()),
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
                     crate::render::style::notice(format_args!("interrupted"));
                     Ok(ExitCode::Interrupted)

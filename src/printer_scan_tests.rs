@@ -275,6 +275,9 @@ fn hostile_session() -> crate::session::Loaded {
     let changes = [
         Change::User {
             content: HOSTILE.into(),
+            images: vec![crate::conversation::Image::from_bytes(
+                HOSTILE, HOSTILE, b"GIF89a",
+            )],
         },
         Change::Assistant(reply),
         Change::Name {
@@ -343,6 +346,51 @@ fn replay_and_sessions_show_on_a_terminal() {
     for line in own {
         assert_clean("replay notes in a pipe", line, false);
     }
+}
+
+#[test]
+fn attachments_and_the_vision_refusal() {
+    use crate::attach::{Attachment, TextFile};
+    let image = crate::conversation::Image::from_bytes(HOSTILE, "image/png", b"x");
+    let text = TextFile {
+        name: HOSTILE.into(),
+        text: HOSTILE.into(),
+    };
+    // What the REPL and one-shot mode print for an attachment, and the refusals.
+    for line in [
+        Attachment::Image(image).describe(),
+        Attachment::Text(text).describe(),
+        crate::chat::vision::cannot_see(HOSTILE, &[]),
+        crate::chat::vision::cannot_see("m", &[HOSTILE.to_string()]),
+    ] {
+        assert_clean(
+            "an attachment line",
+            &crate::untrusted::sanitize_line(&line),
+            false,
+        );
+    }
+    let attach = crate::config::Attach {
+        images: vec![HOSTILE.into()],
+        files: Vec::new(),
+        max_size: 10,
+    };
+    let e = crate::oneshot::load_attachments(&attach).unwrap_err();
+    assert_clean("a refused --image", &e.to_string(), false);
+    let mut e = ApiError::Status {
+        server: "Ollama",
+        status: 400,
+        message: h(),
+    };
+    crate::chat::vision::explain_refusal(&mut e, HOSTILE);
+    assert_clean("a refused image", &e.to_string(), false);
+    let mut e = ApiError::Status {
+        server: "Ollama",
+        status: 400,
+        message: Untrusted::new(format!("{HOSTILE} image not supported")),
+    };
+    crate::chat::vision::explain_refusal(&mut e, HOSTILE);
+    assert!(e.to_string().contains("cannot see images"), "{e}");
+    assert_clean("a refused image", &e.to_string(), false);
 }
 
 #[test]

@@ -41,6 +41,10 @@ const TARGET_TURN: Duration = Duration::from_millis(1);
 /// Markdown rendering on a terminal against the same reply shown raw (`--raw`).
 const TARGET_MARKDOWN_CPU: f64 = 2.0;
 const TARGET_MARKDOWN_FIRST: f64 = 1.5;
+/// Peak memory while sending a 20 MB image, as a multiple of the image's size.
+const TARGET_IMAGE_MEMORY: f64 = 3.0;
+/// The image of that scenario: a photo-sized file (a PNG header, then bytes that do not compress).
+const IMAGE_BYTES: usize = 20_000_000;
 /// The window of the sliding per-turn scenario: a common large one, which a 1,000-turn history
 /// overflows.
 const SLIDING: u64 = 131_072;
@@ -123,6 +127,9 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     if want("markdown") {
         markdown(runs, home.path(), &mut report)?;
     }
+    if want("image") {
+        image(runs, home.path(), &mut report)?;
+    }
     if want("turn") {
         // Beside the project rather than in the temporary folder: the session is synced every
         // turn, which costs what the disk a home folder is on costs.
@@ -186,6 +193,66 @@ fn markdown(
     let what = "markdown: first token beyond the server's delay, rendered vs --raw";
     let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
     report.ratio(what, Unit::Ms, &first, beyond, TARGET_MARKDOWN_FIRST);
+    Ok(())
+}
+
+/// One-shot `--image` of a 20 MB file to a vision model: the peak RSS of the whole run (read,
+/// encode, send, reply) against the image's size. No curl column: curl would send a body someone
+/// else encoded.
+fn image(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn std::error::Error>> {
+    let server = FakeServer::start_with(Duration::ZERO, &["--models", "llava-vision:latest"])?;
+    let path = home.join("photo.png");
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while bytes.len() < IMAGE_BYTES {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(IMAGE_BYTES);
+    std::fs::write(&path, &bytes)?;
+    drop(bytes);
+    let run = || {
+        let mut cmd = Command::new(client_path());
+        cmd.args([
+            "-m",
+            "llava-vision",
+            "-o",
+            "num_predict=10",
+            "-o",
+            "num_ctx=8192",
+        ])
+        .args(["-p", "What is in this photo?", "--image"])
+        .arg(&path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("OLLAMA_HOST", format!("127.0.0.1:{}", server.port));
+        run_piped(cmd)
+    };
+    run()?;
+    let mut samples = Vec::new();
+    for _ in 0..runs.div_ceil(3) {
+        let s = run()?;
+        if !String::from_utf8_lossy(&s.output.head).starts_with(" The") {
+            return Err("the image run did not get its reply".into());
+        }
+        samples.push(s);
+    }
+    let mut rss: Vec<Duration> = samples
+        .iter()
+        .map(|s| Duration::from_nanos(s.max_rss))
+        .collect();
+    let peak = median(&mut rss);
+    report.of_size(
+        "image: 20 MB --image sent, peak RSS vs the image's size",
+        peak.as_nanos() as u64,
+        IMAGE_BYTES as u64,
+        TARGET_IMAGE_MEMORY,
+    );
     Ok(())
 }
 
@@ -373,6 +440,22 @@ impl Report {
             what.to_string(),
             unit.show(ours),
             unit.show(theirs),
+            format!("{ratio:.2}×"),
+            format!("≤ {target}×"),
+            if met { "met" } else { "NOT MET" }.to_string(),
+        ]);
+    }
+
+    /// A size against a reference size (memory against the input it handled).
+    fn of_size(&mut self, what: &str, bytes: u64, reference: u64, target: f64) {
+        let ratio = bytes as f64 / reference as f64;
+        let met = ratio <= target;
+        self.missed += usize::from(!met);
+        let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
+        self.rows.push([
+            what.to_string(),
+            mib(bytes),
+            format!("(image {})", mib(reference)),
             format!("{ratio:.2}×"),
             format!("≤ {target}×"),
             if met { "met" } else { "NOT MET" }.to_string(),

@@ -150,6 +150,7 @@ impl Turns {
         self.session
             .append(&Event::now(Change::User {
                 content: input.to_string(),
+                images: Vec::new(),
             }))
             .expect("writable session");
         let request = ChatRequest {
@@ -189,6 +190,7 @@ impl Turns {
             host: HOST,
             options: &self.settings.options,
             user_input: input,
+            images: &[],
             context: &context,
         };
         self.log

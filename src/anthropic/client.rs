@@ -9,9 +9,11 @@ use super::error::{self as err, classify, Failure};
 use super::stream::EventDecoder;
 use super::wire::{MessagesRequest, ModelList};
 use super::API_VERSION;
-use crate::conversation::{ChatEvent, ChatRequest};
+use crate::conversation::{Base64, ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
-use crate::net::{http_client, read_body, root_cause, FailedAnswer, MAX_JSON_BODY};
+use crate::net::{
+    http_client, json_body, read_body, root_cause, with_body, FailedAnswer, MAX_JSON_BODY,
+};
 use crate::sse::framing_of;
 use crate::untrusted::Untrusted;
 
@@ -92,15 +94,20 @@ impl Client {
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
         let body =
             MessagesRequest::from_chat(req).map_err(|e| ApiError::Request(e.to_string().into()))?;
-        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
+        let images: Vec<&Base64> = req
+            .messages
+            .iter()
+            .flat_map(|m| m.images.iter().map(|i| &i.data))
+            .collect();
+        let body = json_body(&body, &images).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string().into(),
         })?;
-        let resp = self
+        let request = self
             .request(reqwest::Method::POST, "/v1/messages")
             .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "text/event-stream")
-            .body(body)
+            .header(ACCEPT, "text/event-stream");
+        let resp = with_body(request, body)
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;

@@ -291,7 +291,7 @@ fn split_history(
                 source: ImageSource {
                     kind: "base64",
                     media_type: &i.media_type,
-                    data: &i.base64,
+                    data: i.data.as_str(),
                 },
             })
             .collect();
@@ -664,10 +664,11 @@ mod tests {
     #[test]
     fn images_become_base64_blocks_before_the_text() {
         let mut m = Message::new(Role::User, "What is this?");
-        m.images.push(Image {
-            media_type: "image/png".into(),
-            base64: "iVBORw0KGgo=".into(),
-        });
+        m.images.push(Image::from_bytes(
+            "a.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\n",
+        ));
         let b = body(&[m], &Options::default(), None);
         assert_eq!(
             b["messages"][0]["content"],

@@ -3,10 +3,12 @@
 //!
 //! Layout: this file (the state and `send`); `context` (the context-window steps of a turn:
 //! budget before, checks after, `/context`); `session` (which session a chat starts with or
-//! resumes, saving every change to it, `/save` and `/session`).
+//! resumes, saving every change to it, `/save` and `/session`); `vision` (whether the model can
+//! see the images attached, asked before sending).
 
 pub mod context;
 pub mod session;
+pub mod vision;
 
 use std::future::Future;
 
@@ -17,7 +19,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
-use crate::conversation::{ChatRequest, Role, Think};
+use crate::conversation::{ChatRequest, Image, Role, Think};
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
@@ -50,6 +52,8 @@ pub struct Chat<'a> {
     session: Option<SessionWriter>,
     /// What could not be written ("the session", "the turn log"), so the run can end non-zero.
     not_saved: Vec<&'static str>,
+    /// Which models can see images, as their capabilities said.
+    vision: vision::VisionCache,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -112,12 +116,16 @@ pub enum NotSentReason {
     Full(String),
     /// The summarize strategy's call to the model failed or was interrupted.
     Summary(Ending),
+    /// Images were attached and the model cannot see them (its capabilities say so).
+    CannotSee(String),
 }
 
 impl std::fmt::Display for NotSent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.reason {
-            NotSentReason::TooLarge(m) | NotSentReason::Full(m) => f.write_str(m),
+            NotSentReason::TooLarge(m)
+            | NotSentReason::Full(m)
+            | NotSentReason::CannotSee(m) => f.write_str(m),
             NotSentReason::Summary(Ending::Failed(e)) => write!(
                 f,
                 "could not summarise the earlier conversation, so nothing was sent: {e} (try again, or /set context truncate)"
@@ -156,6 +164,7 @@ impl<'a> Chat<'a> {
             notes: Style { color: false },
             session: None,
             not_saved: Vec::new(),
+            vision: vision::VisionCache::default(),
         }
     }
 
@@ -191,8 +200,34 @@ impl<'a> Chat<'a> {
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
+        self.send_with(input.into(), Vec::new(), sink, cancel).await
+    }
+
+    /// [`send`](Self::send) with images. With Ollama the model's capabilities are asked first
+    /// (once per model): a model that cannot see is refused here, with the installed models that
+    /// can, rather than by the server's runner in words nobody can act on.
+    pub async fn send_with<S, C>(
+        &mut self,
+        input: String,
+        images: Vec<Image>,
+        sink: &mut S,
+        cancel: C,
+    ) -> Result<Sent, NotSent>
+    where
+        S: ReplySink + ?Sized,
+        C: Future<Output = CancelReason>,
+    {
         tokio::pin!(cancel);
-        self.conversation.push_user(input);
+        let with_images = !images.is_empty();
+        if with_images {
+            if let Err(message) = self.vision.check(self.backend, &self.model).await {
+                return Err(NotSent {
+                    reason: NotSentReason::CannotSee(message),
+                    input,
+                });
+            }
+        }
+        self.conversation.push_user_with(input, images);
         let turn = self.turns + 1;
         let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
             Ok(p) => p,
@@ -207,6 +242,7 @@ impl<'a> Chat<'a> {
             // Built only to be saved: a huge message is not copied for nothing.
             let asked = Change::User {
                 content: self.last_question().to_string(),
+                images: last_images(&self.conversation).to_vec(),
             };
             self.save(Event::now(asked), false);
         }
@@ -220,7 +256,10 @@ impl<'a> Chat<'a> {
             keep_alive: self.settings.keep_alive.as_ref(),
         };
         let sent = request.messages.len();
-        let outcome = run_turn(
+        // Shares, not copies: kept for the log, as a reply that never came takes the question
+        // (and its images) out of the history.
+        let sent_images = last_images(&self.conversation).to_vec();
+        let mut outcome = run_turn(
             self.backend,
             &request,
             sink,
@@ -229,6 +268,11 @@ impl<'a> Chat<'a> {
         )
         .await;
         self.turns = turn;
+        if with_images {
+            if let Ending::Failed(e) = &mut outcome.ending {
+                vision::explain_refusal(e, &self.model);
+            }
+        }
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let reply = Change::Assistant(reply);
         self.save(
@@ -254,8 +298,10 @@ impl<'a> Chat<'a> {
             ..prepared.log.clone()
         };
         match &effect {
-            HistoryEffect::Returned(input) => self.record_turn(Some(input), &outcome, &log),
-            HistoryEffect::Kept => self.record_turn(None, &outcome, &log),
+            HistoryEffect::Returned(input) => {
+                self.record_turn(Some(input), &sent_images, &outcome, &log)
+            }
+            HistoryEffect::Kept => self.record_turn(None, &sent_images, &outcome, &log),
         }
         Ok(Sent {
             outcome,
@@ -267,11 +313,17 @@ impl<'a> Chat<'a> {
     /// Appends one record to the turn log (a chat turn or a summarize call), unless `/log off`
     /// paused it.
     pub(crate) fn record(&mut self, input: &str, outcome: &TurnOutcome, context: &ContextLog) {
-        self.record_turn(Some(input), outcome, context);
+        self.record_turn(Some(input), &[], outcome, context);
     }
 
     /// The same; `None` for the question still in the history (read there, not copied).
-    fn record_turn(&mut self, input: Option<&str>, outcome: &TurnOutcome, context: &ContextLog) {
+    fn record_turn(
+        &mut self,
+        input: Option<&str>,
+        images: &[Image],
+        outcome: &TurnOutcome,
+        context: &ContextLog,
+    ) {
         let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut().filter(|_| !self.log_pause.paused) else {
             return;
@@ -284,6 +336,7 @@ impl<'a> Chat<'a> {
             host: self.backend.base_url(),
             options: &self.settings.options,
             user_input: input,
+            images,
             context,
         };
         let record = TurnRecord {
@@ -339,6 +392,16 @@ impl<'a> Chat<'a> {
     pub(crate) fn set_turn(&mut self, turn: u32) {
         self.turns = turn;
     }
+}
+
+/// The images of the history's last user message.
+fn last_images(conversation: &Conversation) -> &[Image] {
+    conversation
+        .messages()
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map_or(&[], |m| m.images.as_slice())
 }
 
 /// The text of the history's last user message: the question of the turn being sent.

@@ -7,14 +7,16 @@ use tokio::runtime::Runtime;
 use super::Chat;
 use crate::backend::Backend;
 use crate::config::{Config, SessionChoice};
+use crate::conversation::Image;
 use crate::error::ApiError;
+use crate::session::blobs::Blobs;
 use crate::session::catalog;
 use crate::session::format::{Change, Event, Header};
 use crate::session::load::Loaded;
 use crate::session::state;
 use crate::session::store::SessionWriter;
 use crate::session::{short_id, SessionError};
-use crate::untrusted::Untrusted;
+use crate::untrusted::{sanitize_line, Untrusted};
 use crate::UsageError;
 
 /// Builds the run's chat: a resumed session with its history, model and options, or a new one
@@ -132,11 +134,18 @@ pub fn resume_into(chat: &mut Chat<'_>, loaded: Loaded) -> Result<String, Sessio
             short_id(&loaded.header.id)
         ));
     }
+    let mut conversation = loaded.state.conversation.clone();
+    if let Some(path) = &loaded.path {
+        let blobs = Blobs::beside(path);
+        for image in conversation.images_mut() {
+            *image = load_blob(&blobs, image)?;
+        }
+    }
     let writer = SessionWriter::resume(&loaded)?;
     let st = loaded.state;
     chat.model = st.model.clone();
     chat.settings.options = st.options.clone();
-    chat.conversation = st.conversation.clone();
+    chat.conversation = conversation;
     if st.role.is_some() {
         chat.settings.role = st.role.clone();
     }
@@ -170,8 +179,20 @@ impl Branch {
     /// The branch of `parent` at `turn` (its last turn when `None`); a turn it does not have is
     /// bad input.
     pub fn of(parent: &Loaded, turn: Option<usize>) -> Result<Branch, UsageError> {
-        let (header, events) =
+        let (header, mut events) =
             crate::session::fork::branch(parent, turn).map_err(|e| UsageError(e.to_string()))?;
+        // The records name their images; the branch sends them again, and its writer keeps
+        // them in its own blob folder, so their bytes come from the parent's.
+        if let Some(path) = &parent.path {
+            let blobs = Blobs::beside(path);
+            for e in &mut events {
+                if let Change::User { images, .. } = &mut e.change {
+                    for image in images.iter_mut() {
+                        *image = load_blob(&blobs, image).map_err(|e| UsageError(e.to_string()))?;
+                    }
+                }
+            }
+        }
         let mut state = crate::session::SessionState::from_header(&header);
         for e in &events {
             // The parent loaded by these rules, so its first events apply again.
@@ -232,6 +253,35 @@ pub fn slash_fork(chat: &mut Chat<'_>, turn: Option<usize>) -> Result<String, St
     let parent = crate::session::load_file(&path).map_err(|e| e.to_string())?;
     let branch = Branch::of(&parent, turn).map_err(|e| e.to_string())?;
     branch.attach(chat).map_err(|e| e.to_string())
+}
+
+/// A session's image with its bytes read back from the blob folder (checked against its sha256),
+/// so a resumed or re-run session sends the same image.
+pub fn load_blob(blobs: &Blobs, image: &Image) -> Result<Image, SessionError> {
+    let missing = |reason: String| SessionError::Blob {
+        name: sanitize_line(&image.name).into_owned(),
+        dir: blobs.dir().display().to_string(),
+        reason,
+    };
+    let path = blobs
+        .path(&image.sha256)
+        .ok_or_else(|| missing(format!("{:?} is not a sha256", image.sha256)))?;
+    let file = crate::paths::open_regular(&path).map_err(|e| missing(e.to_string()))?;
+    let loaded = crate::attach::read::read_image(
+        file,
+        &image.name,
+        &path.display().to_string(),
+        image.size,
+        u64::MAX,
+    )
+    .map_err(|e| missing(e.to_string()))?;
+    if loaded.sha256 != image.sha256 {
+        return Err(missing("its bytes no longer match their sha256".into()));
+    }
+    Ok(Image {
+        data: loaded.data,
+        ..image.clone()
+    })
 }
 
 /// `-m`, `-s` and `-o` given with `--continue`/`--session` change the resumed session, and the

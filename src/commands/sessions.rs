@@ -2,12 +2,15 @@
 //! `reindex` and `tree` have modules of their own).
 
 use std::io::{self, BufRead, Write};
+use std::path::Path;
 
+use crate::chat::session::load_blob;
 use crate::cli::{ExportFormat, SessionsAction};
 use crate::commands::replay::show::{replay, Sleep, View};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
+use crate::session::blobs::{self, Blobs};
 use crate::session::index::Summary;
 use crate::session::{catalog, export, short_id, Loaded, SessionError};
 use crate::table;
@@ -52,7 +55,7 @@ pub fn run(
             warn(&l);
             let text = match format {
                 ExportFormat::Markdown => export::to_markdown(&l),
-                ExportFormat::Json => export::to_request_json(&l, config.api)?,
+                ExportFormat::Json => export::to_request_json(&with_images(l)?, config.api)?,
             };
             // The export is data for a file or a pipe, byte for byte; on a terminal it is read,
             // so what the session's author or the model put in it is shown harmless.
@@ -67,6 +70,17 @@ pub fn run(
         SessionsAction::Tree { id } => super::tree::run(&id, config, term.width),
         SessionsAction::Reindex => super::search::reindex(config),
     }
+}
+
+/// The session with its images' bytes read back from the blob folder, for a body that sends them.
+fn with_images(mut l: Loaded) -> Result<Loaded, SessionError> {
+    if let Some(path) = &l.path {
+        let blobs = Blobs::beside(path);
+        for image in l.state.conversation.images_mut() {
+            *image = load_blob(&blobs, image)?;
+        }
+    }
+    Ok(l)
 }
 
 fn warn(l: &Loaded) {
@@ -192,5 +206,21 @@ fn remove(l: &Loaded, yes: bool, term: &Term) -> anyhow::Result<ExitCode> {
         "Deleted {what} ({}).",
         sanitize_line(&path.display().to_string())
     );
+    // Its images, unless another session beside it still sends them.
+    let blobs = Blobs::beside(path);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let removed = blobs::referenced(dir.unwrap_or(Path::new(".")))
+        .and_then(|keep| blobs.remove_unused(&keep));
+    match removed {
+        Ok(0) => {}
+        Ok(n) => println!(
+            "Removed {n} image{} no other session uses.",
+            if n == 1 { "" } else { "s" }
+        ),
+        Err(e) => crate::render::style::warn(format_args!(
+            "the session's images were kept in {}: {e}",
+            blobs.dir().display()
+        )),
+    }
     Ok(ExitCode::Success)
 }

@@ -35,6 +35,8 @@ const NOT_SETTINGS: &[&str] = &[
     "role",
     "interactive",
     "fork",
+    "image",
+    "file",
 ];
 
 /// Keys beside the flags' own, where a key may be given.

@@ -115,6 +115,8 @@ fn malformed_files_say_where() {
         ("prompt = \"hi\"", "c.toml:1:1: prompt is not a setting: give it on the command line"),
         ("continue = true", "c.toml:1:1: continue is not a setting: give it on the command line"),
         ("fork = \"abc\"", "c.toml:1:1: fork is not a setting: give it on the command line"),
+        ("image = [\"a.png\"]", "c.toml:1:1: image is not a setting: give it on the command line"),
+        ("file = \"-\"", "c.toml:1:1: file is not a setting: give it on the command line"),
         ("options = 3", "c.toml:1:1: options is a table (`[options]` with `temperature = 0.3` lines), not integer"),
         ("[options]\nstop = [[1]]", "c.toml:2:1: option stop: takes a string, number or boolean, not array"),
         ("[apis.gemini]\nmodel = \"x\"", "c.toml:1:7: unknown API `gemini`"),

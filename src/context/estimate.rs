@@ -93,6 +93,11 @@ impl Default for Estimator {
     }
 }
 
+/// What one image is guessed to cost in the prompt before the server says: vision models differ
+/// (gemma3 256 tokens, llava 576, qwen2.5vl more for large images), so llava's figure, corrected
+/// by `prompt_eval_count` after the reply. Small enough that two photos fit a 2048-token window.
+pub const IMAGE_TOKENS: u64 = 576;
+
 impl Estimator {
     /// Tokens of bare text (no template overhead).
     pub fn text_tokens(&self, size: TextSize) -> u64 {
@@ -103,6 +108,12 @@ impl Estimator {
     /// Tokens one message costs in a prompt, template overhead included.
     pub fn message_tokens(&self, content: &str) -> u64 {
         self.text_tokens(TextSize::of(content)) + MESSAGE_OVERHEAD
+    }
+
+    /// Tokens a message with `images` images costs before the server has counted it. Each image
+    /// is [`IMAGE_TOKENS`]; the server's count replaces the whole estimate after the reply.
+    pub fn message_with_images(&self, content: &str, images: usize) -> u64 {
+        self.message_tokens(content) + IMAGE_TOKENS * images as u64
     }
 
     /// How many real counts have corrected the estimate so far.

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::message::{Message, Role};
+use super::message::{Image, Message, Role};
 
 /// The chat so far. A system prompt, when there is one, is always the first message, so the history
 /// can be sent as one borrowed slice. `meta` runs parallel to `messages`.
@@ -94,8 +94,21 @@ impl Conversation {
         }
     }
 
+    /// The images of the messages sent (not of those left out), to put their bytes back when a
+    /// session is resumed.
+    pub fn images_mut(&mut self) -> impl Iterator<Item = &mut Image> {
+        self.messages.iter_mut().flat_map(|m| m.images.iter_mut())
+    }
+
     pub fn push_user(&mut self, text: impl Into<String>) {
         self.push(Message::new(Role::User, text));
+    }
+
+    /// A user message with images attached.
+    pub fn push_user_with(&mut self, text: impl Into<String>, images: Vec<Image>) {
+        let mut m = Message::new(Role::User, text);
+        m.images = images;
+        self.push(m);
     }
 
     pub fn push_assistant(&mut self, text: impl Into<String>) {

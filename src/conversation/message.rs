@@ -69,12 +69,84 @@ impl Message {
     }
 }
 
-/// An image sent with a message: its bytes, base64-encoded as every API takes them, and their
-/// media type (found from the bytes, not the file name).
+/// An image sent with a message: what it is (name, media type found from the bytes, size,
+/// sha256) and its bytes base64-encoded, as every API takes them.
+///
+/// Serialised (in session records) without its bytes: those are kept once, by hash, beside the
+/// sessions, and put back in `data` when a session is resumed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Image {
+    /// The file's name as shown (`[image: cat.png, 182 KB]`), not a path.
+    pub name: String,
     pub media_type: String,
-    pub base64: String,
+    /// Bytes before encoding.
+    pub size: u64,
+    /// Hex sha256 of the bytes: the blob's name, and what the turn log records.
+    pub sha256: String,
+    /// The bytes, base64; empty until loaded (a session record names the image only).
+    #[serde(skip)]
+    pub data: Base64,
+}
+
+impl Image {
+    /// An image from bytes held in memory (small ones: a file is read in pieces by `attach`).
+    pub fn from_bytes(
+        name: impl Into<String>,
+        media_type: impl Into<String>,
+        bytes: &[u8],
+    ) -> Self {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        Image {
+            name: name.into(),
+            media_type: media_type.into(),
+            size: bytes.len() as u64,
+            sha256: hex(&sha2::Sha256::digest(bytes)),
+            data: Base64::new(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Base64 text shared rather than copied: a 20 MB photo is 27 MB of base64, and the history,
+/// the session writer and the request body all hold the same one. Kept as `Bytes`, which takes
+/// over the encoder's buffer without copying it (an `Arc<str>` would copy it once more).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Base64(bytes::Bytes);
+
+impl Base64 {
+    /// Wraps text that is base64 already (the caller encoded it).
+    pub fn new(encoded: String) -> Self {
+        Base64(bytes::Bytes::from(encoded.into_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Base64 is ASCII: built only from a `String`, so this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The text as a `Bytes` that shares it: a request body can hold it without a copy.
+    pub fn to_bytes(&self) -> bytes::Bytes {
+        self.0.clone()
+    }
 }
 
 /// A function call the model asked for.

@@ -9,5 +9,5 @@ pub mod request;
 
 pub use event::{ChatEvent, FinalStats, TurnStatus, MAX_PLAUSIBLE_TOKENS};
 pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
-pub use message::{Image, Message, Role, ToolCall, ToolResultOf};
+pub use message::{Base64, Image, Message, Role, ToolCall, ToolResultOf};
 pub use request::{ChatRequest, Think};

@@ -27,7 +27,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::ContextAction;
-use crate::conversation::TurnStatus;
+use crate::conversation::{Image, TurnStatus};
 use crate::error::{ApiError, Secrets};
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
@@ -56,6 +56,12 @@ pub struct TurnRecord<'a> {
     /// Absent (like the reply and thinking) when `log_content` is `none`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_input: Option<Cow<'a, str>>,
+    /// The images sent with the question: name, media type, size and sha256, never their bytes;
+    /// absent when `log_content` is `none` (then only `image_count` says there were some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<&'a [Image]>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub image_count: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_response: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "is_none_or_empty")]
@@ -134,6 +140,8 @@ pub struct TurnContext<'a> {
     pub host: &'a str,
     pub options: &'a Options,
     pub user_input: &'a str,
+    /// The images sent with the question.
+    pub images: &'a [Image],
     pub context: &'a ContextLog,
 }
 
@@ -157,6 +165,8 @@ impl<'a> TurnRecord<'a> {
             host: ctx.host,
             options: ctx.options,
             user_input: Some(Cow::Borrowed(ctx.user_input)),
+            images: (!ctx.images.is_empty()).then_some(ctx.images),
+            image_count: ctx.images.len(),
             model_response: Some(Cow::Borrowed(&outcome.content)),
             thinking: Some(Cow::Borrowed(&outcome.thinking)),
             response_time: round_ms(outcome.elapsed.as_secs_f64()),
@@ -244,6 +254,7 @@ impl<'a> TurnRecord<'a> {
         };
         if content == LogContent::None {
             self.user_input = None;
+            self.images = None;
             self.model_response = None;
             self.thinking = None;
             if let (Some(e), Some(q)) = (&mut self.error, self.error_quote.take()) {
@@ -296,6 +307,10 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
     i
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn is_none_or_empty(s: &Option<Cow<'_, str>>) -> bool {
     s.as_deref().is_none_or(str::is_empty)
 }
@@ -335,6 +350,7 @@ mod tests {
             host: "http://127.0.0.1:11434",
             options: &opts,
             user_input,
+            images: &[],
             context: &ContextLog::default(),
         })
     }
@@ -431,6 +447,7 @@ mod tests {
             host: "h",
             options: opts,
             user_input: input,
+            images: &[],
             context: &NO_CONTEXT,
         }
     }

@@ -226,6 +226,7 @@ mod tests {
             host: "h",
             options: &opts,
             user_input: "q",
+            images: &[],
             context: &ContextLog::default(),
         };
         log.append(&TurnRecord::new(&ctx, &o)).unwrap();
@@ -260,6 +261,7 @@ mod tests {
             host: "h",
             options: &opts,
             user_input: "q",
+            images: &[],
             context: &ContextLog::default(),
         };
         assert!(log.append(&TurnRecord::new(&ctx, &o)).is_err());

@@ -1,6 +1,8 @@
 //! The JSON body of `POST /api/chat`, encoded incrementally: each turn sends the whole history, but
 //! only the messages that changed since the last request are serialised again.
 
+use bytes::Bytes;
+
 use super::wire::{WireMessage, WireRequest};
 use crate::conversation::{ChatRequest, Message};
 
@@ -43,7 +45,7 @@ impl BodyEncoder {
         let text: usize = request
             .messages
             .iter()
-            .map(|m| m.content.len() + m.images.iter().map(|i| i.base64.len()).sum::<usize>())
+            .map(|m| m.content.len() + m.images.iter().map(|i| i.data.len()).sum::<usize>())
             .sum();
         if text > MAX_REMEMBERED {
             *self = Self::default();
@@ -56,16 +58,59 @@ impl BodyEncoder {
             messages: &[],
             ..*request
         }))?;
-        let at = rest
-            .windows(EMPTY_MESSAGES.len())
-            .position(|w| w == EMPTY_MESSAGES)
-            .map(|i| i + EMPTY_MESSAGES.len() - 1)
-            .expect("a serialised ChatRequest has a messages field");
+        let at = messages_at(&rest);
         let mut body = Vec::with_capacity(rest.len() + self.encoded.len());
         body.extend_from_slice(&rest[..at]);
         body.extend_from_slice(&self.encoded);
         body.extend_from_slice(&rest[at..]);
         Ok(body)
+    }
+
+    /// The request as pieces to send one after the other. Without images, one piece: what
+    /// [`encode`](Self::encode) gives. With images, each image's base64 is a piece of its own
+    /// that shares the history's copy, so a 20 MB photo is not copied into the body (the text
+    /// around it is encoded afresh, and nothing is remembered).
+    pub fn encode_parts(&mut self, request: &ChatRequest<'_>) -> serde_json::Result<Vec<Bytes>> {
+        if request.messages.iter().all(|m| m.images.is_empty()) {
+            return Ok(vec![Bytes::from(self.encode(request)?)]);
+        }
+        *self = Self::default();
+        let rest = serde_json::to_vec(&WireRequest::from(&ChatRequest {
+            messages: &[],
+            ..*request
+        }))?;
+        let at = messages_at(&rest);
+        let mut parts = Vec::new();
+        let mut text = rest[..at].to_vec();
+        for (n, m) in request.messages.iter().enumerate() {
+            if n > 0 {
+                text.push(b',');
+            }
+            let mut wire = WireMessage::from(m);
+            let images = std::mem::take(&mut wire.images);
+            serde_json::to_writer(&mut text, &wire)?;
+            if m.images.is_empty() {
+                continue;
+            }
+            // `images` is the last field: reopen the object and add it, as serde would write it
+            // (base64 needs no escaping).
+            text.pop();
+            text.extend_from_slice(br#","images":["#);
+            for (k, image) in m.images.iter().enumerate() {
+                if k > 0 {
+                    text.push(b',');
+                }
+                text.push(b'"');
+                parts.push(Bytes::from(std::mem::take(&mut text)));
+                parts.push(image.data.to_bytes());
+                text.push(b'"');
+            }
+            text.extend_from_slice(b"]}");
+            debug_assert_eq!(images.len(), m.images.len());
+        }
+        text.extend_from_slice(&rest[at..]);
+        parts.push(Bytes::from(text));
+        Ok(parts)
     }
 
     /// Brings the encoded messages up to date with `messages`.
@@ -171,6 +216,14 @@ impl BodyEncoder {
     }
 }
 
+/// Where the messages go in a body serialised with none: just inside `"messages":[`.
+fn messages_at(rest: &[u8]) -> usize {
+    rest.windows(EMPTY_MESSAGES.len())
+        .position(|w| w == EMPTY_MESSAGES)
+        .map(|i| i + EMPTY_MESSAGES.len() - 1)
+        .expect("a serialised ChatRequest has a messages field")
+}
+
 /// Old messages `from..from + len` are new messages `at..at + len`.
 #[derive(Debug, Clone, Copy)]
 struct KeptRun {
@@ -182,7 +235,7 @@ struct KeptRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::{Role, Think};
+    use crate::conversation::{Image, Role, Think};
     use crate::options::Options;
 
     fn request<'a>(
@@ -235,6 +288,49 @@ mod tests {
         history.truncate(1);
         assert_same(&mut enc, &request("tiny", &history, &opts));
         assert_same(&mut enc, &request("tiny", &[], &opts));
+    }
+
+    #[test]
+    fn images_are_pieces_of_their_own_and_the_whole_is_what_serde_writes() {
+        let opts = Options::default();
+        let mut enc = BodyEncoder::new();
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let mut with = Message::new(Role::User, "what are these? \"兩張\"");
+        with.images
+            .push(Image::from_bytes("a.png", "image/png", png));
+        with.images
+            .push(Image::from_bytes("b.png", "image/png", b"GIF89a"));
+        let history = [
+            Message::new(Role::System, "sys"),
+            with.clone(),
+            Message::new(Role::Assistant, "two"),
+            Message::new(Role::User, "and now?"),
+        ];
+        for messages in [&history[..2], &history[..]] {
+            let req = request("tiny", messages, &opts);
+            let parts = enc.encode_parts(&req).unwrap();
+            let whole: Vec<u8> = parts.iter().flat_map(|p| p.to_vec()).collect();
+            let serde = serde_json::to_vec(&WireRequest::from(&req)).unwrap();
+            assert_eq!(
+                String::from_utf8(whole).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+            // The base64 pieces share the history's text: no copy.
+            let shared = parts
+                .iter()
+                .filter(|p| p.as_ptr() == with.images[0].data.as_str().as_ptr())
+                .count();
+            assert_eq!(shared, 1);
+        }
+        // Text alone: one piece, and the cache works as before.
+        let plain = [Message::new(Role::User, "hi")];
+        assert_eq!(
+            enc.encode_parts(&request("tiny", &plain, &opts))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(enc.messages.len(), 1);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
 use crate::net::{
-    http_client, read_body, read_capped, root_cause, BodyError, MAX_ERROR_BODY, MAX_JSON_BODY,
+    http_client, read_body, read_capped, root_cause, with_body, BodyError, MAX_ERROR_BODY,
+    MAX_JSON_BODY,
 };
 
 /// A connection to one Ollama server, built once per run.
@@ -89,9 +90,9 @@ impl Client {
     /// reply then arrives through [`ChatResponse::chunk`].
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
         let encoded = match self.encoder.lock() {
-            Ok(mut encoder) => encoder.encode(req),
+            Ok(mut encoder) => encoder.encode_parts(req),
             // A panic while encoding left it unusable; this request does without it.
-            Err(_) => BodyEncoder::new().encode(req),
+            Err(_) => BodyEncoder::new().encode_parts(req),
         };
         self.post_chat(encoded, req.model).await
     }
@@ -99,20 +100,19 @@ impl Client {
     /// `POST /api/chat` with an encoded body.
     async fn post_chat(
         &self,
-        encoded: serde_json::Result<Vec<u8>>,
+        encoded: serde_json::Result<Vec<Bytes>>,
         model: &str,
     ) -> Result<ChatResponse, ApiError> {
         let body = encoded.map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string().into(),
         })?;
-        let resp = self
+        let request = self
             .request(reqwest::Method::POST, "/api/chat")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        // In pieces when images share the history's copy (see `BodyEncoder::encode_parts`).
+        let request = with_body(request, body);
+        let resp = request.send().await.map_err(|e| self.transport_error(e))?;
         let resp = self.check(resp, Some(model)).await?;
         Ok(ChatResponse::spawn(resp))
     }
@@ -137,7 +137,7 @@ impl Client {
     /// Loads the model with these options (a chat with no messages), so that `/api/ps` then shows
     /// the window our requests get. Encoded on its own: the chat's encoder keeps the history.
     pub async fn load(&self, req: &ChatRequest<'_>) -> Result<(), ApiError> {
-        let body = serde_json::to_vec(&WireRequest::from(req));
+        let body = serde_json::to_vec(&WireRequest::from(req)).map(|b| vec![Bytes::from(b)]);
         let mut resp = self.post_chat(body, req.model).await?;
         let mut read = 0;
         while let Some(bytes) = resp.chunk().await? {

@@ -24,7 +24,7 @@ impl<'a> From<&'a Message> for WireMessage<'a> {
         WireMessage {
             role: m.role.as_str(),
             content: &m.content,
-            images: m.images.iter().map(|i| i.base64.as_str()).collect(),
+            images: m.images.iter().map(|i| i.data.as_str()).collect(),
         }
     }
 }

@@ -7,9 +7,11 @@ use reqwest::header::CONTENT_TYPE;
 use super::error::{self as err, classify, Failure};
 use super::stream::EventDecoder;
 use super::wire::{CompletionRequest, ModelList};
-use crate::conversation::{ChatEvent, ChatRequest};
+use crate::conversation::{Base64, ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError};
-use crate::net::{http_client, read_body, root_cause, FailedAnswer, MAX_JSON_BODY};
+use crate::net::{
+    http_client, json_body, read_body, root_cause, with_body, FailedAnswer, MAX_JSON_BODY,
+};
 use crate::sse::framing_of;
 use crate::untrusted::Untrusted;
 
@@ -85,15 +87,20 @@ impl Client {
     pub async fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatResponse, ApiError> {
         let body = CompletionRequest::from_chat(req)
             .map_err(|e| ApiError::Request(e.to_string().into()))?;
-        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Transport {
+        let images: Vec<&Base64> = req
+            .messages
+            .iter()
+            .flat_map(|m| m.images.iter().map(|i| &i.data))
+            .collect();
+        let body = json_body(&body, &images).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: e.to_string().into(),
         })?;
-        let resp = self
+        let request = self
             .request(reqwest::Method::POST, "/chat/completions")
             .header(CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .body(body)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let resp = with_body(request, body)
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;

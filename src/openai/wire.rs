@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::conversation::{ChatRequest, Message, Think};
+use crate::conversation::{ChatRequest, Image, Message, Think};
 use crate::options::Options;
 
 /// Ollama option → OpenAI parameter, for the options that have one.
@@ -177,18 +177,73 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-/// One message as OpenAI takes it: role and text. Thinking is never sent back.
+/// One message as OpenAI takes it: role and text, or with images a list of content parts (the
+/// text, then each image as a `data:` URL). Thinking is never sent back.
 #[derive(Debug, Serialize)]
 pub struct WireMessage<'a> {
     pub role: &'static str,
-    pub content: &'a str,
+    pub content: WireContent<'a>,
+}
+
+/// `content`: a plain string, as every server takes it, unless the message has images.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum WireContent<'a> {
+    Text(&'a str),
+    Parts(Vec<Part<'a>>),
+}
+
+/// A content part.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Part<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ImageUrl<'a> },
+}
+
+/// `{"url": "data:image/png;base64,…"}`, written straight into the body: the base64 of a large
+/// photo is not copied into a URL string first.
+#[derive(Debug)]
+pub struct ImageUrl<'a>(pub &'a Image);
+
+impl Serialize for ImageUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("url", &DataUrl(self.0))?;
+        map.end()
+    }
+}
+
+struct DataUrl<'a>(&'a Image);
+
+impl Serialize for DataUrl<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for DataUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "data:{};base64,", self.0.media_type)?;
+        f.write_str(self.0.data.as_str())
+    }
 }
 
 impl<'a> From<&'a Message> for WireMessage<'a> {
     fn from(m: &'a Message) -> Self {
+        let content = if m.images.is_empty() {
+            WireContent::Text(&m.content)
+        } else {
+            let text = (!m.content.is_empty()).then_some(Part::Text { text: &m.content });
+            let images = m.images.iter().map(|i| Part::ImageUrl {
+                image_url: ImageUrl(i),
+            });
+            WireContent::Parts(text.into_iter().chain(images).collect())
+        };
         WireMessage {
             role: m.role.as_str(),
-            content: &m.content,
+            content,
         }
     }
 }
@@ -452,6 +507,31 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&req).unwrap(),
             r#"{"model":"tiny","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Name a color."}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":8,"seed":3}"#
+        );
+    }
+
+    #[test]
+    fn images_become_data_url_parts_after_the_text() {
+        // The body recorded in 29_v1_chat_image_nonvision.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\xdac\xfc\xcf\xc0\xf0\x1f\0\x05\x05\x02\0_\xc8\xf1\xd2\0\0\0\0IEND\xaeB`\x82";
+        let mut m = Message::new(Role::User, "What is this?");
+        m.images
+            .push(Image::from_bytes("dot.png", "image/png", png));
+        let w = serde_json::to_string(&WireMessage::from(&m)).unwrap();
+        assert_eq!(
+            w,
+            r#"{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="}}]}"#
+        );
+        // Inside the data URL the base64 is still written in one piece: the body shares it.
+        let parts = crate::net::json_body(&WireMessage::from(&m), &[&m.images[0].data]).unwrap();
+        let at = m.images[0].data.as_str().as_ptr();
+        assert!(parts.iter().any(|p| p.as_ptr() == at));
+        m.content.clear();
+        let w = serde_json::to_value(WireMessage::from(&m)).unwrap();
+        assert_eq!(
+            w["content"].as_array().unwrap().len(),
+            1,
+            "no empty text part"
         );
     }
 

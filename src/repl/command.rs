@@ -334,6 +334,48 @@ pub const COMMANDS: &[Spec] = &[
         parse: parse_log,
     },
     Spec {
+        name: "/image",
+        aliases: &[],
+        args: "PATH…",
+        help: "Attach images (PNG, JPEG, WebP, GIF) to your next message; a vision model sees them",
+        subs: &[],
+        completes: Completes::Paths,
+        parse: |spec, rest| match rest.trim() {
+            "" => Err(spec.missing("a path")),
+            r => Ok(SlashCommand::Image(r.to_string())),
+        },
+    },
+    Spec {
+        name: "/file",
+        aliases: &[],
+        args: "PATH…",
+        help: "Put text files into your next message, each as a fenced block headed by its name",
+        subs: &[],
+        completes: Completes::Paths,
+        parse: |spec, rest| match rest.trim() {
+            "" => Err(spec.missing("a path")),
+            r => Ok(SlashCommand::File(r.to_string())),
+        },
+    },
+    Spec {
+        name: "/attach",
+        aliases: &[],
+        args: "",
+        help: "List the images and files that will go with your next message",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: |spec, rest| no_args(spec, rest).map(|()| SlashCommand::Attach),
+    },
+    Spec {
+        name: "/detach",
+        aliases: &[],
+        args: "[N]",
+        help: "Drop the N-th attachment (as /attach numbers them), or the last one",
+        subs: &[],
+        completes: Completes::Nothing,
+        parse: parse_detach,
+    },
+    Spec {
         name: "/bye",
         aliases: &["/exit", "/quit"],
         args: "",
@@ -343,6 +385,17 @@ pub const COMMANDS: &[Spec] = &[
         parse: |spec, rest| no_args(spec, rest).map(|()| SlashCommand::Bye),
     },
 ];
+
+/// `/detach [N]`: N counts from 1.
+fn parse_detach(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
+    match rest.trim() {
+        "" => Ok(SlashCommand::Detach(None)),
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(SlashCommand::Detach(Some(n))),
+            _ => Err(spec.invalid(format!("{n:?} is not an attachment number (1, 2, …)"))),
+        },
+    }
+}
 
 /// The table row for a command name or alias (`/?` → `/help`).
 fn parse_help(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use rustyline::completion::{Completer, Pair};
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
@@ -18,6 +18,8 @@ use crate::untrusted::Untrusted;
 /// Completion and prompt styling for the line editor.
 pub struct ReplHelper<'a> {
     color: bool,
+    /// File names after `@`, `/image` and `/file`.
+    files: FilenameCompleter,
     /// Installed model names, fetched from the server the first time they are needed.
     models: OnceCell<Vec<String>>,
     fetch_models: Box<dyn Fn() -> Vec<String> + 'a>,
@@ -27,6 +29,7 @@ impl<'a> ReplHelper<'a> {
     pub fn new(color: bool, fetch_models: Box<dyn Fn() -> Vec<String> + 'a>) -> Self {
         ReplHelper {
             color,
+            files: FilenameCompleter::new(),
             models: OnceCell::new(),
             fetch_models,
         }
@@ -46,6 +49,18 @@ pub fn completable(names: Vec<Untrusted>) -> Vec<String> {
         .filter(|n| n.shown() == n.raw() && !n.raw().contains(['\n', '\t']))
         .map(Untrusted::into_raw)
         .collect()
+}
+
+/// Where a file path being typed begins, when one is: the arguments of a command that takes
+/// paths (`/image`, `/file`), or a word starting with `@` (after the `@`).
+pub fn path_start(before: &str) -> Option<usize> {
+    let word = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    if before.starts_with('/') {
+        let (name, _) = before.split_once(char::is_whitespace)?;
+        let spec = find(&name.to_ascii_lowercase())?;
+        return (spec.completes == Completes::Paths).then_some(name.len());
+    }
+    before[word..].starts_with('@').then_some(word + 1)
 }
 
 /// What completes the text before the cursor: where the replaced word starts, and the choices
@@ -122,6 +137,10 @@ impl Completer for ReplHelper<'_> {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if let Some(at) = path_start(&line[..pos]) {
+            let (start, pairs) = self.files.complete_path(&line[at..pos], pos - at)?;
+            return Ok((at + start, pairs));
+        }
         let (start, choices) = candidates(&line[..pos], &|| self.models().to_vec());
         let pairs = choices
             .into_iter()
@@ -192,6 +211,22 @@ mod tests {
 
     fn complete(before: &str) -> (usize, Vec<String>) {
         candidates(before, &|| vec!["tiny:latest".into(), "qwen3:8b".into()])
+    }
+
+    #[test]
+    fn paths_complete_after_at_and_the_file_commands() {
+        assert_eq!(path_start("/image ~/Pic"), Some(6));
+        assert_eq!(path_start("/FILE a.rs b"), Some(5));
+        assert_eq!(path_start("/image"), None, "the command name itself");
+        assert_eq!(path_start("/show in"), None);
+        assert_eq!(path_start("review @src/ma"), Some(8));
+        assert_eq!(path_start("@"), Some(1));
+        assert_eq!(path_start("mail me@x"), None);
+        assert_eq!(
+            path_start("@a.rs and more"),
+            None,
+            "only the word being typed"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use super::copy::{osc52, select};
 use super::input::{compose, editor_command};
 use super::Repl;
+use crate::attach::Attachment;
+use crate::conversation::Role;
 use crate::session::Change;
 
 impl Repl<'_> {
@@ -16,8 +18,25 @@ impl Repl<'_> {
             self.note("Nothing to retry yet.");
             return None;
         };
+        self.keep_images();
         self.change(Change::Retry);
-        self.turn(&question)
+        self.turn_as_is(&question)
+    }
+
+    /// The last message's images wait for the message sent in its place (its files' text is in
+    /// the message already).
+    fn keep_images(&mut self) {
+        let images = self
+            .chat
+            .conversation
+            .messages()
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.images.clone())
+            .unwrap_or_default();
+        let kept: Vec<Attachment> = images.into_iter().map(Attachment::Image).collect();
+        self.pending.items.splice(0..0, kept);
     }
 
     pub(super) fn undo(&mut self) {
@@ -48,8 +67,9 @@ impl Repl<'_> {
                 return None;
             }
         };
+        self.keep_images();
         self.change(Change::Retry);
-        self.turn(&edited)
+        self.turn_as_is(&edited)
     }
 
     pub(super) fn copy(&mut self, n: Option<usize>) {

@@ -10,6 +10,7 @@
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
 mod args;
+mod attach;
 pub mod command;
 pub mod complete;
 pub mod copy;
@@ -83,6 +84,8 @@ pub(crate) struct Repl<'a> {
     history_path: Option<&'a Path>,
     /// SIGTERM and SIGHUP.
     stops: Watcher,
+    /// Files waiting to go with the next message.
+    pending: attach::Pending,
 }
 
 /// What the loop does after a command.
@@ -142,6 +145,10 @@ pub fn run(
         history_path: config.history_path.as_deref(),
         // Before the terminal's modes change, so that they can be put back.
         stops: Watcher::start(rt, term.stdout.tty),
+        pending: attach::Pending {
+            items: Vec::new(),
+            home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+        },
     };
     let fetch_models = Box::new(move || {
         complete::completable(rt.block_on(backend.list_models()).unwrap_or_default())
@@ -165,6 +172,7 @@ pub fn run(
     for n in notices {
         repl.note(&n);
     }
+    repl.attach_from_flags(&config.attach);
     let typeahead = tty::TypeaheadGuard::new();
     let stopped = repl.run_loop(&mut editor, &compose_request)?;
     drop(typeahead);
@@ -252,6 +260,10 @@ impl<'a> Repl<'a> {
                     Flow::Exit => break,
                     Flow::Prefill(text) => prefill = Some(text),
                 },
+                // A message that starts with an image's path, as `ollama run` takes it.
+                Err(command::ParseError::Unknown { .. }) if self.starts_with_a_file(text) => {
+                    prefill = self.turn(text)
+                }
                 Err(
                     e @ command::ParseError::Unknown {
                         suggestion: None, ..
@@ -319,6 +331,10 @@ impl<'a> Repl<'a> {
                 let said = self.chat.log_command(&switch);
                 self.note(&said);
             }
+            SlashCommand::Image(rest) => self.attach_command(&rest, true),
+            SlashCommand::File(rest) => self.attach_command(&rest, false),
+            SlashCommand::Attach => self.list_attachments(),
+            SlashCommand::Detach(n) => self.detach(n),
         }
         Flow::Continue
     }
@@ -326,6 +342,16 @@ impl<'a> Repl<'a> {
     /// Sends one message and shows the reply. Returns the message when it got no reply at all, to
     /// be offered again at the prompt.
     fn turn(&mut self, input: &str) -> Option<String> {
+        self.send_turn(input, true)
+    }
+
+    /// The same without looking for paths in the text: a message sent again (`/retry`, `/edit`)
+    /// has its files in it already, and its images waiting.
+    fn turn_as_is(&mut self, input: &str) -> Option<String> {
+        self.send_turn(input, false)
+    }
+
+    fn send_turn(&mut self, input: &str, find_paths: bool) -> Option<String> {
         // Never in a pipe; asked again each turn, as the window may have been resized.
         let wrap = self.view.wordwrap && self.term.stdout.tty;
         let width = wrap.then(|| self.term.current_width());
@@ -346,23 +372,36 @@ impl<'a> Repl<'a> {
             self.view.markdown,
             self.view.theme,
         ));
+        let Ok(out) = self.outgoing(input, find_paths) else {
+            return Some(input.to_string());
+        };
         let cancel = interrupted_or_stopped(self.stops.signalled());
-        let sent = self
-            .rt
-            .block_on(self.chat.send(input, &mut renderer, cancel));
+        let sent =
+            self.rt.block_on(
+                self.chat
+                    .send_with(out.content, out.images, &mut renderer, cancel),
+            );
         drop(renderer);
         let Sent {
             outcome, effect, ..
         } = match sent {
             Ok(sent) => sent,
             Err(not_sent) => {
-                // Refused by the context policy (or its summary failed): nothing reached the model.
+                // Refused by the context policy (or its summary failed, or the model cannot see
+                // the images): nothing reached the model.
                 self.error(&not_sent.to_string());
                 self.note("Your message is back at the prompt: edit it, or clear it with Ctrl-U.");
                 println!();
-                return Some(not_sent.input);
+                // As typed: not with the files' text put into it (they stay attached).
+                return Some(match out.attached {
+                    true => input.to_string(),
+                    false => not_sent.input,
+                });
             }
         };
+        if matches!(effect, HistoryEffect::Kept) {
+            self.pending.items.clear();
+        }
         self.stats.record(&outcome);
         if let Some(s) = outcome.stop_signal() {
             // The chat ends here; after a hang-up there may be no terminal to write to.
@@ -394,7 +433,10 @@ impl<'a> Repl<'a> {
             if matches!(outcome.ending, Ending::Failed(_)) {
                 self.note("Your message is back at the prompt: press Enter to send it again.");
             }
-            returned = Some(text);
+            returned = Some(match out.attached {
+                true => input.to_string(),
+                false => text,
+            });
         }
         println!();
         returned

@@ -43,6 +43,14 @@ pub enum SlashCommand {
     Fork(Option<usize>),
     /// `/log [on|off]`: pause or resume the turn log, or say where it goes.
     Log(LogSwitch),
+    /// `/image PATH…`: attach images to the next message (the text after the command).
+    Image(String),
+    /// `/file PATH…`: put text files into the next message.
+    File(String),
+    /// `/attach`: list what goes with the next message.
+    Attach,
+    /// `/detach [N]`: drop the N-th attachment (1-based), or the last.
+    Detach(Option<usize>),
 }
 
 /// What `/help` explains.
@@ -156,6 +164,8 @@ pub struct Sub {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completes {
     Nothing,
+    /// File paths.
+    Paths,
     Subs,
     Models,
     Commands,

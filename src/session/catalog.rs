@@ -131,6 +131,7 @@ mod tests {
         let mut w = SessionWriter::create_in(dir, h);
         w.append(&Event::now(Change::User {
             content: "q".into(),
+            images: Vec::new(),
         }))
         .unwrap();
         if let Some(n) = name {

@@ -3,14 +3,15 @@
 
 use std::fmt::Write as _;
 
+use super::blobs::Blobs;
 use super::format::Change;
 use super::load::Loaded;
 use super::short_id;
 use super::state::SessionState;
 use super::text::{describe, options_text, stats_text};
 use crate::backend::Api;
-use crate::conversation::ChatRequest;
-use crate::error::ApiError;
+use crate::conversation::{ChatRequest, Image};
+use crate::error::{human_bytes, ApiError};
 
 /// The request the session's next turn would build from, without a new message, as `api` takes
 /// it: encoded by the same adapter that sends it, so it is exactly what the client sends.
@@ -59,8 +60,11 @@ pub fn to_markdown(l: &Loaded) -> String {
     let mut state = SessionState::from_header(h);
     for e in &l.events {
         match &e.change {
-            Change::User { content } => {
+            Change::User { content, images } => {
                 let _ = write!(md, "\n## User\n\n{}\n", content.trim_end());
+                for i in images {
+                    let _ = write!(md, "\n{}\n", image_link(l, i));
+                }
             }
             Change::Assistant(r) => {
                 let _ = write!(md, "\n## Assistant\n\n");
@@ -83,6 +87,26 @@ pub fn to_markdown(l: &Loaded) -> String {
         let _ = state.apply(e);
     }
     md
+}
+
+/// `![cat.png](<…/blobs/sha256-…>)`: the image as saved beside the session (its bytes are not
+/// in the file), with its type and size in the title.
+fn image_link(l: &Loaded, i: &Image) -> String {
+    let blob = l
+        .path
+        .as_deref()
+        .map(Blobs::beside)
+        .and_then(|b| b.path(&i.sha256));
+    let alt = i.name.replace(['[', ']'], "");
+    match blob {
+        Some(p) => format!(
+            "![{alt}](<{}> \"{}, {}\")",
+            p.display(),
+            i.media_type,
+            human_bytes(i.size)
+        ),
+        None => format!("*[image: {alt}, {}]*", human_bytes(i.size)),
+    }
 }
 
 fn quote(s: &str) -> String {
@@ -108,6 +132,7 @@ mod tests {
         for c in [
             Change::User {
                 content: "你好".into(),
+                images: Vec::new(),
             },
             Change::Assistant(Reply {
                 content: "您好！".into(),
@@ -128,6 +153,22 @@ mod tests {
             text += &(event_line(&Event::now(c)) + "\n");
         }
         parse(text.as_bytes(), None).unwrap()
+    }
+
+    #[test]
+    fn images_are_linked_to_their_blobs() {
+        let mut l = loaded();
+        let img = Image::from_bytes("貓 [1].png", "image/png", &[0u8; 1500]);
+        l.path = Some("/s/sessions/a.jsonl".into());
+        assert_eq!(
+            image_link(&l, &img),
+            format!(
+                "![貓 1.png](</s/sessions/blobs/sha256-{}> \"image/png, 1.5 KB\")",
+                img.sha256
+            )
+        );
+        l.path = None;
+        assert_eq!(image_link(&l, &img), "*[image: 貓 1.png, 1.5 KB]*");
     }
 
     #[test]

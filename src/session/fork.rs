@@ -110,7 +110,10 @@ mod tests {
     }
 
     fn user(c: &str) -> Change {
-        Change::User { content: c.into() }
+        Change::User {
+            content: c.into(),
+            images: Vec::new(),
+        }
     }
 
     /// A session with every kind of event between its turns.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::conversation::TurnStatus;
+use crate::conversation::{Image, TurnStatus};
 use crate::error::Secrets;
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
@@ -107,8 +107,14 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
-    /// The user sent a message (written before the request goes out).
-    User { content: String },
+    /// The user sent a message (written before the request goes out). Its images are named here
+    /// (name, media type, size, sha256); their bytes are kept once each in the blob folder
+    /// beside the session.
+    User {
+        content: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<Image>,
+    },
     /// The reply to the preceding user message, whatever became of it.
     Assistant(Reply),
     /// The history was emptied; the system prompt stays.
@@ -230,7 +236,7 @@ pub const MAX_TEXT: usize = 16 * 1024 * 1024;
 fn bounded(change: &Change, max: usize) -> Option<Change> {
     let long = |t: &str| t.len() > max;
     let fits = match change {
-        Change::User { content } => !long(content),
+        Change::User { content, .. } => !long(content),
         Change::Assistant(r) => {
             !long(&r.content) && !long(&r.thinking) && !r.error.as_deref().is_some_and(long)
         }
@@ -262,7 +268,7 @@ fn bounded(change: &Change, max: usize) -> Option<Change> {
     };
     let mut c = change.clone();
     match &mut c {
-        Change::User { content } => cut(content),
+        Change::User { content, .. } => cut(content),
         Change::Assistant(r) => {
             cut(&mut r.content);
             cut(&mut r.thinking);
@@ -366,8 +372,9 @@ mod tests {
     fn long_texts_are_cut_in_the_record_and_say_so() {
         let user = Change::User {
             content: "好".repeat(5),
+            images: Vec::new(),
         };
-        let Some(Change::User { content }) = bounded(&user, 7) else {
+        let Some(Change::User { content, .. }) = bounded(&user, 7) else {
             panic!("a 15-byte text over a 7-byte limit is cut");
         };
         assert_eq!(
@@ -431,6 +438,7 @@ mod tests {
         let changes = vec![
             Change::User {
                 content: "你好\nhi".into(),
+                images: Vec::new(),
             },
             Change::Assistant(reply),
             Change::Clear,
@@ -535,7 +543,8 @@ mod tests {
         assert_eq!(
             parse_event(l).unwrap().change,
             Change::User {
-                content: "x".into()
+                content: "x".into(),
+                images: Vec::new(),
             }
         );
     }

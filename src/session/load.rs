@@ -203,6 +203,7 @@ mod tests {
         for c in [
             Change::User {
                 content: "你好".into(),
+                images: Vec::new(),
             },
             Change::Assistant(Reply {
                 content: "您好！".into(),
@@ -385,7 +386,7 @@ mod tests {
                     },
                 );
             prop_oneof![
-                4 => text().prop_map(|content| Change::User { content }),
+                4 => text().prop_map(|content| Change::User { content, images: Vec::new() }),
                 4 => reply,
                 1 => Just(Change::Clear),
                 1 => Just(Change::Undo),

@@ -5,9 +5,11 @@
 //! Layout: `format` (the versioned record types and a pure line parser), `state` (what the records
 //! add up to), `load` (file → state; damage handling), `store` (the append-only writer),
 //! `catalog` (the sessions folder: listing and finding by id or name), `index` (the search
-//! index and summaries that keep the catalog fast), `text` (records as lines
-//! for a person), `export` (Markdown and the request body of the configured API), `fork` (a branch at a turn).
+//! index and summaries that keep the catalog fast), `text` (records as lines for a person),
+//! `export` (Markdown and the request body of the configured API), `fork` (a branch at a turn),
+//! `blobs` (attached images, kept once each by hash beside the sessions).
 
+pub mod blobs;
 pub mod catalog;
 pub mod export;
 pub mod fork;
@@ -52,6 +54,12 @@ pub enum SessionError {
     Ambiguous { query: String, ids: Vec<String> },
     #[error("the session {path} is open in another ollama-chat; finish that chat first, or start a new session")]
     InUse { path: String },
+    #[error("the image {name} of this session cannot be read from {dir} ({reason}); the session was not resumed")]
+    Blob {
+        name: String,
+        dir: String,
+        reason: String,
+    },
     #[error("there is no saved session to continue yet")]
     NothingToContinue,
     #[error("sessions are off: no home folder is known (set HOME or XDG_DATA_HOME)")]

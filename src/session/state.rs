@@ -65,7 +65,7 @@ impl SessionState {
         match &e.change {
             Change::Name { name } => self.name = Some(name.clone()),
             Change::Role { role } => self.role = Some(role.clone()),
-            Change::User { content } => {
+            Change::User { content, .. } => {
                 self.turns += 1;
                 if self.first_user_line.is_none() {
                     let first = content.lines().find(|l| !l.trim().is_empty());
@@ -104,9 +104,10 @@ impl SessionState {
 pub fn apply(core: Core<'_>, change: &Change) -> Result<(), String> {
     let conversation = core.conversation;
     match change {
-        Change::User { content } => {
+        Change::User { content, images } => {
             conversation.pop_unanswered();
-            conversation.push_user(content.clone());
+            // The images as named; their bytes come from the blob folder when the chat resumes.
+            conversation.push_user_with(content.clone(), images.clone());
         }
         Change::Assistant(reply) => {
             if conversation.last_role() != Some(Role::User) {
@@ -165,7 +166,10 @@ mod tests {
     }
 
     fn user(s: &str) -> Change {
-        Change::User { content: s.into() }
+        Change::User {
+            content: s.into(),
+            images: Vec::new(),
+        }
     }
 
     fn run(st: &mut SessionState, changes: Vec<Change>) -> Result<(), String> {

@@ -11,7 +11,8 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::format::{event_line, header_line, Event, Header};
+use super::blobs::Blobs;
+use super::format::{event_line, header_line, Change, Event, Header};
 use super::load::Loaded;
 use super::SessionError;
 use crate::paths::create_private_dir;
@@ -109,6 +110,13 @@ impl SessionWriter {
     }
 
     fn try_append(&mut self, event: &Event) -> std::io::Result<()> {
+        // The images first: a record must never name a blob that is not there.
+        if let Change::User { images, .. } = &event.change {
+            let blobs = Blobs::beside(&self.path);
+            for image in images {
+                blobs.save(image)?;
+            }
+        }
         if self.file.is_none() {
             let file = self.open()?;
             self.identity = identity(&file);
@@ -275,7 +283,10 @@ mod tests {
     }
 
     fn user(s: &str) -> Event {
-        Event::now(Change::User { content: s.into() })
+        Event::now(Change::User {
+            content: s.into(),
+            images: Vec::new(),
+        })
     }
 
     #[test]
@@ -348,7 +359,8 @@ mod tests {
         assert_eq!(
             again.events[1].change,
             Change::User {
-                content: "three".into()
+                content: "three".into(),
+                images: Vec::new(),
             }
         );
     }

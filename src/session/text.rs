@@ -8,7 +8,7 @@ use crate::options::Options;
 /// One line saying what a state change did (replay, Markdown export).
 pub fn describe(change: &Change) -> String {
     match change {
-        Change::User { content } => format!("user: {content}"),
+        Change::User { content, .. } => format!("user: {content}"),
         Change::Assistant(r) => format!("assistant: {}", r.content),
         Change::Clear => "cleared the conversation".into(),
         Change::Set { options, system } => {

@@ -10,6 +10,7 @@ mod support;
 mod harness;
 
 mod anthropic;
+mod attach;
 mod comfort;
 mod config;
 mod context;

@@ -2,7 +2,7 @@
 //! window from `/api/ps`.
 
 use crate::chat::Chat;
-use crate::context::estimate::TextSize;
+use crate::context::estimate::{TextSize, IMAGE_TOKENS};
 use crate::context::report;
 use crate::context::{plausible_count, MESSAGE_OVERHEAD};
 use crate::conversation::Message;
@@ -69,11 +69,13 @@ impl Chat<'_> {
         let mut known: u64 = 0;
         let mut unknown: Vec<(usize, u64)> = Vec::new();
         let mut size = TextSize::default();
+        let mut images: u64 = 0;
         for (i, m) in messages.iter().enumerate() {
             match meta[i].tokens {
                 Some(t) => known = known.saturating_add(t),
                 None => {
-                    unknown.push((i, est.message_tokens(&m.content)));
+                    images += m.images.len() as u64;
+                    unknown.push((i, est.message_with_images(&m.content, m.images.len())));
                     size = size + TextSize::of(&m.content);
                 }
             }
@@ -86,8 +88,11 @@ impl Chat<'_> {
         // Without a known window (an OpenAI-compatible server) nothing was budgeted and a low
         // count only means the estimate was high: learn from it.
         let budgeted = prepared.log.window.is_some();
+        // Images cost from 256 to thousands of tokens depending on the model: only the text's
+        // estimate says whether something went missing.
+        let text_estimate = estimated.saturating_sub(IMAGE_TOKENS * images);
         if budgeted
-            && counted.saturating_add(TRUNCATION_SLACK) < known.saturating_add(estimated / 2)
+            && counted.saturating_add(TRUNCATION_SLACK) < known.saturating_add(text_estimate / 2)
         {
             if !prepared.overflow {
                 self.server_cut(counted, expected).await;
@@ -96,9 +101,12 @@ impl Chat<'_> {
         }
         let residual = counted.saturating_sub(known);
         if !unknown.is_empty() {
+            // The text's ratio is learnt from what the text cost: the images' guess taken out.
             self.context.estimator.learn(
                 size,
-                residual.saturating_sub(MESSAGE_OVERHEAD * unknown.len() as u64),
+                residual
+                    .saturating_sub(MESSAGE_OVERHEAD * unknown.len() as u64)
+                    .saturating_sub(IMAGE_TOKENS * images),
             );
             let mut left = residual;
             let n = unknown.len();
@@ -189,7 +197,7 @@ impl Chat<'_> {
 
 /// The bytes of a message as sent: its text, images and tool calls.
 fn message_bytes(m: &Message) -> u64 {
-    let images: usize = m.images.iter().map(|i| i.base64.len()).sum();
+    let images: usize = m.images.iter().map(|i| i.data.len()).sum();
     let calls = serde_json::to_vec(&m.tool_calls).map_or(0, |v| v.len());
     (m.content.len() + images + calls) as u64
 }

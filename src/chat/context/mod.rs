@@ -492,7 +492,7 @@ pub fn budget_items(conversation: &Conversation, est: &Estimator) -> Vec<Item> {
             },
             tokens: meta
                 .tokens
-                .unwrap_or_else(|| est.message_tokens(&m.content)),
+                .unwrap_or_else(|| est.message_with_images(&m.content, m.images.len())),
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
+use crate::attach::describe_image;
 use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ReplySink, ThinkingTo};
@@ -14,6 +15,7 @@ use crate::session::short_id;
 use crate::session::state::SessionState;
 use crate::session::text::{describe, options_text, stats_text};
 use crate::term::Term;
+use crate::untrusted::sanitize_line;
 
 /// Pauses between pieces of a paced replay; tests pass one that only records the pauses.
 pub trait Pacer {
@@ -158,11 +160,16 @@ impl<W: Write> Replayer<'_, W> {
 
     fn event(&mut self, change: &Change) -> io::Result<()> {
         match change {
-            Change::User { content } => {
+            Change::User { content, images } => {
                 let text = self.text(content);
                 for (i, line) in text.split('\n').enumerate() {
                     let prompt = if i == 0 { ">>> " } else { "... " };
                     writeln!(self.out, "{prompt}{line}")?;
+                }
+                // The client's own note, sanitised even in a pipe (the name is from outside).
+                for image in images {
+                    let line = sanitize_line(&describe_image(image)).into_owned();
+                    writeln!(self.out, "{}", self.dim(&line))?;
                 }
                 Ok(())
             }
@@ -279,6 +286,7 @@ mod tests {
                 1,
                 Change::User {
                     content: "q".into(),
+                    images: Vec::new(),
                 },
             ),
             (1, Change::Assistant(reply)),
@@ -287,6 +295,7 @@ mod tests {
                 3600,
                 Change::User {
                     content: "a\x1b[2Jb\nline 2".into(),
+                    images: Vec::new(),
                 },
             ),
         ] {
@@ -356,6 +365,7 @@ mod tests {
         for c in [
             Change::User {
                 content: "q".into(),
+                images: Vec::new(),
             },
             Change::Assistant(reply),
         ] {

@@ -15,24 +15,28 @@ use std::io::{self, Write};
 
 use tokio::runtime::Runtime;
 
+use crate::attach::describe_image;
 use crate::backend::Backend;
+use crate::chat::session::load_blob;
 use crate::chat::{interrupted_or_stopped, Chat, NotSentReason};
 use crate::config::{Config, SessionChoice};
-use crate::conversation::{Conversation, TurnStatus};
+use crate::conversation::{Conversation, Image, TurnStatus};
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
 use crate::options::{OptionError, Options};
 use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::{sanitize, Output, Renderer, ThinkingTo};
+use crate::session::blobs::Blobs;
 use crate::session::format::{Change, Header, Reply};
 use crate::session::load::Loaded;
-use crate::session::short_id;
 use crate::session::store::SessionWriter;
 use crate::session::text::options_text;
+use crate::session::{short_id, SessionError};
 use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
+use crate::untrusted::sanitize_line;
 use table::{compare_table, summary};
 
 /// What to change for the re-run.
@@ -73,6 +77,8 @@ enum Step {
     /// A user message to send again, with what the recorded run got for it.
     Turn {
         content: String,
+        /// As recorded (named only): their bytes are read from the blob folder before sending.
+        images: Vec<Image>,
         old: Option<Reply>,
         old_model: String,
     },
@@ -87,8 +93,9 @@ fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, e) in loaded.events.iter().enumerate() {
         let step = match &e.change {
-            Change::User { content } => Step::Turn {
+            Change::User { content, images } => Step::Turn {
                 content: content.clone(),
+                images: images.clone(),
                 old: reply_to(loaded, i),
                 old_model: old_model.clone(),
             },
@@ -265,7 +272,22 @@ pub fn rerun(
         },
         markdown: MarkdownView::for_stdout(term, config.markdown, config.theme),
     };
-    let steps = plan(loaded, changes);
+    let mut steps = plan(loaded, changes);
+    let blobs = match (&loaded.path, &config.session.dir) {
+        (Some(path), _) => Some(Blobs::beside(path)),
+        (None, Some(dir)) => Some(Blobs::of_folder(dir)),
+        (None, None) => None,
+    };
+    for step in &mut steps {
+        if let Step::Turn { images, .. } = step {
+            for image in images.iter_mut() {
+                let Some(blobs) = &blobs else {
+                    return Err(SessionError::NoFolder.into());
+                };
+                *image = load_blob(blobs, image)?;
+            }
+        }
+    }
     // SIGTERM and SIGHUP end a turn as Ctrl-C does, so its partial reply is saved and logged.
     let signals = Watcher::start(rt, term.stdout.tty);
     let tally = rt.block_on(drive(
@@ -349,14 +371,19 @@ where
             }
             Step::Turn {
                 content,
+                images,
                 old,
                 old_model,
             } => {
                 let n = tally.results.len() + tally.refused + 1;
                 screen.turn(n, total, content, old.as_ref(), old_model, &chat.model)?;
+                for image in images {
+                    screen.dim(&sanitize_line(&describe_image(image)))?;
+                }
                 let recorded = (old.clone(), old_model.clone());
+                let message = (content.as_str(), images.as_slice());
                 if let Some(end) =
-                    turn(chat, screen, content, recorded, cancel(), &mut tally).await?
+                    turn(chat, screen, message, recorded, cancel(), &mut tally).await?
                 {
                     tally.end = end;
                     break;
@@ -372,7 +399,7 @@ where
 async fn turn<O: Write, E: Write>(
     chat: &mut Chat<'_>,
     screen: &mut Screen<O, E>,
-    content: &str,
+    (content, images): (&str, &[Image]),
     (old, old_model): (Option<Reply>, String),
     cancel: impl Future<Output = CancelReason>,
     tally: &mut Tally,
@@ -383,7 +410,9 @@ async fn turn<O: Write, E: Write>(
     };
     let mut renderer =
         Renderer::new(&mut screen.out, output, ThinkingTo::Hidden).with_markdown(screen.markdown);
-    let sent = chat.send(content, &mut renderer, cancel).await;
+    let sent = chat
+        .send_with(content.to_string(), images.to_vec(), &mut renderer, cancel)
+        .await;
     drop(renderer);
     let outcome = match sent {
         Ok(sent) => sent.outcome,
@@ -393,7 +422,9 @@ async fn turn<O: Write, E: Write>(
             tally.refused += 1;
             return Ok(match not_sent.reason {
                 NotSentReason::Summary(ending) => end_after(ending),
-                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => None,
+                NotSentReason::TooLarge(_)
+                | NotSentReason::Full(_)
+                | NotSentReason::CannotSee(_) => None,
             });
         }
     };

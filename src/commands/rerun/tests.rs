@@ -35,6 +35,7 @@ fn turn_of(step: &Step) -> (&str, Option<&Reply>, &str) {
             content,
             old,
             old_model,
+            ..
         } => (content, old.as_ref(), old_model),
         Step::Change(c) => panic!("a change, not a turn: {c:?}"),
     }

@@ -84,7 +84,7 @@ pub fn documents(l: &Loaded) -> Vec<Doc<'_>> {
                 model = m;
                 [None, None]
             }
-            Change::User { content } => {
+            Change::User { content, .. } => {
                 turn += 1;
                 [Some((Role::User, content)), None]
             }
@@ -120,7 +120,7 @@ pub fn text_at(l: &Loaded, seq: i64, role: Role) -> Option<&str> {
         return l.header.system.as_deref();
     }
     match (&l.events.get(usize::try_from(seq).ok()?)?.change, role) {
-        (Change::User { content }, Role::User) => Some(content),
+        (Change::User { content, .. }, Role::User) => Some(content),
         (Change::Assistant(r), Role::Assistant) => Some(&r.content),
         (Change::Assistant(r), Role::Thinking) => Some(&r.thinking),
         (
@@ -198,7 +198,10 @@ mod tests {
     }
 
     fn user(s: &str) -> Change {
-        Change::User { content: s.into() }
+        Change::User {
+            content: s.into(),
+            images: Vec::new(),
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ fn session(dir: &Path, model: &str, pairs: &[(&str, &str)], day: i64) -> uuid::U
     for (q, a) in pairs {
         let mut e = Event::now(Change::User {
             content: q.to_string(),
+            images: Vec::new(),
         });
         e.at = at;
         w.append(&e).unwrap();
@@ -212,11 +213,13 @@ fn keeps_up_with_new_changed_and_removed_files() {
     let mut w = SessionWriter::create_in(d, h);
     w.append(&Event::now(Change::User {
         content: "banana".into(),
+        images: Vec::new(),
     }))
     .unwrap();
     assert_eq!(find(d, "banana", &all()).len(), 1, "a new file");
     w.append(&Event::now(Change::User {
         content: "apple again".into(),
+        images: Vec::new(),
     }))
     .unwrap();
     assert_eq!(find(d, "apple", &all()).len(), 2, "a grown file");
@@ -296,6 +299,7 @@ fn readers_and_writers_at_the_same_time() {
                 for t in 0..40 {
                     w.append(&Event::now(Change::User {
                         content: format!("chat {chat} turn {t} lychee"),
+                        images: Vec::new(),
                     }))
                     .unwrap();
                     w.append(&Event::now(reply("ok"))).unwrap();

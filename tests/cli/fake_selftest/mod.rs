@@ -441,6 +441,21 @@ fn validation_errors_match_the_real_server() {
             400,
             r#"{"error":"\"tiny\" does not support thinking"}"#,
         ),
+        // 29_chat_image_bad_base64 and 29_chat_image_nonvision.
+        (
+            Some(
+                r#"{"model":"tiny","messages":[{"role":"user","content":"What is this?","images":["data:image/png;base64,iVBORw0KGgo"]}],"stream":false}"#,
+            ),
+            400,
+            r#"{"error":"json: cannot unmarshal string into Alias.images.0 of type api.ImageData: illegal base64 data at input byte 4"}"#,
+        ),
+        (
+            Some(
+                r#"{"model":"tiny","messages":[{"role":"user","content":"What is this?","images":["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="]}],"stream":false}"#,
+            ),
+            400,
+            r#"{"error":"{\"error\":{\"code\":400,\"message\":\"Multimodal data provided, but model does not support multimodal requests.\",\"type\":\"invalid_request_error\"}}"}"#,
+        ),
     ];
     for (body, status, expected) in cases {
         let resp = request(&fake, "POST", "/api/chat", body);

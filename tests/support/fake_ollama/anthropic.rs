@@ -28,7 +28,7 @@ use super::reply::{play, take_queued, Frames, Part, Plan, Queued};
 use super::routes::{capabilities, fnv1a, JSON};
 
 /// What the recorded server answered for an image sent to a model without vision.
-const NO_VISION: &str = r#"{"error":{"code":400,"message":"Multimodal data provided, but model does not support multimodal requests.","type":"invalid_request_error"}}"#;
+pub(crate) const NO_VISION: &str = r#"{"error":{"code":400,"message":"Multimodal data provided, but model does not support multimodal requests.","type":"invalid_request_error"}}"#;
 
 pub(crate) fn handle_messages(req: &Request, conn: &Conn) -> Result<After, Gone> {
     if let Some(answered) = hostile::chat(req, conn, ChatApi::Anthropic) {

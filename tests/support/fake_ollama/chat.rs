@@ -82,6 +82,10 @@ pub(crate) fn default_chat(
         );
     }
 
+    if let Some(refusal) = image_refusal(&body, caps) {
+        return conn.send_error(400, &refusal);
+    }
+
     let messages = messages(&body);
     if messages.is_empty() {
         // Load (or with keep_alive 0, unload) the model: one JSON object even when streaming.
@@ -299,4 +303,28 @@ pub(crate) fn message_json(content: &str, thinking: &str) -> String {
 
 pub(crate) fn error_json(message: &str) -> String {
     format!(r#"{{"error":{}}}"#, go_str(message))
+}
+
+/// What the recorded server answers for `images` it cannot take (29_chat_image_*): a string that
+/// is not plain base64 (a `data:` prefix), or any image for a model without vision.
+fn image_refusal(body: &Value, caps: &[&str]) -> Option<String> {
+    use base64::Engine as _;
+    let mut any = false;
+    for m in messages(body) {
+        let images = m.get("images").and_then(Value::as_array);
+        for (i, image) in images.into_iter().flatten().enumerate() {
+            any = true;
+            let text = image.as_str().unwrap_or_default();
+            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(text) {
+                let at = match e {
+                    base64::DecodeError::InvalidByte(at, _) => at,
+                    _ => text.len(),
+                };
+                return Some(format!(
+                    "json: cannot unmarshal string into Alias.images.{i} of type api.ImageData: illegal base64 data at input byte {at}"
+                ));
+            }
+        }
+    }
+    (any && !caps.contains(&"vision")).then(|| super::anthropic::NO_VISION.to_string())
 }

@@ -46,13 +46,21 @@ pub(crate) fn is_cjk(c: char) -> bool {
 }
 
 /// The fake's size of one message: ceil(other characters / 4) + one per CJK character + 4 for
-/// the template around it.
+/// the template around it, + 256 per image (what gemma3, the recorded models' family, spends on
+/// one).
 pub(crate) fn message_tokens(message: &Value) -> u64 {
     let content = str_field(message, "content");
     let cjk = content.chars().filter(|&c| is_cjk(c)).count() as u64;
     let other = content.chars().count() as u64 - cjk;
-    other.div_ceil(4) + cjk + 4
+    let images = message
+        .get("images")
+        .and_then(Value::as_array)
+        .map_or(0, |i| i.len() as u64);
+    other.div_ceil(4) + cjk + 4 + IMAGE_TOKENS * images
 }
+
+/// Prompt tokens one image costs on the fake.
+pub(crate) const IMAGE_TOKENS: u64 = 256;
 
 /// The window this request gets.
 pub(crate) fn request_window(shared: &Shared, body: &Value) -> u64 {

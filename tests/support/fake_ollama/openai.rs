@@ -196,6 +196,14 @@ pub(crate) fn default_v1_chat(
     let Some(caps) = caps else {
         return conn.send_openai_error(404, &format!("model '{model}' not found"));
     };
+    let has_image = messages(&body).iter().any(|m| {
+        m["content"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|p| p["type"] == "image_url"))
+    });
+    if has_image && !caps.contains(&"vision") {
+        return conn.send_openai_error(400, super::anthropic::NO_VISION);
+    }
     let think = !effort.is_empty() && effort != "none";
     if think && !caps.contains(&"thinking") {
         let message = format!("{} does not support thinking", go_quote(model));
@@ -205,7 +213,15 @@ pub(crate) fn default_v1_chat(
         .iter()
         .rev()
         .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .map(|m| str_field(m, "content"))
+        .map(|m| match m["content"].as_array() {
+            // Content parts: the text part.
+            Some(parts) => parts
+                .iter()
+                .find(|p| p["type"] == "text")
+                .and_then(|p| p["text"].as_str())
+                .unwrap_or(""),
+            None => str_field(m, "content"),
+        })
         .unwrap_or("");
     let mut thinking = if think {
         tokenize(&format!("thinking about: {last_user}"))
