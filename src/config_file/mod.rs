@@ -24,7 +24,8 @@ use crate::suggest;
 /// A larger file is not a config file.
 pub const MAX_BYTES: u64 = 1 << 20;
 
-/// Flags that say what to do this time, not how: never config keys.
+/// Flags that say what to do this time, not how: never config keys (by clap id or by long
+/// flag name in snake_case).
 const NOT_SETTINGS: &[&str] = &[
     "help",
     "version",
@@ -405,6 +406,9 @@ pub fn settings(cmd: &Command) -> impl Iterator<Item = &Arg> {
         a.get_long().is_some()
             && !a.is_positional()
             && !NOT_SETTINGS.contains(&a.get_id().as_str())
+            && !a
+                .get_long()
+                .is_some_and(|l| NOT_SETTINGS.contains(&l.replace('-', "_").as_str()))
             && !a.is_hide_set()
     })
 }
