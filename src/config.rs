@@ -223,6 +223,7 @@ impl Config {
             format: format.as_ref(),
             think: think.as_ref(),
             keep_alive: keep_alive.as_ref(),
+            tools: &[],
             ..ChatRequest::new("", &[], &options)
         };
         api.check_request(&probe)

@@ -271,6 +271,7 @@ fn hostile_session() -> crate::session::Loaded {
         completion_tokens: Some(1),
         tokens_per_second: Some(1.0),
         done_reason: Some(HOSTILE.into()),
+        tool_calls: Vec::new(),
     };
     let changes = [
         Change::User {

@@ -570,6 +570,7 @@ mod tests {
         let k = json!("5m");
         let chat = ChatRequest {
             keep_alive: Some(&k),
+            tools: &[],
             ..ChatRequest::new("m", &[], &o)
         };
         assert_eq!(

@@ -215,6 +215,7 @@ impl<'a> Chat<'a> {
             format: self.settings.format.as_ref(),
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
+            tools: &[],
         };
         let sent = request.messages.len();
         let outcome = run_turn(
@@ -227,6 +228,7 @@ impl<'a> Chat<'a> {
         .await;
         self.turns = turn;
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
+        let message = reply.message();
         let reply = Change::Assistant(reply);
         self.save(
             Event {
@@ -238,7 +240,7 @@ impl<'a> Chat<'a> {
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
-                self.conversation.push_assistant(outcome.content.clone());
+                self.conversation.push_message(message);
                 HistoryEffect::Kept
             }
             (_, true) => {

@@ -227,6 +227,7 @@ mod tests {
         deltas: usize,
         stats: Option<FinalStats>,
         errors: Vec<String>,
+        tool_calls: Vec<crate::conversation::ToolCall>,
     }
 
     fn collect_framed(framing: Framing, pieces: &[&[u8]]) -> Result<Collected, String> {
@@ -245,6 +246,7 @@ mod tests {
                     out.stats = Some(stats);
                 }
                 ChatEvent::Error(e) => out.errors.push(e),
+                ChatEvent::ToolCall(c) => out.tool_calls.push(c),
             }
             Ok(())
         };

@@ -447,6 +447,7 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            tools: &[],
         };
         let req = CompletionRequest::from_chat(&chat).unwrap();
         assert_eq!(

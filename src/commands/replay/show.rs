@@ -273,6 +273,7 @@ mod tests {
             completion_tokens: Some(4),
             tokens_per_second: Some(2.0),
             done_reason: Some("stop".into()),
+            tool_calls: Vec::new(),
         };
         for (secs, c) in [
             (
@@ -351,6 +352,7 @@ mod tests {
             completion_tokens: Some(4),
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         };
         let mut text = header_line(&h) + "\n";
         for c in [
