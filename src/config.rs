@@ -60,6 +60,8 @@ pub struct Config {
     /// Colours of code blocks.
     pub theme: Theme,
     pub session: SessionConfig,
+    /// The tools the model may call, and how calls are approved.
+    pub tools: crate::tools::ToolSettings,
 }
 
 /// Where sessions live and which one this run uses.
@@ -128,6 +130,45 @@ pub enum ConfigError {
     /// A setting the chosen API cannot express.
     #[error("{0}")]
     Request(String),
+    #[error("{0}")]
+    Tools(String),
+}
+
+/// The tool flags resolved: which tools, where the file tools may read, what runs unasked.
+pub fn tool_settings(f: &crate::cli::ToolFlags) -> Result<crate::tools::ToolSettings, ConfigError> {
+    use crate::tools::{mcp, parse_tool_list, ToolSettings};
+    let builtins = match &f.tools {
+        Some(list) => {
+            parse_tool_list(list).map_err(|e| ConfigError::Tools(format!("--tools: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let mcp = f
+        .mcp
+        .iter()
+        .map(|m| mcp::parse_spec(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ConfigError::Tools)?;
+    if f.max_tool_steps == 0 {
+        return Err(ConfigError::Tools(
+            "--max-tool-steps must be at least 1".into(),
+        ));
+    }
+    if f.tool_timeout == 0 {
+        return Err(ConfigError::Tools(
+            "--tool-timeout must be at least 1 second".into(),
+        ));
+    }
+    Ok(ToolSettings {
+        enabled: f.tools.is_some() || !mcp.is_empty(),
+        builtins,
+        roots: f.tool_root.clone(),
+        allow: f.allow_tool.iter().cloned().collect(),
+        max_steps: f.max_tool_steps,
+        timeout: Duration::from_secs(f.tool_timeout),
+        mcp,
+        ..ToolSettings::default()
+    })
 }
 
 /// An API key. Its `Debug` never shows it, so a `{:?}` of the config cannot leak it.
@@ -283,6 +324,7 @@ impl Config {
             option_pairs: cli.options.clone(),
         };
 
+        let tools = tool_settings(&cli.tools)?;
         Ok(Config {
             api,
             base_url,
@@ -311,6 +353,7 @@ impl Config {
             stats_json: cli.stats_json,
             markdown,
             theme,
+            tools,
         })
     }
 }

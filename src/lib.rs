@@ -86,6 +86,7 @@ pub mod sse;
 pub mod suggest;
 pub mod table;
 pub mod term;
+pub mod tools;
 pub mod turn;
 pub mod untrusted;
 

@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod session;
+pub mod tools;
 
 use std::future::Future;
 
@@ -50,6 +51,11 @@ pub struct Chat<'a> {
     session: Option<SessionWriter>,
     /// What could not be written ("the session", "the turn log"), so the run can end non-zero.
     not_saved: Vec<&'static str>,
+    /// The tools the model may call, when the run offers any (`--tools`, `--mcp`).
+    pub tools: Option<crate::tools::Toolbox>,
+    /// The log facts of a reply whose tool calls are being answered: its record is written
+    /// once they have run, with them.
+    pending_log: Option<ContextLog>,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -91,6 +97,8 @@ pub struct Sent {
     /// What the context strategy did to the history before sending, if anything (the removed
     /// messages are in `conversation.archived()`).
     pub context: Option<ContextAction>,
+    /// The tool calls were stopped (Ctrl-C during a call or at its prompt): no reply followed.
+    pub tools_stopped: Option<CancelReason>,
 }
 
 /// A message that was not sent, handed back to the user.
@@ -153,6 +161,8 @@ impl<'a> Chat<'a> {
             notes: Style { color: false },
             session: None,
             not_saved: Vec::new(),
+            tools: None,
+            pending_log: None,
         }
     }
 
@@ -215,10 +225,10 @@ impl<'a> Chat<'a> {
             format: self.settings.format.as_ref(),
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
-            tools: &[],
+            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
         };
         let sent = request.messages.len();
-        let outcome = run_turn(
+        let mut outcome = run_turn(
             self.backend,
             &request,
             sink,
@@ -227,6 +237,7 @@ impl<'a> Chat<'a> {
         )
         .await;
         self.turns = turn;
+        self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();
         let reply = Change::Assistant(reply);
@@ -254,12 +265,14 @@ impl<'a> Chat<'a> {
         };
         match &effect {
             HistoryEffect::Returned(input) => self.record_turn(Some(input), &outcome, &log),
+            HistoryEffect::Kept if tools::has_calls(&outcome) => self.pending_log = Some(log),
             HistoryEffect::Kept => self.record_turn(None, &outcome, &log),
         }
         Ok(Sent {
             outcome,
             effect,
             context: prepared.log.action,
+            tools_stopped: None,
         })
     }
 
@@ -271,6 +284,17 @@ impl<'a> Chat<'a> {
 
     /// The same; `None` for the question still in the history (read there, not copied).
     fn record_turn(&mut self, input: Option<&str>, outcome: &TurnOutcome, context: &ContextLog) {
+        self.record_with_tools(input, outcome, context, Vec::new());
+    }
+
+    /// The same, with what became of the reply's tool calls.
+    fn record_with_tools(
+        &mut self,
+        input: Option<&str>,
+        outcome: &TurnOutcome,
+        context: &ContextLog,
+        tools: Vec<crate::log::ToolLog>,
+    ) {
         let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut().filter(|_| !self.log_pause.paused) else {
             return;
@@ -285,7 +309,8 @@ impl<'a> Chat<'a> {
             user_input: input,
             context,
         };
-        let record = TurnRecord::new(&ctx, outcome).without_secrets(self.backend.secrets());
+        let mut record = TurnRecord::new(&ctx, outcome).without_secrets(self.backend.secrets());
+        record.tool_calls = tools;
         if let Err(e) = log.append(&record) {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");

@@ -9,6 +9,7 @@
 //! `chat::context`'s report);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
+pub mod approve;
 mod args;
 pub mod command;
 pub mod complete;
@@ -96,6 +97,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     chat.dim_notes(term.stderr.color);
+    crate::chat::tools::attach(rt, &mut chat, config)?;
     if backend.capabilities().manage_models {
         let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
         if let Some(code) = offered {
@@ -304,13 +306,29 @@ impl<'a> Repl<'a> {
             self.view.markdown,
             self.view.theme,
         ));
-        let cancel = interrupted_or_stopped(self.stops.signalled());
-        let sent = self
-            .rt
-            .block_on(self.chat.send(input, &mut renderer, cancel));
+        let stops = &self.stops;
+        let cancel = || interrupted_or_stopped(stops.signalled());
+        let mut approver: Box<dyn crate::chat::tools::Approver> = if self.term.stdin_tty {
+            Box::new(approve::TtyApprover {
+                style: self.err_style,
+            })
+        } else {
+            Box::new(crate::chat::tools::Nobody)
+        };
+        let sent = self.chat.converse(
+            self.rt,
+            input,
+            &mut renderer,
+            approver.as_mut(),
+            &mut io::stderr(),
+            cancel,
+        );
         drop(renderer);
         let Sent {
-            outcome, effect, ..
+            outcome,
+            effect,
+            tools_stopped,
+            ..
         } = match sent {
             Ok(sent) => sent,
             Err(not_sent) => {
@@ -332,6 +350,9 @@ impl<'a> Repl<'a> {
             return None;
         }
         match &outcome.ending {
+            Ending::Done if tools_stopped.is_some() => {
+                println!("{}", self.style.dim("(tool calls stopped)"))
+            }
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),
             Ending::Failed(e) => eprintln!("{}", self.err_style.red(&format!("error: {e}"))),

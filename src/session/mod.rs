@@ -15,7 +15,7 @@ pub mod state;
 pub mod store;
 pub mod text;
 
-pub use format::{Change, Event, Header, Reply};
+pub use format::{Change, Event, Header, Reply, ToolRecord};
 pub use load::{load_file, Loaded};
 pub use state::SessionState;
 pub use store::SessionWriter;

@@ -36,3 +36,4 @@ mod signals;
 mod speed;
 mod stats_cmd;
 mod term;
+mod tools;

@@ -44,7 +44,7 @@ pub(crate) fn handle_messages(req: &Request, conn: &Conn) -> Result<After, Gone>
     let script = match take_queued(conn, &frames) {
         Queued::Nothing => return default_messages(decoded, conn, &mut frames, started),
         Queued::Answered(result) => return result,
-        Queued::Play(script) => script,
+        Queued::Play(script) => *script,
     };
     // Scripted replies skip validation, as on the other chat routes.
     let body = decoded.unwrap_or(Value::Null);

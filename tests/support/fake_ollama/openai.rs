@@ -154,7 +154,7 @@ pub(crate) fn handle_v1_chat(req: &Request, conn: &Conn) -> Result<After, Gone> 
     let script = match take_queued(conn, &OpenAiFrames::new(usage)) {
         Queued::Nothing => return default_v1_chat(decoded, conn, started),
         Queued::Answered(result) => return result,
-        Queued::Play(script) => script,
+        Queued::Play(script) => *script,
     };
     let body = decoded.unwrap_or(Value::Null);
     let model = str_field(&body, "model").to_string();

@@ -23,6 +23,7 @@ pub(crate) struct Plan {
     pub(crate) stream: bool,
     /// Anthropic only: an `event: ping` after `message_start`.
     pub(crate) ping: bool,
+    pub(crate) tool_calls: Vec<(String, serde_json::Value)>,
     pub(crate) started: Instant,
 }
 
@@ -49,6 +50,7 @@ impl Plan {
             split_every: script.split_every,
             stream,
             ping: script.ping,
+            tool_calls: script.tool_calls,
             started,
         }
     }
@@ -76,6 +78,7 @@ impl Plan {
             split_every: None,
             stream,
             ping: false,
+            tool_calls: Vec::new(),
             started,
         }
     }
@@ -99,6 +102,10 @@ pub(crate) trait Frames {
     }
     /// The frames of one token.
     fn token(&mut self, plan: &Plan, part: Part, text: &str) -> Vec<String>;
+    /// The frames of the plan's tool calls, after the tokens.
+    fn tool_calls(&mut self, _plan: &Plan) -> Vec<String> {
+        Vec::new()
+    }
     /// The frames that end a stream normally.
     fn end(&mut self, plan: &Plan) -> Vec<String>;
     /// The frames of an error inside a 200 stream (`End::Error`).
@@ -114,7 +121,7 @@ pub(crate) enum Queued {
     /// Nothing: the route's default reply.
     Nothing,
     /// A script to play.
-    Play(Script),
+    Play(Box<Script>),
     /// A reply that was answered already (an HTTP error, raw bytes).
     Answered(Result<After, Gone>),
 }
@@ -126,19 +133,19 @@ pub(crate) fn take_queued(conn: &Conn, api: &dyn Frames) -> Queued {
     };
     let (status, message, headers) = match reply {
         ChatReply::Tokens(tokens) => {
-            return Queued::Play(Script {
+            return Queued::Play(Box::new(Script {
                 tokens,
                 ..Script::default()
-            })
+            }))
         }
         ChatReply::Thinking { thinking, content } => {
-            return Queued::Play(Script {
+            return Queued::Play(Box::new(Script {
                 thinking,
                 tokens: content,
                 ..Script::default()
-            })
+            }))
         }
-        ChatReply::Script(script) => return Queued::Play(script),
+        ChatReply::Script(script) => return Queued::Play(Box::new(script)),
         ChatReply::Raw(bytes) => {
             return Queued::Answered(conn.write_all(&bytes).map(|()| After::Close));
         }
@@ -195,6 +202,13 @@ fn stream(conn: &Conn, plan: &Plan, api: &mut dyn Frames) -> Result<After, Gone>
             conn.wait(plan.delay)?;
         }
         push(&mut out, api.token(plan, part, text))?;
+        sent_any = true;
+    }
+    if !plan.tool_calls.is_empty() {
+        if sent_any {
+            conn.wait(plan.delay)?;
+        }
+        push(&mut out, api.tool_calls(plan))?;
         sent_any = true;
     }
     match &plan.end {
