@@ -33,6 +33,14 @@ pub enum Answer {
     Stop,
 }
 
+/// What `/tools` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolsSwitch {
+    List,
+    On,
+    Off,
+}
+
 /// Who decides about calls that are not allowed ahead.
 pub trait Approver {
     /// Asks about one call and blocks until answered; `None` when nobody can be asked (no
@@ -78,6 +86,28 @@ pub fn attach(
     Ok(())
 }
 
+/// `/tools`: each tool, what it may do and whether it asks.
+fn list_text(tools: &crate::tools::Toolbox) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "Tools are {}.\n",
+        if tools.enabled() { "on" } else { "off" }
+    );
+    for d in tools.defs() {
+        let asks = match tools.allowed_ahead(&d.spec.name) {
+            Some(_) => "runs without asking",
+            None => "asks first",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<22} {asks}; {}",
+            crate::untrusted::sanitize_line(&d.spec.name),
+            d.kind.describe()
+        );
+    }
+    out
+}
+
 /// Whether a finished reply left tool calls to answer.
 pub(super) fn has_calls(outcome: &TurnOutcome) -> bool {
     matches!(outcome.ending, Ending::Done) && !outcome.tool_calls.is_empty()
@@ -106,6 +136,34 @@ impl Answered {
 }
 
 impl Chat<'_> {
+    /// Runs `/tools [on|off|list]` and says what it did (text ending in a newline, sanitised).
+    pub fn tools_command(&mut self, rt: &Runtime, switch: ToolsSwitch) -> String {
+        let Some(tools) = self.tools.as_mut() else {
+            return "No tools in this chat: start it with --tools NAMES (or --mcp NAME=COMMAND).\n"
+                .into();
+        };
+        match switch {
+            ToolsSwitch::On => {
+                tools.set_enabled(true);
+                let notes = rt.block_on(tools.start_servers());
+                for n in notes {
+                    self.warn(&n);
+                }
+                "Tools are on: the model may call them.\n".into()
+            }
+            ToolsSwitch::Off => {
+                tools.set_enabled(false);
+                "Tools are off: requests carry none.\n".into()
+            }
+            ToolsSwitch::List => {
+                for n in rt.block_on(tools.start_servers()) {
+                    self.warn(&n);
+                }
+                list_text(self.tools.as_ref().expect("checked above"))
+            }
+        }
+    }
+
     /// Drops tool calls from a reply when this chat offers no tools (a server that sends them
     /// anyway): nobody could answer them, and an unanswered call breaks the next request.
     pub(super) fn keep_answerable_calls(&self, outcome: &mut TurnOutcome) {

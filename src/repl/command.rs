@@ -1,9 +1,11 @@
 //! Slash commands: ONE table (name, aliases, arguments, help, sub-commands) that drives parsing,
 //! `/help` and tab completion, and the pure parser from a typed line to a `SlashCommand`.
 
-use super::args::{no_args, parse_copy, parse_load, parse_log, parse_model, parse_set, parse_show};
+use super::args::{
+    no_args, parse_copy, parse_load, parse_log, parse_model, parse_set, parse_show, parse_tools,
+};
 pub use super::slash::{
-    Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub,
+    Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub, ToolsSwitch,
 };
 use crate::suggest::nearest;
 
@@ -123,6 +125,24 @@ const LOG_SUBS: &[Sub] = &[
         name: "on",
         args: "",
         help: "Write turns to the turn log again",
+    },
+];
+
+const TOOLS_SUBS: &[Sub] = &[
+    Sub {
+        name: "list",
+        args: "",
+        help: "The tools, what each may do, and which run without asking",
+    },
+    Sub {
+        name: "on",
+        args: "",
+        help: "Offer the tools to the model again",
+    },
+    Sub {
+        name: "off",
+        args: "",
+        help: "Send no tools: the model answers without calling any",
     },
 ];
 
@@ -275,6 +295,15 @@ pub const COMMANDS: &[Spec] = &[
         subs: LOG_SUBS,
         completes: Completes::Subs,
         parse: parse_log,
+    },
+    Spec {
+        name: "/tools",
+        aliases: &[],
+        args: "[on|off|list]",
+        help: "List the tools the model may call, or turn them on or off",
+        subs: TOOLS_SUBS,
+        completes: Completes::Subs,
+        parse: parse_tools,
     },
     Spec {
         name: "/bye",

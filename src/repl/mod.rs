@@ -283,6 +283,10 @@ impl<'a> Repl<'a> {
                 let said = self.chat.log_command(&switch);
                 self.note(&said);
             }
+            SlashCommand::Tools(switch) => {
+                let said = self.chat.tools_command(self.rt, switch);
+                print!("{said}");
+            }
         }
         Flow::Continue
     }

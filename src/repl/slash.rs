@@ -37,7 +37,11 @@ pub enum SlashCommand {
     Session(String),
     /// `/log [on|off]`: pause or resume the turn log, or say where it goes.
     Log(LogSwitch),
+    /// `/tools [on|off|list]`: offer the tools or not; alone or `list`, list them.
+    Tools(ToolsSwitch),
 }
+
+pub use crate::chat::tools::ToolsSwitch;
 
 /// What `/help` explains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

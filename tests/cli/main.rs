@@ -37,3 +37,4 @@ mod speed;
 mod stats_cmd;
 mod term;
 mod tools;
+mod tools_pty;
