@@ -379,7 +379,7 @@ impl Chat<'_> {
             tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
         };
         let sent = request.messages.len();
-        let outcome = run_turn(
+        let mut outcome = run_turn(
             self.backend,
             &request,
             sink,
@@ -387,6 +387,7 @@ impl Chat<'_> {
             self.config.stall_timeout,
         )
         .await;
+        self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();
         let joins = reply.joins_history();

@@ -12,4 +12,4 @@ pub use event::{ChatEvent, FinalStats, TurnStatus, MAX_PLAUSIBLE_TOKENS};
 pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
 pub use message::{Image, Message, Role, ToolCall, ToolResultOf};
 pub use request::{ChatRequest, Think};
-pub use tool::{arguments_object, Approval, ToolSpec, ToolStatus};
+pub use tool::{arguments_object, dotless, dotted, Approval, ToolSpec, ToolStatus};

@@ -62,6 +62,21 @@ impl ToolStatus {
     }
 }
 
+/// A tool name for the APIs that allow only `[A-Za-z0-9_-]` in one (OpenAI, Anthropic): an MCP
+/// tool's `server.tool` goes out as `server__tool`.
+pub fn dotless(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains('.') {
+        name.replace('.', "__").into()
+    } else {
+        name.into()
+    }
+}
+
+/// The name the model called, back in the client's terms (`server__tool` → `server.tool`).
+pub fn dotted(name: &str) -> String {
+    name.replacen("__", ".", 1)
+}
+
 /// A tool call's arguments as the model sent them, turned into the object every API takes back:
 /// an object stays as it is, a string holding a JSON object is parsed (OpenAI sends arguments as
 /// text), anything else (absent, null, a bare value, broken JSON) becomes an object that keeps
@@ -83,6 +98,14 @@ pub fn arguments_object(value: Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn names_without_dots_and_back() {
+        assert_eq!(dotless("fs.read_file"), "fs__read_file");
+        assert_eq!(dotted("fs__read_file"), "fs.read_file");
+        assert_eq!(dotless("now"), "now");
+        assert_eq!(dotted("read_file"), "read_file");
+    }
 
     #[test]
     fn arguments_become_an_object_whatever_was_sent() {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::harness::{read_jsonl, TestEnv};
-use crate::support::fake_ollama::ChatReply;
+use crate::harness::{read_jsonl, Api, TestEnv};
+use crate::support::fake_ollama::{ChatReply, Script};
 
 /// A model with the `tools` capability in the fake's `/api/show`.
 const MODEL: &str = "tiny-tools";
@@ -372,4 +372,100 @@ fn an_mcp_server_that_fails_to_start_crashes_or_hangs_leaves_the_chat_going() {
     let results = tool_results(bodies.last().unwrap());
     assert!(results[0].1.contains("closed its output"), "{results:?}");
     assert!(results[1].1.contains("time limit"), "{results:?}");
+}
+
+every_api!(calls_split_across_chunks_round_trip_on_every_api);
+
+/// The offered tool names and the results sent back, in each API's shape.
+fn offered_and_results(api: Api, body: &Value) -> (Vec<String>, Vec<String>) {
+    let offered = body["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| match api {
+                    Api::Anthropic => t["name"].as_str().unwrap().to_string(),
+                    _ => t["function"]["name"].as_str().unwrap().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for m in body["messages"].as_array().unwrap() {
+        match api {
+            Api::Anthropic => {
+                for b in m["content"].as_array().into_iter().flatten() {
+                    if b["type"] == "tool_result" {
+                        results.push(b["content"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+            _ if m["role"] == "tool" => results.push(m["content"].as_str().unwrap().to_string()),
+            _ => {}
+        }
+    }
+    (offered, results)
+}
+
+/// Two calls in one reply (a built-in and an MCP tool, Chinese arguments), the body cut every
+/// 7 bytes so arguments and characters split across reads: both run, both results go back
+/// matched to their calls, and the answer is printed.
+fn calls_split_across_chunks_round_trip_on_every_api(api: Api) {
+    let env = TestEnv::with(api);
+    env.fake.set_models(&[MODEL]);
+    let work = workdir(&env);
+    env.fake.push_chat(ChatReply::Script(Script {
+        tool_calls: vec![
+            ("read_file".into(), json!({"path": "笔记.txt"})),
+            ("t.echo".into(), json!({"text": "你好世界"})),
+        ],
+        split_every: Some(7),
+        ..Script::default()
+    }));
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["完".into(), "成".into()]));
+    let spec = format!("t=sh {}", mcp_server());
+    env.cmd()
+        .current_dir(&work)
+        .args(["-m", MODEL, "--tools", "read_file", "--mcp", &spec])
+        .args([
+            "--allow-tool",
+            "read_file",
+            "--allow-tool",
+            "t.echo",
+            "-p",
+            "go",
+        ])
+        .assert()
+        .success()
+        .stdout("完成");
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    let (offered, _) = offered_and_results(api, &bodies[0]);
+    let echo = if api == Api::Ollama {
+        "t.echo"
+    } else {
+        "t__echo"
+    };
+    assert!(
+        offered.contains(&"read_file".to_string()) && offered.contains(&echo.to_string()),
+        "{offered:?}"
+    );
+    let (_, results) = offered_and_results(api, &bodies[1]);
+    assert_eq!(results, ["第一行：你好\n", "echo: 你好世界"]);
+    // The calls go back with the ids the results name.
+    let asked = &bodies[1]["messages"][1];
+    match api {
+        Api::Ollama => assert_eq!(asked["tool_calls"][1]["function"]["name"], "t.echo"),
+        Api::OpenAi => {
+            assert_eq!(asked["tool_calls"][1]["function"]["name"], "t__echo");
+            let id = asked["tool_calls"][1]["id"].as_str().unwrap();
+            assert_eq!(bodies[1]["messages"][3]["tool_call_id"], id);
+        }
+        Api::Anthropic => {
+            let blocks = asked["content"].as_array().unwrap();
+            let id = blocks.last().unwrap()["id"].as_str().unwrap();
+            assert_eq!(bodies[1]["messages"][2]["content"][1]["tool_use_id"], id);
+        }
+    }
 }

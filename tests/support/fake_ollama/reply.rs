@@ -84,6 +84,19 @@ impl Plan {
     }
 }
 
+/// A call's arguments as JSON text cut into three pieces (at characters), as servers stream
+/// them; and its name as the OpenAI and Anthropic APIs allow one (no dots).
+pub(crate) fn argument_pieces(args: &serde_json::Value) -> Vec<String> {
+    let text = args.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let third = chars.len().div_ceil(3).max(1);
+    chars.chunks(third).map(|c| c.iter().collect()).collect()
+}
+
+pub(crate) fn wire_name(name: &str) -> String {
+    name.replace('.', "__")
+}
+
 /// Which part of the reply a token belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Part {
