@@ -24,7 +24,10 @@
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
-//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
+//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it,
+//!   `chat::tools` the tool loop (show, ask, run, send the results back). `tools`: the tools
+//!   themselves (built-ins confined to their roots, `fetch_url`, `run_command`, the stdio MCP
+//!   client) and how a call and its result are shown.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
 //!   `/context` text).
 //! - `backend`: the one seam and the only module that knows which APIs exist. Everything above

@@ -147,6 +147,43 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
     let resumed = env.fake.chat_bodies().pop().unwrap();
     assert_eq!(tool_results(&resumed).len(), 2);
     assert!(resumed.get("tools").is_none(), "no --tools, no tools");
+
+    // Replay shows the calls and what became of them.
+    let shown = env
+        .cmd()
+        .args(["replay", session.to_str().unwrap()])
+        .assert()
+        .success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(
+        shown.contains(r#"⚙ read_file {"path":"笔记.txt"}"#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("tool read_file (allowed up front, ok,"),
+        "{shown}"
+    );
+
+    // A re-run sends the questions again but runs no tool: the replies' calls are not answered.
+    let before = env.fake.chat_bodies().len();
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.cmd()
+        .current_dir(&work)
+        .args([
+            "--no-session",
+            "replay",
+            session.to_str().unwrap(),
+            "--rerun",
+        ])
+        .assert()
+        .success();
+    let after = env.fake.chat_bodies();
+    assert!(after.len() > before);
+    assert!(after[before..].iter().all(|b| b.get("tools").is_none()));
+    assert!(after[before..].iter().all(|b| tool_results(b).is_empty()));
 }
 
 #[test]

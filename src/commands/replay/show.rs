@@ -206,6 +206,10 @@ impl<W: Write> Replayer<'_, W> {
             drop(r);
             writeln!(self.out)?;
         }
+        for call in &reply.tool_calls {
+            let line = format!("⚙ {} {}", call.name, call.arguments);
+            writeln!(self.out, "{}", self.dim(&self.text(&line)))?;
+        }
         let stats = format!("[{}]", stats_text(&self.state.model, reply));
         writeln!(self.out, "{}\n", self.dim(&stats))
     }
