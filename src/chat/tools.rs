@@ -341,12 +341,15 @@ impl Chat<'_> {
 
     /// Puts one call's result into the history and the session; returns its log entry.
     fn keep_result(&mut self, call: &ToolCall, a: Answered) -> ToolLog {
+        // A file or a command's output may hold the key this client sends (a `.env`, `env`):
+        // blanked like any text the client writes down.
+        let content = self.backend.secrets().scrub(&a.content).into_owned();
         let record = ToolRecord {
             name: call.name.clone(),
             call_id: call.id.clone(),
             approval: a.approval,
             status: a.status,
-            content: a.content,
+            content,
             duration: (a.took.as_secs_f64() * 1000.0).round() / 1000.0,
         };
         self.conversation.push_message(record.message());

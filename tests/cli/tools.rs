@@ -506,3 +506,48 @@ fn calls_split_across_chunks_round_trip_on_every_api(api: Api) {
         }
     }
 }
+
+#[test]
+fn fetch_url_reads_text_and_a_key_in_a_result_is_never_written() {
+    let (env, work) = tool_env();
+    let key = "sk-tools-test-0123456789abcdef";
+    std::fs::write(work.join(".env"), format!("OLLAMA_API_KEY={key}\n")).unwrap();
+    let root = format!("{}/", env.fake.url());
+    env.fake.push_chat(ChatReply::calls(&[
+        ("fetch_url", json!({ "url": root })),
+        ("fetch_url", json!({"url": "file:///etc/passwd"})),
+        ("read_file", json!({"path": ".env"})),
+    ]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["ok".into()]));
+    let session = env.home.path().join("k.jsonl");
+    env.cmd()
+        .current_dir(&work)
+        .env("OLLAMA_API_KEY", key)
+        .args([
+            "-m",
+            MODEL,
+            "--tools",
+            "default",
+            "--allow-tool",
+            "fetch_url",
+        ])
+        .args([
+            "--allow-tool",
+            "read_file",
+            "--session",
+            session.to_str().unwrap(),
+        ])
+        .args(["-p", "fetch"])
+        .assert()
+        .success();
+    let results = tool_results(&env.fake.chat_bodies()[1]);
+    assert_eq!(results[0].1, "HTTP 200 OK\n\nOllama is running");
+    assert!(
+        results[1].1.starts_with("refused: only http"),
+        "{results:?}"
+    );
+    assert_eq!(results[2].1, "OLLAMA_API_KEY=<OLLAMA_API_KEY>\n");
+    let written = std::fs::read_to_string(&session).unwrap()
+        + &std::fs::read_to_string(env.log_path()).unwrap();
+    assert!(!written.contains(key), "the key reached a file");
+}

@@ -220,3 +220,21 @@ fn slash_tools_lists_and_turns_them_off() {
     assert_eq!(bodies[1]["tools"].as_array().unwrap().len(), 5);
     exit_with_ctrl_d(p);
 }
+
+#[test]
+fn one_shot_on_a_terminal_asks_too() {
+    let env = TestEnv::new();
+    env.fake.set_models(&[MODEL]);
+    env.fake.push_chat(ChatReply::calls(&[("now", json!({}))]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["正午".into()]));
+    let mut cmd = env.std_command();
+    cmd.args(["-m", MODEL, "--tools", "now", "-p", "time?"]);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string("Run now {}? [y]es / [n]o / [a]lways for this tool / [e]xplain")
+        .unwrap();
+    key(&mut p, "y");
+    p.exp_string(&l("正午")).unwrap();
+    p.exp_eof().unwrap();
+    let results = tool_contents(&env.fake.chat_bodies()[1]);
+    assert!(results[0].contains('T'), "the clock was read: {results:?}");
+}
