@@ -551,3 +551,27 @@ fn fetch_url_reads_text_and_a_key_in_a_result_is_never_written() {
         + &std::fs::read_to_string(env.log_path()).unwrap();
     assert!(!written.contains(key), "the key reached a file");
 }
+
+#[test]
+fn a_hostile_mcp_server_gives_one_line() {
+    let (env, work) = tool_env();
+    for (mode, said) in [
+        ("endless", "sent a line longer than 4 MiB"),
+        ("garbage", "sent something that is not JSON-RPC"),
+        ("slowstart", "did not answer within 2 s"),
+    ] {
+        let spec = format!("t=sh {} {mode}", mcp_server());
+        let out = env
+            .cmd()
+            .current_dir(&work)
+            .args(["-m", MODEL, "--tools", "now", "--mcp", &spec])
+            .args(["--tool-timeout", "2", "-p", "hi"])
+            .assert()
+            .success()
+            .stdout("echo: hi");
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains(said), "{mode}: {err}");
+        assert_eq!(err.lines().count(), 1, "{mode}: one line: {err}");
+        assert!(!err.contains('\u{1b}'), "{mode}: {err:?}");
+    }
+}
