@@ -372,12 +372,12 @@ mod tests {
 
     #[test]
     fn specs() {
-        let s = parse_spec("files=mcp-files --root /tmp -v").unwrap();
+        let s = parse_spec("files=mcp-files --root ./data -v").unwrap();
         assert_eq!(
             (s.name.as_str(), s.command.as_str()),
             ("files", "mcp-files")
         );
-        assert_eq!(s.args, ["--root", "/tmp", "-v"]);
+        assert_eq!(s.args, ["--root", "./data", "-v"]);
         for bad in ["nocommand", "=cmd", "a b=cmd", "名=cmd", "x=", "x=   "] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }
