@@ -169,6 +169,7 @@ fn chat_request<'a>(messages: &'a [Message], options: &'a Options) -> ChatReques
         format: None,
         think: None,
         keep_alive: None,
+        tools: &[],
     }
 }
 
@@ -264,6 +265,7 @@ fn decode(stream: &[u8], read: usize) -> usize {
                     message: message.into(),
                 })
             }
+            ChatEvent::ToolCall(_) => {}
         }
         Ok(())
     };
@@ -323,6 +325,7 @@ fn outcome(content: String) -> TurnOutcome {
         started_at: chrono::Utc::now(),
         content,
         thinking: String::new(),
+        tool_calls: Vec::new(),
         stats: Some(FinalStats {
             done_reason: Some("stop".into()),
             prompt_eval_count: Some(54),

@@ -345,6 +345,7 @@ fn write_session(dir: &Path, rng: &mut Rng, i: usize, bytes: usize) -> std::io::
                 completion_tokens: Some(500),
                 tokens_per_second: Some(50.0),
                 done_reason: Some("stop".into()),
+                tool_calls: Vec::new(),
             }),
         ] {
             file.push_str(&event_line(&Event { at, change }));

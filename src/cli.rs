@@ -203,6 +203,9 @@ pub struct Cli {
     /// Line-editing keys in the chat: `emacs` (the default) or `vi` (`/set vi`, `/set emacs`).
     #[arg(long, value_name = "KEYS", value_enum, default_value_t = Keys::Emacs)]
     pub keys: Keys,
+
+    #[command(flatten)]
+    pub tools: ToolFlags,
 }
 
 /// The line editor's key bindings.
@@ -211,6 +214,42 @@ pub enum Keys {
     #[default]
     Emacs,
     Vi,
+}
+
+/// The tool flags: which functions the model may call, and what runs without asking.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ToolFlags {
+    /// Let the model call these built-in tools (comma-separated): read_file, list_dir,
+    /// search_text, fetch_url, now, run_command; `default` is all but run_command.
+    #[arg(long, value_name = "NAMES", help_heading = "Tools")]
+    pub tools: Option<String>,
+
+    /// A folder the file tools may read besides the working directory (repeatable).
+    #[arg(long, value_name = "DIR", help_heading = "Tools")]
+    pub tool_root: Vec<std::path::PathBuf>,
+
+    /// Run this tool without asking (repeatable; `server.tool` for an MCP tool). run_command
+    /// always asks.
+    #[arg(long, value_name = "NAME", help_heading = "Tools")]
+    pub allow_tool: Vec<String>,
+
+    /// Stop after this many replies with tool calls for one message.
+    #[arg(long, value_name = "N", default_value_t = 10, help_heading = "Tools")]
+    pub max_tool_steps: u32,
+
+    /// Stop a tool call after this many seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        help_heading = "Tools"
+    )]
+    pub tool_timeout: u64,
+
+    /// An MCP server on stdio whose tools the model may call, as `NAME=COMMAND ARGS`
+    /// (repeatable; started when first needed, without your environment variables).
+    #[arg(long, value_name = "NAME=COMMAND", help_heading = "Tools")]
+    pub mcp: Vec<String>,
 }
 
 /// Commands besides chatting. Each lives in its own module and is dispatched from `lib::run`.

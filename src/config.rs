@@ -75,6 +75,8 @@ pub struct Config {
     /// Extra request headers (`--header`, OLLAMA_CHAT_HEADERS): name and value; the values are
     /// secrets.
     pub headers: Vec<(String, String)>,
+    /// The tools the model may call, and how calls are approved.
+    pub tools: crate::tools::ToolSettings,
 }
 
 /// What `--image`, `-f` and `--max-attachment-size` asked for.
@@ -179,6 +181,45 @@ pub enum ConfigError {
     /// A setting the chosen API cannot express.
     #[error("{0}")]
     Request(String),
+    #[error("{0}")]
+    Tools(String),
+}
+
+/// The tool flags resolved: which tools, where the file tools may read, what runs unasked.
+pub fn tool_settings(f: &crate::cli::ToolFlags) -> Result<crate::tools::ToolSettings, ConfigError> {
+    use crate::tools::{mcp, parse_tool_list, ToolSettings};
+    let builtins = match &f.tools {
+        Some(list) => {
+            parse_tool_list(list).map_err(|e| ConfigError::Tools(format!("--tools: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let mcp = f
+        .mcp
+        .iter()
+        .map(|m| mcp::parse_spec(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ConfigError::Tools)?;
+    if f.max_tool_steps == 0 {
+        return Err(ConfigError::Tools(
+            "--max-tool-steps must be at least 1".into(),
+        ));
+    }
+    if f.tool_timeout == 0 {
+        return Err(ConfigError::Tools(
+            "--tool-timeout must be at least 1 second".into(),
+        ));
+    }
+    Ok(ToolSettings {
+        enabled: f.tools.is_some() || !mcp.is_empty(),
+        builtins,
+        roots: f.tool_root.clone(),
+        allow: f.allow_tool.iter().cloned().collect(),
+        max_steps: f.max_tool_steps,
+        timeout: Duration::from_secs(f.tool_timeout),
+        mcp,
+        ..ToolSettings::default()
+    })
 }
 
 /// An API key. Its `Debug` never shows it, so a `{:?}` of the config cannot leak it.
@@ -282,6 +323,7 @@ impl Config {
             format: format.as_ref(),
             think: think.as_ref(),
             keep_alive: keep_alive.as_ref(),
+            tools: &[],
             ..ChatRequest::new("", &[], &options)
         };
         api.check_request(&probe)
@@ -362,6 +404,7 @@ impl Config {
             option_pairs: cli.options.clone(),
         };
 
+        let tools = tool_settings(&cli.tools)?;
         Ok(Config {
             api,
             base_url,
@@ -397,6 +440,7 @@ impl Config {
             roles: Default::default(),
             hide_thinking: cli.hidethinking,
             headers,
+            tools,
         })
     }
 }

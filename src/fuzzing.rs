@@ -52,6 +52,7 @@ pub enum Seen {
     Delta { content: String, thinking: String },
     Done { content: String, stats: FinalStats },
     Error(String),
+    ToolCall(crate::conversation::ToolCall),
 }
 
 impl From<ChatEvent<'_>> for Seen {
@@ -66,6 +67,7 @@ impl From<ChatEvent<'_>> for Seen {
                 stats,
             },
             ChatEvent::Error(e) => Seen::Error(e),
+            ChatEvent::ToolCall(c) => Seen::ToolCall(c),
         }
     }
 }

@@ -28,7 +28,10 @@
 //!   `oneshot` (`-p` and piped stdin); `attach`: files into a message (images by their bytes,
 //!   text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
-//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
+//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it,
+//!   `chat::tools` the tool loop (show, ask, run, send the results back). `tools`: the tools
+//!   themselves (built-ins confined to their roots, `fetch_url`, `run_command`, the stdio MCP
+//!   client) and how a call and its result are shown.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
 //!   `/context` text).
 //! - `backend`: the one seam and the only module that knows which APIs exist. Everything above
@@ -93,6 +96,7 @@ pub mod sse;
 pub mod suggest;
 pub mod table;
 pub mod term;
+pub mod tools;
 pub mod turn;
 pub mod untrusted;
 

@@ -7,12 +7,15 @@ use tokio::runtime::Runtime;
 use crate::attach::read::read_text;
 use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
-use crate::chat::{interrupted_or_stopped, NotSentReason};
+use crate::chat::tools::{Approver, Nobody};
+use crate::chat::{interrupted_or_stopped, NotSentReason, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
+use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ThinkingTo};
+use crate::repl::approve::TtyApprover;
 use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};
@@ -138,16 +141,51 @@ pub fn run(
     ));
     // Thinking never reaches stdout; a person watching stderr sees it there. (Not locked for the
     // whole turn: diagnostics from the runtime's thread write there too.)
+    crate::chat::tools::attach(rt, &mut chat, config)?;
+    // Calls are asked about only where a person can answer: keys on stdin, the prompt on stderr.
+    let mut approver: Box<dyn Approver> = if term.stdin_tty && term.stderr.tty {
+        Box::new(TtyApprover {
+            style: Style {
+                color: term.stderr.color,
+            },
+        })
+    } else {
+        Box::new(Nobody)
+    };
+    let cancel = || interrupted_or_stopped(signals.signalled());
+    let mut notes = io::stderr();
     let sent = if term.stderr.tty {
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
-        let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send_with(input, images, &mut renderer, cancel))
+        chat.converse(
+            rt,
+            input,
+            images,
+            &mut renderer,
+            approver.as_mut(),
+            &mut notes,
+            cancel,
+        )
     } else {
         let mut renderer = renderer;
-        let cancel = interrupted_or_stopped(signals.signalled());
-        rt.block_on(chat.send_with(input, images, &mut renderer, cancel))
+        chat.converse(
+            rt,
+            input,
+            images,
+            &mut renderer,
+            approver.as_mut(),
+            &mut notes,
+            cancel,
+        )
     };
     let outcome = match sent {
+        Ok(Sent {
+            tools_stopped: Some(why),
+            mut outcome,
+            ..
+        }) => {
+            outcome.ending = Ending::Cancelled(why);
+            outcome
+        }
         Ok(sent) => sent.outcome,
         Err(not_sent) => {
             return match not_sent.reason {

@@ -271,6 +271,7 @@ fn hostile_session() -> crate::session::Loaded {
         completion_tokens: Some(1),
         tokens_per_second: Some(1.0),
         done_reason: Some(HOSTILE.into()),
+        tool_calls: Vec::new(),
     };
     let changes = [
         Change::User {
@@ -637,4 +638,45 @@ fn the_model_picker() {
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("pwned"), "{out}");
     assert_clean("the model picker", &out, false);
+}
+
+#[test]
+fn tool_calls_results_and_the_approval_prompt() {
+    use crate::conversation::{ToolCall, ToolStatus};
+    use crate::repl::approve::{prompt_text, write_explanation};
+    use crate::tools::show::{write_call, write_result};
+    let call = ToolCall {
+        id: Some(HOSTILE.into()),
+        name: HOSTILE.into(),
+        arguments: serde_json::json!({ HOSTILE: HOSTILE, "n": [HOSTILE] }),
+    };
+    for color in [false, true] {
+        let style = Style { color };
+        let mut out = Vec::new();
+        write_call(&mut out, &call, style).unwrap();
+        write_result(
+            &mut out,
+            ToolStatus::Ok,
+            &format!("\n{HOSTILE}\n{HOSTILE}"),
+            std::time::Duration::from_millis(5),
+            style,
+        )
+        .unwrap();
+        assert_clean(
+            "a tool call and result",
+            &String::from_utf8(out).unwrap(),
+            color,
+        );
+    }
+    assert_clean("the approval prompt", &prompt_text(&call, true), false);
+    let settings = crate::tools::ToolSettings {
+        builtins: vec!["read_file".into()],
+        ..crate::tools::ToolSettings::default()
+    };
+    let toolbox = crate::tools::Toolbox::new(settings).unwrap();
+    let mut tool = toolbox.defs()[0].clone();
+    tool.spec.description = HOSTILE.into();
+    let mut out = Vec::new();
+    write_explanation(&mut out, &call, &tool).unwrap();
+    assert_clean("[e]xplain", &String::from_utf8(out).unwrap(), false);
 }

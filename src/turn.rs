@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use crate::conversation::{ChatEvent, ChatRequest, FinalStats, TurnStatus};
+use crate::conversation::{ChatEvent, ChatRequest, FinalStats, ToolCall, TurnStatus};
 use crate::error::{ApiError, FeedError};
 use crate::render::ReplySink;
 use crate::signals::StopSignal;
@@ -88,6 +88,8 @@ pub struct TurnOutcome {
     pub started_at: DateTime<Utc>,
     pub content: String,
     pub thinking: String,
+    /// The functions the reply asked to call, in the order they came.
+    pub tool_calls: Vec<ToolCall>,
     pub stats: Option<FinalStats>,
     /// Request sent → first reply (content) text.
     pub ttft: Option<Duration>,
@@ -139,6 +141,7 @@ where
         started_at,
         content: String::new(),
         thinking: String::new(),
+        tool_calls: Vec::new(),
         stats: None,
         ttft: None,
         elapsed: Duration::ZERO,
@@ -248,6 +251,10 @@ fn on_event<S: ReplySink + ?Sized>(
         }
         ChatEvent::Error(e) => {
             *stream_error = Some(e);
+            return Ok(());
+        }
+        ChatEvent::ToolCall(call) => {
+            out.tool_calls.push(call);
             return Ok(());
         }
     };

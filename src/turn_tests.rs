@@ -41,6 +41,8 @@ enum Ev {
     Error(&'static str),
     /// Bytes the decoder cannot read.
     Garbage,
+    /// A whole tool call (name; arguments `{}`).
+    Call(&'static str),
 }
 
 use Ev::*;
@@ -138,6 +140,11 @@ impl Reply for Scripted {
                 },
                 Done(t, stats) => ChatEvent::Done { content: t, stats },
                 Error(m) => ChatEvent::Error(m.to_string()),
+                Call(name) => ChatEvent::ToolCall(crate::conversation::ToolCall {
+                    id: None,
+                    name: name.to_string(),
+                    arguments: serde_json::json!({}),
+                }),
                 Garbage => {
                     let bad = b"<html>";
                     let e = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();
@@ -289,6 +296,28 @@ async fn thinking_then_content_with_ttft_at_the_first_content() {
         ]
     );
     assert!(s.dropped.get());
+}
+
+/// Tool calls are collected in order, count as progress for the stall timer but not as the first
+/// text, and nothing after the final event counts.
+#[tokio::test(start_paused = true)]
+async fn tool_calls_are_collected_and_only_until_the_end() {
+    let s = script(vec![
+        Accept,
+        Wait(secs(20)),
+        Read(vec![Text("我看看"), Call("read_file")]),
+        Wait(secs(20)),
+        Read(vec![Call("now")]),
+        Wait(secs(20)),
+        Read(vec![Done("", stats()), Call("late")]),
+    ]);
+    let mut sink = Recorder::default();
+    let out = play(&s, &mut sink).await;
+    assert!(matches!(out.ending, Ending::Done), "{:?}", out.ending);
+    let names: Vec<&str> = out.tool_calls.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["read_file", "now"]);
+    assert_eq!(out.ttft, Some(secs(20)));
+    assert_eq!(out.elapsed, secs(60), "each read with a call was progress");
 }
 
 #[tokio::test(start_paused = true)]

@@ -161,6 +161,7 @@ impl Turns {
             format: self.settings.format.as_ref(),
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
+            tools: &[],
         };
         let sent_messages = request.messages.len();
         let body = self.encoder.encode(&request).expect("serialisable request");
@@ -260,6 +261,7 @@ fn outcome(content: String, prompt_tokens: u64) -> TurnOutcome {
         started_at: Utc::now(),
         content,
         thinking: String::new(),
+        tool_calls: Vec::new(),
         stats: Some(FinalStats {
             done_reason: Some("stop".into()),
             prompt_eval_count: Some(prompt_tokens),

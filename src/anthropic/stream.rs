@@ -14,8 +14,8 @@
 //! `message_start` holds only an estimate, its `message_delta` the evaluated count), else
 //! `message_start`'s; the reply is `message_delta`'s `output_tokens`.
 
-use crate::conversation::{ChatEvent, FinalStats};
-use crate::error::{DecodeError, FeedError};
+use crate::conversation::{arguments_object, dotted, ChatEvent, FinalStats, ToolCall};
+use crate::error::{DecodeError, FeedError, TooLong};
 pub use crate::sse::Framing;
 use crate::sse::{append_whole, SseDecoder};
 
@@ -40,8 +40,38 @@ struct State {
     /// The last `message_delta`'s usage.
     last: Option<Usage>,
     stop_reason: Option<String>,
+    /// `tool_use` blocks being streamed; handed out whole before `Done`.
+    calls: Vec<PartialCall>,
+    /// The most bytes the calls' arguments may add up to.
+    limit: usize,
     /// `message_stop` or an error event was seen: nothing after it counts.
     ended: bool,
+}
+
+/// A `tool_use` block whose `input_json_delta`s are still arriving.
+#[derive(Debug, Default)]
+struct PartialCall {
+    index: usize,
+    id: Option<String>,
+    name: String,
+    /// The `input` of `content_block_start` (`{}` from Anthropic; a server may put all there).
+    input: Option<serde_json::Value>,
+    json: String,
+}
+
+impl PartialCall {
+    fn call(self) -> ToolCall {
+        let arguments = if self.json.trim().is_empty() {
+            self.input.unwrap_or_default()
+        } else {
+            serde_json::Value::String(self.json)
+        };
+        ToolCall {
+            id: self.id.filter(|id| !id.is_empty()),
+            name: dotted(&self.name),
+            arguments: arguments_object(arguments),
+        }
+    }
 }
 
 impl EventDecoder {
@@ -50,7 +80,10 @@ impl EventDecoder {
             framing,
             sse: SseDecoder::new(),
             whole: Vec::new(),
-            state: State::default(),
+            state: State {
+                limit: crate::sse::MAX_EVENT,
+                ..State::default()
+            },
         }
     }
 
@@ -58,6 +91,7 @@ impl EventDecoder {
     /// (`--max-line`).
     pub fn set_limit(&mut self, limit: usize) {
         self.sse.set_limit(limit);
+        self.state.limit = limit;
     }
 
     /// Feeds the bytes of one network read.
@@ -106,10 +140,42 @@ impl State {
             "message_start" => {
                 self.start = event.message.and_then(|m| m.usage);
             }
+            "content_block_start" => {
+                let Some(block) = event.content_block.filter(|b| b.kind == "tool_use") else {
+                    return Ok(());
+                };
+                self.calls.push(PartialCall {
+                    index: event.index.unwrap_or(self.calls.len()),
+                    id: block.id,
+                    name: block.name.unwrap_or_default(),
+                    input: block.input,
+                    json: String::new(),
+                });
+            }
             "content_block_delta" => {
                 let Some(delta) = event.delta else {
                     return Ok(());
                 };
+                if delta.kind.as_deref() == Some("input_json_delta") {
+                    let piece = delta.partial_json.as_deref().unwrap_or("");
+                    let index = event.index;
+                    if let Some(call) = self
+                        .calls
+                        .iter_mut()
+                        .rev()
+                        .find(|c| index.is_none_or(|i| i == c.index))
+                    {
+                        call.json.push_str(piece);
+                    }
+                    let total: usize = self.calls.iter().map(|c| c.json.len()).sum();
+                    if total > self.limit {
+                        return Err(FeedError::TooLong(TooLong {
+                            what: "a tool call",
+                            limit: self.limit,
+                        }));
+                    }
+                    return Ok(());
+                }
                 let (content, thinking) = match delta.kind.as_deref() {
                     Some("text_delta") => (delta.text.as_deref().unwrap_or(""), ""),
                     Some("thinking_delta") => ("", delta.thinking.as_deref().unwrap_or("")),
@@ -129,6 +195,9 @@ impl State {
             }
             "message_stop" => {
                 self.ended = true;
+                for call in std::mem::take(&mut self.calls) {
+                    sink(on_event(ChatEvent::ToolCall(call.call())))?;
+                }
                 let stats = stats(self.stop_reason.as_deref(), self.start, self.last);
                 sink(on_event(ChatEvent::Done { content: "", stats }))?;
             }
@@ -194,6 +263,18 @@ fn whole_message<E>(
         })
         .map_err(FeedError::Sink)?;
     }
+    for (index, block) in message.content.into_iter().enumerate() {
+        if block.kind == "tool_use" {
+            let call = PartialCall {
+                index,
+                id: block.id,
+                name: block.name.unwrap_or_default(),
+                input: block.input,
+                json: String::new(),
+            };
+            on_event(ChatEvent::ToolCall(call.call())).map_err(FeedError::Sink)?;
+        }
+    }
     let stats = stats(
         Some(message.stop_reason.as_deref().unwrap_or("end_turn")),
         None,
@@ -213,6 +294,7 @@ mod tests {
         deltas: usize,
         stats: Option<FinalStats>,
         errors: Vec<String>,
+        tool_calls: Vec<crate::conversation::ToolCall>,
     }
 
     fn collect_framed(framing: Framing, pieces: &[&[u8]]) -> Result<Collected, String> {
@@ -231,6 +313,7 @@ mod tests {
                     out.stats = Some(stats);
                 }
                 ChatEvent::Error(e) => out.errors.push(e),
+                ChatEvent::ToolCall(c) => out.tool_calls.push(c),
             }
             Ok(())
         };
@@ -268,6 +351,56 @@ mod tests {
         THINKING_ON_PLAIN,
         MAX_TOKENS,
     ];
+
+    /// A text block, then two `tool_use` blocks whose arguments arrive as `input_json_delta`
+    /// pieces (one cut inside a Chinese character's bytes), as Anthropic streams them.
+    const TOOL_USE: &str = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":9}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"我看看\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"read_file\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"path\\\": \\\"笔\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"记.txt\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_2\",\"name\":\"t__echo\",\"input\":{}}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":30}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    #[test]
+    fn tool_use_blocks_come_out_whole_at_every_split() {
+        let body = TOOL_USE.as_bytes();
+        for at in 0..body.len() {
+            let got = collect(&[&body[..at], &body[at..]]);
+            assert_eq!(got.content, "我看看");
+            assert_eq!(got.tool_calls.len(), 2, "split at {at}");
+            assert_eq!(got.tool_calls[0].id.as_deref(), Some("toolu_1"));
+            assert_eq!(got.tool_calls[0].name, "read_file");
+            assert_eq!(
+                got.tool_calls[0].arguments,
+                serde_json::json!({"path": "笔记.txt"})
+            );
+            assert_eq!(got.tool_calls[1].name, "t.echo");
+            assert_eq!(got.tool_calls[1].arguments, serde_json::json!({}));
+            assert_eq!(
+                got.stats.as_ref().unwrap().done_reason.as_deref(),
+                Some("tool_use")
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_message_with_tool_use() {
+        let body = br#"{"type":"message","content":[{"type":"tool_use","id":"toolu_9","name":"now","input":{"tz":"UTC"}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}"#;
+        let got = collect_framed(Framing::Whole, &[body]).unwrap();
+        assert_eq!(got.tool_calls[0].name, "now");
+        assert_eq!(
+            got.tool_calls[0].arguments,
+            serde_json::json!({"tz": "UTC"})
+        );
+    }
 
     #[test]
     fn recorded_stream() {

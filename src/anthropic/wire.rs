@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::conversation::{ChatRequest, Message, Role, Think};
+use crate::conversation::{dotless, ChatRequest, Message, Role, Think};
 use crate::options::Options;
 
 /// `max_tokens` when `num_predict` does not give one. The API has no "unlimited"; 4096 is enough
@@ -61,8 +61,6 @@ pub enum MappingError {
     KeepAlive,
     #[error("option {key} must be {expected} for the Anthropic Messages API")]
     BadValue { key: String, expected: &'static str },
-    #[error("tool calls in the history cannot be sent with --api anthropic yet; start a new chat, or use --api ollama")]
-    Tools,
 }
 
 fn list_options(keys: &[String]) -> String {
@@ -141,6 +139,8 @@ pub struct MessagesRequest<'a> {
     pub stop_sequences: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Thinking>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool<'a>>,
 }
 
 /// One message: a plain string when it is one piece of text, else content blocks.
@@ -161,8 +161,40 @@ pub enum Content<'a> {
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block<'a> {
-    Text { text: &'a str },
-    Image { source: ImageSource<'a> },
+    Text {
+        text: &'a str,
+    },
+    Image {
+        source: ImageSource<'a>,
+    },
+    /// A call the assistant made.
+    ToolUse {
+        id: Cow<'a, str>,
+        name: Cow<'a, str>,
+        input: &'a Value,
+    },
+    /// The answer to a call, in a user message.
+    ToolResult {
+        tool_use_id: Cow<'a, str>,
+        content: &'a str,
+    },
+}
+
+/// `{"name","description","input_schema"}`, as transcript 28 sends it.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct WireTool<'a> {
+    pub name: Cow<'a, str>,
+    pub description: &'a str,
+    pub input_schema: &'a Value,
+}
+
+/// The call's id, or for a call recorded without one (an older session) one made from its
+/// name, so that the call and its result still match.
+fn call_id<'a>(id: Option<&'a str>, name: &str) -> Cow<'a, str> {
+    match id {
+        Some(id) => Cow::Borrowed(id),
+        None => Cow::Owned(format!("call_{}", dotless(name))),
+    }
 }
 
 #[derive(Debug, PartialEq, Serialize)]
@@ -226,6 +258,15 @@ impl<'a> MessagesRequest<'a> {
                 kind: "enabled",
                 budget_tokens,
             }),
+            tools: req
+                .tools
+                .iter()
+                .map(|t| WireTool {
+                    name: dotless(&t.name),
+                    description: &t.description,
+                    input_schema: &t.parameters,
+                })
+                .collect(),
         })
     }
 }
@@ -277,11 +318,8 @@ fn split_history(
                 }
                 continue;
             }
-            Role::Tool => return Err(MappingError::Tools),
-            Role::User | Role::Assistant if !m.tool_calls.is_empty() => {
-                return Err(MappingError::Tools)
-            }
-            Role::User => "user",
+            // Results go back as `tool_result` blocks of a user message.
+            Role::Tool | Role::User => "user",
             Role::Assistant => "assistant",
         };
         let mut blocks: Vec<Block<'_>> = m
@@ -295,9 +333,19 @@ fn split_history(
                 },
             })
             .collect();
-        if !m.content.is_empty() {
-            blocks.push(Block::Text { text: &m.content });
+        match &m.tool_result {
+            Some(of) => blocks.push(Block::ToolResult {
+                tool_use_id: call_id(of.call_id.as_deref(), &of.name),
+                content: &m.content,
+            }),
+            None if !m.content.is_empty() => blocks.push(Block::Text { text: &m.content }),
+            None => {}
         }
+        blocks.extend(m.tool_calls.iter().map(|c| Block::ToolUse {
+            id: call_id(c.id.as_deref(), &c.name),
+            name: dotless(&c.name),
+            input: &c.arguments,
+        }));
         if blocks.is_empty() {
             continue; // the API refuses empty content
         }
@@ -352,6 +400,25 @@ pub struct StreamEvent<'a> {
     /// `error`: `{"type":…, "message":…}`.
     #[serde(default)]
     pub error: Option<ErrorBody>,
+    /// `content_block_start|delta|stop`: which block.
+    #[serde(default)]
+    pub index: Option<usize>,
+    /// `content_block_start`: the block's kind and, for `tool_use`, its id and name.
+    #[serde(default)]
+    pub content_block: Option<BlockStart>,
+}
+
+/// The start of a content block.
+#[derive(Debug, Default, Deserialize)]
+pub struct BlockStart {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub input: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -368,6 +435,9 @@ pub struct Delta<'a> {
     pub text: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub thinking: Option<Cow<'a, str>>,
+    /// `input_json_delta`: the next piece of a call's arguments.
+    #[serde(default, borrow, deserialize_with = "opt_cow")]
+    pub partial_json: Option<Cow<'a, str>>,
     #[serde(default)]
     pub stop_reason: Option<String>,
 }
@@ -437,6 +507,12 @@ pub struct WholeBlock {
     pub text: Option<String>,
     #[serde(default)]
     pub thinking: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub input: Option<Value>,
 }
 
 /// `GET {base}/v1/models`: Anthropic's list and OpenAI's (Ollama's) both have `data[].id`.
@@ -570,6 +646,7 @@ mod tests {
         let k = json!("5m");
         let chat = ChatRequest {
             keep_alive: Some(&k),
+            tools: &[],
             ..ChatRequest::new("m", &[], &o)
         };
         assert_eq!(
@@ -680,14 +757,65 @@ mod tests {
     }
 
     #[test]
-    fn tool_messages_are_refused() {
+    fn calls_and_results_become_tool_use_and_tool_result_blocks() {
+        use crate::conversation::{ToolCall, ToolResultOf, ToolSpec};
         let o = Options::default();
-        let messages = [Message::new(Role::Tool, "42")];
-        let chat = ChatRequest::new("m", &messages, &o);
+        let mut asked = Message::new(Role::Assistant, "我看看");
+        asked.tool_calls = vec![
+            ToolCall {
+                id: Some("toolu_1".into()),
+                name: "t.echo".into(),
+                arguments: serde_json::json!({"text": "你好"}),
+            },
+            ToolCall {
+                id: Some("toolu_2".into()),
+                name: "now".into(),
+                arguments: serde_json::json!({}),
+            },
+        ];
+        let result = |id: &str, name: &str, text: &str| {
+            let mut m = Message::new(Role::Tool, text);
+            m.tool_result = Some(ToolResultOf {
+                name: name.into(),
+                call_id: Some(id.into()),
+            });
+            m
+        };
+        let messages = [
+            Message::new(Role::User, "q"),
+            asked,
+            result("toolu_1", "t.echo", "echo: 你好"),
+            result("toolu_2", "now", "noon"),
+        ];
+        let tools = [ToolSpec {
+            name: "t.echo".into(),
+            description: "Echo".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }];
+        let chat = ChatRequest {
+            tools: &tools,
+            ..ChatRequest::new("m", &messages, &o)
+        };
+        let body = serde_json::to_value(MessagesRequest::from_chat(&chat).unwrap()).unwrap();
         assert_eq!(
-            MessagesRequest::from_chat(&chat).unwrap_err(),
-            MappingError::Tools
+            body["tools"],
+            serde_json::json!([{"name":"t__echo","description":"Echo","input_schema":{"type":"object"}}])
         );
+        assert_eq!(
+            body["messages"][1],
+            serde_json::json!({"role":"assistant","content":[
+                {"type":"text","text":"我看看"},
+                {"type":"tool_use","id":"toolu_1","name":"t__echo","input":{"text":"你好"}},
+                {"type":"tool_use","id":"toolu_2","name":"now","input":{}}]})
+        );
+        assert_eq!(
+            body["messages"][2],
+            serde_json::json!({"role":"user","content":[
+                {"type":"tool_result","tool_use_id":"toolu_1","content":"echo: 你好"},
+                {"type":"tool_result","tool_use_id":"toolu_2","content":"noon"}]}),
+            "the results of one reply go back in one user message"
+        );
+        assert_eq!(body["messages"].as_array().unwrap().len(), 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod session;
+pub mod tools;
 pub mod vision;
 
 use std::future::Future;
@@ -54,6 +55,11 @@ pub struct Chat<'a> {
     not_saved: Vec<&'static str>,
     /// Which models can see images, as their capabilities said.
     vision: vision::VisionCache,
+    /// The tools the model may call, when the run offers any (`--tools`, `--mcp`).
+    pub tools: Option<crate::tools::Toolbox>,
+    /// The log facts of a reply whose tool calls are being answered: its record is written
+    /// once they have run, with them (and the images the question carried).
+    pending_log: Option<(ContextLog, Vec<Image>)>,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -98,6 +104,8 @@ pub struct Sent {
     /// What the context strategy did to the history before sending, if anything (the removed
     /// messages are in `conversation.archived()`).
     pub context: Option<ContextAction>,
+    /// The tool calls were stopped (Ctrl-C during a call or at its prompt): no reply followed.
+    pub tools_stopped: Option<CancelReason>,
 }
 
 /// A message that was not sent, handed back to the user.
@@ -165,6 +173,8 @@ impl<'a> Chat<'a> {
             session: None,
             not_saved: Vec::new(),
             vision: vision::VisionCache::default(),
+            tools: None,
+            pending_log: None,
         }
     }
 
@@ -254,6 +264,7 @@ impl<'a> Chat<'a> {
             format: self.settings.format.as_ref(),
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
+            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
         };
         let sent = request.messages.len();
         // Shares, not copies: kept for the log, as a reply that never came takes the question
@@ -273,7 +284,9 @@ impl<'a> Chat<'a> {
                 vision::explain_refusal(e, &self.model);
             }
         }
+        self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
+        let message = reply.message();
         let reply = Change::Assistant(reply);
         self.save(
             Event {
@@ -285,7 +298,7 @@ impl<'a> Chat<'a> {
 
         let effect = match (&outcome.ending, outcome.content.is_empty()) {
             (Ending::Done, _) | (_, false) => {
-                self.conversation.push_assistant(outcome.content.clone());
+                self.conversation.push_message(message);
                 HistoryEffect::Kept
             }
             (_, true) => {
@@ -301,12 +314,16 @@ impl<'a> Chat<'a> {
             HistoryEffect::Returned(input) => {
                 self.record_turn(Some(input), &sent_images, &outcome, &log)
             }
+            HistoryEffect::Kept if tools::has_calls(&outcome) => {
+                self.pending_log = Some((log, sent_images))
+            }
             HistoryEffect::Kept => self.record_turn(None, &sent_images, &outcome, &log),
         }
         Ok(Sent {
             outcome,
             effect,
             context: prepared.log.action,
+            tools_stopped: None,
         })
     }
 
@@ -324,6 +341,18 @@ impl<'a> Chat<'a> {
         outcome: &TurnOutcome,
         context: &ContextLog,
     ) {
+        self.record_with_tools(input, images, outcome, context, Vec::new());
+    }
+
+    /// The same, with what became of the reply's tool calls.
+    fn record_with_tools(
+        &mut self,
+        input: Option<&str>,
+        images: &[Image],
+        outcome: &TurnOutcome,
+        context: &ContextLog,
+        tools: Vec<crate::log::ToolLog>,
+    ) {
         let turn = self.turns.max(1);
         let Some(log) = self.log.as_mut().filter(|_| !self.log_pause.paused) else {
             return;
@@ -339,11 +368,12 @@ impl<'a> Chat<'a> {
             images,
             context,
         };
-        let record = TurnRecord {
+        let mut record = TurnRecord {
             role: self.settings.role.as_deref(),
             ..TurnRecord::new(&ctx, outcome)
         }
         .without_secrets(self.backend.secrets());
+        record.tool_calls = tools;
         if let Err(e) = log.append(&record) {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");

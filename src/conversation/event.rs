@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::message::ToolCall;
+
 /// One event of a streamed reply. Borrows from the bytes it was decoded from, so a token costs no
 /// allocation.
 #[derive(Debug, PartialEq)]
@@ -13,6 +15,8 @@ pub enum ChatEvent<'a> {
     Done { content: &'a str, stats: FinalStats },
     /// The server reported a failure inside the stream: the turn failed.
     Error(String),
+    /// A whole function call the model asked for (the adapter joins streamed fragments first).
+    ToolCall(ToolCall),
 }
 
 /// What the server reported at the end of a reply: why it stopped, token counts and timings.

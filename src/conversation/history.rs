@@ -115,6 +115,11 @@ impl Conversation {
         self.push(Message::new(Role::Assistant, text));
     }
 
+    /// Adds a message as it is: an assistant reply with its tool calls, or a tool result.
+    pub fn push_message(&mut self, message: Message) {
+        self.push(message);
+    }
+
     fn push(&mut self, message: Message) {
         self.messages.push(message);
         self.meta.push(MessageMeta::default());

@@ -6,8 +6,10 @@ pub mod event;
 pub mod history;
 pub mod message;
 pub mod request;
+pub mod tool;
 
 pub use event::{ChatEvent, FinalStats, TurnStatus, MAX_PLAUSIBLE_TOKENS};
 pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
 pub use message::{Base64, Image, Message, Role, ToolCall, ToolResultOf};
 pub use request::{ChatRequest, Think};
+pub use tool::{arguments_object, dotless, dotted, Approval, ToolSpec, ToolStatus};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::message::Message;
+use super::tool::ToolSpec;
 use crate::options::Options;
 
 /// `think` takes a boolean or, for some models, an effort level.
@@ -28,6 +29,8 @@ pub struct ChatRequest<'a> {
     pub think: Option<&'a Think>,
     /// How long the server keeps the model loaded (an Ollama setting).
     pub keep_alive: Option<&'a Value>,
+    /// Functions the model may call; empty when tools are off.
+    pub tools: &'a [ToolSpec],
 }
 
 impl<'a> ChatRequest<'a> {
@@ -41,6 +44,7 @@ impl<'a> ChatRequest<'a> {
             format: None,
             think: None,
             keep_alive: None,
+            tools: &[],
         }
     }
 }

@@ -27,7 +27,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::context::ContextAction;
-use crate::conversation::{Image, TurnStatus};
+use crate::conversation::{Approval, Image, ToolStatus, TurnStatus};
 use crate::error::{ApiError, Secrets};
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
@@ -102,6 +102,24 @@ pub struct TurnRecord<'a> {
     /// The role in use (`--role`, `/role`); absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'a str>,
+    /// The functions the reply asked to call and what became of each (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolLog>,
+}
+
+/// One tool call of a reply, as the log keeps it. Its arguments and result are conversation
+/// text: kept, masked or dropped as `log_content` says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolLog {
+    pub name: String,
+    pub approval: Approval,
+    pub status: ToolStatus,
+    /// Seconds it ran.
+    pub duration: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// The most bytes of one text (question, answer, thinking, error) a record keeps: a reply of
@@ -197,6 +215,7 @@ impl<'a> TurnRecord<'a> {
             context_server_truncated: ctx.context.server_truncated,
             cut: BTreeMap::new(),
             role: None,
+            tool_calls: Vec::new(),
         }
     }
 }
@@ -230,6 +249,14 @@ impl<'a> TurnRecord<'a> {
             cut.insert("error", e.len());
             e.truncate(floor_char_boundary(e, max));
         }
+        for t in &mut self.tool_calls {
+            for text in [&mut t.arguments, &mut t.result].into_iter().flatten() {
+                if text.len() > max {
+                    cut.insert("tool_calls", text.len());
+                    text.truncate(floor_char_boundary(text, max));
+                }
+            }
+        }
         self.cut = cut;
         self
     }
@@ -252,6 +279,15 @@ impl<'a> TurnRecord<'a> {
                 &built
             }
         };
+        for t in &mut self.tool_calls {
+            if content == LogContent::None {
+                t.arguments = None;
+                t.result = None;
+            }
+            for text in [&mut t.arguments, &mut t.result].into_iter().flatten() {
+                *text = r.redact(text).into_owned();
+            }
+        }
         if content == LogContent::None {
             self.user_input = None;
             self.images = None;
@@ -332,6 +368,7 @@ mod tests {
                 .with_timezone(&chrono::Utc),
             content: "巴黎。".into(),
             thinking: String::new(),
+            tool_calls: Vec::new(),
             stats,
             ttft: Some(Duration::from_millis(120)),
             elapsed: Duration::from_millis(1500),
@@ -359,6 +396,52 @@ mod tests {
         in_context("法國的首都？", |ctx| {
             serde_json::to_value(TurnRecord::new(ctx, o)).unwrap()
         })
+    }
+
+    #[test]
+    fn tool_calls_keep_name_status_and_timing_and_their_text_follows_the_mode() {
+        let o = outcome(None, Ending::Done);
+        let tools = vec![ToolLog {
+            name: "read_file".into(),
+            approval: Approval::Yes,
+            status: ToolStatus::Ok,
+            duration: 0.25,
+            arguments: Some(r#"{"path":"笔记.txt"}"#.into()),
+            result: Some("key sk-abcdefghijklmnopqrstuvwxyz0123456789".into()),
+        }];
+        let line = |mode: LogContent| {
+            in_context("q", |ctx| {
+                let mut r = TurnRecord::new(ctx, &o);
+                r.tool_calls = tools.clone();
+                serde_json::to_value(r.with_content(mode, None).capped(12)).unwrap()
+            })
+        };
+        let full = line(LogContent::Full);
+        let t = &full["tool_calls"][0];
+        assert_eq!(
+            (&t["name"], &t["approval"], &t["status"], &t["duration"]),
+            (
+                &serde_json::json!("read_file"),
+                &serde_json::json!("yes"),
+                &serde_json::json!("ok"),
+                &serde_json::json!(0.25)
+            )
+        );
+        assert_eq!(t["arguments"], r#"{"path":"笔"#, "cut at a character");
+        assert!(full["cut"]["tool_calls"].is_number());
+        let none = line(LogContent::None);
+        assert!(none["tool_calls"][0].get("arguments").is_none());
+        assert!(none["tool_calls"][0].get("result").is_none());
+        assert_eq!(none["tool_calls"][0]["status"], "ok");
+        let redacted = in_context("q", |ctx| {
+            let mut r = TurnRecord::new(ctx, &o);
+            r.tool_calls = tools.clone();
+            serde_json::to_value(r.with_content(LogContent::Redact, None)).unwrap()
+        });
+        let result = redacted["tool_calls"][0]["result"].as_str().unwrap();
+        assert!(!result.contains("sk-abcdefghij"), "{result}");
+        let plain = record_json(&o);
+        assert!(plain.get("tool_calls").is_none(), "absent without calls");
     }
 
     #[test]

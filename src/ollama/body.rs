@@ -251,6 +251,7 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            tools: &[],
         }
     }
 
@@ -502,6 +503,7 @@ mod tests {
             format: Some(&format),
             think: Some(&think),
             keep_alive: Some(&keep_alive),
+            tools: &[],
         };
         let mut enc = BodyEncoder::new();
         assert_same(&mut enc, &req);

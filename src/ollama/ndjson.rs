@@ -156,6 +156,7 @@ pub(crate) fn parse_plain_token(line: &[u8]) -> Option<ChatChunk<'_>> {
         message: Some(ChunkMessage {
             content: Cow::Borrowed(content),
             thinking: None,
+            tool_calls: Vec::new(),
         }),
         ..ChatChunk::default()
     })
@@ -216,6 +217,7 @@ mod tests {
         thinking: String,
         stats: Option<FinalStats>,
         errors: Vec<String>,
+        tool_calls: Vec<crate::conversation::ToolCall>,
     }
 
     fn collect(pieces: &[&[u8]]) -> Collected {
@@ -233,6 +235,7 @@ mod tests {
                     out.stats = Some(stats);
                 }
                 ChatEvent::Error(e) => out.errors.push(e),
+                ChatEvent::ToolCall(c) => out.tool_calls.push(c),
             }
             Ok(())
         };

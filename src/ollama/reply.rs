@@ -66,6 +66,11 @@ fn ndjson_events<'e, E>(
             return Ok(());
         }
         let chunk = parse_chunk(line).map_err(FeedError::Decode)?;
+        if chunk.error.is_none() {
+            for call in chunk.message.iter().flat_map(|m| &m.tool_calls) {
+                on_event(ChatEvent::ToolCall(call.to_call())).map_err(FeedError::Sink)?;
+            }
+        }
         let ev = event(&chunk);
         if matches!(ev, ChatEvent::Done { .. } | ChatEvent::Error(_)) {
             *ended = true;
@@ -94,5 +99,48 @@ mod tests {
         assert!(r.is_ok(), "garbage after the final chunk is ignored");
         assert!(ended);
         assert_eq!(seen.len(), 2);
+    }
+
+    /// A tool call line as Ollama streams it, with Chinese arguments, fed at every split point.
+    #[test]
+    fn tool_calls_come_out_whole_at_every_split() {
+        let body = "{\"message\":{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"call_1\",\"function\":{\"index\":0,\"name\":\"read_file\",\"arguments\":{\"path\":\"笔记.txt\"}}},{\"function\":{\"index\":1,\"name\":\"now\",\"arguments\":{}}}]},\"done\":false}\n{\"done\":true,\"done_reason\":\"stop\"}\n".as_bytes();
+        for at in 0..body.len() {
+            let mut ended = false;
+            let mut calls = Vec::new();
+            let mut lines = LineSplitter::new();
+            {
+                let mut on_line = ndjson_events(&mut ended, |ev: ChatEvent<'_>| {
+                    if let ChatEvent::ToolCall(c) = ev {
+                        calls.push(c);
+                    }
+                    Ok::<(), ()>(())
+                });
+                lines.feed(&body[..at], &mut on_line).unwrap();
+                lines.feed(&body[at..], &mut on_line).unwrap();
+            }
+            assert!(ended);
+            assert_eq!(calls.len(), 2, "split at {at}");
+            assert_eq!(calls[0].id.as_deref(), Some("call_1"));
+            assert_eq!(calls[0].name, "read_file");
+            assert_eq!(calls[0].arguments, serde_json::json!({"path": "笔记.txt"}));
+            assert_eq!(
+                (calls[1].id.as_deref(), calls[1].name.as_str()),
+                (None, "now")
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_tool_call_is_a_decode_error() {
+        for line in [
+            &br#"{"message":{"content":"","tool_calls":[{"function":{"arguments":{}}}]},"done":false}"#[..],
+            br#"{"message":{"content":"","tool_calls":{"function":{"name":"x"}}},"done":false}"#,
+            br#"{"message":{"content":"","tool_calls":[{"name":"x"}]},"done":false}"#,
+        ] {
+            let mut ended = false;
+            let mut on_line = ndjson_events(&mut ended, |_: ChatEvent<'_>| Ok::<(), ()>(()));
+            assert!(matches!(on_line(line), Err(FeedError::Decode(_))));
+        }
     }
 }

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversation::{ChatRequest, FinalStats, Message, Think};
+use crate::conversation::{
+    arguments_object, ChatRequest, FinalStats, Message, Think, ToolCall, ToolSpec,
+};
 use crate::models::{LoadedModel, ModelSummary};
 use crate::options::Options;
 
@@ -14,9 +16,18 @@ use crate::options::Options;
 pub struct WireMessage<'a> {
     pub role: &'static str,
     pub content: &'a str,
+    /// The model's thinking goes back only with the tool calls it led to, as Ollama asks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<&'a str>,
     /// Base64 images, without a media type (Ollama finds it from the bytes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<&'a str>,
+    /// The calls an assistant message made, sent back so the model sees what it asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall<'a>>,
+    /// A tool message names the function it is the result of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<&'a str>,
 }
 
 impl<'a> From<&'a Message> for WireMessage<'a> {
@@ -24,8 +35,64 @@ impl<'a> From<&'a Message> for WireMessage<'a> {
         WireMessage {
             role: m.role.as_str(),
             content: &m.content,
+            thinking: m.thinking.as_deref().filter(|_| !m.tool_calls.is_empty()),
             images: m.images.iter().map(|i| i.data.as_str()).collect(),
+            tool_calls: m.tool_calls.iter().map(WireToolCall::from).collect(),
+            tool_name: m.tool_result.as_ref().map(|r| r.name.as_str()),
         }
+    }
+}
+
+/// `{"function":{"name","arguments"}}`: Ollama takes the arguments as an object.
+#[derive(Debug, Serialize)]
+pub struct WireToolCall<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    pub function: WireFunction<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WireFunction<'a> {
+    pub name: &'a str,
+    pub arguments: &'a serde_json::Value,
+}
+
+impl<'a> From<&'a ToolCall> for WireToolCall<'a> {
+    fn from(c: &'a ToolCall) -> Self {
+        WireToolCall {
+            id: c.id.as_deref(),
+            function: WireFunction {
+                name: &c.name,
+                arguments: &c.arguments,
+            },
+        }
+    }
+}
+
+/// One entry of `tools`, as the recorded request has it.
+#[derive(Debug, Serialize)]
+pub struct WireTool<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: &'a ToolSpec,
+}
+
+/// The request's tools, serialised one by one without collecting them.
+#[derive(Debug, Clone, Copy)]
+pub struct WireTools<'a>(pub &'a [ToolSpec]);
+
+impl WireTools<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for WireTools<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|function| WireTool {
+            kind: "function",
+            function,
+        }))
     }
 }
 
@@ -53,6 +120,8 @@ pub struct WireRequest<'a> {
     pub think: Option<&'a Think>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_alive: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "WireTools::is_empty")]
+    pub tools: WireTools<'a>,
 }
 
 impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
@@ -65,6 +134,7 @@ impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
             format: r.format,
             think: r.think,
             keep_alive: r.keep_alive,
+            tools: WireTools(r.tools),
         }
     }
 }
@@ -116,6 +186,35 @@ pub struct ChunkMessage<'a> {
     pub content: Cow<'a, str>,
     #[serde(default, borrow)]
     pub thinking: Option<Cow<'a, str>>,
+    /// Calls come whole in one chunk (`[{id?, function:{index?, name, arguments}}]`).
+    #[serde(default)]
+    pub tool_calls: Vec<ChunkToolCall>,
+}
+
+/// One entry of a chunk's `tool_calls`.
+#[derive(Debug, Deserialize)]
+pub struct ChunkToolCall {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub function: ChunkFunction,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkFunction {
+    pub name: String,
+    #[serde(default)]
+    pub arguments: serde_json::Value,
+}
+
+impl ChunkToolCall {
+    /// The call in the conversation's terms; arguments that are not an object are made one.
+    pub fn to_call(&self) -> ToolCall {
+        ToolCall {
+            id: self.id.clone().filter(|id| !id.is_empty()),
+            name: self.function.name.clone(),
+            arguments: arguments_object(self.function.arguments.clone()),
+        }
+    }
 }
 
 /// What the final chunk reports, owned so it can outlive the line it came from.
@@ -194,11 +293,59 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            tools: &[],
         };
         assert_eq!(
             serde_json::to_string(&WireRequest::from(&req)).unwrap(),
             r#"{"model":"tiny","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"stream":true,"options":{"num_predict":40}}"#
         );
+    }
+
+    /// The recorded tools request (transcript 20), and a tool round trip as the API notes give it.
+    #[test]
+    fn tools_and_tool_messages_match_the_recorded_shape() {
+        let tools = [ToolSpec {
+            name: "get_weather".into(),
+            description: "Get weather".into(),
+            parameters: serde_json::json!({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}),
+        }];
+        let mut call = Message::new(Role::Assistant, "");
+        call.tool_calls.push(ToolCall {
+            id: None,
+            name: "get_weather".into(),
+            arguments: serde_json::json!({"city": "北京"}),
+        });
+        let mut result = Message::new(Role::Tool, "晴");
+        result.tool_result = Some(crate::conversation::ToolResultOf {
+            name: "get_weather".into(),
+            call_id: None,
+        });
+        let messages = [Message::new(Role::User, "weather?"), call, result];
+        let options = Options::default();
+        let req = ChatRequest {
+            stream: false,
+            tools: &tools,
+            ..ChatRequest::new("tiny", &messages[..1], &options)
+        };
+        let recorded: serde_json::Value = serde_json::from_str(
+            r#"{"model":"tiny","messages":[{"role":"user","content":"weather?"}],"stream":false,"tools":[{"type":"function","function":{"name":"get_weather","description":"Get weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(WireRequest::from(&req)).unwrap(),
+            recorded
+        );
+        let req = ChatRequest::new("tiny", &messages, &options);
+        let body = serde_json::to_value(WireRequest::from(&req)).unwrap();
+        assert_eq!(
+            body["messages"][1],
+            serde_json::json!({"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"北京"}}}]})
+        );
+        assert_eq!(
+            body["messages"][2],
+            serde_json::json!({"role":"tool","content":"晴","tool_name":"get_weather"})
+        );
+        assert!(body.get("tools").is_none(), "no tools, no field");
     }
 
     #[test]

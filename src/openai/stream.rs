@@ -7,11 +7,12 @@
 //! the usage is in it. A server that answered the stream request with one whole JSON completion
 //! is read too.
 
-use crate::conversation::{ChatEvent, FinalStats};
+use crate::conversation::{arguments_object, dotted, ChatEvent, FinalStats, ToolCall};
+use crate::error::TooLong;
 use crate::error::{DecodeError, FeedError};
 
 use super::error::ErrorInfo;
-use super::wire::{Completion, StreamChunk, Usage};
+use super::wire::{Completion, DeltaToolCall, StreamChunk, Usage};
 pub use crate::sse::Framing;
 use crate::sse::{append_whole, SseDecoder};
 
@@ -24,8 +25,19 @@ pub struct EventDecoder {
     whole: Vec<u8>,
     finish_reason: Option<String>,
     usage: Option<Usage>,
+    /// Calls being streamed, by their `index`; handed out whole before `Done`.
+    calls: Vec<PartialCall>,
     /// `[DONE]` or an error event was seen: nothing after it counts.
     ended: bool,
+}
+
+/// A call whose fragments are still arriving.
+#[derive(Debug, Default)]
+struct PartialCall {
+    index: usize,
+    id: Option<String>,
+    name: String,
+    arguments: String,
 }
 
 impl EventDecoder {
@@ -36,6 +48,7 @@ impl EventDecoder {
             whole: Vec::new(),
             finish_reason: None,
             usage: None,
+            calls: Vec::new(),
             ended: false,
         }
     }
@@ -62,17 +75,21 @@ impl EventDecoder {
 
     /// The SSE decoder and, borrowed beside it, the stream's running state.
     fn parts(&mut self) -> (&mut SseDecoder, State<'_>) {
+        let limit = self.sse.limit();
         let Self {
             sse,
             finish_reason,
             usage,
+            calls,
             ended,
             ..
         } = self;
         let state = State {
             finish_reason,
             usage,
+            calls,
             ended,
+            limit,
         };
         (sse, state)
     }
@@ -93,6 +110,7 @@ impl EventDecoder {
         if !*state.ended && state.finish_reason.is_some() {
             tracing::debug!("the stream ended after its finish_reason but without [DONE]");
             *state.ended = true;
+            state.emit_calls(&mut on_event)?;
             on_event(ChatEvent::Done {
                 content: "",
                 stats: stats(state.finish_reason, state.usage),
@@ -107,10 +125,68 @@ impl EventDecoder {
 struct State<'s> {
     finish_reason: &'s mut Option<String>,
     usage: &'s mut Option<Usage>,
+    calls: &'s mut Vec<PartialCall>,
     ended: &'s mut bool,
+    /// The most bytes the calls' arguments may add up to.
+    limit: usize,
 }
 
 impl State<'_> {
+    /// Adds one delta's call fragments.
+    fn add_fragments(&mut self, fragments: &[DeltaToolCall]) -> Result<(), TooLong> {
+        for f in fragments {
+            let at = match self.calls.iter().position(|c| c.index == f.index) {
+                Some(at) => at,
+                None => {
+                    self.calls.push(PartialCall {
+                        index: f.index,
+                        ..PartialCall::default()
+                    });
+                    self.calls.len() - 1
+                }
+            };
+            let call = &mut self.calls[at];
+            if let Some(id) = f.id.as_deref().filter(|id| !id.is_empty()) {
+                call.id = Some(id.to_string());
+            }
+            if let Some(function) = &f.function {
+                call.name.push_str(function.name.as_deref().unwrap_or(""));
+                call.arguments
+                    .push_str(function.arguments.as_deref().unwrap_or(""));
+            }
+        }
+        let total: usize = self
+            .calls
+            .iter()
+            .map(|c| c.arguments.len() + c.name.len())
+            .sum();
+        if total > self.limit {
+            return Err(TooLong {
+                what: "a tool call",
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands out the streamed calls, whole, in the order of their indices.
+    fn emit_calls<E>(
+        &mut self,
+        on_event: &mut impl FnMut(ChatEvent<'_>) -> Result<(), E>,
+    ) -> Result<(), FeedError<E>> {
+        let mut calls = std::mem::take(self.calls);
+        calls.sort_by_key(|c| c.index);
+        for c in calls.into_iter().filter(|c| !c.name.is_empty()) {
+            let call = ToolCall {
+                id: c.id,
+                name: dotted(&c.name),
+                arguments: arguments_object(serde_json::Value::String(c.arguments)),
+            };
+            on_event(ChatEvent::ToolCall(call)).map_err(FeedError::Sink)?;
+        }
+        Ok(())
+    }
+
     fn on_data<E>(
         &mut self,
         data: &[u8],
@@ -121,6 +197,7 @@ impl State<'_> {
         }
         if data.trim_ascii() == b"[DONE]" {
             *self.ended = true;
+            self.emit_calls(on_event)?;
             let event = ChatEvent::Done {
                 content: "",
                 stats: stats(self.finish_reason, self.usage),
@@ -139,6 +216,8 @@ impl State<'_> {
         // One reply was asked for; a server that sends more choices is read for the first.
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
             if let Some(delta) = &choice.delta {
+                self.add_fragments(&delta.tool_calls)
+                    .map_err(FeedError::TooLong)?;
                 let content = delta.content.as_deref().unwrap_or("");
                 let thinking = delta.thinking();
                 if !content.is_empty() || !thinking.is_empty() {
@@ -207,6 +286,19 @@ fn whole_completion<E>(
     if !content.is_empty() || !thinking.is_empty() {
         on_event(ChatEvent::Delta { content, thinking }).map_err(FeedError::Sink)?;
     }
+    for c in &m.tool_calls {
+        let Some(f) = c.function.as_ref().filter(|f| f.name.is_some()) else {
+            continue;
+        };
+        let call = ToolCall {
+            id: c.id.clone().filter(|id| !id.is_empty()),
+            name: dotted(f.name.as_deref().unwrap_or("")),
+            arguments: arguments_object(serde_json::Value::String(
+                f.arguments.clone().unwrap_or_default(),
+            )),
+        };
+        on_event(ChatEvent::ToolCall(call)).map_err(FeedError::Sink)?;
+    }
     let reason = choice.finish_reason.or_else(|| Some("stop".to_string()));
     on_event(ChatEvent::Done {
         content: "",
@@ -227,6 +319,7 @@ mod tests {
         deltas: usize,
         stats: Option<FinalStats>,
         errors: Vec<String>,
+        tool_calls: Vec<crate::conversation::ToolCall>,
     }
 
     fn collect_framed(framing: Framing, pieces: &[&[u8]]) -> Result<Collected, String> {
@@ -245,6 +338,7 @@ mod tests {
                     out.stats = Some(stats);
                 }
                 ChatEvent::Error(e) => out.errors.push(e),
+                ChatEvent::ToolCall(c) => out.tool_calls.push(c),
             }
             Ok(())
         };
@@ -267,6 +361,53 @@ mod tests {
     const PLAIN: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream.sse");
     const USAGE: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_stream_usage.sse");
     const THINK: &[u8] = include_bytes!("../../tests/fixtures/recorded/v1_chat_think.sse");
+
+    /// Two calls streamed as OpenAI does: the first fragment of each names it, the arguments
+    /// follow in pieces (one split inside a Chinese character's JSON escape-free bytes).
+    const CALLS: &str = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"read_file\",\"arguments\":\"\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"path\\\": \\\"笔\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"记.txt\\\"}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"fs__list_dir\",\"arguments\":\"{}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    #[test]
+    fn streamed_calls_come_out_whole_at_every_split() {
+        let body = CALLS.as_bytes();
+        for at in 0..body.len() {
+            let got = collect(&[&body[..at], &body[at..]]);
+            assert_eq!(got.tool_calls.len(), 2, "split at {at}");
+            assert_eq!(got.tool_calls[0].id.as_deref(), Some("call_a"));
+            assert_eq!(got.tool_calls[0].name, "read_file");
+            assert_eq!(
+                got.tool_calls[0].arguments,
+                serde_json::json!({"path": "笔记.txt"})
+            );
+            assert_eq!(got.tool_calls[1].name, "fs.list_dir", "dots come back");
+            let stats = got.stats.unwrap();
+            assert_eq!(stats.done_reason.as_deref(), Some("tool_calls"));
+        }
+        let bytewise: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(collect(&bytewise).tool_calls.len(), 2);
+    }
+
+    #[test]
+    fn endless_call_arguments_are_refused() {
+        let mut d = EventDecoder::new(Framing::Sse);
+        d.set_limit(200);
+        let frag = "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"x\",\"arguments\":\"aaaaaaaaaaaaaaaaaaaa\"}}]}}]}\n\n";
+        assert!(frag.len() < 200, "each event fits");
+        let mut r = Ok(());
+        for _ in 0..20 {
+            r = d.feed(frag.as_bytes(), |_| Ok::<(), ()>(()));
+            if r.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(r, Err(FeedError::TooLong(t)) if t.what == "a tool call"));
+    }
 
     #[test]
     fn recorded_stream_with_usage() {

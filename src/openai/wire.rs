@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::conversation::{ChatRequest, Image, Message, Think};
+use crate::conversation::{dotless, ChatRequest, Image, Message, Think, ToolSpec};
 use crate::options::Options;
 
 /// Ollama option → OpenAI parameter, for the options that have one.
@@ -169,6 +169,51 @@ pub struct CompletionRequest<'a> {
     pub stream_options: StreamOptions,
     #[serde(flatten)]
     pub params: Params<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool<'a>>,
+}
+
+/// `{"type":"function","function":{"name","description","parameters"}}`.
+#[derive(Debug, Serialize)]
+pub struct WireTool<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: WireFunctionSpec<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WireFunctionSpec<'a> {
+    pub name: Cow<'a, str>,
+    pub description: &'a str,
+    pub parameters: &'a Value,
+}
+
+impl<'a> From<&'a ToolSpec> for WireTool<'a> {
+    fn from(t: &'a ToolSpec) -> Self {
+        WireTool {
+            kind: "function",
+            function: WireFunctionSpec {
+                name: dotless(&t.name),
+                description: &t.description,
+                parameters: &t.parameters,
+            },
+        }
+    }
+}
+
+/// A call of an assistant message: OpenAI takes the arguments as a JSON string.
+#[derive(Debug, Serialize)]
+pub struct WireToolCall<'a> {
+    pub id: Cow<'a, str>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: WireCalled<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WireCalled<'a> {
+    pub name: Cow<'a, str>,
+    pub arguments: String,
 }
 
 /// Asks for the usage chunk at the end of the stream: the turn log's token counts.
@@ -177,12 +222,17 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-/// One message as OpenAI takes it: role and text, or with images a list of content parts (the
-/// text, then each image as a `data:` URL). Thinking is never sent back.
+/// One message as OpenAI takes it: role and text (with images a list of content parts: the
+/// text, then each image as a `data:` URL), an assistant's calls, a tool result's call id.
+/// Thinking is never sent back.
 #[derive(Debug, Serialize)]
 pub struct WireMessage<'a> {
     pub role: &'static str,
     pub content: WireContent<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<Cow<'a, str>>,
 }
 
 /// `content`: a plain string, as every server takes it, unless the message has images.
@@ -244,7 +294,32 @@ impl<'a> From<&'a Message> for WireMessage<'a> {
         WireMessage {
             role: m.role.as_str(),
             content,
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| WireToolCall {
+                    id: call_id(c.id.as_deref(), &c.name),
+                    kind: "function",
+                    function: WireCalled {
+                        name: dotless(&c.name),
+                        arguments: c.arguments.to_string(),
+                    },
+                })
+                .collect(),
+            tool_call_id: m
+                .tool_result
+                .as_ref()
+                .map(|r| call_id(r.call_id.as_deref(), &r.name)),
         }
+    }
+}
+
+/// The call's id, or for a call recorded without one (an older session) one made from its name,
+/// so that the call and its result still match.
+pub fn call_id<'a>(id: Option<&'a str>, name: &str) -> Cow<'a, str> {
+    match id {
+        Some(id) => Cow::Borrowed(id),
+        None => Cow::Owned(format!("call_{}", dotless(name))),
     }
 }
 
@@ -259,6 +334,7 @@ impl<'a> CompletionRequest<'a> {
                 include_usage: true,
             },
             params: Params::from_settings(req.options, req.format, req.think, req.keep_alive)?,
+            tools: req.tools.iter().map(WireTool::from).collect(),
         })
     }
 }
@@ -300,6 +376,29 @@ pub struct Delta<'a> {
     pub reasoning: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "opt_cow")]
     pub reasoning_content: Option<Cow<'a, str>>,
+    /// Fragments of calls: the first of each (by `index`) names it, the rest add to its
+    /// `arguments` text.
+    #[serde(default)]
+    pub tool_calls: Vec<DeltaToolCall>,
+}
+
+/// One fragment of a streamed call.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeltaToolCall {
+    #[serde(default)]
+    pub index: usize,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<DeltaFunction>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeltaFunction {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
 }
 
 /// An optional string that borrows from the input when it can (serde borrows a bare `Cow` field,
@@ -357,6 +456,8 @@ pub struct CompletionMessage {
     pub reasoning: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<DeltaToolCall>,
 }
 
 /// `GET {base}/models`.
@@ -407,6 +508,49 @@ mod tests {
                    "presence_penalty":0.1,"frequency_penalty":-0.2})
         );
         assert_eq!(params_json(&Options::default(), None, None), json!({}));
+    }
+
+    #[test]
+    fn tools_calls_and_results_in_openai_shape() {
+        use crate::conversation::{ToolCall, ToolResultOf};
+        let tools = [ToolSpec {
+            name: "t.echo".into(),
+            description: "Echo".into(),
+            parameters: json!({"type": "object"}),
+        }];
+        let mut asked = Message::new(Role::Assistant, "");
+        asked.tool_calls.push(ToolCall {
+            id: Some("call_1".into()),
+            name: "t.echo".into(),
+            arguments: json!({"text": "你好"}),
+        });
+        let mut result = Message::new(Role::Tool, "echo: 你好");
+        result.tool_result = Some(ToolResultOf {
+            name: "t.echo".into(),
+            call_id: Some("call_1".into()),
+        });
+        let messages = [Message::new(Role::User, "q"), asked, result];
+        let o = Options::default();
+        let chat = ChatRequest {
+            tools: &tools,
+            ..ChatRequest::new("m", &messages, &o)
+        };
+        let body = serde_json::to_value(CompletionRequest::from_chat(&chat).unwrap()).unwrap();
+        assert_eq!(
+            body["tools"],
+            json!([{"type":"function","function":{"name":"t__echo","description":"Echo","parameters":{"type":"object"}}}])
+        );
+        assert_eq!(
+            body["messages"][1],
+            json!({"role":"assistant","content":"","tool_calls":[{"id":"call_1","type":"function","function":{"name":"t__echo","arguments":"{\"text\":\"你好\"}"}}]})
+        );
+        assert_eq!(
+            body["messages"][2],
+            json!({"role":"tool","content":"echo: 你好","tool_call_id":"call_1"})
+        );
+        let plain = ChatRequest::new("m", &messages[..1], &o);
+        let body = serde_json::to_value(CompletionRequest::from_chat(&plain).unwrap()).unwrap();
+        assert!(body.get("tools").is_none());
     }
 
     #[test]
@@ -502,6 +646,7 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            tools: &[],
         };
         let req = CompletionRequest::from_chat(&chat).unwrap();
         assert_eq!(

@@ -278,6 +278,24 @@ pub(super) fn parse_log(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseEr
     }
 }
 
+/// `/tools` alone lists the tools; `/tools on|off|list`.
+pub(super) fn parse_tools(spec: &Spec, rest: &str) -> Result<SlashCommand, ParseError> {
+    use super::slash::ToolsSwitch;
+    let mut it = rest.split_whitespace();
+    let switch = match it.next() {
+        None => ToolsSwitch::List,
+        Some(w) => match spec.sub(w)?.name {
+            "on" => ToolsSwitch::On,
+            "off" => ToolsSwitch::Off,
+            _ => ToolsSwitch::List,
+        },
+    };
+    match it.next() {
+        Some(extra) => Err(spec.unexpected(extra)),
+        None => Ok(SlashCommand::Tools(switch)),
+    }
+}
+
 /// Strips one pair of surrounding `"` or `"""` (as `ollama run` accepts `/set system "…"`).
 pub(super) fn unquote(s: &str) -> &str {
     let t = s.trim();

@@ -3,9 +3,10 @@
 
 use super::args::{
     no_args, parse_copy, parse_fork, parse_load, parse_log, parse_model, parse_set, parse_show,
+    parse_tools,
 };
 pub use super::slash::{
-    Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub,
+    Completes, HelpTopic, ParseError, Setting, ShowWhat, SlashCommand, Spec, Sub, ToolsSwitch,
 };
 use crate::suggest::nearest;
 
@@ -145,6 +146,24 @@ const LOG_SUBS: &[Sub] = &[
         name: "on",
         args: "",
         help: "Write turns to the turn log again",
+    },
+];
+
+const TOOLS_SUBS: &[Sub] = &[
+    Sub {
+        name: "list",
+        args: "",
+        help: "The tools, what each may do, and which run without asking",
+    },
+    Sub {
+        name: "on",
+        args: "",
+        help: "Offer the tools to the model again",
+    },
+    Sub {
+        name: "off",
+        args: "",
+        help: "Send no tools: the model answers without calling any",
     },
 ];
 
@@ -374,6 +393,15 @@ pub const COMMANDS: &[Spec] = &[
         subs: &[],
         completes: Completes::Nothing,
         parse: parse_detach,
+    },
+    Spec {
+        name: "/tools",
+        aliases: &[],
+        args: "[on|off|list]",
+        help: "List the tools the model may call, or turn them on or off",
+        subs: TOOLS_SUBS,
+        completes: Completes::Subs,
+        parse: parse_tools,
     },
     Spec {
         name: "/bye",

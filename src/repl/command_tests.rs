@@ -537,3 +537,16 @@ mod twins {
         }
     }
 }
+
+#[test]
+fn tools_switches() {
+    use super::ToolsSwitch;
+    assert_eq!(ok("/tools"), SlashCommand::Tools(ToolsSwitch::List));
+    assert_eq!(ok("/tools list"), SlashCommand::Tools(ToolsSwitch::List));
+    assert_eq!(ok("/tools off"), SlashCommand::Tools(ToolsSwitch::Off));
+    assert_eq!(ok("/TOOLS  On "), SlashCommand::Tools(ToolsSwitch::On));
+    assert!(err("/tools on now").to_string().contains("now"));
+    assert!(err("/tools maybe")
+        .to_string()
+        .contains("Usage: /tools [on|off|list]"));
+}

@@ -9,6 +9,7 @@
 //! `chat::context`'s report);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
+pub mod approve;
 mod args;
 mod attach;
 pub mod command;
@@ -115,6 +116,7 @@ pub fn run(
     };
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     chat.dim_notes(term.stderr.color);
+    crate::chat::tools::attach(rt, &mut chat, config)?;
     if backend.capabilities().manage_models {
         let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
         if let Some(code) = offered {
@@ -335,6 +337,10 @@ impl<'a> Repl<'a> {
             SlashCommand::File(rest) => self.attach_command(&rest, false),
             SlashCommand::Attach => self.list_attachments(),
             SlashCommand::Detach(n) => self.detach(n),
+            SlashCommand::Tools(switch) => {
+                let said = self.chat.tools_command(self.rt, switch);
+                print!("{said}");
+            }
         }
         Flow::Continue
     }
@@ -375,15 +381,30 @@ impl<'a> Repl<'a> {
         let Ok(out) = self.outgoing(input, find_paths) else {
             return Some(input.to_string());
         };
-        let cancel = interrupted_or_stopped(self.stops.signalled());
-        let sent =
-            self.rt.block_on(
-                self.chat
-                    .send_with(out.content, out.images, &mut renderer, cancel),
-            );
+        let stops = &self.stops;
+        let cancel = || interrupted_or_stopped(stops.signalled());
+        let mut approver: Box<dyn crate::chat::tools::Approver> = if self.term.stdin_tty {
+            Box::new(approve::TtyApprover {
+                style: self.err_style,
+            })
+        } else {
+            Box::new(crate::chat::tools::Nobody)
+        };
+        let sent = self.chat.converse(
+            self.rt,
+            out.content,
+            out.images,
+            &mut renderer,
+            approver.as_mut(),
+            &mut io::stderr(),
+            cancel,
+        );
         drop(renderer);
         let Sent {
-            outcome, effect, ..
+            outcome,
+            effect,
+            tools_stopped,
+            ..
         } = match sent {
             Ok(sent) => sent,
             Err(not_sent) => {
@@ -413,6 +434,9 @@ impl<'a> Repl<'a> {
             return None;
         }
         match &outcome.ending {
+            Ending::Done if tools_stopped.is_some() => {
+                println!("{}", self.style.dim("(tool calls stopped)"))
+            }
             Ending::Done => {}
             Ending::Cancelled(_) => println!("{}", self.style.dim("(cancelled)")),
             Ending::Failed(e) => eprintln!("{}", self.err_style.red(&format!("error: {e}"))),

@@ -51,7 +51,11 @@ pub enum SlashCommand {
     Attach,
     /// `/detach [N]`: drop the N-th attachment (1-based), or the last.
     Detach(Option<usize>),
+    /// `/tools [on|off|list]`: offer the tools or not; alone or `list`, list them.
+    Tools(ToolsSwitch),
 }
+
+pub use crate::chat::tools::ToolsSwitch;
 
 /// What `/help` explains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -98,6 +98,7 @@ mod tests {
             started_at: chrono::Utc::now(),
             content: String::new(),
             thinking: String::new(),
+            tool_calls: Vec::new(),
             stats: counts.map(|(p, c)| FinalStats {
                 prompt_eval_count: Some(p),
                 eval_count: Some(c),

@@ -26,6 +26,7 @@ pub fn to_request_json(l: &Loaded, api: Api) -> Result<String, ApiError> {
         format: None,
         think: None,
         keep_alive: None,
+        tools: &[],
     };
     let body = api.request_body(&request)?;
     let mut s = serde_json::to_string_pretty(&body).expect("a JSON value always serialises");
@@ -145,6 +146,7 @@ mod tests {
                 completion_tokens: Some(2),
                 tokens_per_second: None,
                 done_reason: Some("stop".into()),
+                tool_calls: Vec::new(),
             }),
             Change::Name {
                 name: "greeting".into(),

@@ -1,21 +1,24 @@
 //! The session file format: one JSON record per line, a header first, then events. Types plus a pure
 //! line parser; no I/O.
 //!
-//! Version 1. Fields are only ever added within a version; a new record kind or a change of meaning
-//! bumps `version`, and an older client refuses a newer file rather than misreading it.
+//! Version 2 (version 1 had no `tool` records). Fields are only ever added within a version; a new
+//! record kind or a change of meaning bumps `version`, and an older client refuses a newer file
+//! rather than misreading it.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::conversation::{Image, TurnStatus};
+use crate::conversation::{
+    Approval, Image, Message, Role, ToolCall, ToolResultOf, ToolStatus, TurnStatus,
+};
 use crate::error::Secrets;
 use crate::options::Options;
 use crate::turn::{Ending, TurnOutcome};
 
 /// The format version this client writes and the newest it reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The `kind` of the first line.
 const HEADER_KIND: &str = "session";
@@ -149,6 +152,36 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
+    /// One of the last reply's tool calls was answered: who allowed it, how it went, and the
+    /// result the model was given.
+    Tool(ToolRecord),
+}
+
+/// A tool call's answer as the session keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    pub approval: Approval,
+    pub status: ToolStatus,
+    /// What the model was sent back (the tool's output, or why it did not run).
+    pub content: String,
+    /// Seconds the tool ran.
+    #[serde(default)]
+    pub duration: f64,
+}
+
+impl ToolRecord {
+    /// The result as the tool message of the history.
+    pub fn message(&self) -> Message {
+        let mut m = Message::new(Role::Tool, self.content.clone());
+        m.tool_result = Some(ToolResultOf {
+            name: self.name.clone(),
+            call_id: self.call_id.clone(),
+        });
+        m
+    }
 }
 
 /// A reply and how it went: the same numbers as the turn log.
@@ -173,6 +206,9 @@ pub struct Reply {
     pub tokens_per_second: Option<f64>,
     #[serde(default)]
     pub done_reason: Option<String>,
+    /// The functions the reply asked to call; `tool` records with their answers follow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl Reply {
@@ -195,6 +231,7 @@ impl Reply {
             completion_tokens: stats.map(|s| s.eval_count.unwrap_or(0)),
             tokens_per_second: stats.and_then(|s| s.eval_rate()).map(round),
             done_reason: stats.and_then(|s| s.done_reason.clone()),
+            tool_calls: o.tool_calls.clone(),
         }
     }
 
@@ -205,6 +242,17 @@ impl Reply {
             *e = secrets.scrub(e).into_owned();
         }
         self
+    }
+
+    /// The reply as a message of the history: with its tool calls, and then its thinking, which
+    /// some APIs want back with the calls.
+    pub fn message(&self) -> Message {
+        let mut m = Message::new(Role::Assistant, self.content.clone());
+        if !self.tool_calls.is_empty() {
+            m.tool_calls = self.tool_calls.clone();
+            m.thinking = Some(self.thinking.clone()).filter(|t| !t.is_empty());
+        }
+        m
     }
 
     /// A reply that never started leaves no trace in the history.
@@ -247,6 +295,7 @@ fn bounded(change: &Change, max: usize) -> Option<Change> {
         Change::Context {
             summary: Some(s), ..
         } => !long(s),
+        Change::Tool(t) => !long(&t.content),
         _ => true,
     };
     if fits {
@@ -283,6 +332,7 @@ fn bounded(change: &Change, max: usize) -> Option<Change> {
         | Change::Context {
             summary: Some(s), ..
         } => cut(s),
+        Change::Tool(t) => cut(&mut t.content),
         _ => {}
     }
     Some(c)
@@ -413,7 +463,7 @@ mod tests {
         h.created = at();
         h.id = Uuid::nil();
         let line = header_line(&h);
-        assert!(line.starts_with(r#"{"kind":"session","version":1,"id":"00000000-"#));
+        assert!(line.starts_with(r#"{"kind":"session","version":2,"id":"00000000-"#));
         assert!(line.contains(r#""created":"2026-11-29T01:02:03.456Z""#));
         assert!(line.contains("你是老師"), "readable, not escaped: {line}");
         assert_eq!(parse_header(&line).unwrap(), h);
@@ -434,6 +484,7 @@ mod tests {
             completion_tokens: Some(3),
             tokens_per_second: Some(280.5),
             done_reason: Some("stop".into()),
+            tool_calls: Vec::new(),
         };
         let changes = vec![
             Change::User {
@@ -504,8 +555,8 @@ mod tests {
             .to_string()
             .contains("turn log"));
         assert_eq!(
-            parse_header(r#"{"kind":"session","version":2}"#),
-            Err(LineError::Version(2))
+            parse_header(r#"{"kind":"session","version":3}"#),
+            Err(LineError::Version(3))
         );
         assert!(matches!(
             parse_header(r#"{"kind":"session","version":"1"}"#),
@@ -562,6 +613,7 @@ mod tests {
             completion_tokens: None,
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         };
         assert!(!r.joins_history());
         r.content = "partial".into();

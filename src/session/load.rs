@@ -216,6 +216,7 @@ mod tests {
                 completion_tokens: Some(3),
                 tokens_per_second: Some(30.0),
                 done_reason: Some("stop".into()),
+                tool_calls: Vec::new(),
             }),
         ] {
             s += &(event_line(&Event::now(c)) + "\n");
@@ -322,7 +323,7 @@ mod tests {
 
     #[test]
     fn future_version_is_refused_with_advice() {
-        let text = sample().replacen("\"version\":1", "\"version\":9", 1);
+        let text = sample().replacen("\"version\":2", "\"version\":9", 1);
         let (line, e) = line_error(text.as_bytes());
         assert_eq!((line, e), (1, LineError::Version(9)));
     }
@@ -382,6 +383,7 @@ mod tests {
                             completion_tokens: tokens.map(|t| t / 2),
                             tokens_per_second: ttft,
                             done_reason,
+                            tool_calls: Vec::new(),
                         })
                     },
                 );

@@ -20,7 +20,7 @@ pub mod state;
 pub mod store;
 pub mod text;
 
-pub use format::{Change, Event, Header, Parent, Reply};
+pub use format::{Change, Event, Header, Parent, Reply, ToolRecord};
 pub use load::{load_file, Loaded};
 pub use state::SessionState;
 pub use store::SessionWriter;

@@ -110,14 +110,29 @@ pub fn apply(core: Core<'_>, change: &Change) -> Result<(), String> {
             conversation.push_user_with(content.clone(), images.clone());
         }
         Change::Assistant(reply) => {
-            if conversation.last_role() != Some(Role::User) {
+            if !matches!(conversation.last_role(), Some(Role::User | Role::Tool)) {
                 return Err("a reply without a user message before it".into());
             }
             if reply.joins_history() {
-                conversation.push_assistant(reply.content.clone());
+                conversation.push_message(reply.message());
             } else {
                 conversation.pop_unanswered();
             }
+        }
+        Change::Tool(t) => {
+            let asked = conversation
+                .messages()
+                .iter()
+                .rev()
+                .find(|m| m.role != Role::Tool)
+                .filter(|m| m.role == Role::Assistant);
+            if !asked.is_some_and(|m| m.tool_calls.iter().any(|c| c.name == t.name)) {
+                return Err(format!(
+                    "a result of {} without a call of it before it",
+                    t.name
+                ));
+            }
+            conversation.push_message(t.message());
         }
         Change::Clear => conversation.clear(),
         Change::Set { options, system } => {
@@ -162,6 +177,7 @@ mod tests {
             completion_tokens: None,
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         })
     }
 
@@ -184,6 +200,76 @@ mod tests {
             .iter()
             .map(|m| format!("{:?}:{}", m.role, m.content))
             .collect()
+    }
+
+    fn tool(name: &str, content: &str) -> Change {
+        Change::Tool(crate::session::format::ToolRecord {
+            name: name.into(),
+            call_id: Some("c1".into()),
+            approval: crate::conversation::Approval::Yes,
+            status: crate::conversation::ToolStatus::Ok,
+            content: content.into(),
+            duration: 0.01,
+        })
+    }
+
+    #[test]
+    fn tool_calls_and_results_rebuild_the_history_and_undo_takes_them_back() {
+        let mut st = state(None);
+        let Change::Assistant(mut asked) = reply("", TurnStatus::Ok) else {
+            unreachable!()
+        };
+        asked.thinking = "需要读文件".into();
+        asked.tool_calls.push(crate::conversation::ToolCall {
+            id: Some("c1".into()),
+            name: "read_file".into(),
+            arguments: serde_json::json!({"path": "笔记.txt"}),
+        });
+        run(
+            &mut st,
+            vec![
+                user("读一下"),
+                Change::Assistant(asked),
+                tool("read_file", "内容"),
+                reply("它说：内容", TurnStatus::Ok),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            contents(&st),
+            [
+                "User:读一下",
+                "Assistant:",
+                "Tool:内容",
+                "Assistant:它说：内容"
+            ]
+        );
+        let m = &st.messages()[1];
+        assert_eq!(m.tool_calls[0].name, "read_file");
+        assert_eq!(
+            m.thinking.as_deref(),
+            Some("需要读文件"),
+            "kept with its calls"
+        );
+        let r = st.messages()[2].tool_result.as_ref().unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.call_id.as_deref()),
+            ("read_file", Some("c1"))
+        );
+        run(&mut st, vec![Change::Undo]).unwrap();
+        assert!(contents(&st).is_empty());
+    }
+
+    #[test]
+    fn a_tool_result_without_its_call_is_refused() {
+        let mut st = state(None);
+        assert!(run(&mut st, vec![user("q"), tool("now", "x")]).is_err());
+        let mut st = state(None);
+        let err = run(
+            &mut st,
+            vec![user("q"), reply("a", TurnStatus::Ok), tool("now", "x")],
+        );
+        assert!(err.unwrap_err().contains("without a call"));
     }
 
     #[test]

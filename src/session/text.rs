@@ -9,7 +9,21 @@ use crate::options::Options;
 pub fn describe(change: &Change) -> String {
     match change {
         Change::User { content, .. } => format!("user: {content}"),
-        Change::Assistant(r) => format!("assistant: {}", r.content),
+        Change::Assistant(r) => {
+            let mut line = format!("assistant: {}", r.content);
+            for c in &r.tool_calls {
+                line.push_str(&format!("\n  calls {} {}", c.name, c.arguments));
+            }
+            line
+        }
+        Change::Tool(t) => format!(
+            "tool {} ({}, {}, {:.2} s): {}",
+            t.name,
+            approval_text(t.approval),
+            t.status.as_str(),
+            t.duration,
+            t.content
+        ),
         Change::Clear => "cleared the conversation".into(),
         Change::Set { options, system } => {
             let mut parts = Vec::new();
@@ -36,6 +50,19 @@ pub fn describe(change: &Change) -> String {
                 None => format!("context: {n} message{s} dropped to fit"),
             }
         }
+    }
+}
+
+/// Who let a tool call run, or why it did not, in a few words.
+pub fn approval_text(a: crate::conversation::Approval) -> &'static str {
+    use crate::conversation::Approval;
+    match a {
+        Approval::Yes => "approved",
+        Approval::Always => "always allowed",
+        Approval::Allowed => "allowed up front",
+        Approval::No => "refused by the user",
+        Approval::Unattended => "refused: nobody to ask",
+        Approval::NotAsked => "not run",
     }
 }
 

@@ -40,3 +40,5 @@ mod signals;
 mod speed;
 mod stats_cmd;
 mod term;
+mod tools;
+mod tools_pty;

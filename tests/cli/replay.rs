@@ -138,8 +138,8 @@ fn damaged_files_are_refused_naming_file_and_line() {
     assert_refused(&env, &corrupt, "line 3: corrupt record");
 
     let future = dir.join("future.jsonl");
-    std::fs::write(&future, text.replacen("\"version\":1", "\"version\":2", 1)).unwrap();
-    assert_refused(&env, &future, "line 1: session format version 2 is newer");
+    std::fs::write(&future, text.replacen("\"version\":1", "\"version\":3", 1)).unwrap();
+    assert_refused(&env, &future, "line 1: session format version 3 is newer");
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn a_repl_chat_is_saved_privately_and_continue_resumes_it() {
     assert_eq!(mode(&sessions_dir(&env)), 0o700);
     let records = read_jsonl(&files[0]);
     assert_eq!(records[0]["kind"], "session");
-    assert_eq!(records[0]["version"], 1);
+    assert_eq!(records[0]["version"], 2);
     assert_eq!(records[0]["system"], "sys");
     assert_eq!(records[0]["options"], json!({"temperature": 0.5}));
     let kinds: Vec<&str> = records

@@ -210,6 +210,7 @@ impl Chat<'_> {
             format: None,
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
+            tools: &[],
         };
         let load = tokio::time::timeout(self.config.stall_timeout, self.backend.load(&request));
         if let Ok(Ok(())) = load.await {
@@ -411,6 +412,7 @@ impl Chat<'_> {
             format: None,
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
+            tools: &[],
         };
         self.note(&format!(
             "context: the conversation no longer fits the {}-token window; asking {} to summarise its oldest part…",

@@ -213,6 +213,10 @@ impl<W: Write> Replayer<'_, W> {
             drop(r);
             writeln!(self.out)?;
         }
+        for call in &reply.tool_calls {
+            let line = format!("⚙ {} {}", call.name, call.arguments);
+            writeln!(self.out, "{}", self.dim(&self.text(&line)))?;
+        }
         let stats = format!("[{}]", stats_text(&self.state.model, reply));
         writeln!(self.out, "{}\n", self.dim(&stats))
     }
@@ -280,6 +284,7 @@ mod tests {
             completion_tokens: Some(4),
             tokens_per_second: Some(2.0),
             done_reason: Some("stop".into()),
+            tool_calls: Vec::new(),
         };
         for (secs, c) in [
             (
@@ -360,6 +365,7 @@ mod tests {
             completion_tokens: Some(4),
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         };
         let mut text = header_line(&h) + "\n";
         for c in [

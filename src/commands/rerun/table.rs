@@ -143,6 +143,7 @@ pub(super) mod tests {
             completion_tokens: tokens,
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         }
     }
 }

@@ -186,6 +186,7 @@ mod tests {
             completion_tokens: None,
             tokens_per_second: None,
             done_reason: None,
+            tool_calls: Vec::new(),
         })
     }
 

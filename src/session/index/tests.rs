@@ -24,6 +24,7 @@ fn reply(content: &str) -> Change {
         completion_tokens: None,
         tokens_per_second: None,
         done_reason: None,
+        tool_calls: Vec::new(),
     })
 }
 

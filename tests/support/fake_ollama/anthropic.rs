@@ -44,7 +44,7 @@ pub(crate) fn handle_messages(req: &Request, conn: &Conn) -> Result<After, Gone>
     let script = match take_queued(conn, &frames) {
         Queued::Nothing => return default_messages(decoded, conn, &mut frames, started),
         Queued::Answered(result) => return result,
-        Queued::Play(script) => script,
+        Queued::Play(script) => *script,
     };
     // Scripted replies skip validation, as on the other chat routes.
     let body = decoded.unwrap_or(Value::Null);
@@ -290,6 +290,8 @@ pub(crate) struct AnthropicFrames {
     index: usize,
     /// The thinking so far, which the block's signature signs.
     thinking: String,
+    /// Tool calls were sent: the stop reason is `tool_use`.
+    called: bool,
 }
 
 impl AnthropicFrames {
@@ -300,6 +302,7 @@ impl AnthropicFrames {
             open: None,
             index: 0,
             thinking: String::new(),
+            called: false,
         }
     }
 
@@ -389,11 +392,41 @@ impl Frames for AnthropicFrames {
         frames
     }
 
+    /// Each call a `tool_use` block whose input arrives in three `input_json_delta`s.
+    fn tool_calls(&mut self, plan: &Plan) -> Vec<String> {
+        self.called = true;
+        let mut frames = self.close_block();
+        for (i, (name, args)) in plan.tool_calls.iter().enumerate() {
+            let start = format!(
+                r#"{{"type":"content_block_start","index":{},"content_block":{{"type":"tool_use","id":"toolu_{i}","name":{},"input":{{}}}}}}"#,
+                self.index,
+                go_str(&super::reply::wire_name(name))
+            );
+            frames.push(sse("content_block_start", &start));
+            for piece in super::reply::argument_pieces(args) {
+                let delta = format!(
+                    r#"{{"type":"input_json_delta","partial_json":{}}}"#,
+                    go_str(&piece)
+                );
+                frames.push(self.delta(&delta));
+            }
+            let stop = format!(r#"{{"type":"content_block_stop","index":{}}}"#, self.index);
+            frames.push(sse("content_block_stop", &stop));
+            self.index += 1;
+        }
+        frames
+    }
+
     fn end(&mut self, plan: &Plan) -> Vec<String> {
         let mut frames = self.close_block();
+        let reason = if self.called {
+            "tool_use"
+        } else {
+            stop_reason(&plan.done_reason)
+        };
         let json = format!(
             r#"{{"type":"message_delta","delta":{{"stop_reason":{}}},"usage":{{"input_tokens":{},"output_tokens":{}}}}}"#,
-            go_str(stop_reason(&plan.done_reason)),
+            go_str(reason),
             plan.prompt_eval_count,
             plan.eval_count
         );

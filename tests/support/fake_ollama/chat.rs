@@ -35,7 +35,7 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     let script = match queued {
         Queued::Nothing => return fast_or_default_chat(decoded, conn, started),
         Queued::Answered(result) => return result,
-        Queued::Play(script) => script,
+        Queued::Play(script) => *script,
     };
     // Scripted replies skip validation; the request only supplies the model name, the stream flag
     // and the prompt size.
@@ -80,6 +80,14 @@ pub(crate) fn default_chat(
             400,
             &format!("{} does not support thinking", go_quote(model)),
         );
+    }
+    // As in 20_chat_tools_unsupported.
+    let wants_tools = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    if wants_tools && !caps.contains(&"tools") {
+        return conn.send_error(400, &format!("{} does not support tools", go_quote(model)));
     }
 
     if let Some(refusal) = image_refusal(&body, caps) {
@@ -235,6 +243,24 @@ impl Frames for OllamaFrames {
             go_str(&plan.model),
             go_str(&rfc3339_nano(SystemTime::now())),
             message
+        )]
+    }
+
+    /// All calls in one chunk, as Ollama sends them once its parser has them whole.
+    fn tool_calls(&mut self, plan: &Plan) -> Vec<String> {
+        let calls: Vec<Value> = plan
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, (name, args))| {
+                serde_json::json!({"id": format!("call_{i}"), "function": {"index": i, "name": name, "arguments": args}})
+            })
+            .collect();
+        vec![format!(
+            "{{\"model\":{},\"created_at\":{},\"message\":{{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":{}}},\"done\":false}}\n",
+            go_str(&plan.model),
+            go_str(&rfc3339_nano(SystemTime::now())),
+            serde_json::to_string(&calls).unwrap()
         )]
     }
 

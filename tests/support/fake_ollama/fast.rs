@@ -129,6 +129,7 @@ pub(crate) fn fast_reply(conn: &Conn, fast: &FastStream, body: &Value) -> Result
         done_reason: done_reason.to_string(),
         stream: true,
         ping: false,
+        tool_calls: Vec::new(),
         started,
     };
     push_chunk(&mut buf, &final_json(&plan, "", ""));

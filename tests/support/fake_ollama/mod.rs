@@ -234,6 +234,23 @@ pub struct Script {
     /// `POST /v1/messages` only: an `event: ping` right after `message_start`, as Anthropic's own
     /// servers send (Ollama sends none); the other APIs have no such frame.
     pub ping: bool,
+    /// Function calls (name, arguments object) sent after the tokens, in each API's shape:
+    /// Ollama's whole `message.tool_calls`, OpenAI's `tool_calls` deltas and Anthropic's
+    /// `tool_use` blocks with their arguments in several fragments.
+    pub tool_calls: Vec<(String, Value)>,
+}
+
+impl ChatReply {
+    /// A reply that only calls these functions.
+    pub fn calls(calls: &[(&str, Value)]) -> ChatReply {
+        ChatReply::Script(Script {
+            tool_calls: calls
+                .iter()
+                .map(|(n, a)| (n.to_string(), a.clone()))
+                .collect(),
+            ..Script::default()
+        })
+    }
 }
 
 /// How a scripted stream ends.

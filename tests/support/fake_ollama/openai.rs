@@ -154,7 +154,7 @@ pub(crate) fn handle_v1_chat(req: &Request, conn: &Conn) -> Result<After, Gone> 
     let script = match take_queued(conn, &OpenAiFrames::new(usage)) {
         Queued::Nothing => return default_v1_chat(decoded, conn, started),
         Queued::Answered(result) => return result,
-        Queued::Play(script) => script,
+        Queued::Play(script) => *script,
     };
     let body = decoded.unwrap_or(Value::Null);
     let model = str_field(&body, "model").to_string();
@@ -300,6 +300,8 @@ pub(crate) struct OpenAiFrames {
     id: String,
     usage: bool,
     sent_any: bool,
+    /// Tool calls were sent: the finish reason is `tool_calls`.
+    called: bool,
 }
 
 impl OpenAiFrames {
@@ -308,6 +310,7 @@ impl OpenAiFrames {
             id: completion_id(),
             usage,
             sent_any: false,
+            called: false,
         }
     }
 }
@@ -336,10 +339,36 @@ impl Frames for OpenAiFrames {
         vec![event(&chunk_json(&self.id, plan, &choices, None))]
     }
 
+    /// Each call: a first delta with its id and name, then its arguments in three fragments.
+    fn tool_calls(&mut self, plan: &Plan) -> Vec<String> {
+        self.called = true;
+        let mut frames = Vec::new();
+        for (i, (name, args)) in plan.tool_calls.iter().enumerate() {
+            let first = format!(
+                r#"[{{"index":0,"delta":{{"role":"assistant","content":null,"tool_calls":[{{"index":{i},"id":"call_{i}","type":"function","function":{{"name":{},"arguments":""}}}}]}},"finish_reason":null}}]"#,
+                go_str(&super::reply::wire_name(name))
+            );
+            frames.push(event(&chunk_json(&self.id, plan, &first, None)));
+            for piece in super::reply::argument_pieces(args) {
+                let more = format!(
+                    r#"[{{"index":0,"delta":{{"tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]}},"finish_reason":null}}]"#,
+                    go_str(&piece)
+                );
+                frames.push(event(&chunk_json(&self.id, plan, &more, None)));
+            }
+        }
+        frames
+    }
+
     fn end(&mut self, plan: &Plan) -> Vec<String> {
+        let reason = if self.called {
+            "tool_calls"
+        } else {
+            &plan.done_reason
+        };
         let choices = format!(
             r#"[{{"index":0,"delta":{{}},"finish_reason":{}}}]"#,
-            go_str(&plan.done_reason)
+            go_str(reason)
         );
         let mut frames = vec![event(&chunk_json(&self.id, plan, &choices, None))];
         if self.usage {

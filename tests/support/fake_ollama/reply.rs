@@ -23,6 +23,7 @@ pub(crate) struct Plan {
     pub(crate) stream: bool,
     /// Anthropic only: an `event: ping` after `message_start`.
     pub(crate) ping: bool,
+    pub(crate) tool_calls: Vec<(String, serde_json::Value)>,
     pub(crate) started: Instant,
 }
 
@@ -49,6 +50,7 @@ impl Plan {
             split_every: script.split_every,
             stream,
             ping: script.ping,
+            tool_calls: script.tool_calls,
             started,
         }
     }
@@ -76,9 +78,23 @@ impl Plan {
             split_every: None,
             stream,
             ping: false,
+            tool_calls: Vec::new(),
             started,
         }
     }
+}
+
+/// A call's arguments as JSON text cut into three pieces (at characters), as servers stream
+/// them; and its name as the OpenAI and Anthropic APIs allow one (no dots).
+pub(crate) fn argument_pieces(args: &serde_json::Value) -> Vec<String> {
+    let text = args.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    let third = chars.len().div_ceil(3).max(1);
+    chars.chunks(third).map(|c| c.iter().collect()).collect()
+}
+
+pub(crate) fn wire_name(name: &str) -> String {
+    name.replace('.', "__")
 }
 
 /// Which part of the reply a token belongs to.
@@ -99,6 +115,10 @@ pub(crate) trait Frames {
     }
     /// The frames of one token.
     fn token(&mut self, plan: &Plan, part: Part, text: &str) -> Vec<String>;
+    /// The frames of the plan's tool calls, after the tokens.
+    fn tool_calls(&mut self, _plan: &Plan) -> Vec<String> {
+        Vec::new()
+    }
     /// The frames that end a stream normally.
     fn end(&mut self, plan: &Plan) -> Vec<String>;
     /// The frames of an error inside a 200 stream (`End::Error`).
@@ -114,7 +134,7 @@ pub(crate) enum Queued {
     /// Nothing: the route's default reply.
     Nothing,
     /// A script to play.
-    Play(Script),
+    Play(Box<Script>),
     /// A reply that was answered already (an HTTP error, raw bytes).
     Answered(Result<After, Gone>),
 }
@@ -126,19 +146,19 @@ pub(crate) fn take_queued(conn: &Conn, api: &dyn Frames) -> Queued {
     };
     let (status, message, headers) = match reply {
         ChatReply::Tokens(tokens) => {
-            return Queued::Play(Script {
+            return Queued::Play(Box::new(Script {
                 tokens,
                 ..Script::default()
-            })
+            }))
         }
         ChatReply::Thinking { thinking, content } => {
-            return Queued::Play(Script {
+            return Queued::Play(Box::new(Script {
                 thinking,
                 tokens: content,
                 ..Script::default()
-            })
+            }))
         }
-        ChatReply::Script(script) => return Queued::Play(script),
+        ChatReply::Script(script) => return Queued::Play(Box::new(script)),
         ChatReply::Raw(bytes) => {
             return Queued::Answered(conn.write_all(&bytes).map(|()| After::Close));
         }
@@ -195,6 +215,13 @@ fn stream(conn: &Conn, plan: &Plan, api: &mut dyn Frames) -> Result<After, Gone>
             conn.wait(plan.delay)?;
         }
         push(&mut out, api.token(plan, part, text))?;
+        sent_any = true;
+    }
+    if !plan.tool_calls.is_empty() {
+        if sent_any {
+            conn.wait(plan.delay)?;
+        }
+        push(&mut out, api.tool_calls(plan))?;
         sent_any = true;
     }
     match &plan.end {

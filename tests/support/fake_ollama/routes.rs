@@ -304,6 +304,8 @@ pub(crate) fn capabilities(name: &str) -> &'static [&'static str] {
         &["completion", "thinking"]
     } else if lower.contains("vision") {
         &["completion", "vision"]
+    } else if lower.contains("tool") {
+        &["completion", "tools"]
     } else {
         &["completion"]
     }

@@ -1,0 +1,427 @@
+//! The tool loop of one message: while the model's reply asks for tool calls, show each, let the
+//! person decide, run the allowed ones, send the results back, until it answers without a call
+//! or the step limit is reached. Every call gets a result in the history (a refusal, a stop), so
+//! the history stays one the API accepts whatever happened.
+//!
+//! The loop runs outside async code: asking the person blocks on the terminal, and a blocking
+//! read must not sit inside the runtime (as rustyline's does not). Requests and calls run on
+//! the runtime, each raced against Ctrl-C.
+
+use std::future::Future;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Runtime;
+
+use super::{Chat, ContextLog, HistoryEffect, NotSent, Sent};
+use crate::conversation::{Approval, Image, ToolCall, ToolStatus};
+use crate::log::ToolLog;
+use crate::render::style::Style;
+use crate::render::ReplySink;
+use crate::session::{Change, Event, Reply, ToolRecord};
+use crate::tools::{show, ToolDef, ToolError};
+use crate::turn::{run_turn, CancelReason, Ending, TurnOutcome};
+
+/// What the person answered about one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// Yes, and do not ask again for this tool in this chat.
+    Always,
+    /// Ctrl-C at the prompt: no more calls.
+    Stop,
+}
+
+/// What `/tools` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolsSwitch {
+    List,
+    On,
+    Off,
+}
+
+/// Who decides about calls that are not allowed ahead.
+pub trait Approver {
+    /// Asks about one call and blocks until answered; `None` when nobody can be asked (no
+    /// terminal), which refuses the call.
+    fn ask(&mut self, call: &ToolCall, tool: &ToolDef) -> Option<Answer>;
+}
+
+/// The approver of a run without a terminal: nobody to ask.
+pub struct Nobody;
+
+impl Approver for Nobody {
+    fn ask(&mut self, _: &ToolCall, _: &ToolDef) -> Option<Answer> {
+        None
+    }
+}
+
+/// Gives the chat its tools when the run offers any, and says before the first message when the
+/// model cannot take them (its capabilities in `/api/show` lack `tools`): they are turned off.
+pub fn attach(
+    rt: &Runtime,
+    chat: &mut Chat<'_>,
+    config: &crate::config::Config,
+) -> Result<(), crate::UsageError> {
+    let settings = &config.tools;
+    if settings.builtins.is_empty() && settings.mcp.is_empty() {
+        return Ok(());
+    }
+    let mut toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
+    if toolbox.enabled() && chat.backend.capabilities().model_facts {
+        if let Ok(info) = rt.block_on(chat.backend.model_info(&chat.model)) {
+            let caps: Vec<&str> = info.capabilities.iter().map(|c| c.raw()).collect();
+            if !caps.is_empty() && !caps.contains(&"tools") {
+                chat.warn(&format!(
+                    "{} does not support tools (its capabilities: {}); chatting without them",
+                    crate::untrusted::sanitize_line(&chat.model),
+                    crate::untrusted::sanitize_line(&caps.join(", "))
+                ));
+                toolbox.set_enabled(false);
+            }
+        }
+    }
+    chat.tools = Some(toolbox);
+    Ok(())
+}
+
+/// `/tools`: each tool, what it may do and whether it asks.
+fn list_text(tools: &crate::tools::Toolbox) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "Tools are {}.\n",
+        if tools.enabled() { "on" } else { "off" }
+    );
+    for d in tools.defs() {
+        let asks = match tools.allowed_ahead(&d.spec.name) {
+            Some(_) => "runs without asking",
+            None => "asks first",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<22} {asks}; {}",
+            crate::untrusted::sanitize_line(&d.spec.name),
+            d.kind.describe()
+        );
+    }
+    out
+}
+
+/// Whether a finished reply left tool calls to answer.
+pub(super) fn has_calls(outcome: &TurnOutcome) -> bool {
+    matches!(outcome.ending, Ending::Done) && !outcome.tool_calls.is_empty()
+}
+
+/// What became of one call.
+struct Answered {
+    approval: Approval,
+    status: ToolStatus,
+    content: String,
+    took: Duration,
+    /// Ctrl-C stopped it: no later call runs and no reply is asked for.
+    stop: Option<CancelReason>,
+}
+
+impl Answered {
+    fn not_run(approval: Approval, content: impl Into<String>) -> Self {
+        Answered {
+            approval,
+            status: ToolStatus::Refused,
+            content: content.into(),
+            took: Duration::ZERO,
+            stop: None,
+        }
+    }
+}
+
+impl Chat<'_> {
+    /// Runs `/tools [on|off|list]` and says what it did (text ending in a newline, sanitised).
+    pub fn tools_command(&mut self, rt: &Runtime, switch: ToolsSwitch) -> String {
+        let Some(tools) = self.tools.as_mut() else {
+            return "No tools in this chat: start it with --tools NAMES (or --mcp NAME=COMMAND).\n"
+                .into();
+        };
+        match switch {
+            ToolsSwitch::On => {
+                tools.set_enabled(true);
+                let notes = rt.block_on(tools.start_servers());
+                for n in notes {
+                    self.warn(&n);
+                }
+                "Tools are on: the model may call them.\n".into()
+            }
+            ToolsSwitch::Off => {
+                tools.set_enabled(false);
+                "Tools are off: requests carry none.\n".into()
+            }
+            ToolsSwitch::List => {
+                for n in rt.block_on(tools.start_servers()) {
+                    self.warn(&n);
+                }
+                list_text(self.tools.as_ref().expect("checked above"))
+            }
+        }
+    }
+
+    /// Drops tool calls from a reply when this chat offers no tools (a server that sends them
+    /// anyway): nobody could answer them, and an unanswered call breaks the next request.
+    pub(super) fn keep_answerable_calls(&self, outcome: &mut TurnOutcome) {
+        if self.tools.is_none() && !outcome.tool_calls.is_empty() {
+            tracing::debug!(
+                "ignoring {} tool calls: no tools are offered",
+                outcome.tool_calls.len()
+            );
+            outcome.tool_calls.clear();
+        }
+    }
+
+    /// Sends `input` and answers the reply's tool calls until the model answers without one.
+    /// `notes` is where calls and results are shown (stderr); `cancel` makes a Ctrl-C future for
+    /// each request and call. Without tools it is [`Chat::send`].
+    pub fn converse<S, C>(
+        &mut self,
+        rt: &Runtime,
+        input: impl Into<String>,
+        images: Vec<Image>,
+        sink: &mut S,
+        approver: &mut dyn Approver,
+        notes: &mut dyn Write,
+        mut cancel: impl FnMut() -> C,
+    ) -> Result<Sent, NotSent>
+    where
+        S: ReplySink + ?Sized,
+        C: Future<Output = CancelReason>,
+    {
+        if let Some(tools) = self.tools.as_mut() {
+            for line in rt.block_on(tools.start_servers()) {
+                self.warn(&line);
+            }
+        }
+        let mut sent = rt.block_on(self.send_with(input.into(), images, sink, cancel()))?;
+        let mut steps = 0u32;
+        while has_calls(&sent.outcome) && sent.effect == HistoryEffect::Kept {
+            steps += 1;
+            let Some(tools) = self.tools.as_ref() else {
+                break;
+            };
+            let limit = tools.settings().max_steps;
+            let refusal = if !tools.enabled() {
+                Some("Not run: tools are turned off.".to_string())
+            } else if steps > limit {
+                Some(format!(
+                    "Not run: the limit of {limit} tool steps for one message was reached."
+                ))
+            } else {
+                None
+            };
+            let style = Style {
+                color: self.notes.color,
+            };
+            let mut logs = Vec::new();
+            let mut stopped = None;
+            for call in sent.outcome.tool_calls.clone() {
+                let _ = show::write_call(notes, &call, style);
+                let answered = match (&refusal, stopped) {
+                    (Some(why), _) => Answered::not_run(Approval::NotAsked, why.clone()),
+                    (None, Some(_)) => Answered::not_run(
+                        Approval::NotAsked,
+                        "Not run: the user stopped the tool calls.",
+                    ),
+                    (None, None) => self.answer(rt, &call, approver, &mut cancel),
+                };
+                let _ = show::write_result(
+                    notes,
+                    answered.status,
+                    &answered.content,
+                    answered.took,
+                    style,
+                );
+                stopped = stopped.or(answered.stop);
+                logs.push(self.keep_result(&call, answered));
+            }
+            let (pending, images) = self.pending_log.take().unwrap_or_default();
+            self.record_with_tools(None, &images, &sent.outcome, &pending, logs);
+            if let Some(why) = refusal {
+                if steps > limit {
+                    self.warn(&format!(
+                        "the model asked for tools {steps} times for one message; stopped at the limit (--max-tool-steps {limit})"
+                    ));
+                } else {
+                    self.warn(&why);
+                }
+                break;
+            }
+            if stopped.is_some() {
+                sent.tools_stopped = stopped;
+                break;
+            }
+            sent = rt.block_on(self.follow_up(sink, cancel()));
+        }
+        if let Some((pending, images)) = self.pending_log.take() {
+            self.record_turn(None, &images, &sent.outcome, &pending);
+        }
+        Ok(sent)
+    }
+
+    /// Decides about one call (allowed ahead, or asked) and runs it if allowed.
+    fn answer<C: Future<Output = CancelReason>>(
+        &mut self,
+        rt: &Runtime,
+        call: &ToolCall,
+        approver: &mut dyn Approver,
+        cancel: &mut impl FnMut() -> C,
+    ) -> Answered {
+        let tools = self.tools.as_mut().expect("the loop runs with tools");
+        let Some(def) = tools.lookup(&call.name).cloned() else {
+            return Answered::not_run(
+                Approval::NotAsked,
+                format!("There is no tool called {}.", call.name),
+            );
+        };
+        let approval = match tools.allowed_ahead(&call.name) {
+            Some(a) => a,
+            None => match approver.ask(call, &def) {
+                None => Approval::Unattended,
+                Some(Answer::Yes) => Approval::Yes,
+                Some(Answer::No) => Approval::No,
+                Some(Answer::Always) => {
+                    tools.allow_always(&call.name);
+                    Approval::Always
+                }
+                Some(Answer::Stop) => {
+                    let mut a = Answered::not_run(Approval::No, "The user stopped the tool calls.");
+                    a.stop = Some(CancelReason::Interrupt);
+                    return a;
+                }
+            },
+        };
+        match approval {
+            Approval::No => {
+                return Answered::not_run(approval, "The user declined to run this call.")
+            }
+            Approval::Unattended => {
+                self.warn(&format!(
+                    "refused {}: no terminal to ask, and it was not allowed ahead (--allow-tool {})",
+                    crate::untrusted::sanitize_line(&call.name),
+                    crate::untrusted::sanitize_line(&call.name)
+                ));
+                return Answered::not_run(
+                    approval,
+                    "Not run: nobody is there to approve it and it was not allowed ahead.",
+                );
+            }
+            _ => {}
+        }
+        let start = Instant::now();
+        let ran = rt.block_on(async {
+            tokio::select! {
+                r = tools.run(call) => Ok(r),
+                why = cancel() => Err(why),
+            }
+        });
+        let took = start.elapsed();
+        let (status, content, stop) = match ran {
+            Ok(Ok(text)) => (ToolStatus::Ok, text, None),
+            Ok(Err(e @ ToolError::TimedOut(_))) => (ToolStatus::Cancelled, e.to_string(), None),
+            Ok(Err(e)) => (ToolStatus::Error, e.to_string(), None),
+            Err(why) => (
+                ToolStatus::Cancelled,
+                format!("Stopped: {}.", why.describe()),
+                Some(why),
+            ),
+        };
+        Answered {
+            approval,
+            status,
+            content,
+            took,
+            stop,
+        }
+    }
+
+    /// Puts one call's result into the history and the session; returns its log entry.
+    fn keep_result(&mut self, call: &ToolCall, a: Answered) -> ToolLog {
+        // A file or a command's output may hold the key this client sends (a `.env`, `env`):
+        // blanked like any text the client writes down.
+        let content = self.backend.secrets().scrub(&a.content).into_owned();
+        let record = ToolRecord {
+            name: call.name.clone(),
+            call_id: call.id.clone(),
+            approval: a.approval,
+            status: a.status,
+            content,
+            duration: (a.took.as_secs_f64() * 1000.0).round() / 1000.0,
+        };
+        self.conversation.push_message(record.message());
+        let log = ToolLog {
+            name: record.name.clone(),
+            approval: record.approval,
+            status: record.status,
+            duration: record.duration,
+            arguments: Some(call.arguments.to_string()),
+            result: Some(record.content.clone()),
+        };
+        self.save(Event::now(Change::Tool(record)), false);
+        log
+    }
+
+    /// Sends the history again after tool results, with no new message: the model's next reply.
+    async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Sent
+    where
+        S: ReplySink + ?Sized,
+        C: Future<Output = CancelReason>,
+    {
+        let request = crate::conversation::ChatRequest {
+            model: &self.model,
+            messages: self.conversation.messages(),
+            stream: true,
+            options: &self.settings.options,
+            format: self.settings.format.as_ref(),
+            think: self.settings.think.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
+            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
+        };
+        let sent = request.messages.len();
+        let mut outcome = run_turn(
+            self.backend,
+            &request,
+            sink,
+            cancel,
+            self.config.stall_timeout,
+        )
+        .await;
+        self.keep_answerable_calls(&mut outcome);
+        let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
+        let message = reply.message();
+        let joins = reply.joins_history();
+        self.save(
+            Event {
+                at: outcome.started_at,
+                change: Change::Assistant(reply),
+            },
+            true,
+        );
+        if joins {
+            self.conversation.push_message(message);
+        }
+        let prepared = super::context::Prepared::default();
+        let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
+        let log = ContextLog {
+            call: "tool_result",
+            server_truncated,
+            ..ContextLog::default()
+        };
+        if has_calls(&outcome) {
+            self.pending_log = Some((log, Vec::new()));
+        } else {
+            self.record_turn(None, &[], &outcome, &log);
+        }
+        Sent {
+            outcome,
+            effect: HistoryEffect::Kept,
+            context: None,
+            tools_stopped: None,
+        }
+    }
+}
