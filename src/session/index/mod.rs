@@ -118,7 +118,16 @@ impl Index {
     /// Deletes the index of `dir` and builds it again (`sessions reindex`).
     pub fn rebuild(dir: &Path) -> Result<(), IndexError> {
         let mut index = Index::open(dir, true)?;
-        index.refresh()
+        index.refresh()?;
+        index.optimize()
+    }
+
+    /// Merges the index into one segment, so that a word's messages are read from one place:
+    /// worth it after many files were indexed at once.
+    fn optimize(&self) -> Result<(), IndexError> {
+        self.conn
+            .execute_batch("INSERT INTO fts(fts) VALUES('optimize')")
+            .map_err(self.sql_err())
     }
 
     /// The size of the index on disk, with its write-ahead log.

@@ -26,6 +26,9 @@ pub struct OnDisk {
     pub mtime: i64,
 }
 
+/// After indexing this many files at once (a first build), the index is merged into one segment.
+const OPTIMIZE_AFTER: usize = 1000;
+
 /// Files indexed per transaction, at most…
 const BATCH_FILES: usize = 500;
 /// …and bytes of them.
@@ -45,7 +48,15 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
             if !name.ends_with(".jsonl") {
                 return None;
             }
-            let m = std::fs::metadata(e.path()).ok().filter(|m| m.is_file())?;
+            // The entry's own metadata (one `fstatat` in the folder, no path walk); a symbolic
+            // link is followed to its file.
+            let m = match e.file_type().ok()?.is_symlink() {
+                true => std::fs::metadata(e.path()).ok()?,
+                false => e.metadata().ok()?,
+            };
+            if !m.is_file() {
+                return None;
+            }
             Some(OnDisk {
                 name,
                 size: i64::try_from(m.size()).unwrap_or(i64::MAX),
@@ -109,6 +120,9 @@ impl Index {
                 index_file(&tx, &self.dir, d).map_err(&err)?;
             }
             tx.commit().map_err(&err)?;
+        }
+        if stale.len() >= OPTIMIZE_AFTER {
+            self.optimize()?;
         }
         Ok(())
     }
