@@ -355,3 +355,37 @@ fn slash_fork_and_slash_search_in_a_chat() {
         "{parents:?}"
     );
 }
+
+#[test]
+fn session_id_colon_turn_opens_a_hit_there() {
+    let env = TestEnv::new();
+    let id = chat(&env, "hit", &["one", "two"]);
+    // An earlier turn: a branch from there.
+    let at1 = format!("{}:1", short(&id));
+    env.cmd()
+        .args(["--session", &at1, "-p", "other"])
+        .assert()
+        .success();
+    let texts = |n: usize| -> Vec<String> {
+        messages(&env.fake.chat_bodies()[n])
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    };
+    assert_eq!(texts(2), ["one", "echo: one", "other"]);
+    assert_eq!(session_files(&env).len(), 2);
+    // The last turn: the session itself, resumed.
+    let at2 = format!("{}:2", short(&id));
+    env.cmd()
+        .args(["--session", &at2, "-p", "three"])
+        .assert()
+        .success();
+    assert_eq!(texts(3), ["one", "echo: one", "two", "echo: two", "three"]);
+    assert_eq!(session_files(&env).len(), 2, "resumed, not branched");
+    // Not a session at all: a new session of that name, as before.
+    env.cmd()
+        .args(["--session", "nosuch:4", "-p", "x"])
+        .assert()
+        .success();
+    assert_eq!(session_files(&env).len(), 3);
+}
