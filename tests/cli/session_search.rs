@@ -332,7 +332,8 @@ fn slash_fork_and_slash_search_in_a_chat() {
     ask(&mut p, "gamma");
     enter(&mut p, "/search alpha");
     p.exp_string("assistant").unwrap();
-    p.exp_string("Open one with /session load ID").unwrap();
+    p.exp_string("Open one at its turn with /session load ID:TURN")
+        .unwrap();
     p.exp_string(">>> ").unwrap();
     enter(&mut p, "/fork 7");
     p.exp_string("has 2 turns").unwrap();
