@@ -62,6 +62,12 @@ pub enum IndexError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("cannot create the sessions index folder {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read the sessions folder {path}: {source}")]
     Folder {
         path: String,
@@ -78,7 +84,7 @@ impl IndexError {
                 source.sqlite_error_code(),
                 Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
             ),
-            IndexError::Folder { .. } => false,
+            IndexError::Create { .. } | IndexError::Folder { .. } => false,
         }
     }
 }
@@ -147,7 +153,7 @@ impl Index {
             }
         }
         if let Some(parent) = path.parent() {
-            crate::paths::create_private_dir(parent).map_err(|source| IndexError::Folder {
+            crate::paths::create_private_dir(parent).map_err(|source| IndexError::Create {
                 path: parent.display().to_string(),
                 source,
             })?;
