@@ -390,3 +390,44 @@ fn session_id_colon_turn_opens_a_hit_there() {
         .success();
     assert_eq!(session_files(&env).len(), 3);
 }
+
+#[test]
+fn two_chats_writing_while_searches_run() {
+    let env = TestEnv::new();
+    chat(&env, "seed", &["durian seed"]);
+    std::thread::scope(|s| {
+        for name in ["left", "right"] {
+            let env = &env;
+            s.spawn(move || {
+                for t in 0..6 {
+                    env.cmd()
+                        .args(["--session", name, "-p", &format!("durian {name} {t}")])
+                        .assert()
+                        .success();
+                }
+            });
+        }
+        for _ in 0..2 {
+            let env = &env;
+            s.spawn(move || {
+                for _ in 0..6 {
+                    let hits = json_hits(env, &["-n", "100", "durian"]);
+                    assert!(hits.len() >= 2, "{hits:?}");
+                }
+            });
+        }
+    });
+    // Everything written is found, once, and the files are whole.
+    let hits = json_hits(&env, &["-n", "100", "--role", "user", "durian"]);
+    assert_eq!(hits.len(), 1 + 12);
+    for f in session_files(&env) {
+        for r in read_jsonl(&f) {
+            assert!(r["kind"].is_string());
+        }
+    }
+    env.cmd()
+        .args(["sessions", "search", "durian"])
+        .assert()
+        .success()
+        .stderr("");
+}
