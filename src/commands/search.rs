@@ -82,7 +82,12 @@ fn search(dir: &Path, query: &Query, filters: &Filters) -> anyhow::Result<Vec<Hi
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let (hits, warnings) = Index::with(dir, |i| i.search(query, filters))?;
+    let announce = |n: usize| {
+        crate::render::style::notice(format_args!(
+            "indexing {n} saved sessions for search; this happens once, later searches read only what changed"
+        ))
+    };
+    let (hits, warnings) = Index::with_announce(dir, &announce, |i| i.search(query, filters))?;
     for w in warnings {
         crate::render::style::warn(format_args!("{w}"));
     }

@@ -102,11 +102,21 @@ impl Index {
     /// returned warnings say so.
     pub fn with<T>(
         dir: &Path,
+        f: impl FnMut(&mut Index) -> Result<T, IndexError>,
+    ) -> Result<(T, Vec<String>), IndexError> {
+        Index::with_announce(dir, &|_| {}, f)
+    }
+
+    /// [`Index::with`], calling `announce` with the number of files first when there are many
+    /// to index (a first build), so that a person can be told why this takes a while.
+    pub fn with_announce<T>(
+        dir: &Path,
+        announce: &dyn Fn(usize),
         mut f: impl FnMut(&mut Index) -> Result<T, IndexError>,
     ) -> Result<(T, Vec<String>), IndexError> {
         let mut run = |fresh: bool| -> Result<T, IndexError> {
             let mut index = Index::open(dir, fresh)?;
-            index.refresh()?;
+            index.refresh_announcing(announce)?;
             f(&mut index)
         };
         match run(false) {

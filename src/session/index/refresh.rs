@@ -26,6 +26,9 @@ pub struct OnDisk {
     pub mtime: i64,
 }
 
+/// From this many files to index, the caller hears of it before the work starts.
+pub const ANNOUNCE_FROM: usize = 200;
+
 /// After indexing this many files at once (a first build), the index is merged into one segment.
 const OPTIMIZE_AFTER: usize = 1000;
 
@@ -71,6 +74,11 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
 impl Index {
     /// Indexes what changed in the folder since the last time.
     pub fn refresh(&mut self) -> Result<(), IndexError> {
+        self.refresh_announcing(&|_| {})
+    }
+
+    /// The same, calling `announce` first when at least [`ANNOUNCE_FROM`] files are to be read.
+    pub fn refresh_announcing(&mut self, announce: &dyn Fn(usize)) -> Result<(), IndexError> {
         let disk = scan(&self.dir).map_err(|source| IndexError::Folder {
             path: self.dir.display().to_string(),
             source,
@@ -107,6 +115,9 @@ impl Index {
             stale.len(),
             gone.len()
         );
+        if stale.len() >= ANNOUNCE_FROM {
+            announce(stale.len());
+        }
         let tx =
             Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(&err)?;
         for name in gone {
