@@ -50,12 +50,13 @@
 //!   (the JSON-lines turn log: privacy modes, rotation; and reading it back: rotated files,
 //!   streaming records, filters, percentiles and aggregates).
 //! - `session`: the session files only (format, state, loader, writer, catalog, records as text,
-//!   export); showing one is `commands::replay`.
-//! - `commands`: the subcommands (`sessions`, `replay` and `rerun`, `models`, `ps`, `show`,
-//!   `pull`, `create`, `cp`, `rm`, `logs`, `stats`), each in its own module, with `modelfile`
-//!   (Modelfile text → a new model's description, pure); `table` lines up columns by display
-//!   width (Chinese-safe); `suggest` finds "did you mean"; `exit_code` is what the process
-//!   returns.
+//!   export, branching at a turn) and their index (SQLite FTS5: search and summaries, a cache
+//!   rebuilt from the files); showing one is `commands::replay`.
+//! - `commands`: the subcommands (`sessions` with `search` and `tree`, `replay` and `rerun`,
+//!   `models`, `ps`, `show`, `pull`, `create`, `cp`, `rm`, `logs`, `stats`), each in its own
+//!   module, with `modelfile` (Modelfile text → a new model's description, pure); `table` lines
+//!   up columns by display width (Chinese-safe); `suggest` finds "did you mean"; `exit_code` is
+//!   what the process returns.
 //!
 //! `fuzzing` (hidden) holds the invariants the fuzz targets in `fuzz/` and their property-test
 //! twins check, one function per parser.

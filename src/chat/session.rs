@@ -30,7 +30,11 @@ pub fn start_chat<'a>(
 ) -> anyhow::Result<(Chat<'a>, Vec<String>)> {
     let sc = &config.session;
     let dir = sc.dir.as_deref();
-    let (loaded, new_at) = match &sc.choice {
+    let choice = match &sc.choice {
+        SessionChoice::Open(q) => at_turn(dir, q).unwrap_or_else(|| sc.choice.clone()),
+        other => other.clone(),
+    };
+    let (loaded, new_at) = match &choice {
         SessionChoice::Off => (None, None),
         SessionChoice::New => (None, interactive.then_some(NewAt::Folder)),
         SessionChoice::Continue => (Some(catalog::most_recent(dir)?), None),
@@ -107,6 +111,23 @@ pub fn start_chat<'a>(
         let _ = chat.change(Change::Name { name });
     }
     Ok((chat, Vec::new()))
+}
+
+/// `--session ID:TURN` (as `sessions search` shows a hit) opens that session at that turn: its
+/// last turn resumes it, an earlier one branches it there. `None` when `query` is not of that
+/// form, names a session as it is (a name may hold a colon), or its session is not found.
+fn at_turn(dir: Option<&std::path::Path>, query: &str) -> Option<SessionChoice> {
+    let (session, Some(turn)) = crate::session::fork::parse_ref(query).ok()? else {
+        return None;
+    };
+    if !matches!(catalog::find(dir, query), Err(SessionError::NotFound(_))) {
+        return None;
+    }
+    let found = catalog::find(dir, session).ok()?;
+    Some(match turn == found.state.turns {
+        true => SessionChoice::Open(session.to_string()),
+        false => SessionChoice::Fork(session.to_string(), Some(turn)),
+    })
 }
 
 /// Where a new session goes.
@@ -358,13 +379,24 @@ pub fn slash_session(chat: &mut Chat<'_>, config: &Config, arg: &str) -> Result<
         }),
         (Some("load"), Some(_)) => {
             let query = arg.trim()["load".len()..].trim();
-            let loaded =
-                catalog::find(config.session.dir.as_deref(), query).map_err(|e| e.to_string())?;
+            let dir = config.session.dir.as_deref();
+            let query = match at_turn(dir, query) {
+                Some(SessionChoice::Fork(session, turn)) => {
+                    let parent = catalog::find(dir, &session).map_err(|e| e.to_string())?;
+                    let branch = Branch::of(&parent, turn).map_err(|e| e.to_string())?;
+                    return branch.attach(chat).map_err(|e| e.to_string());
+                }
+                Some(SessionChoice::Open(session)) => session,
+                _ => query.to_string(),
+            };
+            let loaded = catalog::find(dir, &query).map_err(|e| e.to_string())?;
             let mut lines = loaded.warnings.clone();
             lines.push(resume_into(chat, loaded).map_err(|e| e.to_string())?);
             Ok(lines.join("\n"))
         }
-        _ => Err("Usage: /session (where this chat is saved) or /session load NAME|ID".into()),
+        _ => {
+            Err("Usage: /session (where this chat is saved) or /session load NAME|ID[:TURN]".into())
+        }
     }
 }
 

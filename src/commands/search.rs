@@ -47,7 +47,7 @@ pub fn run(args: &SearchArgs, config: &Config, term: &Term) -> anyhow::Result<Ex
 
 /// How to open what was found.
 const HINT: &str =
-    "Resume one with `--session ID`, or branch it at a turn with `--fork ID:TURN` (or /fork in a chat).";
+    "Open a hit at its turn with `--session ID:TURN` (an earlier turn is branched, the session kept as it was).";
 
 /// `/search QUERY` in a chat: the ten best hits, as the command prints them.
 pub fn slash_search(config: &Config, term: &Term, arg: &str) -> Result<String, String> {
@@ -73,7 +73,7 @@ pub fn slash_search(config: &Config, term: &Term, arg: &str) -> Result<String, S
         color: term.stdout.color,
     };
     print_hits(&mut out, &hits, &query.needles, style, term.width).map_err(|e| e.to_string())?;
-    out.extend_from_slice(b"Open one with /session load ID, or branch it with --fork ID:TURN.");
+    out.extend_from_slice(b"Open one at its turn with /session load ID:TURN.");
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -82,7 +82,12 @@ fn search(dir: &Path, query: &Query, filters: &Filters) -> anyhow::Result<Vec<Hi
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let (hits, warnings) = Index::with(dir, |i| i.search(query, filters))?;
+    let announce = |n: usize| {
+        crate::render::style::notice(format_args!(
+            "indexing {n} saved sessions for search; this happens once, later searches read only what changed"
+        ))
+    };
+    let (hits, warnings) = Index::with_announce(dir, &announce, |i| i.search(query, filters))?;
     for w in warnings {
         crate::render::style::warn(format_args!("{w}"));
     }

@@ -157,6 +157,24 @@ mod tests {
     }
 
     #[test]
+    fn without_a_usable_index_the_list_reads_every_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sessions");
+        let a = make(&dir, Some("kept"));
+        // Something that is not a folder where the index would go.
+        std::fs::write(tmp.path().join("index"), "not a folder").unwrap();
+        let (listed, warnings) = list(&dir).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].session.as_ref().unwrap().id, a);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("reading every session file instead"),
+            "{warnings:?}"
+        );
+        assert_eq!(find(Some(&dir), "kept").unwrap().header.id, a);
+    }
+
+    #[test]
     fn an_empty_or_missing_folder_has_nothing_to_continue() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(

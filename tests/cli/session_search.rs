@@ -332,7 +332,8 @@ fn slash_fork_and_slash_search_in_a_chat() {
     ask(&mut p, "gamma");
     enter(&mut p, "/search alpha");
     p.exp_string("assistant").unwrap();
-    p.exp_string("Open one with /session load ID").unwrap();
+    p.exp_string("Open one at its turn with /session load ID:TURN")
+        .unwrap();
     p.exp_string(">>> ").unwrap();
     enter(&mut p, "/fork 7");
     p.exp_string("has 2 turns").unwrap();
@@ -354,4 +355,79 @@ fn slash_fork_and_slash_search_in_a_chat() {
         1,
         "{parents:?}"
     );
+}
+
+#[test]
+fn session_id_colon_turn_opens_a_hit_there() {
+    let env = TestEnv::new();
+    let id = chat(&env, "hit", &["one", "two"]);
+    // An earlier turn: a branch from there.
+    let at1 = format!("{}:1", short(&id));
+    env.cmd()
+        .args(["--session", &at1, "-p", "other"])
+        .assert()
+        .success();
+    let texts = |n: usize| -> Vec<String> {
+        messages(&env.fake.chat_bodies()[n])
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    };
+    assert_eq!(texts(2), ["one", "echo: one", "other"]);
+    assert_eq!(session_files(&env).len(), 2);
+    // The last turn: the session itself, resumed.
+    let at2 = format!("{}:2", short(&id));
+    env.cmd()
+        .args(["--session", &at2, "-p", "three"])
+        .assert()
+        .success();
+    assert_eq!(texts(3), ["one", "echo: one", "two", "echo: two", "three"]);
+    assert_eq!(session_files(&env).len(), 2, "resumed, not branched");
+    // Not a session at all: a new session of that name, as before.
+    env.cmd()
+        .args(["--session", "nosuch:4", "-p", "x"])
+        .assert()
+        .success();
+    assert_eq!(session_files(&env).len(), 3);
+}
+
+#[test]
+fn two_chats_writing_while_searches_run() {
+    let env = TestEnv::new();
+    chat(&env, "seed", &["durian seed"]);
+    std::thread::scope(|s| {
+        for name in ["left", "right"] {
+            let env = &env;
+            s.spawn(move || {
+                for t in 0..6 {
+                    env.cmd()
+                        .args(["--session", name, "-p", &format!("durian {name} {t}")])
+                        .assert()
+                        .success();
+                }
+            });
+        }
+        for _ in 0..2 {
+            let env = &env;
+            s.spawn(move || {
+                for _ in 0..6 {
+                    let hits = json_hits(env, &["-n", "100", "durian"]);
+                    assert!(hits.len() >= 2, "{hits:?}");
+                }
+            });
+        }
+    });
+    // Everything written is found, once, and the files are whole.
+    let hits = json_hits(&env, &["-n", "100", "--role", "user", "durian"]);
+    assert_eq!(hits.len(), 1 + 12);
+    for f in session_files(&env) {
+        for r in read_jsonl(&f) {
+            assert!(r["kind"].is_string());
+        }
+    }
+    env.cmd()
+        .args(["sessions", "search", "durian"])
+        .assert()
+        .success()
+        .stderr("");
 }

@@ -62,6 +62,12 @@ pub enum IndexError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("cannot create the sessions index folder {path}: {source}")]
+    Create {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read the sessions folder {path}: {source}")]
     Folder {
         path: String,
@@ -78,7 +84,7 @@ impl IndexError {
                 source.sqlite_error_code(),
                 Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
             ),
-            IndexError::Folder { .. } => false,
+            IndexError::Create { .. } | IndexError::Folder { .. } => false,
         }
     }
 }
@@ -96,11 +102,21 @@ impl Index {
     /// returned warnings say so.
     pub fn with<T>(
         dir: &Path,
+        f: impl FnMut(&mut Index) -> Result<T, IndexError>,
+    ) -> Result<(T, Vec<String>), IndexError> {
+        Index::with_announce(dir, &|_| {}, f)
+    }
+
+    /// [`Index::with`], calling `announce` with the number of files first when there are many
+    /// to index (a first build), so that a person can be told why this takes a while.
+    pub fn with_announce<T>(
+        dir: &Path,
+        announce: &dyn Fn(usize),
         mut f: impl FnMut(&mut Index) -> Result<T, IndexError>,
     ) -> Result<(T, Vec<String>), IndexError> {
         let mut run = |fresh: bool| -> Result<T, IndexError> {
             let mut index = Index::open(dir, fresh)?;
-            index.refresh()?;
+            index.refresh_announcing(announce)?;
             f(&mut index)
         };
         match run(false) {
@@ -118,7 +134,16 @@ impl Index {
     /// Deletes the index of `dir` and builds it again (`sessions reindex`).
     pub fn rebuild(dir: &Path) -> Result<(), IndexError> {
         let mut index = Index::open(dir, true)?;
-        index.refresh()
+        index.refresh()?;
+        index.optimize()
+    }
+
+    /// Merges the index into one segment, so that a word's messages are read from one place:
+    /// worth it after many files were indexed at once.
+    fn optimize(&self) -> Result<(), IndexError> {
+        self.conn
+            .execute_batch("INSERT INTO fts(fts) VALUES('optimize')")
+            .map_err(self.sql_err())
     }
 
     /// The size of the index on disk, with its write-ahead log.
@@ -138,7 +163,7 @@ impl Index {
             }
         }
         if let Some(parent) = path.parent() {
-            crate::paths::create_private_dir(parent).map_err(|source| IndexError::Folder {
+            crate::paths::create_private_dir(parent).map_err(|source| IndexError::Create {
                 path: parent.display().to_string(),
                 source,
             })?;

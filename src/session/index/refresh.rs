@@ -26,6 +26,12 @@ pub struct OnDisk {
     pub mtime: i64,
 }
 
+/// From this many files to index, the caller hears of it before the work starts.
+pub const ANNOUNCE_FROM: usize = 200;
+
+/// After indexing this many files at once (a first build), the index is merged into one segment.
+const OPTIMIZE_AFTER: usize = 1000;
+
 /// Files indexed per transaction, at most…
 const BATCH_FILES: usize = 500;
 /// …and bytes of them.
@@ -45,7 +51,15 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
             if !name.ends_with(".jsonl") {
                 return None;
             }
-            let m = std::fs::metadata(e.path()).ok().filter(|m| m.is_file())?;
+            // The entry's own metadata (one `fstatat` in the folder, no path walk); a symbolic
+            // link is followed to its file.
+            let m = match e.file_type().ok()?.is_symlink() {
+                true => std::fs::metadata(e.path()).ok()?,
+                false => e.metadata().ok()?,
+            };
+            if !m.is_file() {
+                return None;
+            }
             Some(OnDisk {
                 name,
                 size: i64::try_from(m.size()).unwrap_or(i64::MAX),
@@ -60,6 +74,11 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
 impl Index {
     /// Indexes what changed in the folder since the last time.
     pub fn refresh(&mut self) -> Result<(), IndexError> {
+        self.refresh_announcing(&|_| {})
+    }
+
+    /// The same, calling `announce` first when at least [`ANNOUNCE_FROM`] files are to be read.
+    pub fn refresh_announcing(&mut self, announce: &dyn Fn(usize)) -> Result<(), IndexError> {
         let disk = scan(&self.dir).map_err(|source| IndexError::Folder {
             path: self.dir.display().to_string(),
             source,
@@ -96,6 +115,9 @@ impl Index {
             stale.len(),
             gone.len()
         );
+        if stale.len() >= ANNOUNCE_FROM {
+            announce(stale.len());
+        }
         let tx =
             Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(&err)?;
         for name in gone {
@@ -109,6 +131,9 @@ impl Index {
                 index_file(&tx, &self.dir, d).map_err(&err)?;
             }
             tx.commit().map_err(&err)?;
+        }
+        if stale.len() >= OPTIMIZE_AFTER {
+            self.optimize()?;
         }
         Ok(())
     }

@@ -255,6 +255,24 @@ fn a_damaged_index_is_rebuilt_with_a_warning() {
 }
 
 #[test]
+fn many_files_to_index_are_announced_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("sessions");
+    for _ in 0..refresh::ANNOUNCE_FROM {
+        session(&d, "m", &[("fig", "-")], 0);
+    }
+    let heard = std::cell::Cell::new(None);
+    let announce = |n| heard.set(Some(n));
+    let (listed, _) = Index::with_announce(&d, &announce, |i| i.list()).unwrap();
+    assert_eq!(listed.len(), refresh::ANNOUNCE_FROM);
+    assert_eq!(heard.get(), Some(refresh::ANNOUNCE_FROM));
+    heard.set(None);
+    session(&d, "m", &[("fig", "-")], 0);
+    Index::with_announce(&d, &announce, |i| i.list()).unwrap();
+    assert_eq!(heard.get(), None, "a few new files are not worth a word");
+}
+
+#[test]
 fn the_index_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
