@@ -8,7 +8,7 @@ use crate::attach::read::read_text;
 use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
 use crate::chat::tools::{Approver, Nobody};
-use crate::chat::{interrupted_or_stopped, NotSentReason, Sent};
+use crate::chat::{interrupted_or_stopped, NotSentReason, Question, Sent};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
@@ -158,8 +158,10 @@ pub fn run(
         let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
         chat.converse(
             rt,
-            input,
-            images,
+            Question {
+                text: input,
+                images,
+            },
             &mut renderer,
             approver.as_mut(),
             &mut notes,
@@ -169,8 +171,10 @@ pub fn run(
         let mut renderer = renderer;
         chat.converse(
             rt,
-            input,
-            images,
+            Question {
+                text: input,
+                images,
+            },
             &mut renderer,
             approver.as_mut(),
             &mut notes,

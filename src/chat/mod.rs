@@ -96,6 +96,12 @@ pub enum HistoryEffect {
     Returned(String),
 }
 
+/// What the person sends in one turn: the text, and the images attached to it.
+pub struct Question {
+    pub text: String,
+    pub images: Vec<Image>,
+}
+
 /// A turn that was sent.
 #[derive(Debug)]
 pub struct Sent {

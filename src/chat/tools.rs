@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-use super::{Chat, ContextLog, HistoryEffect, NotSent, Sent};
-use crate::conversation::{Approval, Image, ToolCall, ToolStatus};
+use super::{Chat, ContextLog, HistoryEffect, NotSent, Question, Sent};
+use crate::conversation::{Approval, ToolCall, ToolStatus};
 use crate::log::ToolLog;
 use crate::render::style::Style;
 use crate::render::ReplySink;
@@ -182,8 +182,7 @@ impl Chat<'_> {
     pub fn converse<S, C>(
         &mut self,
         rt: &Runtime,
-        input: impl Into<String>,
-        images: Vec<Image>,
+        question: Question,
         sink: &mut S,
         approver: &mut dyn Approver,
         notes: &mut dyn Write,
@@ -198,7 +197,8 @@ impl Chat<'_> {
                 self.warn(&line);
             }
         }
-        let mut sent = rt.block_on(self.send_with(input.into(), images, sink, cancel()))?;
+        let Question { text, images } = question;
+        let mut sent = rt.block_on(self.send_with(text, images, sink, cancel()))?;
         let mut steps = 0u32;
         while has_calls(&sent.outcome) && sent.effect == HistoryEffect::Kept {
             steps += 1;

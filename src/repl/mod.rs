@@ -37,7 +37,7 @@ use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Sent};
+use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Question, Sent};
 use crate::cli::Keys;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
@@ -392,8 +392,10 @@ impl<'a> Repl<'a> {
         };
         let sent = self.chat.converse(
             self.rt,
-            out.content,
-            out.images,
+            Question {
+                text: out.content,
+                images: out.images,
+            },
             &mut renderer,
             approver.as_mut(),
             &mut io::stderr(),
