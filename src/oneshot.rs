@@ -14,7 +14,7 @@ use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::verbose::write_stats;
-use crate::render::{Output, Renderer, ThinkingTo};
+use crate::render::{Output, Renderer, ReplySink, ThinkingTo};
 use crate::repl::approve::TtyApprover;
 use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
@@ -154,32 +154,22 @@ pub fn run(
     };
     let cancel = || interrupted_or_stopped(signals.signalled());
     let mut notes = io::stderr();
-    let sent = if term.stderr.tty {
-        let mut renderer = renderer.thinking_aside(io::stderr(), term.stderr.color);
-        chat.converse(
-            rt,
-            Question {
-                text: input,
-                images,
-            },
-            &mut renderer,
-            approver.as_mut(),
-            &mut notes,
-            cancel,
-        )
-    } else {
-        let mut renderer = renderer;
-        chat.converse(
-            rt,
-            Question {
-                text: input,
-                images,
-            },
-            &mut renderer,
-            approver.as_mut(),
-            &mut notes,
-            cancel,
-        )
+    let question = Question {
+        text: input,
+        images,
+    };
+    // Thinking aside on stderr only for a person watching it. The renderer (and its buffered
+    // stdout) ends with this block, before anything else is written.
+    let sent = {
+        let (mut plain, mut aside);
+        let sink: &mut dyn ReplySink = if term.stderr.tty {
+            aside = renderer.thinking_aside(io::stderr(), term.stderr.color);
+            &mut aside
+        } else {
+            plain = renderer;
+            &mut plain
+        };
+        chat.converse(rt, question, sink, approver.as_mut(), &mut notes, cancel)
     };
     let outcome = match sent {
         Ok(Sent {

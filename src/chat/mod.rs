@@ -195,6 +195,20 @@ impl<'a> Chat<'a> {
             .apply(switch, self.log.as_ref().map(TurnLog::path))
     }
 
+    /// The streamed request for the history as it stands, with this chat's settings and tools.
+    fn request(&self) -> ChatRequest<'_> {
+        ChatRequest {
+            model: &self.model,
+            messages: self.conversation.messages(),
+            stream: true,
+            options: &self.settings.options,
+            format: self.settings.format.as_ref(),
+            think: self.settings.think.as_ref(),
+            keep_alive: self.settings.keep_alive.as_ref(),
+            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
+        }
+    }
+
     /// Sends `input` with the history that fits, streams the reply into `sink`, and records the
     /// turn.
     ///
@@ -262,16 +276,7 @@ impl<'a> Chat<'a> {
             };
             self.save(Event::now(asked), false);
         }
-        let request = ChatRequest {
-            model: &self.model,
-            messages: self.conversation.messages(),
-            stream: true,
-            options: &self.settings.options,
-            format: self.settings.format.as_ref(),
-            think: self.settings.think.as_ref(),
-            keep_alive: self.settings.keep_alive.as_ref(),
-            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
-        };
+        let request = self.request();
         let sent = request.messages.len();
         // Shares, not copies: kept for the log, as a reply that never came takes the question
         // (and its images) out of the history.

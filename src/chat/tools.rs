@@ -372,16 +372,7 @@ impl Chat<'_> {
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
-        let request = crate::conversation::ChatRequest {
-            model: &self.model,
-            messages: self.conversation.messages(),
-            stream: true,
-            options: &self.settings.options,
-            format: self.settings.format.as_ref(),
-            think: self.settings.think.as_ref(),
-            keep_alive: self.settings.keep_alive.as_ref(),
-            tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
-        };
+        let request = self.request();
         let sent = request.messages.len();
         let mut outcome = run_turn(
             self.backend,
