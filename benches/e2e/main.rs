@@ -3,10 +3,12 @@
 //!
 //! `cargo bench --bench e2e [-- SCENARIO]` (or `scripts/bench`). `BENCH_RUNS=N` sets the runs per
 //! scenario (default 15; the short ones run twice as many); `BENCH_CLIENT=PATH` measures another
-//! build of the binary instead of this one.
+//! build of the binary instead of this one. The `net` scenario runs both programs through a proxy
+//! that delays each direction by 25 ms, as a server across a LAN or VPN would.
 //!
-//! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal);
-//! `turn_cost` (the REPL's own work per turn, in-process); this file (scenarios and report).
+//! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal, a REPL's
+//! turn); `turn_cost` (the REPL's own work per turn, in-process); `../support/delay_proxy` (the
+//! link); this file (scenarios and report).
 //! The fake server runs as a child process: this binary started again with `--fake-server`.
 
 mod measure;
@@ -16,12 +18,16 @@ mod turn_cost;
 #[path = "../support/fake_server.rs"]
 pub mod fake_server;
 
+#[path = "../support/delay_proxy.rs"]
+mod delay_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use measure::{run_on_pty, run_piped, Sample};
+use delay_proxy::DelayProxy;
+use measure::{run_on_pty, run_piped, run_repl_turn, Sample};
 use turn_cost::Window;
 
 /// The binary under test: this build's, or another one named by `BENCH_CLIENT` (to compare builds).
@@ -41,6 +47,12 @@ const TARGET_TURN: Duration = Duration::from_millis(1);
 /// Markdown rendering on a terminal against the same reply shown raw (`--raw`).
 const TARGET_MARKDOWN_CPU: f64 = 2.0;
 const TARGET_MARKDOWN_FIRST: f64 = 1.5;
+/// Across a link with [`LINK_DELAY`] each way (the delaying proxy): the first token and the wall
+/// time against curl's through the same proxy.
+const TARGET_NET_FIRST: f64 = 1.1;
+const TARGET_NET_WALL: f64 = 1.15;
+/// Each way: a 50 ms round trip, as to a GPU box across a LAN or VPN, or a hosted Ollama.
+const LINK_DELAY: Duration = Duration::from_millis(25);
 /// The window of the sliding per-turn scenario: a common large one, which a 1,000-turn history
 /// overflows.
 const SLIDING: u64 = 131_072;
@@ -79,14 +91,14 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         let fast = FakeServer::start(Duration::ZERO)?;
         // Warm the page cache and both programs' first-run costs.
         for _ in 0..3 {
-            run_piped(client(&fast, home.path(), 1))?;
-            run_piped(curl(&fast, 1))?;
+            run_piped(client(fast.port, home.path(), 1))?;
+            run_piped(curl(fast.port, 1))?;
         }
         if want("one-token") {
             let one = alternate(
                 runs * 2,
-                || run_piped(client(&fast, home.path(), 1)),
-                || run_piped(curl(&fast, 1)),
+                || run_piped(client(fast.port, home.path(), 1)),
+                || run_piped(curl(fast.port, 1)),
             )?;
             check_output(&one, 1)?;
             let what = "one-token reply, wall (start → exit)";
@@ -95,8 +107,8 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         if want("long") {
             let long = alternate(
                 runs,
-                || run_piped(client(&fast, home.path(), 100_000)),
-                || run_piped(curl(&fast, 100_000)),
+                || run_piped(client(fast.port, home.path(), 100_000)),
+                || run_piped(curl(fast.port, 100_000)),
             )?;
             check_output(&long, 100_000)?;
             let what = "long: 100,000-token reply, wall";
@@ -113,8 +125,8 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         let delayed = FakeServer::start(SERVER_DELAY)?;
         let first = alternate(
             runs * 2,
-            || run_on_pty(client(&delayed, home.path(), 10)),
-            || run_on_pty(curl(&delayed, 10)),
+            || run_on_pty(client(delayed.port, home.path(), 10)),
+            || run_on_pty(curl(delayed.port, 10)),
         )?;
         let what = "first-token on a terminal, beyond the server's delay";
         let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
@@ -122,6 +134,10 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     }
     if want("markdown") {
         markdown(runs, home.path(), &mut report)?;
+    }
+    if want("net") {
+        check_curl()?;
+        net(runs, home.path(), &mut report)?;
     }
     if want("turn") {
         // Beside the project rather than in the temporary folder: the session is synced every
@@ -147,7 +163,7 @@ fn markdown(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let fast = FakeServer::start_with(Duration::ZERO, &["--markdown"])?;
     let run = |server: &FakeServer, tokens: usize, raw: bool, color: bool| {
-        let mut cmd = client(server, home, tokens);
+        let mut cmd = client(server.port, home, tokens);
         cmd.env("COLUMNS", "100");
         if raw {
             cmd.arg("--raw");
@@ -186,6 +202,57 @@ fn markdown(
     let what = "markdown: first token beyond the server's delay, rendered vs --raw";
     let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
     report.ratio(what, Unit::Ms, &first, beyond, TARGET_MARKDOWN_FIRST);
+    Ok(())
+}
+
+/// Through a TCP proxy that delays each direction by [`LINK_DELAY`]: one-shot on a terminal
+/// (first token and exit) and the REPL's first turn (Enter to the first token, and to the next
+/// prompt), each against `curl -N` through the same proxy, from its start.
+fn net(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn std::error::Error>> {
+    let fake = FakeServer::start(Duration::ZERO)?;
+    let proxy = DelayProxy::start(([127, 0, 0, 1], fake.port).into(), LINK_DELAY)?;
+    let linked = proxy.port();
+    // Each run starts with a fresh home (no cached model facts) unless `warm` says otherwise.
+    let fresh = || tempfile::tempdir_in(home);
+    for _ in 0..2 {
+        run_on_pty(client(linked, fresh()?.path(), 10))?;
+        run_on_pty(curl(linked, 10))?;
+    }
+    let oneshot = |warm: bool| -> std::io::Result<Pair> {
+        let kept = fresh()?;
+        alternate(
+            runs,
+            || {
+                let dir = if warm { None } else { Some(fresh()?) };
+                let home = dir.as_ref().map_or(kept.path(), |d| d.path());
+                run_on_pty(client(linked, home, 10))
+            },
+            || run_on_pty(curl(linked, 10)),
+        )
+    };
+    let cold = oneshot(false)?;
+    let first = |s: &Sample| s.first_byte.unwrap_or(s.wall);
+    let what = "net: one-shot through a 25 ms link, first token";
+    report.ratio(what, Unit::Ms, &cold, first, TARGET_NET_FIRST);
+    let what = "net: one-shot through a 25 ms link, wall";
+    report.ratio(what, Unit::Ms, &cold, |s| s.wall, TARGET_NET_WALL);
+    let warm = oneshot(true)?;
+    let what = "net: the same with the model facts cached, first token";
+    report.ratio(what, Unit::Ms, &warm, first, TARGET_NET_FIRST);
+    let what = "net: the same with the model facts cached, wall";
+    report.ratio(what, Unit::Ms, &warm, |s| s.wall, TARGET_NET_WALL);
+    let repl = alternate(
+        runs,
+        || {
+            let dir = fresh()?;
+            run_repl_turn(repl_client(linked, dir.path(), 10), PROMPT, "The")
+        },
+        || run_on_pty(curl(linked, 10)),
+    )?;
+    let what = "net: REPL first turn through a 25 ms link, Enter to first token";
+    report.ratio(what, Unit::Ms, &repl, first, TARGET_NET_FIRST);
+    let what = "net: REPL first turn, Enter to the next prompt";
+    report.ratio(what, Unit::Ms, &repl, |s| s.wall, TARGET_NET_WALL);
     Ok(())
 }
 
@@ -242,23 +309,29 @@ fn check_output(pair: &Pair, tokens: usize) -> Result<(), String> {
 
 /// The client as a person would run it in a pipe: one-shot, model named, turn log on (in a
 /// private temporary home).
-fn client(server: &FakeServer, home: &Path, tokens: usize) -> Command {
+fn client(port: u16, home: &Path, tokens: usize) -> Command {
+    let mut cmd = repl_client(port, home, tokens);
+    cmd.args(["-p", PROMPT]);
+    cmd
+}
+
+/// The same without a prompt: the REPL.
+fn repl_client(port: u16, home: &Path, tokens: usize) -> Command {
     let mut cmd = Command::new(client_path());
     cmd.args(["-m", "tiny", "-o"])
         .arg(format!("num_predict={tokens}"))
-        .args(["-p", PROMPT])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_STATE_HOME", home.join("state"))
         .env("XDG_DATA_HOME", home.join("data"))
         .env("TERM", "xterm-256color")
-        .env("OLLAMA_HOST", format!("127.0.0.1:{}", server.port));
+        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"));
     cmd
 }
 
 /// The floor: the same request with curl, the raw stream to stdout.
-fn curl(server: &FakeServer, tokens: usize) -> Command {
+fn curl(port: u16, tokens: usize) -> Command {
     let body = serde_json::json!({
         "model": "tiny",
         "messages": [{"role": "user", "content": PROMPT}],
@@ -267,7 +340,7 @@ fn curl(server: &FakeServer, tokens: usize) -> Command {
     let mut cmd = Command::new("curl");
     cmd.args(["-sSN", "--fail", "--data-binary"])
         .arg(body.to_string())
-        .arg(format!("http://127.0.0.1:{}/api/chat", server.port))
+        .arg(format!("http://127.0.0.1:{port}/api/chat"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TERM", "xterm-256color");
