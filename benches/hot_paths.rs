@@ -169,6 +169,7 @@ fn chat_request<'a>(messages: &'a [Message], options: &'a Options) -> ChatReques
         format: None,
         think: None,
         keep_alive: None,
+        strict_window: false,
     }
 }
 

@@ -52,7 +52,8 @@ pub struct Cli {
     #[arg(long, value_name = "URL", global = true)]
     pub base_url: Option<String>,
 
-    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`, `high`).
+    /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`,
+    /// `high`, `max`).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
     pub think: Option<String>,
 
@@ -108,10 +109,15 @@ pub struct Cli {
     #[arg(long)]
     pub stats_json: bool,
 
-    /// Give up on a reply after this many seconds without progress (text, thinking or its end;
-    /// keep-alives do not count).
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    /// Give up on a reply after this many seconds without progress once it has begun (text,
+    /// thinking or its end; keep-alives do not count).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+
+    /// Give up on a reply when nothing of it has come this many seconds after it was asked for:
+    /// the wait for a model to load from disk (also the longest silence of a pull or create).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub load_timeout: u64,
 
     /// The longest line (or server-sent event) a reply may send before it is stopped (`16MiB`,
     /// `64M`, `1G`): far beyond any real one, small enough that a server that never ends a line
@@ -132,6 +138,10 @@ pub struct Cli {
     /// gets the model's bytes) [env: OLLAMA_CHAT_MARKDOWN=off].
     #[arg(long)]
     pub raw: bool,
+
+    /// In the REPL, do not ask the server to load the model while you type the first message.
+    #[arg(long)]
+    pub no_preload: bool,
 
     /// Colours of code blocks in replies: `ansi` (the terminal's own palette, so they read on
     /// dark and light backgrounds), `dark` or `light` (exact 24-bit colours for that background)

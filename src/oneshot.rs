@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Read, Write};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{interrupted_or_stopped, NotSentReason};
+use crate::chat::{interrupted_or_stopped, NotSentReason, WindowCheck};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
@@ -78,6 +78,8 @@ pub fn run(
     let signals = Watcher::start(rt, term.stdout.tty);
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     chat.dim_notes(term.stderr.color);
+    // One question: no later request needs the window this one was given.
+    chat.window_check = WindowCheck::Never;
     if term.stderr.tty {
         for n in notices {
             crate::render::style::notice(format_args!("{n}"));
@@ -112,9 +114,9 @@ pub fn run(
         Ok(sent) => sent.outcome,
         Err(not_sent) => {
             return match not_sent.reason {
-                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => {
-                    Err(UsageError(not_sent.to_string()).into())
-                }
+                NotSentReason::TooLarge(_)
+                | NotSentReason::Full(_)
+                | NotSentReason::CannotThink(_) => Err(UsageError(not_sent.to_string()).into()),
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
                     crate::render::style::notice(format_args!("interrupted"));
                     Ok(ExitCode::Interrupted)

@@ -139,6 +139,9 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         check_curl()?;
         net(runs, home.path(), &mut report)?;
     }
+    if want("preload") {
+        preload(runs, home.path(), &mut report)?;
+    }
     if want("turn") {
         // Beside the project rather than in the temporary folder: the session is synced every
         // turn, which costs what the disk a home folder is on costs.
@@ -212,40 +215,32 @@ fn net(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn std:
     let fake = FakeServer::start(Duration::ZERO)?;
     let proxy = DelayProxy::start(([127, 0, 0, 1], fake.port).into(), LINK_DELAY)?;
     let linked = proxy.port();
-    // Each run starts with a fresh home (no cached model facts) unless `warm` says otherwise.
+    // Each run starts with a fresh home: nothing learned by an earlier run.
     let fresh = || tempfile::tempdir_in(home);
     for _ in 0..2 {
         run_on_pty(client(linked, fresh()?.path(), 10))?;
         run_on_pty(curl(linked, 10))?;
     }
-    let oneshot = |warm: bool| -> std::io::Result<Pair> {
-        let kept = fresh()?;
-        alternate(
-            runs,
-            || {
-                let dir = if warm { None } else { Some(fresh()?) };
-                let home = dir.as_ref().map_or(kept.path(), |d| d.path());
-                run_on_pty(client(linked, home, 10))
-            },
-            || run_on_pty(curl(linked, 10)),
-        )
-    };
-    let cold = oneshot(false)?;
+    let oneshot = alternate(
+        runs,
+        || run_on_pty(client(linked, fresh()?.path(), 10)),
+        || run_on_pty(curl(linked, 10)),
+    )?;
     let first = |s: &Sample| s.first_byte.unwrap_or(s.wall);
     let what = "net: one-shot through a 25 ms link, first token";
-    report.ratio(what, Unit::Ms, &cold, first, TARGET_NET_FIRST);
+    report.ratio(what, Unit::Ms, &oneshot, first, TARGET_NET_FIRST);
     let what = "net: one-shot through a 25 ms link, wall";
-    report.ratio(what, Unit::Ms, &cold, |s| s.wall, TARGET_NET_WALL);
-    let warm = oneshot(true)?;
-    let what = "net: the same with the model facts cached, first token";
-    report.ratio(what, Unit::Ms, &warm, first, TARGET_NET_FIRST);
-    let what = "net: the same with the model facts cached, wall";
-    report.ratio(what, Unit::Ms, &warm, |s| s.wall, TARGET_NET_WALL);
+    report.ratio(what, Unit::Ms, &oneshot, |s| s.wall, TARGET_NET_WALL);
     let repl = alternate(
         runs,
         || {
             let dir = fresh()?;
-            run_repl_turn(repl_client(linked, dir.path(), 10), PROMPT, "The")
+            run_repl_turn(
+                repl_client(linked, dir.path(), 10),
+                PROMPT,
+                Duration::ZERO,
+                "The",
+            )
         },
         || run_on_pty(curl(linked, 10)),
     )?;
@@ -253,6 +248,33 @@ fn net(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn std:
     report.ratio(what, Unit::Ms, &repl, first, TARGET_NET_FIRST);
     let what = "net: REPL first turn, Enter to the next prompt";
     report.ratio(what, Unit::Ms, &repl, |s| s.wall, TARGET_NET_WALL);
+    Ok(())
+}
+
+/// The REPL against a server that takes [`LOAD`] to load the model, the person typing for as
+/// long before pressing Enter: the first token after Enter with the preload and with
+/// `--no-preload` (a fresh server each run, so the model is never loaded already).
+fn preload(
+    runs: usize,
+    home: &Path,
+    report: &mut Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const LOAD: Duration = Duration::from_secs(2);
+    let run = |preload: bool| -> std::io::Result<Sample> {
+        let fake = FakeServer::start_with(Duration::ZERO, &["--load-delay-ms", "2000"])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let dir = tempfile::tempdir_in(home)?;
+        let mut cmd = repl_client(fake.port, dir.path(), 10);
+        if !preload {
+            cmd.arg("--no-preload");
+        }
+        run_repl_turn(cmd, PROMPT, LOAD, "The")
+    };
+    let runs = runs.div_ceil(3);
+    let pair = alternate(runs, || run(true), || run(false))?;
+    let first = |s: &Sample| s.first_byte.unwrap_or(s.wall);
+    let what = "preload: first token after typing for 2 s (vs --no-preload) on a 2 s load";
+    report.sooner(what, &pair, first, Duration::from_millis(1500));
     Ok(())
 }
 
@@ -448,6 +470,31 @@ impl Report {
             unit.show(theirs),
             format!("{ratio:.2}×"),
             format!("≤ {target}×"),
+            if met { "met" } else { "NOT MET" }.to_string(),
+        ]);
+    }
+
+    /// A row whose second column is not curl but the client without a feature, and whose
+    /// target is how much sooner the feature makes it.
+    fn sooner(
+        &mut self,
+        what: &str,
+        pair: &Pair,
+        metric: impl Fn(&Sample) -> Duration,
+        target: Duration,
+    ) {
+        let mut with: Vec<Duration> = pair.client.iter().map(&metric).collect();
+        let mut without: Vec<Duration> = pair.curl.iter().map(&metric).collect();
+        let (with, without) = (median(&mut with), median(&mut without));
+        let gain = without.saturating_sub(with);
+        let met = gain >= target;
+        self.missed += usize::from(!met);
+        self.rows.push([
+            what.to_string(),
+            Unit::Ms.show(with),
+            Unit::Ms.show(without),
+            format!("{:.0} ms sooner", gain.as_secs_f64() * 1e3),
+            format!("≥ {} ms sooner", target.as_millis()),
             if met { "met" } else { "NOT MET" }.to_string(),
         ]);
     }

@@ -114,10 +114,15 @@ pub fn run_on_pty(mut cmd: Command) -> io::Result<Sample> {
 }
 
 /// Runs the REPL in `cmd` on a fresh pseudo-terminal as a person would: waits for its prompt,
-/// types `line` and Enter, and times from that Enter to the first byte of `reply_starts` on the
-/// screen (`first_byte`) and to the next prompt (`wall`); then Ctrl-D. Start-up before the first
-/// prompt is not counted.
-pub fn run_repl_turn(mut cmd: Command, line: &str, reply_starts: &str) -> io::Result<Sample> {
+/// takes `typing` to type `line`, presses Enter, and times from that Enter to the first byte of
+/// `reply_starts` on the screen (`first_byte`) and to the next prompt (`wall`); then Ctrl-D.
+/// Start-up before the first prompt is not counted.
+pub fn run_repl_turn(
+    mut cmd: Command,
+    line: &str,
+    typing: Duration,
+    reply_starts: &str,
+) -> io::Result<Sample> {
     const PROMPT: &[u8] = b">>> ";
     let (master, slave) = open_pty()?;
     cmd.stdin(Stdio::from(slave.try_clone()?))
@@ -146,7 +151,7 @@ pub fn run_repl_turn(mut cmd: Command, line: &str, reply_starts: &str) -> io::Re
     });
     let timeout = Duration::from_secs(30);
     let mut screen = Screen::default();
-    let mut wait_for = |needle: &[u8], from: usize, screen: &mut Screen| -> io::Result<Instant> {
+    let wait_for = |needle: &[u8], from: usize, screen: &mut Screen| -> io::Result<Instant> {
         loop {
             if contains(&screen.seen[from..], needle) {
                 return Ok(screen.last);
@@ -165,6 +170,7 @@ pub fn run_repl_turn(mut cmd: Command, line: &str, reply_starts: &str) -> io::Re
         }
     };
     wait_for(PROMPT, 0, &mut screen)?;
+    thread::sleep(typing);
     let typed_at = screen.seen.len();
     input.write_all(line.as_bytes())?;
     let start = Instant::now();

@@ -160,6 +160,7 @@ impl Turns {
             format: self.settings.format.as_ref(),
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
+            strict_window: true,
         };
         let sent_messages = request.messages.len();
         let body = self.encoder.encode(&request).expect("serialisable request");

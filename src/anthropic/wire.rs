@@ -27,7 +27,13 @@ use crate::options::Options;
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// Thinking budgets for `--think` levels; `true` is `medium`. 1024 is the API's minimum budget.
-pub const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 4096), ("high", 16384)];
+/// `max` is the largest budget the client asks for: twice `high`.
+pub const THINKING_BUDGETS: &[(&str, u64)] = &[
+    ("low", 1024),
+    ("medium", 4096),
+    ("high", 16384),
+    ("max", 32768),
+];
 
 /// Ollama option → Anthropic parameter, for the options that have one.
 pub const OPTION_NAMES: &[(&str, &str)] = &[
@@ -594,7 +600,12 @@ mod tests {
             json!({"type":"enabled","budget_tokens":4096})
         );
         assert_eq!(on["max_tokens"], 4096 + DEFAULT_MAX_TOKENS);
-        for (level, budget) in [("low", 1024), ("medium", 4096), ("high", 16384)] {
+        for (level, budget) in [
+            ("low", 1024),
+            ("medium", 4096),
+            ("high", 16384),
+            ("max", 32768),
+        ] {
             let b = body(&m, &o, Some(&Think::Level(level.into())));
             assert_eq!(b["thinking"]["budget_tokens"], budget, "{level}");
             assert!(b["max_tokens"].as_u64().unwrap() > budget);
@@ -615,8 +626,8 @@ mod tests {
                 .contains("must be below max_tokens (num_predict=24)"),
             "{e}"
         );
-        let e = refusal(&o, Some(&Think::Level("max".into())));
-        assert_eq!(e, MappingError::ThinkLevel("max".into()));
+        let e = refusal(&o, Some(&Think::Level("most".into())));
+        assert_eq!(e, MappingError::ThinkLevel("most".into()));
     }
 
     #[test]

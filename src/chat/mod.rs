@@ -2,10 +2,12 @@
 //! changes the history and is recorded. Shared by the REPL, one-shot mode and `replay --rerun`.
 //!
 //! Layout: this file (the state and `send`); `context` (the context-window steps of a turn:
-//! budget before, checks after, `/context`); `session` (which session a chat starts with or
+//! budget before, checks after, `/context`); `facts` (the model's facts from the cache and the
+//! server in the background, and the REPL's preload); `session` (which session a chat starts with or
 //! resumes, saving every change to it, `/save` and `/session`).
 
 pub mod context;
+pub mod facts;
 pub mod session;
 
 use std::future::Future;
@@ -18,6 +20,7 @@ use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
 use crate::conversation::{ChatRequest, Role, Think};
+use crate::error::ApiError;
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
@@ -50,6 +53,20 @@ pub struct Chat<'a> {
     session: Option<SessionWriter>,
     /// What could not be written ("the session", "the turn log"), so the run can end non-zero.
     not_saved: Vec<&'static str>,
+    /// When the window our first reply got is read from `/api/ps`.
+    pub(crate) window_check: WindowCheck,
+}
+
+/// When the window our first reply was given is read (`GET /api/ps`): a one-shot run has no
+/// later request to budget, and the REPL reads it while the person types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowCheck {
+    /// Right after the reply (`replay --rerun`: the next turn follows at once).
+    AfterReply,
+    /// In the background, for the next turn.
+    Background,
+    /// Not at all (one question, one answer).
+    Never,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -109,12 +126,16 @@ pub enum NotSentReason {
     Full(String),
     /// The summarize strategy's call to the model failed or was interrupted.
     Summary(Ending),
+    /// Thinking was asked of a model the server says cannot think.
+    CannotThink(String),
 }
 
 impl std::fmt::Display for NotSent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.reason {
-            NotSentReason::TooLarge(m) | NotSentReason::Full(m) => f.write_str(m),
+            NotSentReason::TooLarge(m) | NotSentReason::Full(m) | NotSentReason::CannotThink(m) => {
+                f.write_str(m)
+            }
             NotSentReason::Summary(Ending::Failed(e)) => write!(
                 f,
                 "could not summarise the earlier conversation, so nothing was sent: {e} (try again, or /set context truncate)"
@@ -153,6 +174,7 @@ impl<'a> Chat<'a> {
             notes: Style { color: false },
             session: None,
             not_saved: Vec::new(),
+            window_check: WindowCheck::AfterReply,
         }
     }
 
@@ -190,8 +212,15 @@ impl<'a> Chat<'a> {
     {
         tokio::pin!(cancel);
         self.conversation.push_user(input);
+        if let Some(reason) = self.cannot_think() {
+            let input = self.conversation.pop_unanswered().unwrap_or_default();
+            return Err(NotSent { reason, input });
+        }
+        if self.context.loading() {
+            self.note(&format!("loading {}…", self.model));
+        }
         let turn = self.turns + 1;
-        let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+        let mut prepared = match self.prepare_context(turn, cancel.as_mut()).await {
             Ok(p) => p,
             Err(reason) => {
                 let input = self.conversation.pop_unanswered().unwrap_or_default();
@@ -207,24 +236,58 @@ impl<'a> Chat<'a> {
             };
             self.save(Event::now(asked), false);
         }
-        let request = ChatRequest {
-            model: &self.model,
-            messages: self.conversation.messages(),
-            stream: true,
-            options: &self.settings.options,
-            format: self.settings.format.as_ref(),
-            think: self.settings.think.as_ref(),
-            keep_alive: self.settings.keep_alive.as_ref(),
+        let mut refused = false;
+        let (sent, outcome) = loop {
+            let request = ChatRequest {
+                model: &self.model,
+                messages: self.conversation.messages(),
+                stream: true,
+                options: &self.settings.options,
+                format: self.settings.format.as_ref(),
+                think: self.settings.think.as_ref(),
+                keep_alive: self.settings.keep_alive.as_ref(),
+                // Budgeted: a wrong estimate must be a refusal, never history lost on the server.
+                strict_window: prepared.log.window.is_some() && !prepared.overflow,
+            };
+            let sent = request.messages.len();
+            let outcome = run_turn(
+                self.backend,
+                &request,
+                sink,
+                cancel.as_mut(),
+                self.config.timeouts(),
+            )
+            .await;
+            let Ending::Failed(ApiError::ContextExceeded {
+                prompt_tokens,
+                window,
+                ..
+            }) = outcome.ending
+            else {
+                break (sent, outcome);
+            };
+            if refused || !outcome.content.is_empty() {
+                break (sent, outcome);
+            }
+            // The window is smaller than believed: learn it, apply the strategy, send once more.
+            refused = true;
+            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
+            self.learn_refusal(prompt_tokens, window, expected);
+            self.note(&format!(
+                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent again",
+                self.backend.server_name(),
+                self.model,
+                prepared.log.window.unwrap_or(0),
+                self.context.strategy,
+            ));
+            prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+                Ok(p) => p,
+                Err(reason) => {
+                    let input = self.conversation.pop_unanswered().unwrap_or_default();
+                    return Err(NotSent { reason, input });
+                }
+            };
         };
-        let sent = request.messages.len();
-        let outcome = run_turn(
-            self.backend,
-            &request,
-            sink,
-            cancel.as_mut(),
-            self.config.stall_timeout,
-        )
-        .await;
         self.turns = turn;
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let reply = Change::Assistant(reply);
@@ -288,6 +351,19 @@ impl<'a> Chat<'a> {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");
         }
+    }
+
+    /// Refuses thinking for a model the server says cannot think, before anything is sent (the
+    /// server would refuse it with a 400); unknown until the model's facts are.
+    fn cannot_think(&self) -> Option<NotSentReason> {
+        let asked = self.settings.think.as_ref().is_some_and(Think::is_on);
+        (asked && self.context.thinking == Some(false)).then(|| {
+            NotSentReason::CannotThink(format!(
+                "{} cannot think ({} does not list `thinking` among its capabilities): leave out --think, or /set nothink",
+                crate::untrusted::sanitize_line(&self.model),
+                self.backend.server_name()
+            ))
+        })
     }
 
     fn last_question(&self) -> &str {

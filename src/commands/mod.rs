@@ -158,6 +158,8 @@ pub async fn follow(
             .map_err(|_| ApiError::Stalled {
                 server: "Ollama",
                 secs: stall.as_secs(),
+                before_first: false,
+                flag: "--load-timeout",
             })??;
         let Some(update) = next else { break };
         if let Some(message) = update.error {

@@ -198,6 +198,7 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            strict_window: false,
         }
     }
 
@@ -406,6 +407,7 @@ mod tests {
             format: Some(&format),
             think: Some(&think),
             keep_alive: Some(&keep_alive),
+            strict_window: false,
         };
         let mut enc = BodyEncoder::new();
         assert_same(&mut enc, &req);

@@ -53,6 +53,12 @@ pub struct WireRequest<'a> {
     pub think: Option<&'a Think>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_alive: Option<&'a serde_json::Value>,
+    /// `false`: refuse a prompt over the window (400) instead of dropping old messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncate: Option<bool>,
+    /// `false`: stop at the window instead of shifting the context mid-reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift: Option<bool>,
 }
 
 impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
@@ -65,6 +71,8 @@ impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
             format: r.format,
             think: r.think,
             keep_alive: r.keep_alive,
+            truncate: r.strict_window.then_some(false),
+            shift: r.strict_window.then_some(false),
         }
     }
 }
@@ -137,6 +145,9 @@ pub fn final_stats(c: &ChatChunk<'_>) -> FinalStats {
 #[derive(Debug, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// Where to sign in, on a 401 from a server that forwards to ollama.com's cloud models.
+    #[serde(default)]
+    pub signin_url: Option<String>,
 }
 
 /// `GET /api/tags`.
@@ -194,6 +205,7 @@ mod tests {
             format: None,
             think: None,
             keep_alive: None,
+            strict_window: false,
         };
         assert_eq!(
             serde_json::to_string(&WireRequest::from(&req)).unwrap(),

@@ -73,7 +73,7 @@ const SET_SUBS: &[Sub] = &[
     },
     Sub {
         name: "think",
-        args: "[low|medium|high]",
+        args: "[low|medium|high|max]",
         help: "Ask the model to think first",
     },
     Sub {

@@ -136,8 +136,8 @@ fn settings_without_an_anthropic_equivalent_are_refused_before_sending() {
             "--keep-alive is an Ollama setting",
         ),
         (
-            &["--think=max"][..],
-            "--think takes true, false, low, medium or high",
+            &["--think=most"][..],
+            "--think takes true, false, low, medium, high or max",
         ),
         (
             &["--think=high", "-o", "num_predict=100"][..],

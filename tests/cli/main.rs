@@ -20,6 +20,7 @@ mod log_privacy;
 mod logs_cmd;
 mod markdown;
 mod models;
+mod network;
 mod oneshot;
 mod openai;
 mod pty;

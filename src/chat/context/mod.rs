@@ -14,8 +14,11 @@ use std::ops::Range;
 use std::pin::Pin;
 
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
+use super::facts::{self, Ask, Learned};
 use crate::chat::{Chat, NotSentReason};
+use crate::context::cache::Entry;
 use crate::context::report;
 use crate::context::window::{self, Loaded, ModelFacts};
 use crate::context::{
@@ -24,12 +27,13 @@ use crate::context::{
 use crate::conversation::{summary_note, Conversation};
 use crate::conversation::{ChatRequest, Message, Role};
 use crate::log::ContextLog;
+use crate::models::{ModelInfo, ShowMessage};
 use crate::render::{sanitize, ReplySink};
 use crate::session::Change;
 use crate::turn::{run_turn, CancelReason, Ending};
 
 /// What the client knows about the window and how it counts, for one chat.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContextState {
     pub strategy: Strategy,
     pub allow_overflow: bool,
@@ -41,6 +45,24 @@ pub struct ContextState {
     loaded: Option<(Loaded, Option<u64>)>,
     /// `/api/ps` has been read after one of our own replies.
     confirmed: bool,
+    /// Whether the server says the model thinks (`None`: not known yet).
+    pub(crate) thinking: Option<bool>,
+    /// The model's Modelfile `MESSAGE` history, which the server puts before every request.
+    pub(crate) history: Vec<ShowMessage>,
+    /// The model's digest, once known: what the cache entry is keyed on.
+    digest: Option<String>,
+    /// What is being learned in the background (facts, the preload, the window after a reply).
+    background: Option<JoinHandle<Learned>>,
+    /// Whether the background work includes loading the model (the REPL's preload).
+    preloading: bool,
+}
+
+impl Drop for ContextState {
+    fn drop(&mut self) {
+        if let Some(task) = self.background.take() {
+            task.abort();
+        }
+    }
 }
 
 impl ContextState {
@@ -53,6 +75,11 @@ impl ContextState {
             facts: None,
             loaded: None,
             confirmed: false,
+            thinking: None,
+            history: Vec::new(),
+            digest: None,
+            background: None,
+            preloading: false,
         }
     }
 
@@ -62,6 +89,32 @@ impl ContextState {
         self.facts = None;
         self.loaded = None;
         self.confirmed = false;
+        self.thinking = None;
+        self.history.clear();
+        self.digest = None;
+        if let Some(task) = self.background.take() {
+            task.abort();
+        }
+        self.preloading = false;
+    }
+
+    /// Whether the model is still being loaded in the background (the REPL's preload).
+    pub fn loading(&self) -> bool {
+        self.preloading && self.background.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Tokens of the Modelfile history the server adds before every request (estimated).
+    pub fn history_tokens(&self) -> u64 {
+        self.history
+            .iter()
+            .map(|m| self.estimator.message_tokens(m.content.raw()))
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Whether the window can be budgeted for without asking the server first: the user set
+    /// `num_ctx`, or the model's facts are known (learned, or from the cache).
+    fn is_known_enough(&self, num_ctx: Option<u64>) -> bool {
+        num_ctx.is_some() || self.facts.is_some() || self.loaded.is_some()
     }
 
     /// The window to budget for, given the `num_ctx` option in force; `None` while nothing could
@@ -96,7 +149,7 @@ impl ContextState {
 pub struct Prepared {
     pub log: ContextLog,
     /// Sent on purpose although larger than the window (`--allow-overflow`).
-    overflow: bool,
+    pub(crate) overflow: bool,
 }
 
 /// Discards a summarize call's stream: the note is shown once it is complete.
@@ -135,35 +188,216 @@ impl Chat<'_> {
         self.context.window(self.num_ctx())
     }
 
-    /// Asks the server what it can say about the window before the first request: the model's
-    /// parameters and maximum (`/api/show`) and whether it is loaded already (`/api/ps`). Once per
-    /// model; an unreachable server is asked again next time. Only Ollama's API can say: with an
-    /// OpenAI-compatible server the window is known only from `num_ctx` (which it refuses).
-    pub async fn learn_window(&mut self) {
+    /// Starts learning the model's facts in the background (the REPL, while the person types):
+    /// its digest for the cache, and with `preload` the model loaded as our requests will load
+    /// it, then its window; `show` is what the REPL already learned from `/api/show`.
+    pub fn learn_in_background(&mut self, show: Option<&ModelInfo>, preload: bool) {
+        if self.context.model.as_deref() != Some(self.model.as_str()) {
+            self.context.forget(&self.model);
+        }
+        if !self.backend.capabilities().model_facts || self.context.background.is_some() {
+            return;
+        }
+        if let Some(show) = show {
+            self.absorb_show(show);
+        }
+        let ask = Ask {
+            show: self.context.facts.is_none(),
+            digest: true,
+            preload: preload.then(|| {
+                (
+                    self.settings.options.clone(),
+                    self.settings.keep_alive.clone(),
+                )
+            }),
+            ps: true,
+            ours: false,
+        };
+        self.context.preloading = preload;
+        self.context.background = Some(facts::spawn(
+            self.backend,
+            &self.model,
+            ask,
+            self.fact_limits(),
+        ));
+    }
+
+    /// Reads the window our last reply was given from `/api/ps` while the person types.
+    pub(crate) fn check_window_in_background(&mut self) {
+        if self.context.background.is_some() || !self.backend.capabilities().model_facts {
+            return;
+        }
+        let ask = Ask {
+            ps: true,
+            ours: true,
+            ..Ask::default()
+        };
+        self.context.background = Some(facts::spawn(
+            self.backend,
+            &self.model,
+            ask,
+            self.fact_limits(),
+        ));
+    }
+
+    fn fact_limits(&self) -> facts::Limits {
+        facts::Limits {
+            load: self.config.load_timeout,
+            idle: self.config.stall_timeout,
+        }
+    }
+
+    /// What the client knows of the window before a request, learned with as few round trips
+    /// as it can: what background work has finished, else the cache the last run left; only
+    /// when `need` (the budget depends on it) does it wait for the server, asking `/api/show`
+    /// and `/api/tags` at once. Once per model; an unreachable server is asked again next time.
+    /// Only Ollama's API can say: with an OpenAI-compatible server the window is known only from
+    /// `num_ctx` (which it refuses).
+    pub async fn learn_window(&mut self, need: bool) {
         if self.context.model.as_deref() != Some(self.model.as_str()) {
             // `/model` and `/load` switch models: what was learned was about the old one.
             self.context.forget(&self.model);
         }
+        self.absorb_background(false).await;
+        if self.context.facts.is_some() || !self.backend.capabilities().model_facts {
+            return;
+        }
+        if self.read_cached_facts() || !need {
+            return;
+        }
+        self.absorb_background(true).await;
         if self.context.facts.is_some() {
             return;
         }
-        if !self.backend.capabilities().model_facts {
+        let ask = Ask {
+            show: true,
+            digest: self.config.facts_cache.is_some(),
+            ..Ask::default()
+        };
+        let learned = facts::learn(self.backend, &self.model, ask, self.fact_limits()).await;
+        if learned.show.is_none() {
+            // No server, or no such model: the chat request will say so better than a budget.
             return;
         }
-        let stall = self.config.stall_timeout;
-        match tokio::time::timeout(stall, self.backend.model_info(&self.model)).await {
-            Ok(Ok(show)) => self.context.facts = Some(ModelFacts::from_show(&show)),
-            // No server, or no such model: the chat request will say so better than a budget.
-            Ok(Err(e)) if e.kind().is_fatal_for_every_turn() => return,
-            Err(_) => return,
-            Ok(Err(e)) => {
-                tracing::debug!("POST /api/show failed ({e}); the window is assumed");
-                self.context.facts = Some(ModelFacts::default());
-            }
-        }
-        self.read_ps(false).await;
+        self.absorb(learned);
         if let Some(w) = self.window() {
             tracing::info!("context window: {} tokens, from {}", w.tokens, w.source);
+        }
+    }
+
+    /// Takes what the background work learned: when it is done, or with `wait` when it is not.
+    pub(crate) async fn absorb_background(&mut self, wait: bool) {
+        let Some(task) = self.context.background.take() else {
+            return;
+        };
+        if !wait && !task.is_finished() {
+            self.context.background = Some(task);
+            return;
+        }
+        self.context.preloading = false;
+        if let Ok(learned) = task.await {
+            self.absorb(learned);
+        }
+    }
+
+    /// Keeps what was learned, and the facts in the cache when the model's digest is known.
+    fn absorb(&mut self, learned: Learned) {
+        if let Some(show) = &learned.show {
+            self.absorb_show(show);
+        }
+        if let Some((n, ours)) = learned.loaded {
+            let known_ours = self.context.loaded.is_some_and(|(l, _)| l.ours);
+            if let Some(asked) = self.num_ctx().filter(|&a| ours && n < a) {
+                self.warn(&format!(
+                    "Ollama loaded {} with a {n}-token context window, not the num_ctx={asked} asked for; budgeting for {n}",
+                    self.model
+                ));
+            }
+            if ours || !known_ours {
+                self.context.loaded = Some((
+                    Loaded {
+                        context_length: n,
+                        ours,
+                    },
+                    self.num_ctx(),
+                ));
+                self.context.confirmed |= ours;
+            }
+        }
+        if let Some(digest) = learned.digest {
+            self.context.digest = Some(digest);
+        }
+        self.keep_in_cache();
+    }
+
+    fn absorb_show(&mut self, show: &ModelInfo) {
+        self.context.facts = Some(ModelFacts::from_show(show));
+        self.context.thinking = Some(show.can_think());
+        self.context.history = show.messages.clone();
+    }
+
+    /// The facts the last run kept for this model on this server, if any.
+    fn read_cached_facts(&mut self) -> bool {
+        let Some(path) = &self.config.facts_cache else {
+            return false;
+        };
+        let cache = facts::read_cache(path);
+        let Some(entry) = cache.get(self.backend.base_url(), &self.model) else {
+            return false;
+        };
+        tracing::info!("model facts of {} from {}", self.model, path.display());
+        self.context.facts = Some(entry.facts());
+        self.context.thinking = Some(entry.thinking);
+        self.context.history = entry.messages.clone();
+        self.context.digest = Some(entry.digest.clone());
+        true
+    }
+
+    /// Writes what is known of the model to the cache, when its digest is known.
+    fn keep_in_cache(&self) {
+        let (Some(path), Some(digest), Some(f)) = (
+            &self.config.facts_cache,
+            &self.context.digest,
+            self.context.facts,
+        ) else {
+            return;
+        };
+        let mut cache = facts::read_cache(path);
+        let entry = Entry {
+            host: self.backend.base_url().to_string(),
+            model: self.model.clone(),
+            digest: digest.clone(),
+            num_ctx_parameter: f.num_ctx_parameter,
+            context_length: f.context_length,
+            thinking: self.context.thinking.unwrap_or(false),
+            messages: self.context.history.clone(),
+        };
+        if cache.get(&entry.host, &entry.model) == Some(&entry) {
+            return;
+        }
+        cache.put(entry);
+        facts::write_cache(path, &cache);
+    }
+
+    /// The server refused a prompt over its window: the window is what it said, and the cache's
+    /// facts (which led to the estimate) are not to be trusted.
+    pub(crate) fn learn_refusal(&mut self, prompt_tokens: u64, window: u64, expected: u64) {
+        self.context.loaded = Some((
+            Loaded {
+                context_length: window,
+                ours: true,
+            },
+            self.num_ctx(),
+        ));
+        self.context.confirmed = true;
+        let factor = prompt_tokens as f64 / expected.max(1) as f64;
+        if factor > 1.0 {
+            self.context.estimator.scale(factor);
+        }
+        if let Some(path) = &self.config.facts_cache {
+            let mut cache = facts::read_cache(path);
+            cache.forget(self.backend.base_url(), &self.model);
+            facts::write_cache(path, &cache);
         }
     }
 
@@ -210,8 +444,9 @@ impl Chat<'_> {
             format: None,
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
+            strict_window: false,
         };
-        let load = tokio::time::timeout(self.config.stall_timeout, self.backend.load(&request));
+        let load = tokio::time::timeout(self.config.load_timeout, self.backend.load(&request));
         if let Ok(Ok(())) = load.await {
             if self.read_ps(true).await.is_some() {
                 self.context.confirmed = true;
@@ -229,19 +464,50 @@ impl Chat<'_> {
         budget_items(&self.conversation, &self.context.estimator)
     }
 
-    /// The window, the reply reserve, and whether the history fits; when the window is only
-    /// assumed and the answer depends on it, the model is loaded first to learn the real one.
+    /// The window, the reply reserve, and whether the history fits. A request that clearly fits
+    /// the smallest window the model could have goes out without waiting for the server's facts
+    /// (it is sent with `truncate: false`, so a wrong guess is a refusal, not a silent cut); when
+    /// the window is only assumed and the answer depends on it, the model is loaded first to
+    /// learn the real one.
     async fn budget(&mut self) -> Option<(Window, u64, Fit)> {
-        self.learn_window().await;
+        self.learn_window(false).await;
+        if !self.context.is_known_enough(self.num_ctx()) {
+            if self.backend.capabilities().model_facts {
+                let assumed = Window {
+                    tokens: window::ASSUMED_WINDOW,
+                    source: crate::context::WindowSource::Assumed,
+                };
+                let reserve = reply_reserve(self.num_predict(), assumed.tokens);
+                let needed = self
+                    .items()
+                    .iter()
+                    .map(|i| i.tokens)
+                    .fold(reserve, u64::saturating_add);
+                if needed <= window::ASSUMED_WINDOW / 2 {
+                    return Some((
+                        assumed,
+                        reserve,
+                        Fit::Fits {
+                            tokens: needed - reserve,
+                        },
+                    ));
+                }
+            }
+            self.learn_window(true).await;
+        }
         let mut window = self.window()?;
         let mut reserve = reply_reserve(self.num_predict(), window.tokens);
-        let mut verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+        let room = |w: &Window, reserve: u64, history: u64| {
+            w.tokens.saturating_sub(reserve).saturating_sub(history)
+        };
+        let history = self.context.history_tokens();
+        let mut verdict = fit(&self.items(), room(&window, reserve, history));
         if !matches!(verdict, Fit::Fits { .. }) && !window.source.is_known() {
             self.probe_window().await;
             if let Some(w) = self.window() {
                 window = w;
                 reserve = reply_reserve(self.num_predict(), window.tokens);
-                verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+                verdict = fit(&self.items(), room(&window, reserve, history));
             }
         }
         Some((window, reserve, verdict))
@@ -378,7 +644,10 @@ impl Chat<'_> {
     where
         C: Future<Output = CancelReason>,
     {
-        let limit = window.tokens.saturating_sub(reserve);
+        let limit = window
+            .tokens
+            .saturating_sub(reserve)
+            .saturating_sub(self.context.history_tokens());
         let note_budget = (limit / 8).clamp(64, 400);
         let items = self.items();
         let Some(range) = summary_range(&items, limit, limit / 2, note_budget) else {
@@ -411,6 +680,7 @@ impl Chat<'_> {
             format: None,
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
+            strict_window: false,
         };
         self.note(&format!(
             "context: the conversation no longer fits the {}-token window; asking {} to summarise its oldest part…",
@@ -421,7 +691,7 @@ impl Chat<'_> {
             &request,
             &mut Quiet,
             cancel,
-            self.config.stall_timeout,
+            self.config.timeouts(),
         )
         .await;
         let previous = turn - 1;

@@ -8,7 +8,8 @@ use crate::conversation::Mark;
 impl Chat<'_> {
     /// The `/context` summary of what the next request would carry.
     pub async fn context_report(&mut self) -> String {
-        self.learn_window().await;
+        self.absorb_background(true).await;
+        self.learn_window(true).await;
         let window = self.window();
         let items = self.items();
         let mut s = Snapshot {

@@ -385,7 +385,9 @@ async fn turn<O: Write, E: Write>(
             tally.refused += 1;
             return Ok(match not_sent.reason {
                 NotSentReason::Summary(ending) => end_after(ending),
-                NotSentReason::TooLarge(_) | NotSentReason::Full(_) => None,
+                NotSentReason::TooLarge(_)
+                | NotSentReason::Full(_)
+                | NotSentReason::CannotThink(_) => None,
             });
         }
     };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::context::{count_prompt, message_tokens, request_window};
+use super::context::{count_prompt, message_tokens, refusal, request_window, whole_prompt};
 use super::fast::fast_or_default_chat;
 use super::hostile::{self, ChatApi};
 use super::http::{After, Conn, Gone, Request};
@@ -26,6 +26,10 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     }
     let started = Instant::now();
     let decoded = decode_chat_request(&req.body);
+    if let Ok(body) = &decoded {
+        // A model not in memory is loaded first (see `set_load_delay`).
+        conn.shared.wait_for_load(str_field(body, "model"), body);
+    }
     let load_only = decoded.as_ref().is_ok_and(|body| messages(body).is_empty());
     let queued = if load_only {
         Queued::Nothing
@@ -83,6 +87,12 @@ pub(crate) fn default_chat(
     }
 
     let messages = messages(&body);
+    if body.get("truncate") == Some(&Value::Bool(false)) {
+        let window = request_window(conn.shared, &body);
+        if let Some(refusal) = refusal(whole_prompt(&body), window) {
+            return conn.send_error(400, &refusal);
+        }
+    }
     if messages.is_empty() {
         // Load (or with keep_alive 0, unload) the model: one JSON object even when streaming.
         let reason = if keep_alive(&body) == Some(Duration::ZERO) {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::anthropic::handle_messages;
 use super::chat::handle_chat;
+use super::context::model_history;
 use super::hostile::{self, Listing};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
@@ -227,9 +228,24 @@ pub(crate) fn show_json(name: &str, modified_at: &str) -> String {
     if let Some(system) = system {
         let _ = write!(out, r#","system":{}"#, go_str(system));
     }
+    let _ = write!(out, r#","details":{BASE_DETAILS}"#);
+    let history = model_history(name);
+    if !history.is_empty() {
+        let messages: Vec<String> = history
+            .iter()
+            .map(|(role, content)| {
+                format!(
+                    r#"{{"role":{},"content":{}}}"#,
+                    go_str(role),
+                    go_str(content)
+                )
+            })
+            .collect();
+        let _ = write!(out, r#","messages":[{}]"#, messages.join(","));
+    }
     let _ = write!(
         out,
-        r#","details":{BASE_DETAILS},"model_info":{MODEL_INFO},"capabilities":{},"modified_at":{}}}"#,
+        r#","model_info":{MODEL_INFO},"capabilities":{},"modified_at":{}}}"#,
         json_str_array(capabilities(name)),
         go_str(modified_at)
     );
