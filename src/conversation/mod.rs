@@ -7,7 +7,7 @@ pub mod history;
 pub mod message;
 pub mod request;
 
-pub use event::{ChatEvent, FinalStats, TurnStatus, MAX_PLAUSIBLE_TOKENS};
+pub use event::{ChatEvent, FinalStats, Remote, TurnStatus, MAX_PLAUSIBLE_TOKENS};
 pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
 pub use message::{Image, Message, Role, ToolCall, ToolResultOf};
 pub use request::{ChatRequest, Think};

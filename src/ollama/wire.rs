@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::conversation::{ChatRequest, FinalStats, Message, Think};
+use crate::conversation::{ChatRequest, FinalStats, Message, Remote, Think};
 use crate::models::{LoadedModel, ModelSummary};
 use crate::options::Options;
 
@@ -102,6 +102,11 @@ pub struct ChatChunk<'a> {
     /// Set on a failure inside a 200 stream.
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
+    /// Where a cloud model ran, when the server forwarded the request.
+    #[serde(default, borrow)]
+    pub remote_model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub remote_host: Option<Cow<'a, str>>,
 }
 
 /// A duration in nanoseconds as Go writes one (an `int64`): a negative, fractional or out-of-range
@@ -138,6 +143,7 @@ pub fn final_stats(c: &ChatChunk<'_>) -> FinalStats {
         eval_count: c.eval_count,
         eval_duration: c.eval_duration,
         usage_unknown: false,
+        remote: Remote::new(c.remote_model.as_deref(), c.remote_host.as_deref()),
     }
 }
 
@@ -185,6 +191,23 @@ pub struct ModelRequest<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cloud_model_s_final_chunk_says_where_it_ran() {
+        let line = r#"{"model":"gpt-oss:120b-cloud","remote_model":"gpt-oss:120b","remote_host":"https://ollama.com:443","created_at":"2026-12-03T07:23:16Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3}"#;
+        let chunk: ChatChunk<'_> = serde_json::from_str(line).unwrap();
+        let stats = final_stats(&chunk);
+        let remote = stats.remote.unwrap();
+        assert_eq!(remote.model, "gpt-oss:120b");
+        assert_eq!(remote.host, "https://ollama.com:443");
+        let local: ChatChunk<'_> = serde_json::from_str(r#"{"done":true}"#).unwrap();
+        assert_eq!(final_stats(&local).remote, None);
+        let endless = format!(r#"{{"done":true,"remote_model":"{}"}}"#, "x".repeat(10_000));
+        let chunk: ChatChunk<'_> = serde_json::from_str(&endless).unwrap();
+        let remote = final_stats(&chunk).remote.unwrap();
+        assert_eq!(remote.model.len(), crate::conversation::Remote::MAX);
+        assert_eq!(remote.host, "");
+    }
+
     use super::*;
     use crate::conversation::Role;
     use crate::models::ModelInfo;

@@ -263,3 +263,54 @@ fn the_load_timeout_bounds_the_wait_for_a_slow_load() {
         .stderr(predicate::str::contains("before the reply began"))
         .stderr(predicate::str::contains("--load-timeout"));
 }
+
+#[test]
+fn a_cloud_model_s_remote_model_and_host_are_in_the_turn_log() {
+    let env = TestEnv::new();
+    env.fake.set_models(&["gpt-oss:120b-cloud"]);
+    env.cmd()
+        .args(["-m", "gpt-oss:120b-cloud", "-p", "你好"])
+        .assert()
+        .success();
+    let log = env.log_records();
+    assert_eq!(log[0]["remote_model"], "gpt-oss:120b");
+    assert_eq!(log[0]["remote_host"], "https://ollama.com:443");
+    // A local model has neither.
+    env.fake.set_models(&["tiny"]);
+    env.cmd()
+        .args(["-m", "tiny", "-p", "hi"])
+        .assert()
+        .success();
+    let log = env.log_records();
+    assert!(log[1].get("remote_model").is_none(), "{}", log[1]);
+}
+
+#[test]
+fn ollama_api_key_reaches_a_hosted_ollama_and_its_absence_is_one_clear_line() {
+    let env = TestEnv::new();
+    env.fake.require_ollama_key(Some("ollama-secret-key-0123"));
+    env.cmd()
+        .env("OLLAMA_API_KEY", "ollama-secret-key-0123")
+        .args(["-m", "tiny", "-p", "hi"])
+        .assert()
+        .success()
+        .stdout("echo: hi");
+    let chat = env
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/chat")
+        .unwrap();
+    assert_eq!(
+        chat.header("authorization"),
+        Some("Bearer ollama-secret-key-0123")
+    );
+    env.cmd()
+        .args(["-m", "tiny", "-p", "hi"])
+        .assert()
+        .code(5)
+        .stdout("")
+        .stderr(predicate::str::contains("OLLAMA_API_KEY"));
+    let log = std::fs::read_to_string(env.log_path()).unwrap();
+    assert!(!log.contains("ollama-secret-key-0123"));
+}

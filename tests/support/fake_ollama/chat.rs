@@ -24,6 +24,13 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     if let Some(answered) = hostile::chat(req, conn, ChatApi::Ollama) {
         return answered;
     }
+    // A hosted Ollama (see `require_ollama_key`): the key as a bearer token, or a 401.
+    let wanted = conn.shared.lock().ollama_key.clone();
+    if let Some(key) = wanted {
+        if req.header("authorization") != Some(format!("Bearer {key}").as_str()) {
+            return conn.send_error(401, "unauthorized");
+        }
+    }
     let started = Instant::now();
     let decoded = decode_chat_request(&req.body);
     if let Ok(body) = &decoded {
@@ -272,9 +279,19 @@ pub(crate) fn final_json(plan: &Plan, content: &str, thinking: &str) -> String {
         .saturating_add(prompt_eval_duration)
         .saturating_add(eval_duration)
         .saturating_add(elapsed);
-    let mut out = format!(
-        r#"{{"model":{},"created_at":{},"message":{},"done":true"#,
-        go_str(&plan.model),
+    let mut out = format!(r#"{{"model":{}"#, go_str(&plan.model));
+    // A cloud model: where the server forwarded the request. Not recorded; the fields and their
+    // place follow `api.ChatResponse` in Ollama's source (both omitted when empty).
+    if let Some(remote) = plan.model.strip_suffix("-cloud") {
+        let _ = write!(
+            out,
+            r#","remote_model":{},"remote_host":"https://ollama.com:443""#,
+            go_str(remote)
+        );
+    }
+    let _ = write!(
+        out,
+        r#","created_at":{},"message":{},"done":true"#,
         go_str(&rfc3339_nano(SystemTime::now())),
         message_json(content, thinking)
     );

@@ -111,6 +111,12 @@ impl FakeOllama {
         self.shared.lock().api_key = key.map(str::to_string);
     }
 
+    /// Makes `/api/chat` demand `Authorization: Bearer <key>` (401 `unauthorized` otherwise), as
+    /// a hosted Ollama does (`OLLAMA_API_KEY`). `None` (the default) accepts any request.
+    pub fn require_ollama_key(&self, key: Option<&str>) {
+        self.shared.lock().ollama_key = key.map(str::to_string);
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
@@ -300,6 +306,8 @@ pub(crate) struct State {
     pub(crate) chat_bodies: Vec<Value>,
     /// The key the `/v1` endpoints demand, if any.
     pub(crate) api_key: Option<String>,
+    /// The key `/api/chat` demands, as a hosted Ollama does, if any.
+    pub(crate) ollama_key: Option<String>,
     /// Models "in memory" for /api/ps.
     pub(crate) loaded: Vec<Loaded>,
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
@@ -343,6 +351,7 @@ impl Shared {
                 requests: Vec::new(),
                 chat_bodies: Vec::new(),
                 api_key: None,
+                ollama_key: None,
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
