@@ -192,6 +192,9 @@ fn the_modelfile_history_is_shown_at_the_start_counted_and_never_sent() {
     p.exp_string("this message needs about").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();
     p.send_control('u').unwrap();
+    enter(&mut p, "/context");
+    p.exp_string("model history   12 tokens").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
     enter(&mut p, "And 3+3?");
     p.exp_string("echo: And 3+3?").unwrap();
     p.exp_string(&l(PROMPT)).unwrap();

@@ -19,6 +19,7 @@ impl Chat<'_> {
             reserve: window.map_or(0, |w| reply_reserve(self.num_predict(), w.tokens)),
             reserve_is_num_predict: self.num_predict().is_some_and(|n| n > 0),
             system_tokens: 0,
+            model_history_tokens: self.context.history_tokens(),
             messages: 0,
             message_tokens: 0,
             exact: self
