@@ -24,9 +24,10 @@
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion; the only module that reads keys) or `oneshot` (`-p` and piped stdin).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
-//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it.
-//!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
-//!   `/context` text).
+//!   session; `chat::context` its context-window steps, `chat::facts` the model's facts from the
+//!   cache and the server in the background (and the REPL's preload), `chat::session` starting or
+//!   resuming it. `context`: the pure policy behind them (budget, strategies, token estimates,
+//!   window sources, the facts cache's format, `/context` text).
 //! - `backend`: the one seam and the only module that knows which APIs exist. Everything above
 //!   it asks a `Backend` (chat, model lists, model facts, loaded models, model management) and
 //!   gets the neutral types back, or a typed `Unsupported` for what that server cannot do.
