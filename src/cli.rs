@@ -189,6 +189,8 @@ pub enum Command {
     /// Turns, sessions, error and cancel rates, tokens, and latency, TTFT and tokens/second
     /// percentiles from the turn log, overall or by model, day or session.
     Stats(StatsArgs),
+    /// Embedding vectors for texts (the arguments, else one per line of stdin), as JSON or NDJSON.
+    Embed(EmbedArgs),
 }
 
 /// Which turns `logs` and `stats` read. Times are local unless they carry a zone.
@@ -347,6 +349,25 @@ pub struct ShowArgs {
     /// The server's whole answer as JSON (without the tensor list).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// The texts; without any, each non-empty line of stdin is one.
+    #[arg(value_name = "TEXT")]
+    pub texts: Vec<String>,
+    /// The embedding model [default: OLLAMA_CHAT_MODEL].
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// Shorten each vector to this many dimensions (models trained for it, e.g. nomic-embed).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub dimensions: Option<u32>,
+    /// One JSON object per line, `{"index": i, "embedding": [...]}`, instead of one JSON document.
+    #[arg(long)]
+    pub ndjson: bool,
+    /// Texts per request: a large input is sent in batches of this many.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
 }
 
 #[derive(Debug, Args)]

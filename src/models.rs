@@ -106,6 +106,14 @@ pub struct ModelInfo {
     pub raw: Value,
 }
 
+/// What an embedding request gives back: one vector per input, in the inputs' order, and the
+/// server's count of the tokens it read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f64>>,
+    pub prompt_tokens: Option<u64>,
+}
+
 /// One `MESSAGE` of a model's own history, as `/api/show` returns it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct ShowMessage {

@@ -185,6 +185,17 @@ fn info() -> ModelInfo {
 }
 
 #[test]
+fn embedding_output() {
+    for ndjson in [false, true] {
+        let mut out = Vec::new();
+        let mut p = crate::commands::embed::Printer::new(HOSTILE, ndjson);
+        p.batch(&mut out, 0, &[vec![0.5, -1.0]]).unwrap();
+        p.finish(&mut out).unwrap();
+        assert_clean("embeddings", &String::from_utf8(out).unwrap(), false);
+    }
+}
+
+#[test]
 fn modelfile_history_at_the_start_of_a_repl_chat() {
     let history = info().messages;
     for color in [false, true] {

@@ -10,6 +10,7 @@
 
 pub mod copy;
 pub mod create;
+pub mod embed;
 pub mod format;
 pub mod list;
 pub mod logs;
@@ -57,6 +58,7 @@ pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<Exi
         Command::Rm(args) => with_backend(config, |rt, c| remove::run(rt, c, term, &args)),
         Command::Logs(args) => logs::run(&args, config, term),
         Command::Stats(args) => stats::run(&args, config),
+        Command::Embed(args) => with_backend(config, |rt, c| embed::run(rt, c, config, &args)),
     };
     match result {
         // The reader of our output went away (`| head`): that is not a failure.

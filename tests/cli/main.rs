@@ -11,6 +11,7 @@ mod harness;
 
 mod anthropic;
 mod context;
+mod embed;
 mod failures;
 mod fake_selftest;
 mod hostile;

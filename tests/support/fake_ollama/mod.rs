@@ -23,6 +23,7 @@ use serde_json::Value;
 mod anthropic;
 mod chat;
 mod context;
+mod embed;
 mod fast;
 mod hostile;
 mod http;

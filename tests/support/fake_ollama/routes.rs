@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::anthropic::handle_messages;
 use super::chat::handle_chat;
 use super::context::model_history;
+use super::embed::{handle_embed, handle_v1_embeddings};
 use super::hostile::{self, Listing};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
@@ -37,6 +38,8 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/chat/completions", &["POST"]),
     ("/v1/models", &["GET"]),
     ("/v1/messages", &["POST"]),
+    ("/api/embed", &["POST"]),
+    ("/v1/embeddings", &["POST"]),
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
@@ -64,6 +67,8 @@ pub(crate) fn route(req: &Request, conn: &Conn) -> After {
             "/api/ps" => handle_ps(conn),
             "/api/show" => handle_show(req, conn),
             "/v1/models" => handle_v1_models(req, conn),
+            "/api/embed" => handle_embed(req, conn),
+            "/v1/embeddings" => handle_v1_embeddings(req, conn),
             _ => {
                 let result = match path {
                     "/v1/chat/completions" => handle_v1_chat(req, conn),
