@@ -170,6 +170,7 @@ fn chat_request<'a>(messages: &'a [Message], options: &'a Options) -> ChatReques
         think: None,
         keep_alive: None,
         tools: &[],
+        strict_window: false,
     }
 }
 

@@ -53,7 +53,7 @@ pub struct Cli {
     pub base_url: Option<String>,
 
     /// Ask a thinking model to think first: `true`, `false`, or an effort level (`low`, `medium`,
-    /// `high`; `max` where the server takes it, as Ollama does).
+    /// `high`, `max`).
     #[arg(long, value_name = "WHEN", num_args = 0..=1, default_missing_value = "true")]
     pub think: Option<String>,
 
@@ -114,10 +114,15 @@ pub struct Cli {
     #[arg(long)]
     pub stats_json: bool,
 
-    /// Give up on a reply after this many seconds without progress (text, thinking or its end;
-    /// keep-alives do not count).
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    /// Give up on a reply after this many seconds without progress once it has begun (text,
+    /// thinking or its end; keep-alives do not count).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+
+    /// Give up on a reply when nothing of it has come this many seconds after it was asked for:
+    /// the wait for a model to load from disk (also the longest silence of a pull or create).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub load_timeout: u64,
 
     /// The longest line (or server-sent event) a reply may send before it is stopped (`16MiB`,
     /// `64M`, `1G`): far beyond any real one, small enough that a server that never ends a line
@@ -138,6 +143,10 @@ pub struct Cli {
     /// gets the model's bytes) [env: OLLAMA_CHAT_MARKDOWN=off].
     #[arg(long)]
     pub raw: bool,
+
+    /// In the REPL, do not ask the server to load the model while you type the first message.
+    #[arg(long)]
+    pub no_preload: bool,
 
     /// Colours of code blocks in replies: `ansi` (the terminal's own palette, so they read on
     /// dark and light backgrounds), `dark` or `light` (exact 24-bit colours for that background)
@@ -300,6 +309,8 @@ pub enum Command {
         #[arg(value_enum)]
         what: CompleteWhat,
     },
+    /// Embedding vectors for texts (the arguments, else one per line of stdin), as JSON or NDJSON.
+    Embed(EmbedArgs),
 }
 
 /// What `__complete` lists.
@@ -520,6 +531,25 @@ pub struct ShowArgs {
     /// The server's whole answer as JSON (without the tensor list).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// The texts; without any, each non-empty line of stdin is one.
+    #[arg(value_name = "TEXT")]
+    pub texts: Vec<String>,
+    /// The embedding model [default: OLLAMA_CHAT_MODEL].
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// Shorten each vector to this many dimensions (models trained for it, e.g. nomic-embed).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub dimensions: Option<u32>,
+    /// One JSON object per line, `{"index": i, "embedding": [...]}`, instead of one JSON document.
+    #[arg(long)]
+    pub ndjson: bool,
+    /// Texts per request: a large input is sent in batches of this many.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
 }
 
 #[derive(Debug, Args)]

@@ -47,7 +47,15 @@ pub struct Config {
     pub log_rotation: Rotation,
     /// Line-editor history; `None` with OLLAMA_NOHISTORY or no home directory.
     pub history_path: Option<PathBuf>,
+    /// What was learned about models, kept between runs; `None` without a home directory.
+    pub facts_cache: Option<PathBuf>,
+    /// The REPL asks the server to load the model at start (`--no-preload`: no).
+    pub preload: bool,
+    /// The longest silence in the middle of a reply (`--timeout`).
     pub stall_timeout: Duration,
+    /// The longest wait for a reply to begin, or for a pull or create to say something
+    /// (`--load-timeout`).
+    pub load_timeout: Duration,
     /// The longest stream line or event a reply may send, in bytes (`--max-line`).
     pub max_line: usize,
     /// What happens when the history outgrows the context window.
@@ -148,7 +156,7 @@ pub enum ConfigError {
     Markdown(String),
     #[error("--format takes `json` or a JSON schema object: {0}")]
     Format(String),
-    #[error("--timeout must be at least 1 second")]
+    #[error("--timeout and --load-timeout must be at least 1 second")]
     Timeout,
     #[error("--max-line: {0}")]
     MaxLine(String),
@@ -244,6 +252,16 @@ impl std::fmt::Debug for ApiKey {
 }
 
 impl Config {
+    /// The turn's limits: `--load-timeout` before a reply begins, `--timeout` once it has.
+    pub fn timeouts(&self) -> crate::turn::Timeouts {
+        crate::turn::Timeouts {
+            load: self.load_timeout,
+            idle: self.stall_timeout,
+        }
+    }
+}
+
+impl Config {
     /// `env` answers for the process environment (and, for the OpenAI variables, a `.env` file).
     pub fn resolve(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
@@ -303,7 +321,7 @@ impl Config {
         let format = cli.format.as_deref().map(parse_format).transpose()?;
         let keep_alive = cli.keep_alive.as_deref().map(parse_keep_alive);
         let context_strategy = cli.context_strategy.parse()?;
-        if cli.timeout == 0 {
+        if cli.timeout == 0 || cli.load_timeout == 0 {
             return Err(ConfigError::Timeout);
         }
         let max_line = match cli.max_line.as_deref() {
@@ -425,7 +443,10 @@ impl Config {
             log_content,
             log_rotation,
             history_path,
+            facts_cache: paths::state_dir(env).map(|d| d.join("model-facts.json")),
+            preload: !cli.no_preload,
             stall_timeout: Duration::from_secs(cli.timeout),
+            load_timeout: Duration::from_secs(cli.load_timeout),
             max_line,
             context_strategy,
             allow_overflow: cli.allow_overflow,
@@ -485,7 +506,7 @@ fn parse_think(s: &str) -> Result<Think, ConfigError> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "on" | "yes" => Ok(Think::On(true)),
         "false" | "off" | "no" => Ok(Think::On(false)),
-        level @ ("low" | "medium" | "high" | "max") => Ok(Think::Level(level.to_string())),
+        level if Think::LEVELS.contains(&level) => Ok(Think::Level(level.to_string())),
         _ => Err(ConfigError::Think(s.to_string())),
     }
 }
@@ -550,7 +571,8 @@ mod tests {
         );
         assert_eq!(c.model, None);
         assert!(c.options.is_empty());
-        assert_eq!(c.stall_timeout, Duration::from_secs(300));
+        assert_eq!(c.stall_timeout, Duration::from_secs(60));
+        assert_eq!(c.load_timeout, Duration::from_secs(300));
         assert_eq!(c.context_strategy, Strategy::Truncate);
         assert!(!c.allow_overflow);
         let c = resolve(&["--context-strategy", "fail", "--allow-overflow"], &[]).unwrap();
@@ -754,6 +776,10 @@ mod tests {
         ));
         assert!(matches!(
             resolve(&["--timeout", "0"], &[]),
+            Err(ConfigError::Timeout)
+        ));
+        assert!(matches!(
+            resolve(&["--load-timeout", "0"], &[]),
             Err(ConfigError::Timeout)
         ));
     }

@@ -84,6 +84,23 @@ pub enum ApiError {
         key_var: &'static str,
         key_sent: bool,
     },
+    /// A 401 from a server that wants its user signed in to ollama.com (cloud models).
+    #[error("{url} wants you signed in to ollama.com ({status}: {message}) — run `ollama signin` on the server's machine{}", signin_hint(.signin_url))]
+    SignIn {
+        url: String,
+        status: u16,
+        message: Untrusted,
+        /// The server's sign-in page: shown sanitised, never opened.
+        signin_url: Option<Untrusted>,
+    },
+    /// The server refused a prompt that does not fit its window (the client sent `truncate: false`
+    /// so that nothing is cut silently).
+    #[error("{server} refused the request: it needs {prompt_tokens} tokens, more than the {window}-token context window the model has there (nothing was cut)")]
+    ContextExceeded {
+        server: &'static str,
+        prompt_tokens: u64,
+        window: u64,
+    },
     #[error("{url} answered 404 ({message}) — {hint}")]
     NotFound {
         url: String,
@@ -116,8 +133,15 @@ pub enum ApiError {
     },
     #[error("the reply ended before the server sent its final chunk")]
     Incomplete,
-    #[error("no data from {server} for {secs} s, so the reply was abandoned (raise the limit with --timeout)")]
-    Stalled { server: &'static str, secs: u64 },
+    #[error("no data from {server} for {secs} s{}, so the reply was abandoned (raise the limit with {flag})", if *.before_first { " before the reply began" } else { "" })]
+    Stalled {
+        server: &'static str,
+        secs: u64,
+        /// Whether nothing had arrived yet (the model may have been loading).
+        before_first: bool,
+        /// The flag that sets this limit.
+        flag: &'static str,
+    },
     #[error(transparent)]
     Decode(#[from] DecodeError),
     #[error(transparent)]
@@ -142,7 +166,8 @@ impl ApiError {
         match self {
             ApiError::Unreachable { .. } => ErrorKind::Unreachable,
             ApiError::ModelNotFound { .. } => ErrorKind::ModelNotFound,
-            ApiError::Unauthorized { .. } => ErrorKind::Unauthorized,
+            ApiError::Unauthorized { .. } | ApiError::SignIn { .. } => ErrorKind::Unauthorized,
+            ApiError::ContextExceeded { .. } => ErrorKind::Request,
             ApiError::RateLimited { .. } => ErrorKind::RateLimited,
             ApiError::Overloaded { .. } => ErrorKind::Overloaded,
             ApiError::Status { .. } | ApiError::InStream { .. } => ErrorKind::Server,
@@ -208,6 +233,12 @@ fn unauthorized(
     } else {
         format!("the server at {url} wants an API key ({status}: {message}) — set {key_var} in the environment or in a .env file")
     }
+}
+
+fn signin_hint(url: &Option<Untrusted>) -> String {
+    url.as_ref()
+        .map(|u| format!(" or open {}", crate::untrusted::sanitize_line(u.raw())))
+        .unwrap_or_default()
 }
 
 fn retry_hint(retry_after: &Option<Untrusted>) -> String {
@@ -307,7 +338,19 @@ impl ApiError {
                 url: s(url),
                 reason: u(reason),
             },
+            ApiError::SignIn {
+                url,
+                status,
+                message,
+                signin_url,
+            } => ApiError::SignIn {
+                url: s(url),
+                status,
+                message: u(message),
+                signin_url: signin_url.map(u),
+            },
             e @ (ApiError::Incomplete
+            | ApiError::ContextExceeded { .. }
             | ApiError::Stalled { .. }
             | ApiError::Unsupported { .. }
             | ApiError::TooLong(_)) => e,

@@ -28,12 +28,13 @@
 //!   `oneshot` (`-p` and piped stdin); `attach`: files into a message (images by their bytes,
 //!   text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
-//!   session; `chat::context` its context-window steps, `chat::session` starting or resuming it,
-//!   `chat::tools` the tool loop (show, ask, run, send the results back). `tools`: the tools
-//!   themselves (built-ins confined to their roots, `fetch_url`, `run_command`, the stdio MCP
-//!   client) and how a call and its result are shown.
+//!   session; `chat::context` its context-window steps, `chat::facts` the model's facts from the
+//!   cache and the server in the background (and the REPL's preload), `chat::session` starting or
+//!   resuming it, `chat::tools` the tool loop (show, ask, run, send the results back). `tools`:
+//!   the tools themselves (built-ins confined to their roots, `fetch_url`, `run_command`, the
+//!   stdio MCP client) and how a call and its result are shown.
 //!   `context`: the pure policy behind them (budget, strategies, token estimates, window sources,
-//!   `/context` text).
+//!   the facts cache's format, `/context` text).
 //! - `backend`: the one seam and the only module that knows which APIs exist. Everything above
 //!   it asks a `Backend` (chat, model lists, model facts, loaded models, model management) and
 //!   gets the neutral types back, or a typed `Unsupported` for what that server cannot do.

@@ -25,6 +25,9 @@ pub struct ModelSummary {
     pub details: ModelDetails,
     #[serde(default)]
     pub capabilities: Vec<Untrusted>,
+    /// The model's content digest: a changed model has a new one.
+    #[serde(default)]
+    pub digest: Option<Untrusted>,
 }
 
 impl ModelSummary {
@@ -36,6 +39,7 @@ impl ModelSummary {
             modified_at: None,
             details: ModelDetails::default(),
             capabilities: Vec::new(),
+            digest: None,
         }
     }
 }
@@ -94,12 +98,37 @@ pub struct ModelInfo {
     pub capabilities: Vec<Untrusted>,
     #[serde(default)]
     pub modified_at: Option<Untrusted>,
+    /// A Modelfile's `MESSAGE` lines: a history the server puts before every chat with the model.
+    #[serde(default)]
+    pub messages: Vec<ShowMessage>,
     /// The whole answer as received, for `show --json`.
     #[serde(skip)]
     pub raw: Value,
 }
 
+/// What an embedding request gives back: one vector per input, in the inputs' order, and the
+/// server's count of the tokens it read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f64>>,
+    pub prompt_tokens: Option<u64>,
+}
+
+/// One `MESSAGE` of a model's own history, as `/api/show` returns it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ShowMessage {
+    #[serde(default)]
+    pub role: Untrusted,
+    #[serde(default)]
+    pub content: Untrusted,
+}
+
 impl ModelInfo {
+    /// Whether the server says the model can think (`capabilities` has `thinking`).
+    pub fn can_think(&self) -> bool {
+        self.capabilities.iter().any(|c| c.raw() == "thinking")
+    }
+
     /// `general.architecture`, which prefixes the other `model_info` keys.
     pub fn architecture(&self) -> Option<&str> {
         self.model_info

@@ -8,7 +8,7 @@ use crate::attach::read::read_text;
 use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
 use crate::chat::tools::{Approver, Nobody};
-use crate::chat::{interrupted_or_stopped, NotSentReason, Question, Sent};
+use crate::chat::{interrupted_or_stopped, NotSentReason, Question, Sent, WindowCheck};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
@@ -120,6 +120,8 @@ pub fn run(
     let signals = Watcher::start(rt, term.stdout.tty);
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, false)?;
     chat.dim_notes(term.stderr.color);
+    // One question: no later request needs the window this one was given.
+    chat.window_check = WindowCheck::Never;
     if term.stderr.tty {
         for n in notices {
             crate::render::style::notice(format_args!("{n}"));
@@ -185,7 +187,8 @@ pub fn run(
             return match not_sent.reason {
                 NotSentReason::TooLarge(_)
                 | NotSentReason::Full(_)
-                | NotSentReason::CannotSee(_) => Err(UsageError(not_sent.to_string()).into()),
+                | NotSentReason::CannotSee(_)
+                | NotSentReason::CannotThink(_) => Err(UsageError(not_sent.to_string()).into()),
                 NotSentReason::Summary(Ending::Cancelled(CancelReason::Interrupt)) => {
                     crate::render::style::notice(format_args!("interrupted"));
                     Ok(ExitCode::Interrupted)

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::conversation::TurnStatus;
 use crate::error::{ApiError, DecodeError};
-use crate::models::{LoadedModel, ModelDetails, ModelInfo, ModelSummary, Progress};
+use crate::models::{LoadedModel, ModelDetails, ModelInfo, ModelSummary, Progress, ShowMessage};
 use crate::options::Options;
 use crate::render::style::Style;
 use crate::render::Output;
@@ -69,6 +69,12 @@ fn every_api_error() -> Vec<ApiError> {
             url: "http://h".into(),
             message: h(),
             hint: "check the URL",
+        },
+        ApiError::SignIn {
+            url: "http://h".into(),
+            status: 401,
+            message: h(),
+            signin_url: Some(h()),
         },
         ApiError::RateLimited {
             status: 429,
@@ -142,6 +148,7 @@ fn model() -> ModelSummary {
         modified_at: Some(h()),
         details: details(),
         capabilities: vec![h()],
+        digest: Some(h()),
     }
 }
 
@@ -169,7 +176,32 @@ fn info() -> ModelInfo {
         model_info,
         capabilities: vec![h()],
         modified_at: Some(h()),
+        messages: vec![ShowMessage {
+            role: h(),
+            content: h(),
+        }],
         raw: serde_json::Value::Null,
+    }
+}
+
+#[test]
+fn embedding_output() {
+    for ndjson in [false, true] {
+        let mut out = Vec::new();
+        let mut p = crate::commands::embed::Printer::new(HOSTILE, ndjson);
+        p.batch(&mut out, 0, &[vec![0.5, -1.0]]).unwrap();
+        p.finish(&mut out).unwrap();
+        assert_clean("embeddings", &String::from_utf8(out).unwrap(), false);
+    }
+}
+
+#[test]
+fn modelfile_history_at_the_start_of_a_repl_chat() {
+    let history = info().messages;
+    for color in [false, true] {
+        let mut out = Vec::new();
+        crate::repl::write_model_history(&mut out, &history, Style { color }).unwrap();
+        assert_clean("model history", &String::from_utf8(out).unwrap(), color);
     }
 }
 

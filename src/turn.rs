@@ -120,15 +120,37 @@ impl TurnOutcome {
     }
 }
 
+/// How long a turn waits without progress, by phase: before the first text, thinking or end
+/// arrives a long wait is normal (the server may be loading the model from disk); in the middle
+/// of a reply a long silence means the server is stuck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From sending the request to its first event (`--load-timeout`).
+    pub load: Duration,
+    /// Between events once the reply has begun (`--timeout`).
+    pub idle: Duration,
+}
+
+impl Timeouts {
+    /// The same limit in both phases.
+    pub fn uniform(limit: Duration) -> Self {
+        Timeouts {
+            load: limit,
+            idle: limit,
+        }
+    }
+}
+
 /// Runs one chat request to its end. `cancel` resolving (Ctrl-C, SIGTERM, SIGHUP: it says which)
-/// drops the response, which closes the connection and makes the server stop generating. `stall` bounds the wait for each network
-/// read. The turn does not know which API the source speaks: every API gives the same events.
+/// drops the response, which closes the connection and makes the server stop generating.
+/// `timeouts` bound the wait for the first event and then for each next one. The turn does not
+/// know which API the source speaks: every API gives the same events.
 pub async fn run_turn<R, S, C>(
     source: &R,
     request: &ChatRequest<'_>,
     sink: &mut S,
     cancel: C,
-    stall: Duration,
+    timeouts: Timeouts,
 ) -> TurnOutcome
 where
     R: ReplySource,
@@ -147,35 +169,44 @@ where
         elapsed: Duration::ZERO,
         ending: Ending::Done,
     };
-    let stalled = || {
+    let stalled = |begun: bool| {
+        let (limit, flag) = if begun {
+            (timeouts.idle, "--timeout")
+        } else {
+            (timeouts.load, "--load-timeout")
+        };
         Ending::Failed(ApiError::Stalled {
             server: source.server_name(),
-            secs: stall.as_secs(),
+            secs: limit.as_secs(),
+            before_first: !begun,
+            flag,
         })
     };
     tokio::pin!(cancel);
 
-    let connect = tokio::time::timeout(stall, source.open(request));
+    // Until the first event the load limit runs from the start, across opening and reading.
+    let mut deadline = start + timeouts.load;
+    let mut begun = false;
+    let connect = tokio::time::timeout_at(deadline, source.open(request));
     let mut reply = tokio::select! {
         r = connect => match r {
             Ok(Ok(reply)) => reply,
             Ok(Err(e)) => return finish(out, start, Ending::Failed(e), sink),
-            Err(_) => return finish(out, start, stalled(), sink),
+            Err(_) => return finish(out, start, stalled(false), sink),
         },
         why = &mut cancel => return finish(out, start, Ending::Cancelled(why), sink),
     };
 
     let mut stream_error: Option<String> = None;
-    // The stall limit counts from the last event that made progress, not the last read: blank
+    // The idle limit counts from the last event that made progress, not the last read: blank
     // keep-alive lines or SSE comments must not hold a dead reply open forever.
-    let mut deadline = Instant::now() + stall;
     let ending = loop {
         let next = tokio::select! {
             r = tokio::time::timeout_at(deadline, reply.read()) => r,
             why = &mut cancel => break Ending::Cancelled(why),
         };
         let bytes = match next {
-            Err(_) => break stalled(),
+            Err(_) => break stalled(begun),
             Ok(Err(e)) => break Ending::Failed(e),
             Ok(Ok(None)) => {
                 let r = reply.finish(|ev| on_event(ev, &mut out, &mut stream_error, sink, start));
@@ -198,7 +229,8 @@ where
             })
             .and_then(|()| sink.flush().map_err(FeedError::Sink));
         if events > 0 {
-            deadline = Instant::now() + stall;
+            begun = true;
+            deadline = Instant::now() + timeouts.idle;
         }
         if let Err(e) = r {
             break feed_failure(e);

@@ -256,7 +256,7 @@ async fn play_until(
 ) -> TurnOutcome {
     let options = Options::default();
     let request = ChatRequest::new("m", &[], &options);
-    run_turn(source, &request, sink, cancel, STALL).await
+    run_turn(source, &request, sink, cancel, Timeouts::uniform(STALL)).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -329,7 +329,10 @@ async fn the_stall_timer_bounds_the_wait_for_the_reply_to_open() {
     ]);
     let mut sink = Recorder::default();
     let out = play(&s, &mut sink).await;
-    let Ending::Failed(ApiError::Stalled { server, secs: 30 }) = out.ending else {
+    let Ending::Failed(ApiError::Stalled {
+        server, secs: 30, ..
+    }) = out.ending
+    else {
         panic!("{:?}", out.ending);
     };
     assert_eq!(server, "Scripted");
@@ -601,4 +604,88 @@ async fn a_sink_that_cannot_write_ends_the_turn_as_output_closed() {
     assert_eq!(sink.flushes(), 1, "no flush after the failed write");
     assert_eq!(out.elapsed, ms(50));
     assert!(s.dropped.get(), "the connection is closed");
+}
+
+/// The phases' limits of the next tests: a long load, a short silence mid-reply.
+const PHASES: Timeouts = Timeouts {
+    load: Duration::from_secs(300),
+    idle: Duration::from_secs(60),
+};
+
+async fn play_phases(source: &Script, sink: &mut Recorder) -> TurnOutcome {
+    let options = Options::default();
+    let request = ChatRequest::new("m", &[], &options);
+    run_turn(source, &request, sink, std::future::pending(), PHASES).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_load_before_the_first_token_is_waited_for() {
+    // Four minutes before the server answers (a model loading from disk), two before its first
+    // token: far past the mid-reply limit, within the load limit, which counts from the start.
+    let s = script(vec![
+        Wait(secs(240)),
+        Accept,
+        Wait(secs(50)),
+        Read(vec![Text("你")]),
+        Wait(secs(59)),
+        Read(vec![Done("好", stats())]),
+    ]);
+    let mut sink = Recorder::default();
+    let out = play_phases(&s, &mut sink).await;
+    assert!(matches!(out.ending, Ending::Done), "{:?}", out.ending);
+    assert_eq!(out.content, "你好");
+    assert_eq!(out.ttft, Some(secs(290)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_load_limit_counts_from_the_request_across_opening_and_the_first_read() {
+    let s = script(vec![
+        Wait(secs(200)),
+        Accept,
+        Wait(secs(101)),
+        Read(vec![Text("late")]),
+    ]);
+    let mut sink = Recorder::default();
+    let out = play_phases(&s, &mut sink).await;
+    let Ending::Failed(
+        ref e @ ApiError::Stalled {
+            secs: 300,
+            before_first: true,
+            flag: "--load-timeout",
+            ..
+        },
+    ) = out.ending
+    else {
+        panic!("{:?}", out.ending);
+    };
+    assert!(e.to_string().contains("before the reply began"), "{e}");
+    assert!(e.to_string().contains("--load-timeout"), "{e}");
+    assert_eq!(out.elapsed, secs(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_minute_of_silence_mid_reply_ends_it_with_the_idle_limit() {
+    let s = script(vec![
+        Accept,
+        Wait(secs(120)),
+        Read(vec![Thinking("嗯")]),
+        Wait(secs(61)),
+        Read(vec![Done("never", stats())]),
+    ]);
+    let mut sink = Recorder::default();
+    let out = play_phases(&s, &mut sink).await;
+    let Ending::Failed(
+        ref e @ ApiError::Stalled {
+            secs: 60,
+            before_first: false,
+            flag: "--timeout",
+            ..
+        },
+    ) = out.ending
+    else {
+        panic!("{:?}", out.ending);
+    };
+    assert!(!e.to_string().contains("before the reply began"), "{e}");
+    assert_eq!(out.thinking, "嗯", "what came before the silence is kept");
+    assert_eq!(out.elapsed, secs(180));
 }

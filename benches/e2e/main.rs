@@ -3,10 +3,12 @@
 //!
 //! `cargo bench --bench e2e [-- SCENARIO]` (or `scripts/bench`). `BENCH_RUNS=N` sets the runs per
 //! scenario (default 15; the short ones run twice as many); `BENCH_CLIENT=PATH` measures another
-//! build of the binary instead of this one.
+//! build of the binary instead of this one. The `net` scenario runs both programs through a proxy
+//! that delays each direction by 25 ms, as a server across a LAN or VPN would.
 //!
-//! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal);
-//! `turn_cost` (the REPL's own work per turn, in-process); this file (scenarios and report).
+//! Layout: `measure` (one child: wall, CPU, peak memory, first byte on a pseudo-terminal, a REPL's
+//! turn); `turn_cost` (the REPL's own work per turn, in-process); `../support/delay_proxy` (the
+//! link); this file (scenarios and report).
 //! The fake server runs as a child process: this binary started again with `--fake-server`.
 
 mod measure;
@@ -16,12 +18,16 @@ mod turn_cost;
 #[path = "../support/fake_server.rs"]
 pub mod fake_server;
 
+#[path = "../support/delay_proxy.rs"]
+mod delay_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use measure::{run_on_pty, run_piped, Sample};
+use delay_proxy::DelayProxy;
+use measure::{run_on_pty, run_piped, run_repl_turn, Sample};
 use turn_cost::Window;
 
 /// The binary under test: this build's, or another one named by `BENCH_CLIENT` (to compare builds).
@@ -45,6 +51,12 @@ const TARGET_MARKDOWN_FIRST: f64 = 1.5;
 const TARGET_IMAGE_MEMORY: f64 = 3.0;
 /// The image of that scenario: a photo-sized file (a PNG header, then bytes that do not compress).
 const IMAGE_BYTES: usize = 20_000_000;
+/// Across a link with [`LINK_DELAY`] each way (the delaying proxy): the first token and the wall
+/// time against curl's through the same proxy.
+const TARGET_NET_FIRST: f64 = 1.1;
+const TARGET_NET_WALL: f64 = 1.15;
+/// Each way: a 50 ms round trip, as to a GPU box across a LAN or VPN, or a hosted Ollama.
+const LINK_DELAY: Duration = Duration::from_millis(25);
 /// The window of the sliding per-turn scenario: a common large one, which a 1,000-turn history
 /// overflows.
 const SLIDING: u64 = 131_072;
@@ -83,14 +95,14 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         let fast = FakeServer::start(Duration::ZERO)?;
         // Warm the page cache and both programs' first-run costs.
         for _ in 0..3 {
-            run_piped(client(&fast, home.path(), 1))?;
-            run_piped(curl(&fast, 1))?;
+            run_piped(client(fast.port, home.path(), 1))?;
+            run_piped(curl(fast.port, 1))?;
         }
         if want("one-token") {
             let one = alternate(
                 runs * 2,
-                || run_piped(client(&fast, home.path(), 1)),
-                || run_piped(curl(&fast, 1)),
+                || run_piped(client(fast.port, home.path(), 1)),
+                || run_piped(curl(fast.port, 1)),
             )?;
             check_output(&one, 1)?;
             let what = "one-token reply, wall (start → exit)";
@@ -99,8 +111,8 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         if want("long") {
             let long = alternate(
                 runs,
-                || run_piped(client(&fast, home.path(), 100_000)),
-                || run_piped(curl(&fast, 100_000)),
+                || run_piped(client(fast.port, home.path(), 100_000)),
+                || run_piped(curl(fast.port, 100_000)),
             )?;
             check_output(&long, 100_000)?;
             let what = "long: 100,000-token reply, wall";
@@ -117,8 +129,8 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
         let delayed = FakeServer::start(SERVER_DELAY)?;
         let first = alternate(
             runs * 2,
-            || run_on_pty(client(&delayed, home.path(), 10)),
-            || run_on_pty(curl(&delayed, 10)),
+            || run_on_pty(client(delayed.port, home.path(), 10)),
+            || run_on_pty(curl(delayed.port, 10)),
         )?;
         let what = "first-token on a terminal, beyond the server's delay";
         let beyond = |s: &Sample| s.first_byte.unwrap_or(s.wall).saturating_sub(SERVER_DELAY);
@@ -129,6 +141,13 @@ fn run(filter: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
     }
     if want("image") {
         image(runs, home.path(), &mut report)?;
+    }
+    if want("net") {
+        check_curl()?;
+        net(runs, home.path(), &mut report)?;
+    }
+    if want("preload") {
+        preload(runs, home.path(), &mut report)?;
     }
     if want("turn") {
         // Beside the project rather than in the temporary folder: the session is synced every
@@ -154,7 +173,7 @@ fn markdown(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let fast = FakeServer::start_with(Duration::ZERO, &["--markdown"])?;
     let run = |server: &FakeServer, tokens: usize, raw: bool, color: bool| {
-        let mut cmd = client(server, home, tokens);
+        let mut cmd = client(server.port, home, tokens);
         cmd.env("COLUMNS", "100");
         if raw {
             cmd.arg("--raw");
@@ -256,6 +275,76 @@ fn image(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn st
     Ok(())
 }
 
+/// Through a TCP proxy that delays each direction by [`LINK_DELAY`]: one-shot on a terminal
+/// (first token and exit) and the REPL's first turn (Enter to the first token, and to the next
+/// prompt), each against `curl -N` through the same proxy, from its start.
+fn net(runs: usize, home: &Path, report: &mut Report) -> Result<(), Box<dyn std::error::Error>> {
+    let fake = FakeServer::start(Duration::ZERO)?;
+    let proxy = DelayProxy::start(([127, 0, 0, 1], fake.port).into(), LINK_DELAY)?;
+    let linked = proxy.port();
+    // Each run starts with a fresh home: nothing learned by an earlier run.
+    let fresh = || tempfile::tempdir_in(home);
+    for _ in 0..2 {
+        run_on_pty(client(linked, fresh()?.path(), 10))?;
+        run_on_pty(curl(linked, 10))?;
+    }
+    let oneshot = alternate(
+        runs,
+        || run_on_pty(client(linked, fresh()?.path(), 10)),
+        || run_on_pty(curl(linked, 10)),
+    )?;
+    let first = |s: &Sample| s.first_byte.unwrap_or(s.wall);
+    let what = "net: one-shot through a 25 ms link, first token";
+    report.ratio(what, Unit::Ms, &oneshot, first, TARGET_NET_FIRST);
+    let what = "net: one-shot through a 25 ms link, wall";
+    report.ratio(what, Unit::Ms, &oneshot, |s| s.wall, TARGET_NET_WALL);
+    let repl = alternate(
+        runs,
+        || {
+            let dir = fresh()?;
+            run_repl_turn(
+                repl_client(linked, dir.path(), 10),
+                PROMPT,
+                Duration::ZERO,
+                "The",
+            )
+        },
+        || run_on_pty(curl(linked, 10)),
+    )?;
+    let what = "net: REPL first turn through a 25 ms link, Enter to first token";
+    report.ratio(what, Unit::Ms, &repl, first, TARGET_NET_FIRST);
+    let what = "net: REPL first turn, Enter to the next prompt";
+    report.ratio(what, Unit::Ms, &repl, |s| s.wall, TARGET_NET_WALL);
+    Ok(())
+}
+
+/// The REPL against a server that takes [`LOAD`] to load the model, the person typing for as
+/// long before pressing Enter: the first token after Enter with the preload and with
+/// `--no-preload` (a fresh server each run, so the model is never loaded already).
+fn preload(
+    runs: usize,
+    home: &Path,
+    report: &mut Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const LOAD: Duration = Duration::from_secs(2);
+    let run = |preload: bool| -> std::io::Result<Sample> {
+        let fake = FakeServer::start_with(Duration::ZERO, &["--load-delay-ms", "2000"])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let dir = tempfile::tempdir_in(home)?;
+        let mut cmd = repl_client(fake.port, dir.path(), 10);
+        if !preload {
+            cmd.arg("--no-preload");
+        }
+        run_repl_turn(cmd, PROMPT, LOAD, "The")
+    };
+    let runs = runs.div_ceil(3);
+    let pair = alternate(runs, || run(true), || run(false))?;
+    let first = |s: &Sample| s.first_byte.unwrap_or(s.wall);
+    let what = "preload: first token after typing for 2 s (vs --no-preload) on a 2 s load";
+    report.sooner(what, &pair, first, Duration::from_millis(1500));
+    Ok(())
+}
+
 /// Both programs' samples for one scenario.
 struct Pair {
     client: Vec<Sample>,
@@ -309,23 +398,29 @@ fn check_output(pair: &Pair, tokens: usize) -> Result<(), String> {
 
 /// The client as a person would run it in a pipe: one-shot, model named, turn log on (in a
 /// private temporary home).
-fn client(server: &FakeServer, home: &Path, tokens: usize) -> Command {
+fn client(port: u16, home: &Path, tokens: usize) -> Command {
+    let mut cmd = repl_client(port, home, tokens);
+    cmd.args(["-p", PROMPT]);
+    cmd
+}
+
+/// The same without a prompt: the REPL.
+fn repl_client(port: u16, home: &Path, tokens: usize) -> Command {
     let mut cmd = Command::new(client_path());
     cmd.args(["-m", "tiny", "-o"])
         .arg(format!("num_predict={tokens}"))
-        .args(["-p", PROMPT])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_STATE_HOME", home.join("state"))
         .env("XDG_DATA_HOME", home.join("data"))
         .env("TERM", "xterm-256color")
-        .env("OLLAMA_HOST", format!("127.0.0.1:{}", server.port));
+        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"));
     cmd
 }
 
 /// The floor: the same request with curl, the raw stream to stdout.
-fn curl(server: &FakeServer, tokens: usize) -> Command {
+fn curl(port: u16, tokens: usize) -> Command {
     let body = serde_json::json!({
         "model": "tiny",
         "messages": [{"role": "user", "content": PROMPT}],
@@ -334,7 +429,7 @@ fn curl(server: &FakeServer, tokens: usize) -> Command {
     let mut cmd = Command::new("curl");
     cmd.args(["-sSN", "--fail", "--data-binary"])
         .arg(body.to_string())
-        .arg(format!("http://127.0.0.1:{}/api/chat", server.port))
+        .arg(format!("http://127.0.0.1:{port}/api/chat"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("TERM", "xterm-256color");
@@ -458,6 +553,31 @@ impl Report {
             format!("(image {})", mib(reference)),
             format!("{ratio:.2}×"),
             format!("≤ {target}×"),
+            if met { "met" } else { "NOT MET" }.to_string(),
+        ]);
+    }
+
+    /// A row whose second column is not curl but the client without a feature, and whose
+    /// target is how much sooner the feature makes it.
+    fn sooner(
+        &mut self,
+        what: &str,
+        pair: &Pair,
+        metric: impl Fn(&Sample) -> Duration,
+        target: Duration,
+    ) {
+        let mut with: Vec<Duration> = pair.client.iter().map(&metric).collect();
+        let mut without: Vec<Duration> = pair.curl.iter().map(&metric).collect();
+        let (with, without) = (median(&mut with), median(&mut without));
+        let gain = without.saturating_sub(with);
+        let met = gain >= target;
+        self.missed += usize::from(!met);
+        self.rows.push([
+            what.to_string(),
+            Unit::Ms.show(with),
+            Unit::Ms.show(without),
+            format!("{:.0} ms sooner", gain.as_secs_f64() * 1e3),
+            format!("≥ {} ms sooner", target.as_millis()),
             if met { "met" } else { "NOT MET" }.to_string(),
         ]);
     }

@@ -2,7 +2,7 @@
 //! `wait4`), and, under a pseudo-terminal, the time to its first output byte.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::thread;
@@ -111,6 +111,106 @@ pub fn run_on_pty(mut cmd: Command) -> io::Result<Sample> {
         first_byte,
         output,
     })
+}
+
+/// Runs the REPL in `cmd` on a fresh pseudo-terminal as a person would: waits for its prompt,
+/// takes `typing` to type `line`, presses Enter, and times from that Enter to the first byte of
+/// `reply_starts` on the screen (`first_byte`) and to the next prompt (`wall`); then Ctrl-D.
+/// Start-up before the first prompt is not counted.
+pub fn run_repl_turn(
+    mut cmd: Command,
+    line: &str,
+    typing: Duration,
+    reply_starts: &str,
+) -> io::Result<Sample> {
+    const PROMPT: &[u8] = b">>> ";
+    let (master, slave) = open_pty()?;
+    cmd.stdin(Stdio::from(slave.try_clone()?))
+        .stdout(Stdio::from(slave.try_clone()?))
+        .stderr(Stdio::from(slave));
+    let child = cmd.spawn()?;
+    drop(cmd);
+    let master = File::from(master);
+    let mut input = master.try_clone()?;
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    let reader = thread::spawn(move || {
+        let mut master = master;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match master.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let timeout = Duration::from_secs(30);
+    let mut screen = Screen::default();
+    let wait_for = |needle: &[u8], from: usize, screen: &mut Screen| -> io::Result<Instant> {
+        loop {
+            if contains(&screen.seen[from..], needle) {
+                return Ok(screen.last);
+            }
+            let (at, bytes) = rx.recv_timeout(timeout).map_err(|_| {
+                let tail = &screen.seen[screen.seen.len().saturating_sub(400)..];
+                io::Error::other(format!(
+                    "the REPL never showed {:?}: {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(tail)
+                ))
+            })?;
+            screen.output.push(&bytes);
+            screen.seen.extend_from_slice(&bytes);
+            screen.last = at;
+        }
+    };
+    wait_for(PROMPT, 0, &mut screen)?;
+    thread::sleep(typing);
+    let typed_at = screen.seen.len();
+    input.write_all(line.as_bytes())?;
+    let start = Instant::now();
+    input.write_all(b"\r")?;
+    let first = wait_for(reply_starts.as_bytes(), typed_at, &mut screen)?;
+    let reply_at = screen.seen.len();
+    let end = wait_for(PROMPT, reply_at, &mut screen)?;
+    input.write_all(b"\x04")?;
+    let (status, usage) = wait4(child.id())?;
+    drop(input);
+    let _ = reader.join();
+    check_status(status, &screen.output.tail)?;
+    Ok(Sample {
+        wall: end.saturating_duration_since(start),
+        cpu: cpu_time(&usage),
+        max_rss: max_rss(&usage),
+        first_byte: Some(first.saturating_duration_since(start)),
+        output: screen.output,
+    })
+}
+
+/// What a REPL run has shown so far, and when its last bytes arrived.
+struct Screen {
+    seen: Vec<u8>,
+    output: Output,
+    last: Instant,
+}
+
+impl Default for Screen {
+    fn default() -> Self {
+        Screen {
+            seen: Vec::new(),
+            output: Output::default(),
+            last: Instant::now(),
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn summarise(mut r: impl Read) -> io::Result<Output> {

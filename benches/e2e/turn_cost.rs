@@ -162,6 +162,7 @@ impl Turns {
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
             tools: &[],
+            strict_window: true,
         };
         let sent_messages = request.messages.len();
         let body = self.encoder.encode(&request).expect("serialisable request");

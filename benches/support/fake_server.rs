@@ -20,13 +20,16 @@ use std::time::Duration;
 use fake_ollama::{FakeOllama, FastStream, Hostile};
 
 const USAGE: &str = "usage: fake_ollama [--tokens N] [--first-token-delay-ms MS] [--models a,b] \
-                     [--markdown] [--hostile endless-line|endless-body|keep-alives|absurd-numbers]";
+                     [--markdown] [--load-delay-ms MS] \
+                     [--hostile endless-line|endless-body|keep-alives|absurd-numbers]";
 
 /// What the command line asks for.
 struct Args {
     fast: FastStream,
     models: Vec<String>,
     hostile: Option<Hostile>,
+    /// How long loading a model that is not in memory takes.
+    load_delay: Duration,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -34,6 +37,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
         fast: FastStream::default(),
         models: vec!["tiny:latest".into()],
         hostile: None,
+        load_delay: Duration::ZERO,
     };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -47,6 +51,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--first-token-delay-ms: {e}"))?;
                 out.fast.first_delay = Duration::from_millis(ms);
+            }
+            "--load-delay-ms" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .map_err(|e| format!("--load-delay-ms: {e}"))?;
+                out.load_delay = Duration::from_millis(ms);
             }
             "--models" => out.models = value()?.split(',').map(str::to_string).collect(),
             "--hostile" => {
@@ -80,6 +90,7 @@ pub fn serve(args: impl Iterator<Item = String>) -> ! {
     let fake = FakeOllama::start();
     let names: Vec<&str> = args.models.iter().map(String::as_str).collect();
     fake.set_models(&names);
+    fake.set_load_delay(args.load_delay);
     match args.hostile {
         Some(h) => fake.set_hostile(Some(h)),
         None => fake.set_fast_stream(Some(args.fast)),

@@ -27,7 +27,13 @@ use crate::options::Options;
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// Thinking budgets for `--think` levels; `true` is `medium`. 1024 is the API's minimum budget.
-pub const THINKING_BUDGETS: &[(&str, u64)] = &[("low", 1024), ("medium", 4096), ("high", 16384)];
+/// `max` is the largest budget the client asks for: twice `high`.
+pub const THINKING_BUDGETS: &[(&str, u64)] = &[
+    ("low", 1024),
+    ("medium", 4096),
+    ("high", 16384),
+    ("max", 32768),
+];
 
 /// Ollama option → Anthropic parameter, for the options that have one.
 pub const OPTION_NAMES: &[(&str, &str)] = &[
@@ -44,7 +50,7 @@ pub enum MappingError {
     #[error("{} no equivalent in the Anthropic Messages API (it takes {}); remove {}, or use --api ollama", list_options(.0), supported_options(), if .0.len() == 1 { "it" } else { "them" })]
     Options(Vec<String>),
     #[error(
-        "--think={0} is not a level the Anthropic API knows: use low, medium, high, true or false"
+        "--think={0} is not a level the Anthropic API knows: use low, medium, high, max, true or false"
     )]
     ThinkLevel(String),
     #[error("--think={level} gives a thinking budget of {budget} tokens, which must be below max_tokens (num_predict={max_tokens}); raise num_predict or choose a lower level")]
@@ -671,7 +677,12 @@ mod tests {
             json!({"type":"enabled","budget_tokens":4096})
         );
         assert_eq!(on["max_tokens"], 4096 + DEFAULT_MAX_TOKENS);
-        for (level, budget) in [("low", 1024), ("medium", 4096), ("high", 16384)] {
+        for (level, budget) in [
+            ("low", 1024),
+            ("medium", 4096),
+            ("high", 16384),
+            ("max", 32768),
+        ] {
             let b = body(&m, &o, Some(&Think::Level(level.into())));
             assert_eq!(b["thinking"]["budget_tokens"], budget, "{level}");
             assert!(b["max_tokens"].as_u64().unwrap() > budget);
@@ -692,8 +703,8 @@ mod tests {
                 .contains("must be below max_tokens (num_predict=24)"),
             "{e}"
         );
-        let e = refusal(&o, Some(&Think::Level("max".into())));
-        assert_eq!(e, MappingError::ThinkLevel("max".into()));
+        let e = refusal(&o, Some(&Think::Level("most".into())));
+        assert_eq!(e, MappingError::ThinkLevel("most".into()));
     }
 
     #[test]

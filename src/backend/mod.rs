@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::conversation::{ChatEvent, ChatRequest};
 use crate::error::{ApiError, FeedError, Secrets};
-use crate::models::{CreateRequest, LoadedModel, ModelInfo, ModelSummary, Progress};
+use crate::models::{CreateRequest, Embeddings, LoadedModel, ModelInfo, ModelSummary, Progress};
 use crate::turn::{Reply, ReplySource};
 use crate::untrusted::Untrusted;
 use crate::{anthropic, ollama, openai};
@@ -307,6 +307,38 @@ impl Backend {
         };
         let names = self.scrubbed(names)?;
         Ok(names.into_iter().map(ModelSummary::named).collect())
+    }
+
+    /// One vector per input, in order (Ollama's `/api/embed`, an OpenAI-compatible
+    /// `/embeddings`); a server that gives another number of vectors is refused.
+    pub async fn embed(
+        &self,
+        model: &str,
+        input: &[String],
+        dimensions: Option<u32>,
+    ) -> Result<Embeddings, ApiError> {
+        let embedded = match &self.client {
+            Client::Ollama(c) => c.embed(model, input, dimensions).await,
+            Client::OpenAi(c) => c.embed(model, input, dimensions).await,
+            Client::Anthropic(_) => Err(ApiError::Unsupported {
+                server: self.server_name(),
+                what: "make embeddings",
+                hint: Some("Ollama's API (--api ollama) or an OpenAI-compatible one can"),
+            }),
+        };
+        let embedded = self.scrubbed(embedded)?;
+        if embedded.vectors.len() != input.len() {
+            return Err(ApiError::Unexpected {
+                url: self.shown_url.clone(),
+                reason: format!(
+                    "{} vectors for {} inputs",
+                    embedded.vectors.len(),
+                    input.len()
+                )
+                .into(),
+            });
+        }
+        Ok(embedded)
     }
 
     /// The models loaded in memory, with the window each was loaded with.

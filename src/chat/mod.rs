@@ -2,11 +2,13 @@
 //! changes the history and is recorded. Shared by the REPL, one-shot mode and `replay --rerun`.
 //!
 //! Layout: this file (the state and `send`); `context` (the context-window steps of a turn:
-//! budget before, checks after, `/context`); `session` (which session a chat starts with or
+//! budget before, checks after, `/context`); `facts` (the model's facts from the cache and the
+//! server in the background, and the REPL's preload); `session` (which session a chat starts with or
 //! resumes, saving every change to it, `/save` and `/session`); `vision` (whether the model can
 //! see the images attached, asked before sending).
 
 pub mod context;
+pub mod facts;
 pub mod session;
 pub mod tools;
 pub mod vision;
@@ -21,6 +23,7 @@ use crate::config::Config;
 use crate::context::ContextAction;
 use crate::conversation::Conversation;
 use crate::conversation::{ChatRequest, Image, Role, Think};
+use crate::error::ApiError;
 use crate::log::pause::{LogSwitch, Pause};
 use crate::log::{ContextLog, TurnContext, TurnLog, TurnRecord};
 use crate::options::Options;
@@ -60,6 +63,20 @@ pub struct Chat<'a> {
     /// The log facts of a reply whose tool calls are being answered: its record is written
     /// once they have run, with them (and the images the question carried).
     pending_log: Option<(ContextLog, Vec<Image>)>,
+    /// When the window our first reply got is read from `/api/ps`.
+    pub(crate) window_check: WindowCheck,
+}
+
+/// When the window our first reply was given is read (`GET /api/ps`): a one-shot run has no
+/// later request to budget, and the REPL reads it while the person types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowCheck {
+    /// Right after the reply (`replay --rerun`: the next turn follows at once).
+    AfterReply,
+    /// In the background, for the next turn.
+    Background,
+    /// Not at all (one question, one answer).
+    Never,
 }
 
 /// The request settings of this run. The `Config` is read-only; these start from it and change
@@ -132,6 +149,8 @@ pub enum NotSentReason {
     Summary(Ending),
     /// Images were attached and the model cannot see them (its capabilities say so).
     CannotSee(String),
+    /// Thinking was asked of a model the server says cannot think.
+    CannotThink(String),
 }
 
 impl std::fmt::Display for NotSent {
@@ -139,7 +158,8 @@ impl std::fmt::Display for NotSent {
         match &self.reason {
             NotSentReason::TooLarge(m)
             | NotSentReason::Full(m)
-            | NotSentReason::CannotSee(m) => f.write_str(m),
+            | NotSentReason::CannotSee(m)
+            | NotSentReason::CannotThink(m) => f.write_str(m),
             NotSentReason::Summary(Ending::Failed(e)) => write!(
                 f,
                 "could not summarise the earlier conversation, so nothing was sent: {e} (try again, or /set context truncate)"
@@ -181,6 +201,7 @@ impl<'a> Chat<'a> {
             vision: vision::VisionCache::default(),
             tools: None,
             pending_log: None,
+            window_check: WindowCheck::AfterReply,
         }
     }
 
@@ -195,8 +216,9 @@ impl<'a> Chat<'a> {
             .apply(switch, self.log.as_ref().map(TurnLog::path))
     }
 
-    /// The streamed request for the history as it stands, with this chat's settings and tools.
-    fn request(&self) -> ChatRequest<'_> {
+    /// The streamed request for the history as it stands, with this chat's settings and tools;
+    /// `strict_window` when the client budgeted it (the server must refuse, not cut).
+    fn request(&self, strict_window: bool) -> ChatRequest<'_> {
         ChatRequest {
             model: &self.model,
             messages: self.conversation.messages(),
@@ -206,6 +228,7 @@ impl<'a> Chat<'a> {
             think: self.settings.think.as_ref(),
             keep_alive: self.settings.keep_alive.as_ref(),
             tools: self.tools.as_ref().map_or(&[], |t| t.offered()),
+            strict_window,
         }
     }
 
@@ -258,8 +281,15 @@ impl<'a> Chat<'a> {
             }
         }
         self.conversation.push_user_with(input, images);
+        if let Some(reason) = self.cannot_think() {
+            let input = self.conversation.pop_unanswered().unwrap_or_default();
+            return Err(NotSent { reason, input });
+        }
+        if self.context.loading() {
+            self.note(&format!("loading {}…", self.model));
+        }
         let turn = self.turns + 1;
-        let prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+        let mut prepared = match self.prepare_context(turn, cancel.as_mut()).await {
             Ok(p) => p,
             Err(reason) => {
                 let input = self.conversation.pop_unanswered().unwrap_or_default();
@@ -276,19 +306,52 @@ impl<'a> Chat<'a> {
             };
             self.save(Event::now(asked), false);
         }
-        let request = self.request();
-        let sent = request.messages.len();
         // Shares, not copies: kept for the log, as a reply that never came takes the question
         // (and its images) out of the history.
         let sent_images = last_images(&self.conversation).to_vec();
-        let mut outcome = run_turn(
-            self.backend,
-            &request,
-            sink,
-            cancel.as_mut(),
-            self.config.stall_timeout,
-        )
-        .await;
+        let mut refused = false;
+        let (sent, mut outcome) = loop {
+            // Budgeted: a wrong estimate must be a refusal, never history lost on the server.
+            let request = self.request(prepared.log.window.is_some() && !prepared.overflow);
+            let sent = request.messages.len();
+            let outcome = run_turn(
+                self.backend,
+                &request,
+                sink,
+                cancel.as_mut(),
+                self.config.timeouts(),
+            )
+            .await;
+            let Ending::Failed(ApiError::ContextExceeded {
+                prompt_tokens,
+                window,
+                ..
+            }) = outcome.ending
+            else {
+                break (sent, outcome);
+            };
+            if refused || !outcome.content.is_empty() {
+                break (sent, outcome);
+            }
+            // The window is smaller than believed: learn it, apply the strategy, send once more.
+            refused = true;
+            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
+            self.learn_refusal(prompt_tokens, window, expected);
+            self.note(&format!(
+                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent again",
+                self.backend.server_name(),
+                self.model,
+                prepared.log.window.unwrap_or(0),
+                self.context.strategy,
+            ));
+            prepared = match self.prepare_context(turn, cancel.as_mut()).await {
+                Ok(p) => p,
+                Err(reason) => {
+                    let input = self.conversation.pop_unanswered().unwrap_or_default();
+                    return Err(NotSent { reason, input });
+                }
+            };
+        };
         self.turns = turn;
         if with_images {
             if let Ending::Failed(e) = &mut outcome.ending {
@@ -389,6 +452,19 @@ impl<'a> Chat<'a> {
             crate::render::style::warn(format_args!("{e}; the chat goes on without a log"));
             self.lost("the turn log");
         }
+    }
+
+    /// Refuses thinking for a model the server says cannot think, before anything is sent (the
+    /// server would refuse it with a 400); unknown until the model's facts are.
+    fn cannot_think(&self) -> Option<NotSentReason> {
+        let asked = self.settings.think.as_ref().is_some_and(Think::is_on);
+        (asked && self.context.thinking == Some(false)).then(|| {
+            NotSentReason::CannotThink(format!(
+                "{} cannot think ({} does not list `thinking` among its capabilities): leave out --think, or /set nothink",
+                crate::untrusted::sanitize_line(&self.model),
+                self.backend.server_name()
+            ))
+        })
     }
 
     fn last_question(&self) -> &str {

@@ -372,16 +372,12 @@ impl Chat<'_> {
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
-        let request = self.request();
+        // Not budgeted again (the results are capped instead), but never cut silently either:
+        // a history the tool results pushed over the window is refused by the server, said.
+        let request = self.request(true);
         let sent = request.messages.len();
-        let mut outcome = run_turn(
-            self.backend,
-            &request,
-            sink,
-            cancel,
-            self.config.stall_timeout,
-        )
-        .await;
+        let mut outcome =
+            run_turn(self.backend, &request, sink, cancel, self.config.timeouts()).await;
         self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();

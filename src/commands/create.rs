@@ -56,7 +56,7 @@ pub fn run(
         let blobs = local.upload(client, &mut view).await?;
         let request = modelfile.create_request(&args.name, &blobs);
         let stream = client.create(&request).await?;
-        follow(stream, &mut view, &what, config.stall_timeout).await
+        follow(stream, &mut view, &what, config.load_timeout).await
     };
     let result = rt.block_on(unless_interrupted(work));
     view.stop();

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod copy;
 pub mod create;
+pub mod embed;
 pub mod format;
 pub mod list;
 pub mod logs;
@@ -66,6 +67,7 @@ pub fn run(command: Command, config: &Config, term: &Term) -> anyhow::Result<Exi
         Command::Complete { what } => shell::names(what, config, &mut io::stdout().lock()),
         // It needs the settings before they are resolved: `lib::run_args` runs it.
         Command::Config { .. } => Err(anyhow::anyhow!("`config` is run before the settings")),
+        Command::Embed(args) => with_backend(config, |rt, c| embed::run(rt, c, config, &args)),
     };
     match result {
         // The reader of our output went away (`| head`): that is not a failure.
@@ -169,6 +171,8 @@ pub async fn follow(
             .map_err(|_| ApiError::Stalled {
                 server: "Ollama",
                 secs: stall.as_secs(),
+                before_first: false,
+                flag: "--load-timeout",
             })??;
         let Some(update) = next else { break };
         if let Some(message) = update.error {

@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::exit_code::ExitCode;
+use crate::models::ModelInfo;
 use crate::term::Term;
 
 /// Pulls `model`, showing progress on stderr. Ctrl-C closes the connection (Ollama stops; the
@@ -23,7 +24,7 @@ pub fn run(
     let what = format!("pulling '{model}'");
     let work = async {
         let stream = client.pull(model).await?;
-        follow(stream, &mut view, &what, config.stall_timeout).await
+        follow(stream, &mut view, &what, config.load_timeout).await
     };
     let result = rt.block_on(unless_interrupted(work));
     view.stop();
@@ -39,8 +40,9 @@ pub fn run(
     }
 }
 
-/// Before a chat: if `model` is not installed, offers to pull it. `Ok(None)` means chat on;
-/// `Ok(Some(code))` means stop with that code (the pull was interrupted).
+/// Before a chat: if `model` is not installed, offers to pull it. `Ok(Ok(info))` means chat on,
+/// with what `/api/show` said of the model when it was installed (the chat's facts need not be
+/// asked again); `Ok(Err(code))` means stop with that code (the pull was interrupted).
 ///
 /// Only a clear "not found" leads to the question; any other failure (no server) is left for the
 /// first turn to report, as it would be without this check.
@@ -50,20 +52,20 @@ pub fn offer_pull(
     config: &Config,
     term: &Term,
     model: &str,
-) -> anyhow::Result<Option<ExitCode>> {
+) -> anyhow::Result<Result<Option<ModelInfo>, ExitCode>> {
     match rt.block_on(client.model_info(model)) {
         Err(ApiError::ModelNotFound { .. }) => {}
-        Ok(_) => return Ok(None),
+        Ok(info) => return Ok(Ok(Some(info))),
         Err(e) => {
             tracing::debug!("could not check whether {model} is installed: {e}");
-            return Ok(None);
+            return Ok(Ok(None));
         }
     }
     if !confirm(&format!("Model '{model}' is not installed. Pull it now?"))? {
         return Err(CommandError::NotInstalled(model.to_string()).into());
     }
     match run(rt, client, config, term, model)? {
-        ExitCode::Success => Ok(None),
-        code => Ok(Some(code)),
+        ExitCode::Success => Ok(Ok(None)),
+        code => Ok(Err(code)),
     }
 }

@@ -1,10 +1,12 @@
 //! What fits in the model's context window, and what to do when the history does not: pure policy,
 //! no I/O. The chat asks it before every request and acts on the answer.
 //!
-//! Layout: `estimate` (token counts for text the server has not counted), `window` (which window
-//! the model has, and how we know), `report` (`/context`, `/set context` and the one-line notices);
-//! this file (strategies, the reply reserve, and the budget itself).
+//! Layout: `cache` (model facts kept between runs), `estimate` (token counts for text the server
+//! has not counted), `window` (which window the model has, and how we know), `report`
+//! (`/context`, `/set context` and the one-line notices); this file (strategies, the reply
+//! reserve, and the budget itself).
 
+pub mod cache;
 pub mod estimate;
 pub mod report;
 pub mod window;

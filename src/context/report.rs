@@ -17,6 +17,8 @@ pub struct Snapshot {
     /// The reserve is the user's `num_predict` (else the default quarter of the window).
     pub reserve_is_num_predict: bool,
     pub system_tokens: u64,
+    /// The model's Modelfile history, which the server adds before every request (estimated).
+    pub model_history_tokens: u64,
     /// Messages sent with the next request, other than the system prompt.
     pub messages: usize,
     pub message_tokens: u64,
@@ -32,7 +34,8 @@ pub struct Snapshot {
 
 /// The `/context` text: used / window, what it is made of, what room is left, the strategy.
 pub fn render(s: &Snapshot) -> String {
-    let used = s.system_tokens + s.message_tokens + s.summary_tokens.unwrap_or(0);
+    let used =
+        s.system_tokens + s.model_history_tokens + s.message_tokens + s.summary_tokens.unwrap_or(0);
     let mut out = String::new();
     match s.window {
         Some(w) => {
@@ -63,6 +66,12 @@ pub fn render(s: &Snapshot) -> String {
     }
     if s.system_tokens > 0 {
         out.push_str(&format!("  system prompt   {} tokens\n", s.system_tokens));
+    }
+    if s.model_history_tokens > 0 {
+        out.push_str(&format!(
+            "  model history   {} tokens (its Modelfile's MESSAGE lines, added by the server)\n",
+            s.model_history_tokens
+        ));
     }
     if let Some(t) = s.summary_tokens {
         out.push_str(&format!("  summary note    {t} tokens\n"));
@@ -180,6 +189,7 @@ mod tests {
             reserve: 512,
             reserve_is_num_predict: false,
             system_tokens: 10,
+            model_history_tokens: 0,
             messages: 4,
             message_tokens: 990,
             exact: 3,
@@ -233,6 +243,10 @@ mod tests {
         assert!(text.starts_with(
             "Context: about 1030 tokens; the window is unknown: this API does not report it"
         ));
+        s.model_history_tokens = 12;
+        let text = render(&s);
+        assert!(text.starts_with("Context: about 1042 tokens"), "{text}");
+        assert!(text.contains("model history   12 tokens (its Modelfile's MESSAGE lines"));
 
         let mut s = snapshot();
         s.window = Some(Window {

@@ -38,6 +38,32 @@ pub struct FinalStats {
     /// `include_usage`), so a missing count is unknown rather than 0.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub usage_unknown: bool,
+    /// Where a cloud model really ran, when a local server forwarded the request (Ollama's
+    /// `remote_model` and `remote_host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Remote>,
+}
+
+/// The model and host a server forwarded a request to (Ollama's cloud models).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    pub model: String,
+    pub host: String,
+}
+
+impl Remote {
+    /// The longest name or host kept: a hostile server's endless string is cut here.
+    pub const MAX: usize = 256;
+
+    /// What the server said, cut to [`Remote::MAX`] characters each; `None` when it said neither.
+    pub fn new(model: Option<&str>, host: Option<&str>) -> Option<Remote> {
+        let cut = |s: Option<&str>| s.unwrap_or("").chars().take(Self::MAX).collect::<String>();
+        let remote = Remote {
+            model: cut(model),
+            host: cut(host),
+        };
+        (!remote.model.is_empty() || !remote.host.is_empty()).then_some(remote)
+    }
 }
 
 /// More tokens than any model's context window holds by far: a count above it is not a count (a

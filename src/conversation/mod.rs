@@ -8,7 +8,7 @@ pub mod message;
 pub mod request;
 pub mod tool;
 
-pub use event::{ChatEvent, FinalStats, TurnStatus, MAX_PLAUSIBLE_TOKENS};
+pub use event::{ChatEvent, FinalStats, Remote, TurnStatus, MAX_PLAUSIBLE_TOKENS};
 pub use history::{summary_note, Archived, Conversation, Mark, MessageMeta};
 pub use message::{Base64, Image, Message, Role, ToolCall, ToolResultOf};
 pub use request::{ChatRequest, Think};

@@ -31,6 +31,21 @@ pub struct ChatRequest<'a> {
     pub keep_alive: Option<&'a Value>,
     /// Functions the model may call; empty when tools are off.
     pub tools: &'a [ToolSpec],
+    /// The client budgeted this history for the window, so the server must refuse a prompt that
+    /// does not fit rather than silently drop or shift part of it (Ollama's `truncate: false`,
+    /// `shift: false`; other APIs never cut silently and have no such switch).
+    pub strict_window: bool,
+}
+
+impl Think {
+    /// The effort levels `think` takes besides true and false, least first (`max` since Ollama
+    /// v0.32; each API maps them to its own scale).
+    pub const LEVELS: [&'static str; 4] = ["low", "medium", "high", "max"];
+
+    /// Whether thinking is asked for at all (`think: false` is not).
+    pub fn is_on(&self) -> bool {
+        !matches!(self, Think::On(false))
+    }
 }
 
 impl<'a> ChatRequest<'a> {
@@ -45,6 +60,7 @@ impl<'a> ChatRequest<'a> {
             think: None,
             keep_alive: None,
             tools: &[],
+            strict_window: false,
         }
     }
 }

@@ -75,6 +75,11 @@ pub struct TurnRecord<'a> {
     pub tokens_used: Option<u64>,
     pub tokens_per_second: Option<f64>,
     pub done_reason: Option<&'a str>,
+    /// Where a cloud model really ran (`remote_model`, `remote_host`), when the server said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_host: Option<&'a str>,
     pub status: TurnStatus,
     pub error: Option<String>,
     /// Text in `error` quoted from the server's reply (an unreadable line), which may carry
@@ -196,6 +201,14 @@ impl<'a> TurnRecord<'a> {
                 .map(|(p, c)| p.saturating_add(c)),
             tokens_per_second: stats.and_then(|s| s.eval_rate()).map(round_ms),
             done_reason: stats.and_then(|s| s.done_reason.as_deref()),
+            remote_model: stats
+                .and_then(|s| s.remote.as_ref())
+                .map(|r| r.model.as_str())
+                .filter(|m| !m.is_empty()),
+            remote_host: stats
+                .and_then(|s| s.remote.as_ref())
+                .map(|r| r.host.as_str())
+                .filter(|h| !h.is_empty()),
             status: outcome.status(),
             error: match &outcome.ending {
                 Ending::Failed(e) => Some(e.to_string()),

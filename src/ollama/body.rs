@@ -252,6 +252,7 @@ mod tests {
             think: None,
             keep_alive: None,
             tools: &[],
+            strict_window: false,
         }
     }
 
@@ -504,6 +505,7 @@ mod tests {
             think: Some(&think),
             keep_alive: Some(&keep_alive),
             tools: &[],
+            strict_window: false,
         };
         let mut enc = BodyEncoder::new();
         assert_same(&mut enc, &req);

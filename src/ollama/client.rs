@@ -12,6 +12,7 @@ use super::error::{self as err, disconnected};
 use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
+use crate::models::Embeddings;
 use crate::net::{
     http_client, read_body, read_capped, root_cause, with_body, BodyError, MAX_ERROR_BODY,
     MAX_JSON_BODY,
@@ -131,6 +132,55 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Transport {
             url: self.base_url.clone(),
             reason: format!("unexpected /api/tags answer: {e}").into(),
+        })
+    }
+
+    /// `POST /api/embed`: one vector per input (`dimensions` shortens them, where the model can).
+    pub async fn embed(
+        &self,
+        model: &str,
+        input: &[String],
+        dimensions: Option<u32>,
+    ) -> Result<Embeddings, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            model: &'a str,
+            input: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            dimensions: Option<u32>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            embeddings: Vec<Vec<f64>>,
+            #[serde(default)]
+            prompt_eval_count: Option<u64>,
+        }
+        let body = serde_json::to_vec(&Body {
+            model,
+            input,
+            dimensions,
+        })
+        .map_err(|e| ApiError::Request(format!("cannot encode the request: {e}").into()))?;
+        let resp = self
+            .request(reqwest::Method::POST, "/api/embed")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let mut resp = self.check(resp, Some(model)).await?;
+        let endpoint = self.endpoint("/api/embed");
+        let bytes = read_body(&mut resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| e.into_api(&endpoint, |e| self.transport_error(e)))?;
+        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+            url: endpoint,
+            reason: format!("not an /api/embed answer ({e})").into(),
+        })?;
+        Ok(Embeddings {
+            vectors: answer.embeddings,
+            prompt_tokens: answer.prompt_eval_count,
         })
     }
 

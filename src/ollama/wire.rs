@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::{
-    arguments_object, ChatRequest, FinalStats, Message, Think, ToolCall, ToolSpec,
+    arguments_object, ChatRequest, FinalStats, Message, Remote, Think, ToolCall, ToolSpec,
 };
 use crate::models::{LoadedModel, ModelSummary};
 use crate::options::Options;
@@ -122,6 +122,12 @@ pub struct WireRequest<'a> {
     pub keep_alive: Option<&'a serde_json::Value>,
     #[serde(skip_serializing_if = "WireTools::is_empty")]
     pub tools: WireTools<'a>,
+    /// `false`: refuse a prompt over the window (400) instead of dropping old messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncate: Option<bool>,
+    /// `false`: stop at the window instead of shifting the context mid-reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift: Option<bool>,
 }
 
 impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
@@ -135,6 +141,8 @@ impl<'a> From<&ChatRequest<'a>> for WireRequest<'a> {
             think: r.think,
             keep_alive: r.keep_alive,
             tools: WireTools(r.tools),
+            truncate: r.strict_window.then_some(false),
+            shift: r.strict_window.then_some(false),
         }
     }
 }
@@ -164,6 +172,11 @@ pub struct ChatChunk<'a> {
     /// Set on a failure inside a 200 stream.
     #[serde(default, borrow)]
     pub error: Option<Cow<'a, str>>,
+    /// Where a cloud model ran, when the server forwarded the request.
+    #[serde(default, borrow)]
+    pub remote_model: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub remote_host: Option<Cow<'a, str>>,
 }
 
 /// A duration in nanoseconds as Go writes one (an `int64`): a negative, fractional or out-of-range
@@ -229,6 +242,7 @@ pub fn final_stats(c: &ChatChunk<'_>) -> FinalStats {
         eval_count: c.eval_count,
         eval_duration: c.eval_duration,
         usage_unknown: false,
+        remote: Remote::new(c.remote_model.as_deref(), c.remote_host.as_deref()),
     }
 }
 
@@ -236,6 +250,9 @@ pub fn final_stats(c: &ChatChunk<'_>) -> FinalStats {
 #[derive(Debug, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// Where to sign in, on a 401 from a server that forwards to ollama.com's cloud models.
+    #[serde(default)]
+    pub signin_url: Option<String>,
 }
 
 /// `GET /api/tags`.
@@ -273,6 +290,23 @@ pub struct ModelRequest<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cloud_model_s_final_chunk_says_where_it_ran() {
+        let line = r#"{"model":"gpt-oss:120b-cloud","remote_model":"gpt-oss:120b","remote_host":"https://ollama.com:443","created_at":"2026-12-03T07:23:16Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3}"#;
+        let chunk: ChatChunk<'_> = serde_json::from_str(line).unwrap();
+        let stats = final_stats(&chunk);
+        let remote = stats.remote.unwrap();
+        assert_eq!(remote.model, "gpt-oss:120b");
+        assert_eq!(remote.host, "https://ollama.com:443");
+        let local: ChatChunk<'_> = serde_json::from_str(r#"{"done":true}"#).unwrap();
+        assert_eq!(final_stats(&local).remote, None);
+        let endless = format!(r#"{{"done":true,"remote_model":"{}"}}"#, "x".repeat(10_000));
+        let chunk: ChatChunk<'_> = serde_json::from_str(&endless).unwrap();
+        let remote = final_stats(&chunk).remote.unwrap();
+        assert_eq!(remote.model.len(), crate::conversation::Remote::MAX);
+        assert_eq!(remote.host, "");
+    }
+
     use super::*;
     use crate::conversation::Role;
     use crate::models::ModelInfo;
@@ -294,6 +328,7 @@ mod tests {
             think: None,
             keep_alive: None,
             tools: &[],
+            strict_window: false,
         };
         assert_eq!(
             serde_json::to_string(&WireRequest::from(&req)).unwrap(),

@@ -1,6 +1,7 @@
 //! The HTTP side of an OpenAI-compatible server: `POST {base}/chat/completions` (streamed) and
 //! `GET {base}/models`. Hands back response bytes; `stream` makes sense of them.
 
+use crate::models::Embeddings;
 use bytes::Bytes;
 use reqwest::header::CONTENT_TYPE;
 
@@ -127,6 +128,69 @@ impl Client {
     }
 
     /// `GET {base}/models`: the ids of the models the server offers, sorted.
+    /// `POST /embeddings`: one vector per input, put back in the inputs' order by `index`.
+    pub async fn embed(
+        &self,
+        model: &str,
+        input: &[String],
+        dimensions: Option<u32>,
+    ) -> Result<Embeddings, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            model: &'a str,
+            input: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            dimensions: Option<u32>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Item {
+            #[serde(default)]
+            index: usize,
+            #[serde(default)]
+            embedding: Vec<f64>,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct Usage {
+            #[serde(default)]
+            prompt_tokens: Option<u64>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            data: Vec<Item>,
+            #[serde(default)]
+            usage: Option<Usage>,
+        }
+        let body = serde_json::to_vec(&Body {
+            model,
+            input,
+            dimensions,
+        })
+        .map_err(|e| ApiError::Request(format!("cannot encode the request: {e}").into()))?;
+        let resp = self
+            .request(reqwest::Method::POST, "/embeddings")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let mut resp = self.check(resp, Some(model)).await?;
+        let endpoint = format!("{}/embeddings", self.base_url);
+        let bytes = read_body(&mut resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| e.into_api(&endpoint, |e| self.transport_error(&e)))?;
+        let mut answer: Answer =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::Unexpected {
+                url: endpoint,
+                reason: format!("not an embeddings answer ({e})").into(),
+            })?;
+        answer.data.sort_by_key(|d| d.index);
+        Ok(Embeddings {
+            vectors: answer.data.into_iter().map(|d| d.embedding).collect(),
+            prompt_tokens: answer.usage.unwrap_or_default().prompt_tokens,
+        })
+    }
+
     pub async fn models(&self) -> Result<Vec<Untrusted>, ApiError> {
         let resp = self
             .request(reqwest::Method::GET, "/models")

@@ -127,6 +127,8 @@ impl<'a> Params<'a> {
             None => None,
             Some(Think::On(true)) => return Err(MappingError::ThinkNeedsLevel),
             Some(Think::On(false)) => Some("none"),
+            // Chat Completions' highest effort is `xhigh`.
+            Some(Think::Level(level)) if level == "max" => Some("xhigh"),
             Some(Think::Level(level)) => Some(level.as_str()),
         };
         let response_format = match format {
@@ -647,6 +649,7 @@ mod tests {
             think: None,
             keep_alive: None,
             tools: &[],
+            strict_window: false,
         };
         let req = CompletionRequest::from_chat(&chat).unwrap();
         assert_eq!(

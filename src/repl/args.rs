@@ -194,8 +194,13 @@ pub(super) fn parse_think(spec: &Spec, arg: &str) -> Result<SlashCommand, ParseE
     let think = match arg.to_ascii_lowercase().as_str() {
         "" | "true" | "on" => Think::On(true),
         "false" | "off" => Think::On(false),
-        level @ ("low" | "medium" | "high" | "max") => Think::Level(level.to_string()),
-        _ => return Err(spec.invalid(format!("think takes low, medium, high or max, not '{arg}'"))),
+        level if Think::LEVELS.contains(&level) => Think::Level(level.to_string()),
+        _ => {
+            return Err(spec.invalid(format!(
+                "think takes {}, not '{arg}'",
+                Think::LEVELS.join(", ")
+            )))
+        }
     };
     Ok(SlashCommand::Set(Setting::Think(think)))
 }

@@ -12,6 +12,7 @@ use rustyline::{Context, Helper};
 
 use super::command::{find, Completes, COMMANDS};
 use crate::context::Strategy;
+use crate::conversation::Think;
 use crate::options::KNOWN;
 use crate::untrusted::Untrusted;
 
@@ -108,7 +109,7 @@ pub fn candidates(before: &str, models: &dyn Fn() -> Vec<String>) -> (usize, Vec
             .collect(),
         (Completes::Subs, [sub]) => match (spec.name, sub.to_ascii_lowercase().as_str()) {
             ("/set", "parameter") => KNOWN.iter().map(|(k, _)| format!("{k} ")).collect(),
-            ("/set", "think") => ["low", "medium", "high"].map(String::from).to_vec(),
+            ("/set", "think") => Think::LEVELS.map(String::from).to_vec(),
             ("/set", "format") => vec!["json".to_string()],
             ("/set", "context") => Strategy::NAMES.map(String::from).to_vec(),
             ("/set", "markdown") => ["on", "off"].map(String::from).to_vec(),

@@ -37,7 +37,7 @@ use rustyline::{Config as EditorConfig, Editor};
 use tokio::runtime::Runtime;
 
 use crate::backend::Backend;
-use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Question, Sent};
+use crate::chat::{interrupted_or_stopped, Chat, HistoryEffect, Question, Sent, WindowCheck};
 use crate::cli::Keys;
 use crate::config::Config;
 use crate::exit_code::ExitCode;
@@ -117,11 +117,18 @@ pub fn run(
     let (mut chat, notices) = crate::chat::session::start_chat(rt, backend, config, true)?;
     chat.dim_notes(term.stderr.color);
     crate::chat::tools::attach(rt, &mut chat, config)?;
+    let mut info = None;
     if backend.capabilities().manage_models {
-        let offered = crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)?;
-        if let Some(code) = offered {
-            return Ok(code);
+        match crate::commands::pull::offer_pull(rt, backend, config, term, &chat.model)? {
+            Ok(shown) => info = shown,
+            Err(code) => return Ok(code),
         }
+    }
+    // The model's facts (and with --no-preload not the model itself) while the person types.
+    chat.window_check = WindowCheck::Background;
+    {
+        let _runtime = rt.enter();
+        chat.learn_in_background(info.as_ref(), config.preload);
     }
     let mut repl = Repl {
         rt,
@@ -175,6 +182,7 @@ pub fn run(
         repl.note(&n);
     }
     repl.attach_from_flags(&config.attach);
+    repl.show_model_history();
     let typeahead = tty::TypeaheadGuard::new();
     let stopped = repl.run_loop(&mut editor, &compose_request)?;
     drop(typeahead);
@@ -505,6 +513,18 @@ impl<'a> Repl<'a> {
         }
     }
 
+    /// The model's own history from its Modelfile (`MESSAGE` lines), as `ollama run` shows it at
+    /// the start: the server puts it before every request, so the model answers as if it had
+    /// been said.
+    fn show_model_history(&self) {
+        let history = &self.chat.context.history;
+        if history.is_empty() {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        let _ = write_model_history(&mut out, history, self.style);
+    }
+
     /// A quiet line of the REPL's own.
     fn note(&self, text: &str) {
         println!("{}", self.style.dim(text));
@@ -513,6 +533,29 @@ impl<'a> Repl<'a> {
     fn error(&self, text: &str) {
         eprintln!("{}", self.err_style.red(&format!("error: {text}")));
     }
+}
+
+/// The Modelfile history: a dim line saying what it is, then each message as `ollama run` shows
+/// it (`>>> ` before what the user said), sanitised.
+pub(crate) fn write_model_history(
+    out: &mut impl Write,
+    history: &[crate::models::ShowMessage],
+    style: Style,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        style.dim("(the model's own history, from its Modelfile; it comes before every message)")
+    )?;
+    for m in history {
+        let text = crate::untrusted::sanitize(m.content.raw());
+        match m.role.raw() {
+            "user" => writeln!(out, ">>> {text}")?,
+            "system" => writeln!(out, "{}", style.dim(&text))?,
+            _ => writeln!(out, "{text}\n")?,
+        }
+    }
+    Ok(())
 }
 
 fn open_editor<'a>(

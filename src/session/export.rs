@@ -27,6 +27,7 @@ pub fn to_request_json(l: &Loaded, api: Api) -> Result<String, ApiError> {
         think: None,
         keep_alive: None,
         tools: &[],
+        strict_window: false,
     };
     let body = api.request_body(&request)?;
     let mut s = serde_json::to_string_pretty(&body).expect("a JSON value always serialises");

@@ -136,8 +136,8 @@ fn settings_without_an_anthropic_equivalent_are_refused_before_sending() {
             "--keep-alive is an Ollama setting",
         ),
         (
-            &["--think=max"][..],
-            "--think=max is not a level the Anthropic API knows",
+            &["--think=most"][..],
+            "--think takes true, false, low, medium, high or max",
         ),
         (
             &["--think=high", "-o", "num_predict=100"][..],

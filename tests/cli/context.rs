@@ -289,6 +289,8 @@ fn summarize_asks_the_model_then_sends_the_note_with_the_recent_history() {
 fn a_server_that_cuts_the_prompt_anyway_is_noticed_and_its_window_learned() {
     let env = TestEnv::new();
     env.fake.set_num_ctx_cap(Some(512));
+    // A scripted reply skips the fake's checks: an older server that ignores `truncate: false`.
+    env.fake.push_chat(ChatReply::Tokens(words("ok")));
     let prompt = "word ".repeat(800); // 1004 tokens: fits the 4096 asked for, not the 512 given
     env.cmd()
         .args(["-o", "num_ctx=4096", "-p", &prompt])
@@ -311,7 +313,8 @@ fn a_server_that_cuts_the_prompt_anyway_is_noticed_and_its_window_learned() {
 fn a_window_smaller_than_the_model_default_is_learned_after_the_first_reply() {
     let env = TestEnv::new();
     env.fake.set_num_ctx_cap(Some(1024)); // the Modelfile says 2048, the server gives 1024
-    let mut p = start(&env, &[]);
+                                          // Without the preload, which would have learned it before the first message.
+    let mut p = start(&env, &["--no-preload"]);
     enter(&mut p, "/context");
     p.exp_string("/ 2048 tokens").unwrap();
     p.exp_string("window from the model's num_ctx parameter (POST /api/show)")

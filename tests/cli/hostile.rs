@@ -219,7 +219,8 @@ fn keep_alives_forever_end_at_the_timeout(api: Api) {
     let env = TestEnv::with(api);
     env.fake.set_hostile(Some(Hostile::KeepAlivesForever));
     let mut cmd = env.std_command();
-    cmd.args(["-m", "tiny", "--timeout", "1", "-p", "hi"]);
+    // Keep-alives before any reply are a wait for the load, so the load limit ends it.
+    cmd.args(["-m", "tiny", "--load-timeout", "1", "-p", "hi"]);
     let run = run_measured(cmd);
     ended_cleanly(&run, 1, "keep-alives");
     assert!(run.elapsed >= Duration::from_secs(1), "{:?}", run.elapsed);

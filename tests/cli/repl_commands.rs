@@ -399,7 +399,8 @@ fn copy_writes_osc52_and_says_what() {
 #[test]
 fn context_and_stats_report_the_session() {
     let env = TestEnv::new();
-    let mut p = start(&env, &[]);
+    // Without the preload, whose /api/ps would already tell the loaded window.
+    let mut p = start(&env, &["--no-preload"]);
     let out = command(&mut p, "/context");
     assert!(out.contains("Context: 0 / 2048 tokens (0%)"), "{out}");
     assert!(out.contains("the model's num_ctx parameter"), "{out}");

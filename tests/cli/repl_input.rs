@@ -121,7 +121,9 @@ fn tab_completes_commands_sub_commands_and_models() {
         .iter()
         .filter(|r| r.path == "/api/tags")
         .count();
-    assert_eq!(tags, 1, "model names are fetched once, when first needed");
+    // Once for completion, when first needed; once in the background at the start, for the
+    // model's digest (the facts cache).
+    assert_eq!(tags, 2, "model names are fetched once, when first needed");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! After a reply: record the sizes Ollama counted, notice when it cut the prompt, and confirm the
 //! window from `/api/ps`.
 
-use crate::chat::Chat;
+use crate::chat::{Chat, WindowCheck};
 use crate::context::estimate::{TextSize, IMAGE_TOKENS};
 use crate::context::report;
 use crate::context::{plausible_count, MESSAGE_OVERHEAD};
@@ -62,6 +62,8 @@ impl Chat<'_> {
     /// Compares Ollama's prompt count with the sizes sent; learns the unknown sizes when they
     /// agree, and warns and corrects when they show the server cut the prompt.
     async fn check_prompt_count(&mut self, sent: usize, counted: u64, prepared: &Prepared) -> bool {
+        // The server counted the model's Modelfile history too, which was not sent.
+        let counted = counted.saturating_sub(self.context.history_tokens());
         let est = self.context.estimator.clone();
         let messages =
             &self.conversation.messages()[..sent.min(self.conversation.messages().len())];
@@ -179,8 +181,17 @@ impl Chat<'_> {
         self.conversation.set_tokens(sent, share + MESSAGE_OVERHEAD);
     }
 
-    /// After our first reply `/api/ps` tells the window our requests really get.
+    /// After our first reply `/api/ps` tells the window our requests really get: read now, in the
+    /// background, or not at all, as the chat's [`WindowCheck`] says.
     async fn confirm_window(&mut self) {
+        match self.window_check {
+            WindowCheck::Never => return,
+            WindowCheck::Background => {
+                self.check_window_in_background();
+                return;
+            }
+            WindowCheck::AfterReply => {}
+        }
         let asked = self.num_ctx();
         if let Some(n) = self.read_ps(true).await {
             self.context.confirmed = true;

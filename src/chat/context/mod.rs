@@ -3,10 +3,12 @@
 //! summarize call included), then check Ollama's count after the reply and learn from it.
 //! The decisions themselves are `context`'s pure functions; this module does the I/O around them.
 //!
-//! Layout: this file (the window, and the budget and strategy before a request); `after` (the
-//! checks after a reply); `show` (`/context` and `/set context`).
+//! Layout: this file (the window, and the budget and strategy before a request); `learn` (the
+//! model's facts from the background, the cache or the server, and a refusal's lesson); `after`
+//! (the checks after a reply); `show` (`/context` and `/set context`).
 
 mod after;
+mod learn;
 mod show;
 
 use std::future::Future;
@@ -14,7 +16,9 @@ use std::ops::Range;
 use std::pin::Pin;
 
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
+use super::facts::Learned;
 use crate::chat::{Chat, NotSentReason};
 use crate::context::report;
 use crate::context::window::{self, Loaded, ModelFacts};
@@ -24,12 +28,13 @@ use crate::context::{
 use crate::conversation::{summary_note, Conversation};
 use crate::conversation::{ChatRequest, Message, Role};
 use crate::log::ContextLog;
+use crate::models::ShowMessage;
 use crate::render::{sanitize, ReplySink};
 use crate::session::Change;
 use crate::turn::{run_turn, CancelReason, Ending};
 
 /// What the client knows about the window and how it counts, for one chat.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ContextState {
     pub strategy: Strategy,
     pub allow_overflow: bool,
@@ -41,6 +46,24 @@ pub struct ContextState {
     loaded: Option<(Loaded, Option<u64>)>,
     /// `/api/ps` has been read after one of our own replies.
     confirmed: bool,
+    /// Whether the server says the model thinks (`None`: not known yet).
+    pub(crate) thinking: Option<bool>,
+    /// The model's Modelfile `MESSAGE` history, which the server puts before every request.
+    pub(crate) history: Vec<ShowMessage>,
+    /// The model's digest, once known: what the cache entry is keyed on.
+    digest: Option<String>,
+    /// What is being learned in the background (facts, the preload, the window after a reply).
+    background: Option<JoinHandle<Learned>>,
+    /// Whether the background work includes loading the model (the REPL's preload).
+    preloading: bool,
+}
+
+impl Drop for ContextState {
+    fn drop(&mut self) {
+        if let Some(task) = self.background.take() {
+            task.abort();
+        }
+    }
 }
 
 impl ContextState {
@@ -53,6 +76,11 @@ impl ContextState {
             facts: None,
             loaded: None,
             confirmed: false,
+            thinking: None,
+            history: Vec::new(),
+            digest: None,
+            background: None,
+            preloading: false,
         }
     }
 
@@ -62,6 +90,32 @@ impl ContextState {
         self.facts = None;
         self.loaded = None;
         self.confirmed = false;
+        self.thinking = None;
+        self.history.clear();
+        self.digest = None;
+        if let Some(task) = self.background.take() {
+            task.abort();
+        }
+        self.preloading = false;
+    }
+
+    /// Whether the model is still being loaded in the background (the REPL's preload).
+    pub fn loading(&self) -> bool {
+        self.preloading && self.background.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Tokens of the Modelfile history the server adds before every request (estimated).
+    pub fn history_tokens(&self) -> u64 {
+        self.history
+            .iter()
+            .map(|m| self.estimator.message_tokens(m.content.raw()))
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Whether the window can be budgeted for without asking the server first: the user set
+    /// `num_ctx`, or the model's facts are known (learned, or from the cache).
+    fn is_known_enough(&self, num_ctx: Option<u64>) -> bool {
+        num_ctx.is_some() || self.facts.is_some() || self.loaded.is_some()
     }
 
     /// The window to budget for, given the `num_ctx` option in force; `None` while nothing could
@@ -96,7 +150,7 @@ impl ContextState {
 pub struct Prepared {
     pub log: ContextLog,
     /// Sent on purpose although larger than the window (`--allow-overflow`).
-    overflow: bool,
+    pub(crate) overflow: bool,
 }
 
 /// Discards a summarize call's stream: the note is shown once it is complete.
@@ -133,38 +187,6 @@ impl Chat<'_> {
     /// The window the next request is budgeted for.
     pub fn window(&self) -> Option<Window> {
         self.context.window(self.num_ctx())
-    }
-
-    /// Asks the server what it can say about the window before the first request: the model's
-    /// parameters and maximum (`/api/show`) and whether it is loaded already (`/api/ps`). Once per
-    /// model; an unreachable server is asked again next time. Only Ollama's API can say: with an
-    /// OpenAI-compatible server the window is known only from `num_ctx` (which it refuses).
-    pub async fn learn_window(&mut self) {
-        if self.context.model.as_deref() != Some(self.model.as_str()) {
-            // `/model` and `/load` switch models: what was learned was about the old one.
-            self.context.forget(&self.model);
-        }
-        if self.context.facts.is_some() {
-            return;
-        }
-        if !self.backend.capabilities().model_facts {
-            return;
-        }
-        let stall = self.config.stall_timeout;
-        match tokio::time::timeout(stall, self.backend.model_info(&self.model)).await {
-            Ok(Ok(show)) => self.context.facts = Some(ModelFacts::from_show(&show)),
-            // No server, or no such model: the chat request will say so better than a budget.
-            Ok(Err(e)) if e.kind().is_fatal_for_every_turn() => return,
-            Err(_) => return,
-            Ok(Err(e)) => {
-                tracing::debug!("POST /api/show failed ({e}); the window is assumed");
-                self.context.facts = Some(ModelFacts::default());
-            }
-        }
-        self.read_ps(false).await;
-        if let Some(w) = self.window() {
-            tracing::info!("context window: {} tokens, from {}", w.tokens, w.source);
-        }
     }
 
     /// Reads the model's window from `/api/ps`; `ours` when our own request loaded it.
@@ -211,8 +233,9 @@ impl Chat<'_> {
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
             tools: &[],
+            strict_window: false,
         };
-        let load = tokio::time::timeout(self.config.stall_timeout, self.backend.load(&request));
+        let load = tokio::time::timeout(self.config.load_timeout, self.backend.load(&request));
         if let Ok(Ok(())) = load.await {
             if self.read_ps(true).await.is_some() {
                 self.context.confirmed = true;
@@ -230,19 +253,50 @@ impl Chat<'_> {
         budget_items(&self.conversation, &self.context.estimator)
     }
 
-    /// The window, the reply reserve, and whether the history fits; when the window is only
-    /// assumed and the answer depends on it, the model is loaded first to learn the real one.
+    /// The window, the reply reserve, and whether the history fits. A request that clearly fits
+    /// the smallest window the model could have goes out without waiting for the server's facts
+    /// (it is sent with `truncate: false`, so a wrong guess is a refusal, not a silent cut); when
+    /// the window is only assumed and the answer depends on it, the model is loaded first to
+    /// learn the real one.
     async fn budget(&mut self) -> Option<(Window, u64, Fit)> {
-        self.learn_window().await;
+        self.learn_window(false).await;
+        if !self.context.is_known_enough(self.num_ctx()) {
+            if self.backend.capabilities().model_facts {
+                let assumed = Window {
+                    tokens: window::ASSUMED_WINDOW,
+                    source: crate::context::WindowSource::Assumed,
+                };
+                let reserve = reply_reserve(self.num_predict(), assumed.tokens);
+                let needed = self
+                    .items()
+                    .iter()
+                    .map(|i| i.tokens)
+                    .fold(reserve, u64::saturating_add);
+                if needed <= window::ASSUMED_WINDOW / 2 {
+                    return Some((
+                        assumed,
+                        reserve,
+                        Fit::Fits {
+                            tokens: needed - reserve,
+                        },
+                    ));
+                }
+            }
+            self.learn_window(true).await;
+        }
         let mut window = self.window()?;
         let mut reserve = reply_reserve(self.num_predict(), window.tokens);
-        let mut verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+        let room = |w: &Window, reserve: u64, history: u64| {
+            w.tokens.saturating_sub(reserve).saturating_sub(history)
+        };
+        let history = self.context.history_tokens();
+        let mut verdict = fit(&self.items(), room(&window, reserve, history));
         if !matches!(verdict, Fit::Fits { .. }) && !window.source.is_known() {
             self.probe_window().await;
             if let Some(w) = self.window() {
                 window = w;
                 reserve = reply_reserve(self.num_predict(), window.tokens);
-                verdict = fit(&self.items(), window.tokens.saturating_sub(reserve));
+                verdict = fit(&self.items(), room(&window, reserve, history));
             }
         }
         Some((window, reserve, verdict))
@@ -379,7 +433,10 @@ impl Chat<'_> {
     where
         C: Future<Output = CancelReason>,
     {
-        let limit = window.tokens.saturating_sub(reserve);
+        let limit = window
+            .tokens
+            .saturating_sub(reserve)
+            .saturating_sub(self.context.history_tokens());
         let note_budget = (limit / 8).clamp(64, 400);
         let items = self.items();
         let Some(range) = summary_range(&items, limit, limit / 2, note_budget) else {
@@ -413,6 +470,7 @@ impl Chat<'_> {
             think: None,
             keep_alive: self.settings.keep_alive.as_ref(),
             tools: &[],
+            strict_window: false,
         };
         self.note(&format!(
             "context: the conversation no longer fits the {}-token window; asking {} to summarise its oldest part…",
@@ -423,7 +481,7 @@ impl Chat<'_> {
             &request,
             &mut Quiet,
             cancel,
-            self.config.stall_timeout,
+            self.config.timeouts(),
         )
         .await;
         let previous = turn - 1;

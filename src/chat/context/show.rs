@@ -8,7 +8,8 @@ use crate::conversation::Mark;
 impl Chat<'_> {
     /// The `/context` summary of what the next request would carry.
     pub async fn context_report(&mut self) -> String {
-        self.learn_window().await;
+        self.absorb_background(true).await;
+        self.learn_window(true).await;
         let window = self.window();
         let items = self.items();
         let mut s = Snapshot {
@@ -18,6 +19,7 @@ impl Chat<'_> {
             reserve: window.map_or(0, |w| reply_reserve(self.num_predict(), w.tokens)),
             reserve_is_num_predict: self.num_predict().is_some_and(|n| n > 0),
             system_tokens: 0,
+            model_history_tokens: self.context.history_tokens(),
             messages: 0,
             message_tokens: 0,
             exact: self

@@ -424,7 +424,8 @@ async fn turn<O: Write, E: Write>(
                 NotSentReason::Summary(ending) => end_after(ending),
                 NotSentReason::TooLarge(_)
                 | NotSentReason::Full(_)
-                | NotSentReason::CannotSee(_) => None,
+                | NotSentReason::CannotSee(_)
+                | NotSentReason::CannotThink(_) => None,
             });
         }
     };

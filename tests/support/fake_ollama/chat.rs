@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::context::{count_prompt, message_tokens, request_window};
+use super::context::{count_prompt, message_tokens, refusal, request_window, whole_prompt};
 use super::fast::fast_or_default_chat;
 use super::hostile::{self, ChatApi};
 use super::http::{After, Conn, Gone, Request};
@@ -24,8 +24,19 @@ pub(crate) fn handle_chat(req: &Request, conn: &Conn) -> Result<After, Gone> {
     if let Some(answered) = hostile::chat(req, conn, ChatApi::Ollama) {
         return answered;
     }
+    // A hosted Ollama (see `require_ollama_key`): the key as a bearer token, or a 401.
+    let wanted = conn.shared.lock().ollama_key.clone();
+    if let Some(key) = wanted {
+        if req.header("authorization") != Some(format!("Bearer {key}").as_str()) {
+            return conn.send_error(401, "unauthorized");
+        }
+    }
     let started = Instant::now();
     let decoded = decode_chat_request(&req.body);
+    if let Ok(body) = &decoded {
+        // A model not in memory is loaded first (see `set_load_delay`).
+        conn.shared.wait_for_load(str_field(body, "model"), body);
+    }
     let load_only = decoded.as_ref().is_ok_and(|body| messages(body).is_empty());
     let queued = if load_only {
         Queued::Nothing
@@ -95,6 +106,12 @@ pub(crate) fn default_chat(
     }
 
     let messages = messages(&body);
+    if body.get("truncate") == Some(&Value::Bool(false)) {
+        let window = request_window(conn.shared, &body);
+        if let Some(refusal) = refusal(whole_prompt(&body), window) {
+            return conn.send_error(400, &refusal);
+        }
+    }
     if messages.is_empty() {
         // Load (or with keep_alive 0, unload) the model: one JSON object even when streaming.
         let reason = if keep_alive(&body) == Some(Duration::ZERO) {
@@ -292,9 +309,19 @@ pub(crate) fn final_json(plan: &Plan, content: &str, thinking: &str) -> String {
         .saturating_add(prompt_eval_duration)
         .saturating_add(eval_duration)
         .saturating_add(elapsed);
-    let mut out = format!(
-        r#"{{"model":{},"created_at":{},"message":{},"done":true"#,
-        go_str(&plan.model),
+    let mut out = format!(r#"{{"model":{}"#, go_str(&plan.model));
+    // A cloud model: where the server forwarded the request. Not recorded; the fields and their
+    // place follow `api.ChatResponse` in Ollama's source (both omitted when empty).
+    if let Some(remote) = plan.model.strip_suffix("-cloud") {
+        let _ = write!(
+            out,
+            r#","remote_model":{},"remote_host":"https://ollama.com:443""#,
+            go_str(remote)
+        );
+    }
+    let _ = write!(
+        out,
+        r#","created_at":{},"message":{},"done":true"#,
         go_str(&rfc3339_nano(SystemTime::now())),
         message_json(content, thinking)
     );

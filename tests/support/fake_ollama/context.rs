@@ -3,6 +3,8 @@
 //! silent truncation when the prompt does not fit (oldest non-system messages dropped, the latest
 //! kept; a single over-long message cut), as in the `22_ctx_overflow_*` recordings.
 
+use std::time::{Duration, Instant, SystemTime};
+
 use serde_json::Value;
 
 use super::chat::messages;
@@ -27,6 +29,76 @@ impl FakeOllama {
     pub fn truncations(&self) -> usize {
         self.shared.lock().truncations
     }
+
+    /// How long a chat (or a load-only request) waits when its model is not in memory, as a real
+    /// server loads it from disk; requests for a model being loaded wait for the same load.
+    /// Default: none.
+    pub fn set_load_delay(&self, delay: Duration) {
+        self.shared.lock().load_delay = delay;
+    }
+}
+
+impl Shared {
+    /// Waits while `model` loads, if it is not in memory (see [`FakeOllama::set_load_delay`]);
+    /// then it is, as the request asked.
+    pub(crate) fn wait_for_load(&self, model: &str, body: &Value) {
+        let ready_at = {
+            let mut state = self.lock();
+            let Some(name) = state.find_model(model).map(|m| m.name.clone()) else {
+                return;
+            };
+            let now = Instant::now();
+            let in_memory = state
+                .loaded
+                .iter()
+                .any(|l| l.name == name && l.expires_at > SystemTime::now());
+            if state.load_delay.is_zero() || in_memory {
+                return;
+            }
+            let delay = state.load_delay;
+            *state.loading.entry(name).or_insert(now + delay)
+        };
+        let now = Instant::now();
+        if ready_at > now {
+            std::thread::sleep(ready_at - now);
+        }
+        self.mark_loaded(model, body);
+        let mut state = self.lock();
+        if let Some(name) = state.find_model(model).map(|m| m.name.clone()) {
+            state.loading.remove(&name);
+        }
+    }
+}
+
+/// A Modelfile's `MESSAGE` history, which the server puts before every chat with the model:
+/// models whose name contains "msg" have the one recorded in `32_show_model_with_messages`.
+pub(crate) fn model_history(name: &str) -> &'static [(&'static str, &'static str)] {
+    if name.to_ascii_lowercase().contains("msg") {
+        &[("user", "What is 2+2?"), ("assistant", "4.")]
+    } else {
+        &[]
+    }
+}
+
+/// Tokens of the model's history, counted like any message.
+pub(crate) fn history_tokens(name: &str) -> u64 {
+    model_history(name)
+        .iter()
+        .map(|(role, content)| {
+            message_tokens(&serde_json::json!({"role": role, "content": content}))
+        })
+        .sum()
+}
+
+/// The refusal of a prompt over the window when the request says `truncate: false`: a 400 whose
+/// `error` is the runner's own JSON, as in `30_chat_truncate_false_overflow` (the recording is a
+/// non-streamed request; a streamed one is refused the same way, before any chunk, since the
+/// server checks the prompt before it starts the reply).
+pub(crate) fn refusal(prompt: u64, window: u64) -> Option<String> {
+    let inner = format!(
+        r#"{{"error":{{"code":400,"message":"request ({prompt} tokens) exceeds the available context size ({window} tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":{prompt},"n_ctx":{window}}}}}"#
+    );
+    (prompt > window).then_some(inner)
 }
 
 /// Whether a character counts as one token by itself (Han, kana, Hangul, CJK punctuation).
@@ -103,12 +175,20 @@ pub(crate) fn evaluated_prompt(body: &Value, window: u64) -> (u64, bool) {
     (kept, true)
 }
 
-/// Counts the prompt of a chat request the way the server would, cutting it to the window.
+/// Counts the prompt of a chat request the way the server would, cutting it to the window
+/// (the model's own Modelfile history counts too, and is never cut).
 pub(crate) fn count_prompt(shared: &Shared, body: &Value) -> u64 {
     let window = request_window(shared, body);
-    let (count, cut) = evaluated_prompt(body, window);
+    let history = history_tokens(str_field(body, "model"));
+    let (count, cut) = evaluated_prompt(body, window.saturating_sub(history));
     if cut {
         shared.lock().truncations += 1;
     }
-    count
+    count + history
+}
+
+/// The prompt before any cut: the model's history and every message sent.
+pub(crate) fn whole_prompt(body: &Value) -> u64 {
+    history_tokens(str_field(body, "model"))
+        + messages(body).iter().map(message_tokens).sum::<u64>()
 }

@@ -23,6 +23,7 @@ use serde_json::Value;
 mod anthropic;
 mod chat;
 mod context;
+mod embed;
 mod fast;
 mod hostile;
 mod http;
@@ -111,6 +112,12 @@ impl FakeOllama {
         self.shared.lock().api_key = key.map(str::to_string);
     }
 
+    /// Makes `/api/chat` demand `Authorization: Bearer <key>` (401 `unauthorized` otherwise), as
+    /// a hosted Ollama does (`OLLAMA_API_KEY`). `None` (the default) accepts any request.
+    pub fn require_ollama_key(&self, key: Option<&str>) {
+        self.shared.lock().ollama_key = key.map(str::to_string);
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
@@ -118,8 +125,36 @@ impl FakeOllama {
 
     /// Bodies (parsed JSON) of every POST /api/chat, /v1/chat/completions and /v1/messages received,
     /// in order (`Value::Null` for a body that is not JSON, so the list lines up with the requests).
+    /// A request to `/api/chat` with no messages loads (or unloads) the model and is no chat: it
+    /// is not here but in [`FakeOllama::loads`].
     pub fn chat_bodies(&self) -> Vec<Value> {
         self.shared.lock().chat_bodies.clone()
+    }
+
+    /// Bodies of the `/api/chat` requests with no messages (loading or unloading the model), in
+    /// order.
+    pub fn loads(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/api/chat")
+            .filter_map(|r| first_json_value(&r.body).and_then(Result::ok))
+            .filter(is_load)
+            .collect()
+    }
+
+    /// Every request as `METHOD /path`, in the order received: what a run asked, and when.
+    pub fn journal(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| {
+                let load = r.path == "/api/chat"
+                    && first_json_value(&r.body)
+                        .and_then(Result::ok)
+                        .is_some_and(|b| is_load(&b));
+                let what = if load { " (load)" } else { "" };
+                format!("{} {}{what}", r.method, r.path)
+            })
+            .collect()
     }
 
     /// How many chat responses ended because the client closed the connection early
@@ -289,6 +324,8 @@ pub(crate) struct State {
     pub(crate) chat_bodies: Vec<Value>,
     /// The key the `/v1` endpoints demand, if any.
     pub(crate) api_key: Option<String>,
+    /// The key `/api/chat` demands, as a hosted Ollama does, if any.
+    pub(crate) ollama_key: Option<String>,
     /// Models "in memory" for /api/ps.
     pub(crate) loaded: Vec<Loaded>,
     /// Clones of the open sockets, so that dropping the server can unblock their threads.
@@ -305,6 +342,10 @@ pub(crate) struct State {
     /// Hostile mode (see `hostile.rs`), and how many chats it answered with absurd numbers.
     pub(crate) hostile: Option<Hostile>,
     pub(crate) hostile_chats: u64,
+    /// How long loading a model that is not in memory takes (see `context.rs`), and when each
+    /// model being loaded will be ready.
+    pub(crate) load_delay: Duration,
+    pub(crate) loading: HashMap<String, Instant>,
 }
 
 pub(crate) struct ModelEntry {
@@ -328,6 +369,7 @@ impl Shared {
                 requests: Vec::new(),
                 chat_bodies: Vec::new(),
                 api_key: None,
+                ollama_key: None,
                 loaded: Vec::new(),
                 conns: HashMap::new(),
                 next_conn: 0,
@@ -338,6 +380,8 @@ impl Shared {
                 fast: None,
                 hostile: None,
                 hostile_chats: 0,
+                load_delay: Duration::ZERO,
+                loading: HashMap::new(),
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),
@@ -372,7 +416,9 @@ impl Shared {
             let body = first_json_value(&req.body)
                 .and_then(Result::ok)
                 .unwrap_or(Value::Null);
-            state.chat_bodies.push(body);
+            if !(req.path() == "/api/chat" && is_load(&body)) {
+                state.chat_bodies.push(body);
+            }
         }
         drop(state);
         self.changed.notify_all();
@@ -412,6 +458,15 @@ impl State {
             .iter()
             .find(|m| m.name.eq_ignore_ascii_case(&wanted))
     }
+}
+
+/// A chat request with no messages: Ollama loads (or with `keep_alive: 0` unloads) the model.
+fn is_load(body: &Value) -> bool {
+    body.is_object()
+        && body
+            .get("messages")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
 }
 
 pub(crate) fn model_entries(names: &[&str]) -> Vec<ModelEntry> {

@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use super::anthropic::handle_messages;
 use super::chat::handle_chat;
+use super::context::model_history;
+use super::embed::{handle_embed, handle_v1_embeddings};
 use super::hostile::{self, Listing};
 use super::http::{After, Conn, Gone, Request};
 use super::json::{check_field, decode_body, go_str, json_str_array, rfc3339_nano, str_field};
@@ -36,6 +38,8 @@ pub(crate) const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/chat/completions", &["POST"]),
     ("/v1/models", &["GET"]),
     ("/v1/messages", &["POST"]),
+    ("/api/embed", &["POST"]),
+    ("/v1/embeddings", &["POST"]),
 ];
 
 pub(crate) fn route(req: &Request, conn: &Conn) -> After {
@@ -63,6 +67,8 @@ pub(crate) fn route(req: &Request, conn: &Conn) -> After {
             "/api/ps" => handle_ps(conn),
             "/api/show" => handle_show(req, conn),
             "/v1/models" => handle_v1_models(req, conn),
+            "/api/embed" => handle_embed(req, conn),
+            "/v1/embeddings" => handle_v1_embeddings(req, conn),
             _ => {
                 let result = match path {
                     "/v1/chat/completions" => handle_v1_chat(req, conn),
@@ -227,9 +233,24 @@ pub(crate) fn show_json(name: &str, modified_at: &str) -> String {
     if let Some(system) = system {
         let _ = write!(out, r#","system":{}"#, go_str(system));
     }
+    let _ = write!(out, r#","details":{BASE_DETAILS}"#);
+    let history = model_history(name);
+    if !history.is_empty() {
+        let messages: Vec<String> = history
+            .iter()
+            .map(|(role, content)| {
+                format!(
+                    r#"{{"role":{},"content":{}}}"#,
+                    go_str(role),
+                    go_str(content)
+                )
+            })
+            .collect();
+        let _ = write!(out, r#","messages":[{}]"#, messages.join(","));
+    }
     let _ = write!(
         out,
-        r#","details":{BASE_DETAILS},"model_info":{MODEL_INFO},"capabilities":{},"modified_at":{}}}"#,
+        r#","model_info":{MODEL_INFO},"capabilities":{},"modified_at":{}}}"#,
         json_str_array(capabilities(name)),
         go_str(modified_at)
     );
