@@ -741,13 +741,18 @@ mod tests {
         let max = resolve(&["--think=max", "--hidethinking"], &[]).unwrap();
         assert_eq!(max.think, Some(Think::Level("max".into())));
         assert!(max.hide_thinking && !c.hide_thinking);
-        assert!(matches!(
-            resolve(
-                &["--api", "anthropic", "--think=max"],
-                &[("ANTHROPIC_API_KEY", "k")]
-            ),
-            Err(ConfigError::Request(_))
-        ));
+        // Each API maps `max` to its own scale (Anthropic: the largest thinking budget).
+        assert!(resolve(
+            &[
+                "--api",
+                "anthropic",
+                "--think=max",
+                "-o",
+                "num_predict=40000"
+            ],
+            &[("ANTHROPIC_API_KEY", "k")]
+        )
+        .is_ok());
         assert_eq!(c.format, Some(Value::from("json")));
         assert_eq!(c.keep_alive, Some(Value::from(0)));
         assert_eq!(c.options.get_u64("seed"), Some(42));

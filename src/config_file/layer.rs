@@ -368,7 +368,8 @@ mod every_setting {
                     .last()
                     .map(|v| v.get_name().to_string())
                     .unwrap_or_else(|| match long {
-                        "timeout" | "log-keep" | "max-tool-steps" | "tool-timeout" => "7".into(),
+                        "timeout" | "log-keep" | "max-tool-steps" | "tool-timeout"
+                        | "load-timeout" => "7".into(),
                         "max-line" | "log-max-size" | "max-attachment-size" => "2MiB".into(),
                         "option" => "seed=1".into(),
                         "header" => "X-A: 1".into(),
