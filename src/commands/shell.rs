@@ -12,6 +12,12 @@ use crate::exit_code::ExitCode;
 /// names by asking the binary itself (`ollama-chat __complete models`).
 pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let mut cmd = Cli::command();
+    if shell == clap_complete::Shell::Zsh {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "ollama-chat", &mut script);
+        out.write_all(zsh_with_names(&String::from_utf8_lossy(&script)).as_bytes())?;
+        return Ok(ExitCode::Success);
+    }
     clap_complete::generate(shell, &mut cmd, "ollama-chat", out);
     match shell {
         clap_complete::Shell::Bash => out.write_all(BASH_NAMES.as_bytes())?,
@@ -20,6 +26,61 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl Write) -> anyhow:
     }
     Ok(ExitCode::Success)
 }
+
+/// Zsh: clap's script, with the values of the chat's `-m`/`--model`, `--session` and `--role`
+/// completed by [`ZSH_NAMES`] (a session may also be a file). Only the top-level flags, whose
+/// help texts are matched: a subcommand's `--model` is a different thing.
+fn zsh_with_names(script: &str) -> String {
+    let mut out = String::with_capacity(script.len() + ZSH_NAMES.len());
+    for line in script.lines() {
+        let named = [
+            (
+                "-m+[Model to chat with",
+                ":MODEL:_default'",
+                ":MODEL:_ollama_chat_names models'",
+            ),
+            (
+                "--model=[Model to chat with",
+                ":MODEL:_default'",
+                ":MODEL:_ollama_chat_names models'",
+            ),
+            (
+                "--session=[Resume this session",
+                ":FILE:_default'",
+                ":FILE:_ollama_chat_names sessions'",
+            ),
+            (
+                "--role=[Start with a saved role",
+                ":NAME:_default'",
+                ":NAME:_ollama_chat_names roles'",
+            ),
+        ]
+        .into_iter()
+        .find(|(flag, from, _)| line.contains(flag) && line.contains(from));
+        match named {
+            Some((_, from, to)) => out.push_str(&line.replace(from, to)),
+            None if line.starts_with("if [ \"$funcstack[1]\" = \"_ollama-chat\" ]") => {
+                out.push_str(ZSH_NAMES);
+                out.push_str(line);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The zsh completer of those names (printed filtered, see [`names`]).
+const ZSH_NAMES: &str = r#"(( $+functions[_ollama_chat_names] )) ||
+_ollama_chat_names() {
+    local -a names
+    names=(${(f)"$(ollama-chat __complete $1 2>/dev/null)"})
+    compadd -a names
+    [[ $1 == sessions ]] && _files
+    return 0
+}
+
+"#;
 
 /// Bash: the values of `-m`, `--session` and `--role` from the binary, the rest from clap's
 /// function. The names are printed filtered (see [`names`]), so `compgen -W` expands nothing.
@@ -124,6 +185,14 @@ mod tests {
             let text = String::from_utf8(out).unwrap();
             assert!(text.contains("keep-alive"), "{shell}");
             assert!(text.contains("completions"), "{shell}");
+            if *shell == clap_complete::Shell::Zsh {
+                // Each of the chat's name flags goes through the names function, once defined.
+                assert_eq!(text.matches("_ollama_chat_names models'").count(), 2);
+                assert_eq!(text.matches("_ollama_chat_names sessions'").count(), 1);
+                assert_eq!(text.matches("_ollama_chat_names roles'").count(), 1);
+                let defined = text.find("_ollama_chat_names() {").unwrap();
+                assert!(defined < text.rfind("compdef _ollama-chat").unwrap());
+            }
             if *shell == clap_complete::Shell::Bash {
                 // The function BASH_NAMES falls back on.
                 assert!(text.starts_with("_ollama__chat() {"), "{}", &text[..40]);
