@@ -171,70 +171,54 @@ pub fn parse(
     cmd: &Command,
     check: Check<'_>,
 ) -> Result<ConfigFile, FileError> {
-    let fail = |offset: usize, message: String| FileError::At {
-        path: path.to_path_buf(),
-        at: Pos::of(text, offset),
-        message,
-    };
-    let table = DeTable::parse(text).map_err(|e| {
-        let first = e.message().lines().next().unwrap_or("not TOML").to_string();
-        fail(
-            e.span().map_or(0, |s| s.start),
-            format!("not valid TOML: {first}"),
-        )
-    })?;
-    let parser = Parser {
-        text,
-        cmd,
-        check,
-        fail: &fail,
-    };
-    let mut file = ConfigFile {
-        path: path.to_path_buf(),
-        ..ConfigFile::default()
-    };
-    let mut top = Vec::new();
-    for (key, value) in sorted(table.get_ref()) {
-        let name = key.get_ref().as_ref();
-        match (name, value.get_ref()) {
-            ("apis", DeValue::Table(t)) => {
-                for (k, v) in sorted(t) {
-                    let Some(api) = Api::parse(k.get_ref()) else {
-                        return Err(fail(
-                            k.span().start,
-                            unknown("API", k.get_ref(), Api::names()),
-                        ));
-                    };
-                    file.apis
-                        .push((api, parser.section(v, Table::Api, &mut file.holds_key)?));
+    with_parser(text, path, cmd, check, |parser, table| {
+        let mut file = ConfigFile {
+            path: path.to_path_buf(),
+            ..ConfigFile::default()
+        };
+        let mut top = Vec::new();
+        for (key, value) in sorted(table) {
+            let name = key.get_ref().as_ref();
+            match (name, value.get_ref()) {
+                ("apis", DeValue::Table(t)) => {
+                    for (k, v) in sorted(t) {
+                        let Some(api) = Api::parse(k.get_ref()) else {
+                            return Err((parser.fail)(
+                                k.span().start,
+                                unknown("API", k.get_ref(), Api::names()),
+                            ));
+                        };
+                        file.apis
+                            .push((api, parser.section(v, Table::Api, &mut file.holds_key)?));
+                    }
                 }
-            }
-            ("hosts", DeValue::Table(t)) => {
-                for (k, v) in sorted(t) {
-                    let section = parser.section(v, Table::Host, &mut file.holds_key)?;
-                    file.hosts.push((k.get_ref().to_string(), section));
+                ("hosts", DeValue::Table(t)) => {
+                    for (k, v) in sorted(t) {
+                        let section = parser.section(v, Table::Host, &mut file.holds_key)?;
+                        file.hosts.push((k.get_ref().to_string(), section));
+                    }
                 }
-            }
-            ("roles", DeValue::Table(t)) => {
-                for (k, v) in sorted(t) {
-                    let section = parser.section(v, Table::Role, &mut file.holds_key)?;
-                    file.roles.push((k.get_ref().to_string(), section));
+                ("roles", DeValue::Table(t)) => {
+                    for (k, v) in sorted(t) {
+                        let section = parser.section(v, Table::Role, &mut file.holds_key)?;
+                        file.roles.push((k.get_ref().to_string(), section));
+                    }
                 }
+                ("apis" | "hosts" | "roles", other) => {
+                    return Err((parser.fail)(
+                        key.span().start,
+                        format!(
+                            "{name} holds sections (`[{name}.NAME]`), not {}",
+                            other.type_str()
+                        ),
+                    ))
+                }
+                _ => top.push((key, value)),
             }
-            ("apis" | "hosts" | "roles", other) => {
-                return Err(fail(
-                    key.span().start,
-                    format!(
-                        "{name} holds sections (`[{name}.NAME]`), not {}",
-                        other.type_str()
-                    ),
-                ))
-            }
-            _ => top.push((key, value)),
         }
-    }
-    file.top = parser.entries(top, Table::Top, &mut file.holds_key)?;
-    Ok(file)
+        file.top = parser.entries(top, Table::Top, &mut file.holds_key)?;
+        Ok(file)
+    })
 }
 
 /// Parses one role file (`roles/NAME.toml`): the keys of a `[roles.NAME]` table.
@@ -244,6 +228,20 @@ pub fn parse_role(
     cmd: &Command,
     check: Check<'_>,
 ) -> Result<Section, FileError> {
+    with_parser(text, path, cmd, check, |parser, table| {
+        parser.entries(sorted(table), Table::Role, &mut false)
+    })
+}
+
+/// Reads `text` as TOML (an error names the file, line and column) and hands its top table to
+/// `then` with a parser of settings for `cmd`.
+fn with_parser<T>(
+    text: &str,
+    path: &Path,
+    cmd: &Command,
+    check: Check<'_>,
+    then: impl FnOnce(&Parser<'_>, &DeTable<'_>) -> Result<T, FileError>,
+) -> Result<T, FileError> {
     let fail = |offset: usize, message: String| FileError::At {
         path: path.to_path_buf(),
         at: Pos::of(text, offset),
@@ -262,7 +260,7 @@ pub fn parse_role(
         check,
         fail: &fail,
     };
-    parser.entries(sorted(table.get_ref()), Table::Role, &mut false)
+    then(&parser, table.get_ref())
 }
 
 type Key<'i> = Spanned<toml::de::DeString<'i>>;
