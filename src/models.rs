@@ -106,6 +106,16 @@ pub struct ModelInfo {
     pub raw: Value,
 }
 
+/// The body of an embedding request: Ollama's `/api/embed` and OpenAI's `/embeddings` take the
+/// same three fields.
+#[derive(Debug, Serialize)]
+pub struct EmbedRequest<'a> {
+    pub model: &'a str,
+    pub input: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+}
+
 /// What an embedding request gives back: one vector per input, in the inputs' order, and the
 /// server's count of the tokens it read.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -12,7 +12,7 @@ use super::error::{self as err, disconnected};
 use super::wire::{TagsResponse, WireRequest};
 use crate::conversation::ChatRequest;
 use crate::error::ApiError;
-use crate::models::Embeddings;
+use crate::models::{EmbedRequest, Embeddings};
 use crate::net::{
     http_client, read_body, read_capped, root_cause, with_body, BodyError, MAX_ERROR_BODY,
     MAX_JSON_BODY,
@@ -142,13 +142,6 @@ impl Client {
         input: &[String],
         dimensions: Option<u32>,
     ) -> Result<Embeddings, ApiError> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            model: &'a str,
-            input: &'a [String],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            dimensions: Option<u32>,
-        }
         #[derive(serde::Deserialize)]
         struct Answer {
             #[serde(default)]
@@ -156,7 +149,7 @@ impl Client {
             #[serde(default)]
             prompt_eval_count: Option<u64>,
         }
-        let body = serde_json::to_vec(&Body {
+        let body = serde_json::to_vec(&EmbedRequest {
             model,
             input,
             dimensions,

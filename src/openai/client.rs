@@ -1,7 +1,7 @@
 //! The HTTP side of an OpenAI-compatible server: `POST {base}/chat/completions` (streamed) and
 //! `GET {base}/models`. Hands back response bytes; `stream` makes sense of them.
 
-use crate::models::Embeddings;
+use crate::models::{EmbedRequest, Embeddings};
 use bytes::Bytes;
 use reqwest::header::CONTENT_TYPE;
 
@@ -127,7 +127,6 @@ impl Client {
         })
     }
 
-    /// `GET {base}/models`: the ids of the models the server offers, sorted.
     /// `POST /embeddings`: one vector per input, put back in the inputs' order by `index`.
     pub async fn embed(
         &self,
@@ -135,13 +134,6 @@ impl Client {
         input: &[String],
         dimensions: Option<u32>,
     ) -> Result<Embeddings, ApiError> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            model: &'a str,
-            input: &'a [String],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            dimensions: Option<u32>,
-        }
         #[derive(serde::Deserialize)]
         struct Item {
             #[serde(default)]
@@ -161,7 +153,7 @@ impl Client {
             #[serde(default)]
             usage: Option<Usage>,
         }
-        let body = serde_json::to_vec(&Body {
+        let body = serde_json::to_vec(&EmbedRequest {
             model,
             input,
             dimensions,
@@ -191,6 +183,7 @@ impl Client {
         })
     }
 
+    /// `GET {base}/models`: the ids of the models the server offers, sorted.
     pub async fn models(&self) -> Result<Vec<Untrusted>, ApiError> {
         let resp = self
             .request(reqwest::Method::GET, "/models")
