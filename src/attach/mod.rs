@@ -27,7 +27,7 @@ pub enum AttachError {
     Folder { path: String },
     #[error("cannot read {path}: {reason}")]
     Unreadable { path: String, reason: String },
-    #[error("{path} is {} (more than the {} allowed; raise it with --max-attachment-size)", human(*.size), human(*.max))]
+    #[error("{path} is {} (more than the {} allowed; raise it with --max-attachment-size)", crate::error::human_bytes(*.size), crate::error::human_bytes(*.max))]
     TooLarge { path: String, size: u64, max: u64 },
     #[error("{path} is not an image (PNG, JPEG, WebP or GIF, told by its bytes, not its name)")]
     NotAnImage { path: String },
@@ -40,10 +40,6 @@ pub enum AttachError {
     Binary { path: String },
     #[error("{path} is not UTF-8 text (invalid bytes at offset {offset})")]
     NotUtf8 { path: String, offset: usize },
-}
-
-fn human(n: u64) -> String {
-    crate::error::human_bytes(n)
 }
 
 /// One file waiting to go with the next message.
@@ -67,14 +63,18 @@ impl Attachment {
     pub fn describe(&self) -> String {
         match self {
             Attachment::Image(i) => describe_image(i),
-            Attachment::Text(t) => format!("[file: {}, {}]", t.name, human(t.text.len() as u64)),
+            Attachment::Text(t) => format!(
+                "[file: {}, {}]",
+                t.name,
+                crate::error::human_bytes(t.text.len() as u64)
+            ),
         }
     }
 }
 
 /// `[image: cat.png, 182 KB]`: how an image is shown in the chat, in `replay` and in re-runs.
 pub fn describe_image(i: &Image) -> String {
-    format!("[image: {}, {}]", i.name, human(i.size))
+    format!("[image: {}, {}]", i.name, crate::error::human_bytes(i.size))
 }
 
 /// The message text with the text files' blocks after it, in the order given, and the images.
