@@ -60,11 +60,19 @@ impl Sgr {
                 out.push_str(code);
             }
         }
+        // Written in place: this runs for every styled span of every row.
+        use std::fmt::Write as _;
         match self.fg {
-            Some(Color::Ansi(n)) if n < 8 => out.push_str(&format!(";3{n}")),
-            Some(Color::Ansi(n)) if n < 16 => out.push_str(&format!(";9{}", n - 8)),
-            Some(Color::Ansi(n)) => out.push_str(&format!(";38;5;{n}")),
-            Some(Color::Rgb(r, g, b)) => out.push_str(&format!(";38;2;{r};{g};{b}")),
+            Some(Color::Ansi(n)) if n < 16 => {
+                out.push_str(if n < 8 { ";3" } else { ";9" });
+                out.push(char::from(b'0' + n % 8));
+            }
+            Some(Color::Ansi(n)) => {
+                let _ = write!(out, ";38;5;{n}");
+            }
+            Some(Color::Rgb(r, g, b)) => {
+                let _ = write!(out, ";38;2;{r};{g};{b}");
+            }
             None => {}
         }
         out.push('m');
@@ -126,6 +134,30 @@ pub fn write_row(row: &[Span], color: bool, out: &mut String) {
 /// characters, a space at the edge becomes the break, a word longer than a row is cut at the edge.
 /// `first` starts the first row and `rest` every other (a list item's hanging indent).
 pub fn wrap(spans: &[Span], width: Option<usize>, first: &[Span], rest: &[Span]) -> Vec<Row> {
+    let fits = |w: usize| row_width(first) + row_width(spans) <= w;
+    if width.is_none_or(fits) {
+        // Most lines fit: one row, without filling character by character.
+        vec![one_row(spans, first)]
+    } else {
+        fill(spans, width, first, rest)
+    }
+}
+
+/// `first` and the spans in one row, joined where their styles meet, as filling joins them.
+fn one_row(spans: &[Span], first: &[Span]) -> Row {
+    let mut row = first.to_vec();
+    for span in spans.iter().filter(|s| !s.text.is_empty()) {
+        match row.last_mut() {
+            Some(last) if last.sgr == span.sgr && last.link == span.link => {
+                last.text.push_str(&span.text)
+            }
+            _ => row.push(span.clone()),
+        }
+    }
+    row
+}
+
+fn fill(spans: &[Span], width: Option<usize>, first: &[Span], rest: &[Span]) -> Vec<Row> {
     let mut f = Filler {
         width: width.unwrap_or(usize::MAX),
         rows: Vec::new(),
@@ -283,6 +315,43 @@ mod tests {
         );
         assert_eq!(text(&rows), ["a bold", "word"]);
         assert_eq!(rows[1][0].sgr, bold);
+    }
+
+    #[test]
+    fn a_row_that_fits_is_the_row_filling_gives() {
+        let bold = Sgr {
+            bold: true,
+            ..Sgr::default()
+        };
+        let link = Span {
+            text: "l k".into(),
+            sgr: Sgr::default(),
+            link: Some("https://a.example/".into()),
+        };
+        let spans = [
+            Span::plain(""),
+            Span::plain("a "),
+            Span::plain("b"),
+            Span::new(" 你好 ", bold),
+            Span::new("c", bold),
+            link.clone(),
+            link,
+            Span::plain(" end "),
+        ];
+        let firsts = [vec![], vec![Span::plain("• ")], vec![Span::new("│ ", bold)]];
+        for first in &firsts {
+            for n in 0..=spans.len() {
+                let part = &spans[..n];
+                let need = row_width(first) + row_width(part);
+                for width in [Some(need), Some(need + 3), None] {
+                    assert_eq!(
+                        wrap(part, width, first, &[]),
+                        fill(part, width, first, &[]),
+                        "{n} spans, width {width:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
