@@ -186,9 +186,14 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
         return Err(e.into());
     }
     let roles = config_file::roles::list(loaded.file.as_ref(), config_file::load::roles_dir(&env));
+    let servers = loaded
+        .file
+        .iter()
+        .flat_map(|f| f.mcp.iter().map(|(s, _)| s.clone()));
     let config = config.map(|mut c| {
         c.role = loaded.role;
         c.roles = roles;
+        c.tools.declare_servers(servers);
         c
     });
     let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);

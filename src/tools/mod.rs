@@ -110,6 +110,20 @@ impl Default for ToolSettings {
     }
 }
 
+impl ToolSettings {
+    /// Adds the config file's `[mcp.NAME]` servers before the command line's; an `--mcp` of the
+    /// same name replaces the file's. Declared servers offer tools, as `--mcp` ones do.
+    pub fn declare_servers(&mut self, declared: impl IntoIterator<Item = McpSpec>) {
+        let mut all: Vec<McpSpec> = declared
+            .into_iter()
+            .filter(|d| !self.mcp.iter().any(|m| m.name == d.name))
+            .collect();
+        all.append(&mut self.mcp);
+        self.enabled |= !all.is_empty();
+        self.mcp = all;
+    }
+}
+
 /// Parses `--tools`: built-in names separated by commas; `default` for the safe set, `none` for
 /// none (MCP tools only).
 pub fn parse_tool_list(text: &str) -> Result<Vec<String>, String> {
@@ -437,6 +451,32 @@ mod tests {
             .err()
             .unwrap()
             .contains("asks before every command"));
+    }
+
+    #[test]
+    fn a_flag_replaces_the_file_server_of_its_name() {
+        let spec = |name: &str, command: &str| McpSpec {
+            name: name.into(),
+            command: command.into(),
+            args: Vec::new(),
+            env: vec![("TOKEN".into(), "secret-value".into())],
+        };
+        let mut s = ToolSettings {
+            mcp: vec![spec("files", "from-flag")],
+            ..ToolSettings::default()
+        };
+        s.declare_servers([spec("git", "uvx"), spec("files", "from-file")]);
+        let names: Vec<(&str, &str)> = s
+            .mcp
+            .iter()
+            .map(|m| (m.name.as_str(), m.command.as_str()))
+            .collect();
+        assert_eq!(names, [("git", "uvx"), ("files", "from-flag")]);
+        assert!(s.enabled);
+        assert!(!format!("{s:?}").contains("secret-value"));
+        let mut none = ToolSettings::default();
+        none.declare_servers([]);
+        assert!(!none.enabled);
     }
 
     #[tokio::test]

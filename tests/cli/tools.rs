@@ -350,8 +350,17 @@ fn mcp_tools_are_offered_under_their_server_name_and_answer() {
     assert!(results[1].1.contains("it failed"), "{results:?}");
 }
 
+/// The names of the variables an MCP server in `env` mode saw (its `echo` answers them).
+fn server_env(result: &str) -> Vec<&str> {
+    result
+        .strip_prefix("echo: ")
+        .unwrap_or_else(|| panic!("not the env echo: {result}"))
+        .split_whitespace()
+        .collect()
+}
+
 #[test]
-fn an_mcp_server_gets_no_environment_but_the_basics() {
+fn an_mcp_server_gets_no_environment_but_path() {
     let (env, work) = tool_env();
     env.fake
         .push_chat(ChatReply::calls(&[("t.echo", json!({"text": "x"}))]));
@@ -360,6 +369,7 @@ fn an_mcp_server_gets_no_environment_but_the_basics() {
     env.cmd()
         .current_dir(&work)
         .env("OPENAI_API_KEY", "sk-test-not-for-servers")
+        .env("LANG", "C.UTF-8")
         .args([
             "-m",
             MODEL,
@@ -373,8 +383,115 @@ fn an_mcp_server_gets_no_environment_but_the_basics() {
         .assert()
         .success();
     let results = tool_results(&env.fake.chat_bodies()[1]);
-    assert!(!results[0].1.contains("OPENAI_API_KEY"), "{results:?}");
-    assert!(!results[0].1.contains("OLLAMA_HOST"), "{results:?}");
+    let names = server_env(&results[0].1);
+    assert!(names.contains(&"PATH"), "{names:?}");
+    for var in ["OPENAI_API_KEY", "OLLAMA_HOST", "HOME", "LANG"] {
+        assert!(!names.contains(&var), "{var} reached the server: {names:?}");
+    }
+}
+
+fn write_config(env: &TestEnv, text: &str) -> PathBuf {
+    let path = env.home.path().join(".config/ollama-chat/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn mcp_servers_declared_in_the_config_file_get_only_their_env_and_a_flag_replaces_one() {
+    let (env, work) = tool_env();
+    write_config(
+        &env,
+        &format!(
+            "allow_tool = [\"files.echo\"]\n\n[mcp.files]\ncommand = \"sh\"\nargs = [{:?}, \"env\"]\nenv = {{ MCP_TOKEN = \"tok-configured\" }}\n",
+            mcp_server()
+        ),
+    );
+    env.fake
+        .push_chat(ChatReply::calls(&[("files.echo", json!({"text": "x"}))]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .env("OLLAMA_API_KEY", "sk-ollama-not-for-servers")
+        .env("OPENAI_API_KEY", "sk-openai-not-for-servers")
+        .args(["-m", MODEL, "-p", "x"])
+        .assert()
+        .success()
+        .stdout("done");
+    let bodies = env.fake.chat_bodies();
+    let offered: Vec<&str> = bodies[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        offered,
+        ["files.echo", "files.fail", "files.hang", "files.crash"]
+    );
+    let results = tool_results(&bodies[1]);
+    let names = server_env(&results[0].1);
+    assert!(
+        names.contains(&"MCP_TOKEN"),
+        "the configured variable: {names:?}"
+    );
+    for var in ["OLLAMA_API_KEY", "OPENAI_API_KEY", "HOME"] {
+        assert!(!names.contains(&var), "{var} reached the server: {names:?}");
+    }
+    let log = env.log_records();
+    assert_eq!(
+        log[0]["tool_calls"][0]["approval"], "allowed",
+        "allow_tool from the file"
+    );
+
+    // `--mcp` of the same name replaces the file's server (this one echoes the text back).
+    env.fake.push_chat(ChatReply::calls(&[(
+        "files.echo",
+        json!({"text": "从命令行"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    let spec = format!("files=sh {}", mcp_server());
+    env.cmd()
+        .current_dir(&work)
+        .args(["-m", MODEL, "--mcp", &spec, "-p", "x"])
+        .assert()
+        .success();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(
+        bodies[2]["tools"].as_array().unwrap().len(),
+        4,
+        "one server"
+    );
+    assert_eq!(
+        tool_results(&bodies[3])[0],
+        ("files.echo".into(), "echo: 从命令行".into())
+    );
+}
+
+#[test]
+fn a_bad_mcp_table_is_a_config_error_with_file_line_and_column() {
+    let env = TestEnv::new();
+    let path = write_config(&env, "model = \"tiny\"\n[mcp.files]\nargs = [\"--root\"]\n");
+    let out = env.cmd().args(["-p", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "ollama-chat: {}:2:6: [mcp.files]: no command: add command = \"PROGRAM\" (and args = [\"…\"])\n",
+            path.display()
+        )
+    );
+    write_config(&env, "[mcp.files]\ncommand = \"x\"\nenv = { TOKEN = 1 }\n");
+    let out = env.cmd().args(["-p", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("config.toml:3:1: [mcp.files]: env TOKEN: a value is a string, not integer"),
+        "{err}"
+    );
+    assert!(env.fake.requests().is_empty());
 }
 
 #[test]
