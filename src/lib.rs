@@ -24,8 +24,9 @@
 //!   `term`: the terminal description (which streams are terminals, colour for each, the width
 //!   and height, OSC 8 hyperlinks), decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
-//!   completion; `repl::picker` the numbered model list; the only module that reads keys) or
-//!   `oneshot` (`-p` and piped stdin); `attach`: files into a message (images by their bytes,
+//!   completion; `repl::picker` the numbered model list; the only module that reads lines) or
+//!   `oneshot` (`-p` and piped stdin); `approve`: the tool-call prompt, one key read from the
+//!   terminal (the REPL, one-shot and the re-run ask with it); `attach`: files into a message (images by their bytes,
 //!   text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::facts` the model's facts from the
@@ -66,6 +67,7 @@
 //! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
 pub mod anthropic;
+pub mod approve;
 pub mod attach;
 pub mod backend;
 pub mod chat;

@@ -674,8 +674,8 @@ fn the_model_picker() {
 
 #[test]
 fn tool_calls_results_and_the_approval_prompt() {
+    use crate::approve::{prompt_text, write_explanation};
     use crate::conversation::{ToolCall, ToolStatus};
-    use crate::repl::approve::{prompt_text, write_explanation};
     use crate::tools::show::{write_call, write_result};
     let call = ToolCall {
         id: Some(HOSTILE.into()),

@@ -164,7 +164,7 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
         "{shown}"
     );
 
-    // A re-run sends the questions again but runs no tool: the replies' calls are not answered.
+    // A re-run without tools configured offers none, so it runs none (`rerun_asks_again…`).
     let before = env.fake.chat_bodies().len();
     env.fake.push_chat(ChatReply::calls(&[(
         "read_file",
@@ -184,6 +184,95 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
     assert!(after.len() > before);
     assert!(after[before..].iter().all(|b| b.get("tools").is_none()));
     assert!(after[before..].iter().all(|b| tool_results(b).is_empty()));
+}
+
+/// A session in which `read_file` was allowed up front, run and answered.
+fn recorded_tool_session(env: &TestEnv, work: &Path) -> PathBuf {
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["它说你好".into()]));
+    let session = env.home.path().join("s.jsonl");
+    env.cmd()
+        .current_dir(work)
+        .args([
+            "-m",
+            MODEL,
+            "--tools",
+            "read_file",
+            "--allow-tool",
+            "read_file",
+        ])
+        .args(["--session", session.to_str().unwrap(), "-p", "读一下笔记"])
+        .assert()
+        .success();
+    session
+}
+
+#[test]
+fn a_rerun_asks_again_before_running_a_tool_and_without_a_terminal_refuses() {
+    let (env, work) = tool_env();
+    let session = recorded_tool_session(&env, &work);
+    let before = env.fake.chat_bodies().len();
+    // The recorded "allowed" is no answer for this run: nobody to ask, so it is refused.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["没读到".into()]));
+    let out = env
+        .cmd()
+        .current_dir(&work)
+        .args(["--no-session", "--tools", "read_file", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("refused read_file: no terminal to ask, and it was not allowed ahead"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("它说你好") && stdout.contains("没读到"),
+        "{stdout}"
+    );
+    let bodies = &env.fake.chat_bodies()[before..];
+    assert_eq!(bodies.len(), 2, "the question, then the refusal sent back");
+    assert_eq!(bodies[0]["tools"][0]["function"]["name"], "read_file");
+    assert_eq!(
+        bodies[0]["messages"].as_array().unwrap().len(),
+        1,
+        "the recorded call and result are not sent: they are being redone"
+    );
+    let results = tool_results(&bodies[1]);
+    assert_eq!(results.len(), 1);
+    assert!(results[0].1.starts_with("Not run"), "{results:?}");
+    assert!(!results[0].1.contains("你好"), "the file was not read");
+
+    // Allowed up front, it runs.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["读到了".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .args([
+            "--no-session",
+            "--tools",
+            "read_file",
+            "--allow-tool",
+            "read_file",
+        ])
+        .args(["replay", session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("读到了"));
+    let results = tool_results(env.fake.chat_bodies().last().unwrap());
+    assert_eq!(results, [("read_file".into(), "第一行：你好\n".into())]);
 }
 
 #[test]

@@ -238,3 +238,45 @@ fn one_shot_on_a_terminal_asks_too() {
     let results = tool_contents(&env.fake.chat_bodies()[1]);
     assert!(results[0].contains('T'), "the clock was read: {results:?}");
 }
+
+#[test]
+fn a_rerun_on_a_terminal_asks_before_running_a_tool() {
+    let env = TestEnv::new();
+    env.fake.set_models(&[MODEL]);
+    let work = env.home.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("笔记.txt"), "你好\n").unwrap();
+    let session = env.home.path().join("s.jsonl");
+    std::fs::write(
+        &session,
+        concat!(
+            r#"{"kind":"session","version":2,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"tiny-tools","host":"http://127.0.0.1:1"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:50.000Z","kind":"user","content":"read it"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:51.000Z","kind":"assistant","content":"old answer","status":"ok","latency":0.4}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["new answer".into()]));
+    let mut cmd = env.std_command();
+    cmd.current_dir(&work)
+        .args(["--no-session", "--tools", "read_file", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"]);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(&l(
+        r#"Run read_file {"path":"笔记.txt"}? [y]es / [n]o / [a]lways for this tool / [e]xplain"#,
+    ))
+    .unwrap();
+    key(&mut p, "y");
+    p.exp_string("new answer").unwrap();
+    p.exp_eof().unwrap();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(tool_contents(&bodies[1]), ["你好\n"]);
+}
