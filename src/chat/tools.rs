@@ -68,21 +68,14 @@ pub fn attach(
     if settings.builtins.is_empty() && settings.mcp.is_empty() {
         return Ok(());
     }
-    let mut toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
-    if toolbox.enabled() && chat.backend.capabilities().model_facts {
+    let toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
+    let ask = toolbox.enabled() && chat.backend.capabilities().model_facts;
+    chat.tools = Some(toolbox);
+    if ask {
         if let Ok(info) = rt.block_on(chat.backend.model_info(&chat.model)) {
-            let caps: Vec<&str> = info.capabilities.iter().map(|c| c.raw()).collect();
-            if !caps.is_empty() && !caps.contains(&"tools") {
-                chat.warn(&format!(
-                    "{} does not support tools (its capabilities: {}); chatting without them",
-                    crate::untrusted::sanitize_line(&chat.model),
-                    crate::untrusted::sanitize_line(&caps.join(", "))
-                ));
-                toolbox.set_enabled(false);
-            }
+            chat.follow_model_tools(&info.capabilities);
         }
     }
-    chat.tools = Some(toolbox);
     Ok(())
 }
 
@@ -136,6 +129,26 @@ impl Answered {
 }
 
 impl Chat<'_> {
+    /// Turns the tools off, saying so before anything is sent, when the chat's model cannot take
+    /// them (`capabilities` from its `/api/show` lacks `tools`), and back on for a model that can
+    /// when a model turned them off. An empty list (a server that does not say) changes nothing.
+    /// At start and after `/model`, with the facts the switch fetched.
+    pub fn follow_model_tools(&mut self, capabilities: &[crate::untrusted::Untrusted]) {
+        let caps: Vec<&str> = capabilities.iter().map(|c| c.raw()).collect();
+        let Some(tools) = self.tools.as_mut().filter(|_| !caps.is_empty()) else {
+            return;
+        };
+        let model = crate::untrusted::sanitize_line(&self.model);
+        match tools.follow_model(caps.contains(&"tools")) {
+            Some(false) => self.warn(&format!(
+                "{model} does not support tools (its capabilities: {}); chatting without them",
+                crate::untrusted::sanitize_line(&caps.join(", "))
+            )),
+            Some(true) => self.note(&format!("{model} supports tools: they are on again.")),
+            None => {}
+        }
+    }
+
     /// Runs `/tools [on|off|list]` and says what it did (text ending in a newline, sanitised).
     pub fn tools_command(&mut self, rt: &Runtime, switch: ToolsSwitch) -> String {
         let Some(tools) = self.tools.as_mut() else {

@@ -180,6 +180,9 @@ pub struct Toolbox {
     /// Tools the person answered "always" for.
     always: BTreeSet<String>,
     enabled: bool,
+    /// Off because the model cannot take tools, not because the person said so: a switch to a
+    /// model that can turns them back on.
+    off_for_model: bool,
     http: Option<reqwest::Client>,
 }
 
@@ -204,6 +207,7 @@ impl Toolbox {
             servers,
             started: false,
             always: BTreeSet::new(),
+            off_for_model: false,
             http: None,
             roots,
             settings,
@@ -229,6 +233,25 @@ impl Toolbox {
 
     pub fn set_enabled(&mut self, on: bool) {
         self.enabled = on;
+        self.off_for_model = false;
+    }
+
+    /// Follows the model's capability: off for a model without tools, back on for one with them
+    /// when it was a model that turned them off (not `/tools off`). The new state, if it changed.
+    pub fn follow_model(&mut self, capable: bool) -> Option<bool> {
+        match (capable, self.enabled, self.off_for_model) {
+            (false, true, _) => {
+                self.enabled = false;
+                self.off_for_model = true;
+                Some(false)
+            }
+            (true, false, true) => {
+                self.enabled = true;
+                self.off_for_model = false;
+                Some(true)
+            }
+            _ => None,
+        }
     }
 
     /// The specs a request carries: empty when tools are off.
@@ -500,5 +523,31 @@ mod tests {
         ));
         b.set_enabled(false);
         assert!(b.offered().is_empty());
+    }
+
+    #[test]
+    fn the_model_turns_tools_off_and_back_on_but_not_over_the_person() {
+        let settings = ToolSettings {
+            enabled: true,
+            builtins: vec!["now".into()],
+            ..ToolSettings::default()
+        };
+        let mut b = Toolbox::new(settings).unwrap();
+        assert_eq!(b.follow_model(true), None);
+        assert_eq!(b.follow_model(false), Some(false));
+        assert!(b.offered().is_empty());
+        assert_eq!(b.follow_model(false), None);
+        assert_eq!(b.follow_model(true), Some(true));
+        assert_eq!(b.offered().len(), 1);
+        // Turned off by the person: a capable model does not turn them on.
+        b.set_enabled(false);
+        assert_eq!(b.follow_model(true), None);
+        assert!(!b.enabled());
+        // Turned on by the person after a model turned them off: theirs to keep.
+        b.set_enabled(true);
+        b.follow_model(false);
+        b.set_enabled(true);
+        assert_eq!(b.follow_model(true), None);
+        assert!(b.enabled());
     }
 }

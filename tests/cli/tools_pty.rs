@@ -280,3 +280,36 @@ fn a_rerun_on_a_terminal_asks_before_running_a_tool() {
     let bodies = env.fake.chat_bodies();
     assert_eq!(tool_contents(&bodies[1]), ["你好\n"]);
 }
+
+#[test]
+fn switching_model_checks_again_whether_it_takes_tools() {
+    let env = TestEnv::new();
+    env.fake.set_models(&[MODEL, "tiny"]);
+    let mut cmd = env.std_command();
+    cmd.args(["-m", MODEL, "--tools", "now", "--allow-tool", "now"]);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "/model tiny");
+    p.exp_string(
+        "tiny does not support tools (its capabilities: completion); chatting without them",
+    )
+    .unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "hi");
+    p.exp_string("echo: hi").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, &format!("/model {MODEL}"));
+    p.exp_string(&format!("{MODEL} supports tools: they are on again."))
+        .unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["with tools".into()]));
+    enter(&mut p, "again");
+    p.exp_string("with tools").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].get("tools").is_none(), "tiny is sent no tools");
+    assert_eq!(bodies[1]["tools"][0]["function"]["name"], "now");
+    exit_with_ctrl_d(p);
+}
