@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-use super::{Chat, ContextLog, HistoryEffect, NotSent, Question, Sent};
+use super::{Chat, ContextLog, HistoryEffect, NotSent, NotSentReason, Question, Sent};
 use crate::conversation::{Approval, ToolCall, ToolStatus};
 use crate::log::ToolLog;
 use crate::render::style::Style;
@@ -269,7 +269,13 @@ impl Chat<'_> {
                 sent.tools_stopped = stopped;
                 break;
             }
-            sent = rt.block_on(self.follow_up(sink, cancel()));
+            sent = match rt.block_on(self.follow_up(sink, cancel())) {
+                Ok(next) => next,
+                Err(why) => {
+                    sent.tools_stopped = Some(why);
+                    break;
+                }
+            };
         }
         if let Some((pending, images)) = self.pending_log.take() {
             self.record_turn(None, &images, &sent.outcome, &pending);
@@ -380,17 +386,41 @@ impl Chat<'_> {
     }
 
     /// Sends the history again after tool results, with no new message: the model's next reply.
-    async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Sent
+    /// Budgeted like a turn (older exchanges truncated or summarised as the strategy says; the
+    /// question, its calls and results go whole). What cannot fit (too large, or the `fail`
+    /// strategy) is said and sent anyway, never cut: the server refuses it, and says so. `Err`
+    /// when Ctrl-C stopped a summarize call: no reply is asked for.
+    async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Result<Sent, CancelReason>
     where
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
-        // Not budgeted again (the results are capped instead), but never cut silently either:
-        // a history the tool results pushed over the window is refused by the server, said.
-        let request = self.request(true);
+        tokio::pin!(cancel);
+        let prepared = match self.prepare_context(self.turns, cancel.as_mut()).await {
+            Ok(p) => p,
+            Err(NotSentReason::Summary(Ending::Cancelled(why))) => return Err(why),
+            Err(reason) => {
+                let why = NotSent {
+                    reason,
+                    input: String::new(),
+                };
+                self.note(&format!(
+                    "context: the tool results do not fit as they are ({}); sending them anyway, uncut",
+                    why.to_string().trim_end_matches('.')
+                ));
+                super::context::Prepared::default()
+            }
+        };
+        let request = self.request(!prepared.overflow);
         let sent = request.messages.len();
-        let mut outcome =
-            run_turn(self.backend, &request, sink, cancel, self.config.timeouts()).await;
+        let mut outcome = run_turn(
+            self.backend,
+            &request,
+            sink,
+            cancel.as_mut(),
+            self.config.timeouts(),
+        )
+        .await;
         self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();
@@ -405,23 +435,22 @@ impl Chat<'_> {
         if joins {
             self.conversation.push_message(message);
         }
-        let prepared = super::context::Prepared::default();
         let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
         let log = ContextLog {
             call: "tool_result",
             server_truncated,
-            ..ContextLog::default()
+            ..prepared.log.clone()
         };
         if has_calls(&outcome) {
             self.pending_log = Some((log, Vec::new()));
         } else {
             self.record_turn(None, &[], &outcome, &log);
         }
-        Sent {
+        Ok(Sent {
             outcome,
             effect: HistoryEffect::Kept,
-            context: None,
+            context: prepared.log.action,
             tools_stopped: None,
-        }
+        })
     }
 }

@@ -781,3 +781,65 @@ fn a_hostile_mcp_server_gives_one_line() {
         assert!(!err.contains('\u{1b}'), "{mode}: {err:?}");
     }
 }
+
+/// A question asked in a session that already holds a 600-character exchange, with
+/// `num_ctx=512` (128 kept for the reply): the call's 1000-character result does not fit beside
+/// the old exchange, so the follow-up drops it, as a turn would, and keeps the question, the call
+/// and the result together.
+#[test]
+fn the_follow_up_after_tool_results_is_budgeted_like_a_turn() {
+    let (env, work) = tool_env();
+    std::fs::write(work.join("big.txt"), "y".repeat(1000)).unwrap();
+    let session = env.home.path().join("ctx.jsonl");
+    let old = format!("one {}", "x".repeat(595));
+    env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+    let run = |prompt: &str| {
+        env.cmd()
+            .current_dir(&work)
+            .args(["-m", MODEL, "-o", "num_ctx=512", "--tools", "read_file"])
+            .args(["--allow-tool", "read_file", "--session"])
+            .args([session.to_str().unwrap(), "-p", prompt])
+            .assert()
+            .success()
+    };
+    run(&old);
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "big.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["long.".into()]));
+    let out = run("read big.txt");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("context: dropped the oldest 1 exchange (2 messages"),
+        "{err}"
+    );
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 3);
+    let asked = crate::harness::messages(&bodies[1]);
+    assert_eq!(
+        asked[0],
+        ("user".to_string(), old.clone()),
+        "the question fits"
+    );
+    let follow_up = &bodies[2];
+    let roles: Vec<&str> = follow_up["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "tool"],
+        "the old exchange left"
+    );
+    assert_eq!(follow_up["messages"][0]["content"], "read big.txt");
+    assert_eq!(tool_results(follow_up)[0].1, "y".repeat(1000));
+    assert_eq!(env.fake.truncations(), 0, "the server never had to cut");
+    let log = env.log_records();
+    let last = log.last().unwrap();
+    assert_eq!(last["call"], "tool_result");
+    assert_eq!(last["context_action"]["strategy"], "truncate");
+    assert_eq!(last["context_window"], 512);
+}
