@@ -361,9 +361,13 @@ impl Chat<'_> {
 
     /// Puts one call's result into the history and the session; returns its log entry.
     fn keep_result(&mut self, call: &ToolCall, a: Answered) -> ToolLog {
-        // A file or a command's output may hold the key this client sends (a `.env`, `env`):
-        // blanked like any text the client writes down.
-        let content = self.backend.secrets().scrub(&a.content).into_owned();
+        // A file or a command's output may hold the key this client sends (a `.env`, `env`), an
+        // MCP server's output the token it was given: blanked like any text the client writes.
+        let content = self.backend.secrets().scrub(&a.content);
+        let content = match &self.tools {
+            Some(t) => t.secrets().scrub(&content).into_owned(),
+            None => content.into_owned(),
+        };
         let record = ToolRecord {
             name: call.name.clone(),
             call_id: call.id.clone(),

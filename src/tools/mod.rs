@@ -180,6 +180,9 @@ pub struct Toolbox {
     /// Tools the person answered "always" for.
     always: BTreeSet<String>,
     enabled: bool,
+    /// The values of the MCP servers' configured variables (tokens, mostly): a server that
+    /// echoes one must not hand it to the model, the session or the log.
+    secrets: crate::error::Secrets,
     /// Off because the model cannot take tools, not because the person said so: a switch to a
     /// model that can turns them back on.
     off_for_model: bool,
@@ -200,6 +203,12 @@ impl Toolbox {
             );
         }
         let servers = settings.mcp.iter().cloned().map(McpServer::new).collect();
+        let mut secrets = crate::error::Secrets::new();
+        for (name, value) in settings.mcp.iter().flat_map(|s| &s.env) {
+            if name != "PATH" {
+                secrets.add(name, value);
+            }
+        }
         let mut b = Toolbox {
             enabled: settings.enabled,
             defs: Vec::new(),
@@ -207,6 +216,7 @@ impl Toolbox {
             servers,
             started: false,
             always: BTreeSet::new(),
+            secrets,
             off_for_model: false,
             http: None,
             roots,
@@ -224,6 +234,11 @@ impl Toolbox {
 
     pub fn settings(&self) -> &ToolSettings {
         &self.settings
+    }
+
+    /// What a result is scrubbed of besides the client's own keys: the servers' `env` values.
+    pub fn secrets(&self) -> &crate::error::Secrets {
+        &self.secrets
     }
 
     /// Whether requests carry the tools (`/tools on|off`).

@@ -843,3 +843,36 @@ fn the_follow_up_after_tool_results_is_budgeted_like_a_turn() {
     assert_eq!(last["context_action"]["strategy"], "truncate");
     assert_eq!(last["context_window"], 512);
 }
+
+/// A server that hands back the token it was configured with: the model, the session and the
+/// log get a placeholder.
+#[test]
+fn a_configured_token_an_mcp_server_echoes_is_blanked() {
+    let (env, work) = tool_env();
+    let token = "tok-mcp-0123456789";
+    write_config(
+        &env,
+        &format!(
+            "[mcp.t]\ncommand = \"sh\"\nargs = [{:?}]\nenv = {{ MCP_TOKEN = \"{token}\" }}\n",
+            mcp_server()
+        ),
+    );
+    env.fake
+        .push_chat(ChatReply::calls(&[("t.echo", json!({ "text": token }))]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    let session = env.home.path().join("t.jsonl");
+    env.cmd()
+        .current_dir(&work)
+        .args(["-m", MODEL, "--allow-tool", "t.echo", "--session"])
+        .args([session.to_str().unwrap(), "-p", "x"])
+        .assert()
+        .success();
+    let results = tool_results(&env.fake.chat_bodies()[1]);
+    assert_eq!(results[0].1, "echo: <MCP_TOKEN>");
+    let records = read_jsonl(&session);
+    let tool = records.iter().find(|r| r["kind"] == "tool").unwrap();
+    assert_eq!(tool["content"], "echo: <MCP_TOKEN>");
+    let log = env.log_records();
+    assert_eq!(log[0]["tool_calls"][0]["status"], "ok");
+    assert_eq!(log[0]["tool_calls"][0]["result"], "echo: <MCP_TOKEN>");
+}
