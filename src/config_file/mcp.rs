@@ -109,6 +109,7 @@ fn strings(v: &Spanned<DeValue<'_>>) -> Result<Vec<String>, String> {
         .iter()
         .map(|i| match i.get_ref() {
             DeValue::String(s) if !s.contains('\0') => Ok(s.to_string()),
+            DeValue::String(_) => Err("takes strings without NUL characters".into()),
             other => Err(format!(
                 "takes an array of strings; one item is {}",
                 other.type_str()
@@ -206,6 +207,7 @@ command = "uvx"
             ("[mcp.files]\ncommand = \" \"", "c.toml:2:1: [mcp.files]: command takes the program to run as a non-empty string, not an empty string"),
             ("[mcp.files]\ncommand = \"x\"\nargs = \"--root /\"", "c.toml:3:1: [mcp.files]: args takes an array of strings, not string"),
             ("[mcp.files]\ncommand = \"x\"\nargs = [\"a\", 1]", "c.toml:3:1: [mcp.files]: args takes an array of strings; one item is integer"),
+            ("[mcp.files]\ncommand = \"x\"\nargs = [\"a\\u0000\"]", "c.toml:3:1: [mcp.files]: args takes strings without NUL characters"),
             ("[mcp.files]\ncommand = \"x\"\nenv = [\"A=1\"]", "c.toml:3:1: [mcp.files]: env takes a table of NAME = \"value\""),
             ("[mcp.files]\ncommand = \"x\"\nenv = { A = 1 }", "c.toml:3:1: [mcp.files]: env A: a value is a string, not integer"),
             ("[mcp.files]\ncommand = \"x\"\nenv = { \"A=B\" = \"1\" }", "c.toml:3:1: [mcp.files]: env A=B: a variable's name is letters, digits and _"),

@@ -557,6 +557,26 @@ fn mcp_servers_declared_in_the_config_file_get_only_their_env_and_a_flag_replace
         tool_results(&bodies[3])[0],
         ("files.echo".into(), "echo: 从命令行".into())
     );
+
+    // `config show` lists the server without its env values, and says what replaces it.
+    let shown = env.cmd().args(["config", "show"]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(
+        shown.contains(r#"mcp.files = { command = "sh", args = ["#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(r#"env = { MCP_TOKEN = "(hidden)" } }"#),
+        "{shown}"
+    );
+    assert!(!shown.contains("tok-configured"), "{shown}");
+    let shown = env
+        .cmd()
+        .args(["--mcp", &spec, "config", "show"])
+        .assert()
+        .success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(shown.contains("replaced by --mcp files=…"), "{shown}");
 }
 
 #[test]
