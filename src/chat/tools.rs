@@ -69,12 +69,10 @@ pub fn attach(
         return Ok(());
     }
     let toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
-    let ask = toolbox.enabled() && chat.backend.capabilities().model_facts;
+    let ask = toolbox.enabled();
     chat.tools = Some(toolbox);
     if ask {
-        if let Ok(info) = rt.block_on(chat.backend.model_info(&chat.model)) {
-            chat.follow_model_tools(&info.capabilities);
-        }
+        chat.ask_model_tools(rt);
     }
     Ok(())
 }
@@ -146,6 +144,18 @@ impl Chat<'_> {
             )),
             Some(true) => self.note(&format!("{model} supports tools: they are on again.")),
             None => {}
+        }
+    }
+
+    /// Asks the server whether the chat's model takes tools (`/api/show`, where the server has it)
+    /// and follows the answer: for a chat with tools, at start and after a recorded model switch
+    /// in a re-run. (The REPL's `/model` has the answer already.)
+    pub fn ask_model_tools(&mut self, rt: &Runtime) {
+        if self.tools.is_none() || !self.backend.capabilities().model_facts {
+            return;
+        }
+        if let Ok(info) = rt.block_on(self.backend.model_info(&self.model)) {
+            self.follow_model_tools(&info.capabilities);
         }
     }
 

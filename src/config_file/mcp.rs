@@ -216,6 +216,7 @@ command = "uvx"
             ("[mcp.\"a.b\"]\ncommand = \"x\"", "c.toml:1:6: [mcp.a.b]: a server's name is letters, digits, _ or -"),
             ("[mcp]\nfiles = \"x\"", "c.toml:2:1: [mcp.files]: a server is a table with command = \"PROGRAM\", not string"),
             ("[mcp.\"\\u001b[2J\"]\ncommand = \"x\"", "c.toml:1:6: [mcp."),
+            ("[roles.r.mcp.x]\ncommand = \"y\"", "c.toml:1:10: [mcp.NAME] servers are declared at the top of the config file, not in a section"),
         ];
         for (text, want) in cases {
             let got = parse_text(text).unwrap_err();

@@ -354,6 +354,12 @@ impl Parser<'_> {
                 }
                 continue;
             }
+            if name == "mcp" && matches!(value.get_ref(), DeValue::Table(_)) {
+                return Err(fail(
+                    "[mcp.NAME] servers are declared at the top of the config file, not in a section"
+                        .into(),
+                ));
+            }
             let Some(arg) = setting(self.cmd, name).filter(|a| !kind.refuses(a.get_id().as_str()))
             else {
                 return Err(fail(self.unknown_key(name, kind)));

@@ -896,3 +896,42 @@ fn a_configured_token_an_mcp_server_echoes_is_blanked() {
     assert_eq!(log[0]["tool_calls"][0]["status"], "ok");
     assert_eq!(log[0]["tool_calls"][0]["result"], "echo: <MCP_TOKEN>");
 }
+
+/// A recorded switch to a model without tools, re-run: the tools go off for it, said.
+#[test]
+fn a_rerun_checks_each_recorded_model_for_tools() {
+    let (env, work) = tool_env();
+    env.fake.set_models(&[MODEL, "tiny"]);
+    let session = env.home.path().join("switch.jsonl");
+    std::fs::write(
+        &session,
+        concat!(
+            r#"{"kind":"session","version":2,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"tiny-tools","host":"http://127.0.0.1:1"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:50.000Z","kind":"user","content":"one"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:51.000Z","kind":"assistant","content":"1","status":"ok","latency":0.4}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:52.000Z","kind":"model","model":"tiny"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:53.000Z","kind":"user","content":"two"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    env.fake.push_chat(ChatReply::Tokens(vec!["一".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .args(["--no-session", "--tools", "now", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "tiny does not support tools (its capabilities: completion); chatting without them",
+        ));
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["tools"][0]["function"]["name"], "now");
+    assert_eq!(bodies[1]["model"], "tiny");
+    assert!(bodies[1].get("tools").is_none(), "{}", bodies[1]);
+}

@@ -384,11 +384,11 @@ where
     };
     for step in steps {
         match step {
-            Step::Change(change) => {
-                if let Err(why) = chat.change(change.clone()) {
-                    screen.dim(&format!("(skipped a recorded change: {why})"))?;
-                }
-            }
+            Step::Change(change) => match chat.change(change.clone()) {
+                Err(why) => screen.dim(&format!("(skipped a recorded change: {why})"))?,
+                Ok(()) if matches!(change, Change::Model { .. }) => chat.ask_model_tools(rt),
+                Ok(()) => {}
+            },
             Step::Turn {
                 content,
                 images,
