@@ -26,8 +26,8 @@
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
 //!   completion; `repl::picker` the numbered model list; the only module that reads lines) or
 //!   `oneshot` (`-p` and piped stdin); `approve`: the tool-call prompt, one key read from the
-//!   terminal (the REPL, one-shot and the re-run ask with it); `attach`: files into a message (images by their bytes,
-//!   text files as fenced blocks, paths found in typed text).
+//!   terminal (the REPL, one-shot and the re-run ask with it); `attach`: files into a message
+//!   (images by their bytes, text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::facts` the model's facts from the
 //!   cache and the server in the background (and the REPL's preload), `chat::session` starting or

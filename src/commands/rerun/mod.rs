@@ -89,8 +89,8 @@ enum Step {
 
 /// The session's events as steps. The overrides are laid over every recorded option change and a
 /// `--model` replaces every recorded switch. Replies and their tool results are what is being
-/// redone, and the recorded `context` records are no guide for this run (another model, other replies): its own context
-/// policy decides.
+/// redone, and the recorded `context` records are no guide for this run (another model, other
+/// replies): its own context policy decides.
 fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
     let mut old_model = loaded.header.model.clone();
     let mut steps = Vec::new();
