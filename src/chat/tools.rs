@@ -401,40 +401,53 @@ impl Chat<'_> {
 
     /// Sends the history again after tool results, with no new message: the model's next reply.
     /// Budgeted like a turn (older exchanges truncated or summarised as the strategy says; the
-    /// question, its calls and results go whole). What cannot fit (too large, or the `fail`
-    /// strategy) is said and sent anyway, never cut: the server refuses it, and says so. `Err`
-    /// when Ctrl-C stopped a summarize call: no reply is asked for.
+    /// question, its calls and results go whole), and like a turn sent once more, budgeted for
+    /// the real window, when the server says its window is smaller than believed. What cannot
+    /// fit (too large, or the `fail` strategy) is said and sent anyway, never cut: the server
+    /// refuses it, and says so. `Err` when Ctrl-C stopped a summarize call: no reply is asked for.
     async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Result<Sent, CancelReason>
     where
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
         tokio::pin!(cancel);
-        let prepared = match self.prepare_context(self.turns, cancel.as_mut()).await {
-            Ok(p) => p,
-            Err(NotSentReason::Summary(Ending::Cancelled(why))) => return Err(why),
-            Err(reason) => {
-                let why = NotSent {
-                    reason,
-                    input: String::new(),
-                };
-                self.note(&format!(
-                    "context: the tool results do not fit as they are ({}); sending them anyway, uncut",
-                    why.to_string().trim_end_matches('.')
-                ));
-                super::context::Prepared::default()
+        let (mut prepared, mut fits) = self.budget_follow_up(cancel.as_mut()).await?;
+        let mut refused = false;
+        let (sent, mut outcome) = loop {
+            let request = self.request(!prepared.overflow);
+            let sent = request.messages.len();
+            let outcome = run_turn(
+                self.backend,
+                &request,
+                sink,
+                cancel.as_mut(),
+                self.config.timeouts(),
+            )
+            .await;
+            let Ending::Failed(crate::error::ApiError::ContextExceeded {
+                prompt_tokens,
+                window,
+                ..
+            }) = outcome.ending
+            else {
+                break (sent, outcome);
+            };
+            // Sent knowing it does not fit, or already once more: the refusal is the answer.
+            if refused || !fits || !outcome.content.is_empty() {
+                break (sent, outcome);
             }
+            refused = true;
+            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
+            self.learn_refusal(prompt_tokens, window, expected);
+            self.note(&format!(
+                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent with the tool results",
+                self.backend.server_name(),
+                self.model,
+                prepared.log.window.unwrap_or(0),
+                self.context.strategy,
+            ));
+            (prepared, fits) = self.budget_follow_up(cancel.as_mut()).await?;
         };
-        let request = self.request(!prepared.overflow);
-        let sent = request.messages.len();
-        let mut outcome = run_turn(
-            self.backend,
-            &request,
-            sink,
-            cancel.as_mut(),
-            self.config.timeouts(),
-        )
-        .await;
         self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();
@@ -466,5 +479,31 @@ impl Chat<'_> {
             context: prepared.log.action,
             tools_stopped: None,
         })
+    }
+
+    /// The budget of a follow-up, and whether it fits; what cannot fit is said, and sent uncut
+    /// for the server to refuse. `Err` when Ctrl-C stopped a summarize call.
+    async fn budget_follow_up<C>(
+        &mut self,
+        cancel: std::pin::Pin<&mut C>,
+    ) -> Result<(super::context::Prepared, bool), CancelReason>
+    where
+        C: Future<Output = CancelReason>,
+    {
+        match self.prepare_context(self.turns, cancel).await {
+            Ok(p) => Ok((p, true)),
+            Err(NotSentReason::Summary(Ending::Cancelled(why))) => Err(why),
+            Err(reason) => {
+                let why = NotSent {
+                    reason,
+                    input: String::new(),
+                };
+                self.note(&format!(
+                    "context: the tool results do not fit as they are ({}); sending them anyway, uncut",
+                    why.to_string().trim_end_matches('.')
+                ));
+                Ok((super::context::Prepared::default(), false))
+            }
+        }
     }
 }

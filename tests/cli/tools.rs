@@ -935,3 +935,58 @@ fn a_rerun_checks_each_recorded_model_for_tools() {
     assert_eq!(bodies[1]["model"], "tiny");
     assert!(bodies[1].get("tools").is_none(), "{}", bodies[1]);
 }
+
+/// The server's window is smaller than `num_ctx` says (it caps it at 512): the follow-up that
+/// carries a long result is refused, the window learned, the old exchanges dropped, and the
+/// results sent once more.
+#[test]
+fn a_follow_up_the_server_refuses_is_budgeted_again_for_its_real_window() {
+    let (env, work) = tool_env();
+    env.fake.set_num_ctx_cap(Some(512));
+    std::fs::write(work.join("big.txt"), "y".repeat(1000)).unwrap();
+    let session = env.home.path().join("cap.jsonl");
+    let run = |prompt: &str| {
+        env.cmd()
+            .current_dir(&work)
+            .args(["-m", MODEL, "-o", "num_ctx=4096", "--tools", "read_file"])
+            .args(["--allow-tool", "read_file", "--session"])
+            .args([session.to_str().unwrap(), "-p", prompt])
+            .assert()
+            .success()
+    };
+    for tag in ["one", "two", "three"] {
+        env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+        run(&format!("{tag} {}", "x".repeat(599 - tag.len())));
+    }
+    // The follow-ups are answered by the fake's own validation (a scripted reply skips it):
+    // refused over the window, else the echo of the last user message.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "big.txt"}),
+    )]));
+    let out = run("read big.txt");
+    let out = out.stdout("echo: read big.txt");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("has a 512-token context window for tiny-tools, not the 4096 tokens believed"),
+        "{err}"
+    );
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(
+        bodies.len(),
+        6,
+        "three runs, then the question, the refused follow-up, the follow-up again"
+    );
+    let refused = &bodies[4];
+    assert_eq!(refused["messages"].as_array().unwrap().len(), 9);
+    let again = &bodies[5];
+    let roles: Vec<&str> = again["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool"]);
+    assert_eq!(tool_results(again)[0].1, "y".repeat(1000));
+    assert_eq!(env.fake.truncations(), 0, "nothing was cut by the server");
+}
