@@ -75,10 +75,11 @@ pub const BUILTIN: &[&str] = &[
 /// The built-ins `--tools default` names: everything but `run_command`.
 pub const DEFAULT_SET: &[&str] = &["read_file", "list_dir", "search_text", "fetch_url", "now"];
 
-/// The tool settings of a run, resolved from the flags (and later the config file).
+/// The tool settings of a run, resolved from the flags and the config file's `[mcp.NAME]` tables.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolSettings {
-    /// Tools are offered to the model at start (`--tools`, or an `--mcp` server).
+    /// Tools are offered to the model at start (`--tools`, or an MCP server from `--mcp` or the
+    /// config file).
     pub enabled: bool,
     /// The built-in tools offered.
     pub builtins: Vec<String>,
