@@ -255,8 +255,10 @@ pub struct ToolFlags {
     )]
     pub tool_timeout: u64,
 
-    /// An MCP server on stdio whose tools the model may call, as `NAME=COMMAND ARGS`
-    /// (repeatable; started when first needed, without your environment variables).
+    /// An MCP server on stdio whose tools the model may call as `NAME.tool`, given as
+    /// `NAME=COMMAND ARGS` (repeatable; started when first needed; no environment variable but
+    /// PATH). The config file declares servers as `[mcp.NAME]` tables with `command`, `args`
+    /// and `env`; an `--mcp` of the same name replaces the file's.
     #[arg(long, value_name = "NAME=COMMAND", help_heading = "Tools")]
     pub mcp: Vec<String>,
 }

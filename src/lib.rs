@@ -24,9 +24,10 @@
 //!   `term`: the terminal description (which streams are terminals, colour for each, the width
 //!   and height, OSC 8 hyperlinks), decided once in `run` and passed to every printer.
 //! - Input: `repl` (the line editor; one table of slash commands drives parsing, help and
-//!   completion; `repl::picker` the numbered model list; the only module that reads keys) or
-//!   `oneshot` (`-p` and piped stdin); `attach`: files into a message (images by their bytes,
-//!   text files as fenced blocks, paths found in typed text).
+//!   completion; `repl::picker` the numbered model list; the only module that reads lines) or
+//!   `oneshot` (`-p` and piped stdin); `approve`: the tool-call prompt, one key read from the
+//!   terminal (the REPL, one-shot and the re-run ask with it); `attach`: files into a message
+//!   (images by their bytes, text files as fenced blocks, paths found in typed text).
 //! - `chat`: one run's state and `send`, tying a turn's outcome to the history, the log and the
 //!   session; `chat::context` its context-window steps, `chat::facts` the model's facts from the
 //!   cache and the server in the background (and the REPL's preload), `chat::session` starting or
@@ -66,6 +67,7 @@
 //! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
 pub mod anthropic;
+pub mod approve;
 pub mod attach;
 pub mod backend;
 pub mod chat;
@@ -186,9 +188,14 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
         return Err(e.into());
     }
     let roles = config_file::roles::list(loaded.file.as_ref(), config_file::load::roles_dir(&env));
+    let servers = loaded
+        .file
+        .iter()
+        .flat_map(|f| f.mcp.iter().map(|(s, _)| s.clone()));
     let config = config.map(|mut c| {
         c.role = loaded.role;
         c.roles = roles;
+        c.tools.declare_servers(servers);
         c
     });
     let dotenv_warnings = dotenv.get().map(|d| d.warnings.as_slice()).unwrap_or(&[]);

@@ -4,6 +4,7 @@ use std::io::{self, BufWriter, Read, Write};
 
 use tokio::runtime::Runtime;
 
+use crate::approve::TtyApprover;
 use crate::attach::read::read_text;
 use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
@@ -15,7 +16,6 @@ use crate::render::markdown::MarkdownView;
 use crate::render::style::Style;
 use crate::render::verbose::write_stats;
 use crate::render::{Output, Renderer, ReplySink, ThinkingTo};
-use crate::repl::approve::TtyApprover;
 use crate::signals::{StopSignal, Watcher};
 use crate::term::Term;
 use crate::turn::{CancelReason, Ending};

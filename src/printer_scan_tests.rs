@@ -624,7 +624,8 @@ fn config_show_and_config_errors() {
         .collect();
     let text = format!(
         "model = \"{toml_hostile}\"\nhost = \"u:{toml_hostile}@h:1\"\n[options]\nstop = [\"{toml_hostile}\"]\n\
-         [roles.r]\nsystem = \"{toml_hostile}\"\n"
+         [roles.r]\nsystem = \"{toml_hostile}\"\n\
+         [mcp.m]\ncommand = \"{toml_hostile}\"\n"
     );
     let file = parse(&text, HOSTILE.as_ref(), &cmd, &|_| Ok(())).unwrap();
     let user = cmd.clone().try_get_matches_from(["ollama-chat"]).unwrap();
@@ -642,11 +643,13 @@ fn config_show_and_config_errors() {
         env: &env,
         path: Some((HOSTILE.as_ref(), true)),
         role: Some(HOSTILE),
+        servers: &file.mcp,
     };
     let mut out = Vec::new();
     show::write(&mut out, &shown).unwrap();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("pwned"), "{out}");
+    assert!(out.contains("mcp.m = { command = "), "{out}");
     assert_clean("config show", &out, false);
     for bad in [
         format!("\"{toml_hostile}\" = 1"),
@@ -674,8 +677,8 @@ fn the_model_picker() {
 
 #[test]
 fn tool_calls_results_and_the_approval_prompt() {
+    use crate::approve::{prompt_text, write_explanation};
     use crate::conversation::{ToolCall, ToolStatus};
-    use crate::repl::approve::{prompt_text, write_explanation};
     use crate::tools::show::{write_call, write_result};
     let call = ToolCall {
         id: Some(HOSTILE.into()),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-use super::{Chat, ContextLog, HistoryEffect, NotSent, Question, Sent};
+use super::{Chat, ContextLog, HistoryEffect, NotSent, NotSentReason, Question, Sent};
 use crate::conversation::{Approval, ToolCall, ToolStatus};
 use crate::log::ToolLog;
 use crate::render::style::Style;
@@ -68,21 +68,12 @@ pub fn attach(
     if settings.builtins.is_empty() && settings.mcp.is_empty() {
         return Ok(());
     }
-    let mut toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
-    if toolbox.enabled() && chat.backend.capabilities().model_facts {
-        if let Ok(info) = rt.block_on(chat.backend.model_info(&chat.model)) {
-            let caps: Vec<&str> = info.capabilities.iter().map(|c| c.raw()).collect();
-            if !caps.is_empty() && !caps.contains(&"tools") {
-                chat.warn(&format!(
-                    "{} does not support tools (its capabilities: {}); chatting without them",
-                    crate::untrusted::sanitize_line(&chat.model),
-                    crate::untrusted::sanitize_line(&caps.join(", "))
-                ));
-                toolbox.set_enabled(false);
-            }
-        }
-    }
+    let toolbox = crate::tools::Toolbox::new(settings.clone()).map_err(crate::UsageError)?;
+    let ask = toolbox.enabled();
     chat.tools = Some(toolbox);
+    if ask {
+        chat.ask_model_tools(rt);
+    }
     Ok(())
 }
 
@@ -136,6 +127,38 @@ impl Answered {
 }
 
 impl Chat<'_> {
+    /// Turns the tools off, saying so before anything is sent, when the chat's model cannot take
+    /// them (`capabilities` from its `/api/show` lacks `tools`), and back on for a model that can
+    /// when a model turned them off. An empty list (a server that does not say) changes nothing.
+    /// At start and after `/model`, with the facts the switch fetched.
+    pub fn follow_model_tools(&mut self, capabilities: &[crate::untrusted::Untrusted]) {
+        let caps: Vec<&str> = capabilities.iter().map(|c| c.raw()).collect();
+        let Some(tools) = self.tools.as_mut().filter(|_| !caps.is_empty()) else {
+            return;
+        };
+        let model = crate::untrusted::sanitize_line(&self.model);
+        match tools.follow_model(caps.contains(&"tools")) {
+            Some(false) => self.warn(&format!(
+                "{model} does not support tools (its capabilities: {}); chatting without them",
+                crate::untrusted::sanitize_line(&caps.join(", "))
+            )),
+            Some(true) => self.note(&format!("{model} supports tools: they are on again.")),
+            None => {}
+        }
+    }
+
+    /// Asks the server whether the chat's model takes tools (`/api/show`, where the server has it)
+    /// and follows the answer: for a chat with tools, at start and after a recorded model switch
+    /// in a re-run. (The REPL's `/model` has the answer already.)
+    pub fn ask_model_tools(&mut self, rt: &Runtime) {
+        if self.tools.is_none() || !self.backend.capabilities().model_facts {
+            return;
+        }
+        if let Ok(info) = rt.block_on(self.backend.model_info(&self.model)) {
+            self.follow_model_tools(&info.capabilities);
+        }
+    }
+
     /// Runs `/tools [on|off|list]` and says what it did (text ending in a newline, sanitised).
     pub fn tools_command(&mut self, rt: &Runtime, switch: ToolsSwitch) -> String {
         let Some(tools) = self.tools.as_mut() else {
@@ -256,7 +279,13 @@ impl Chat<'_> {
                 sent.tools_stopped = stopped;
                 break;
             }
-            sent = rt.block_on(self.follow_up(sink, cancel()));
+            sent = match rt.block_on(self.follow_up(sink, cancel())) {
+                Ok(next) => next,
+                Err(why) => {
+                    sent.tools_stopped = Some(why);
+                    break;
+                }
+            };
         }
         if let Some((pending, images)) = self.pending_log.take() {
             self.record_turn(None, &images, &sent.outcome, &pending);
@@ -342,9 +371,13 @@ impl Chat<'_> {
 
     /// Puts one call's result into the history and the session; returns its log entry.
     fn keep_result(&mut self, call: &ToolCall, a: Answered) -> ToolLog {
-        // A file or a command's output may hold the key this client sends (a `.env`, `env`):
-        // blanked like any text the client writes down.
-        let content = self.backend.secrets().scrub(&a.content).into_owned();
+        // A file or a command's output may hold the key this client sends (a `.env`, `env`), an
+        // MCP server's output the token it was given: blanked like any text the client writes.
+        let content = self.backend.secrets().scrub(&a.content);
+        let content = match &self.tools {
+            Some(t) => t.secrets().scrub(&content).into_owned(),
+            None => content.into_owned(),
+        };
         let record = ToolRecord {
             name: call.name.clone(),
             call_id: call.id.clone(),
@@ -367,17 +400,54 @@ impl Chat<'_> {
     }
 
     /// Sends the history again after tool results, with no new message: the model's next reply.
-    async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Sent
+    /// Budgeted like a turn (older exchanges truncated or summarised as the strategy says; the
+    /// question, its calls and results go whole), and like a turn sent once more, budgeted for
+    /// the real window, when the server says its window is smaller than believed. What cannot
+    /// fit (too large, or the `fail` strategy) is said and sent anyway, never cut: the server
+    /// refuses it, and says so. `Err` when Ctrl-C stopped a summarize call: no reply is asked for.
+    async fn follow_up<S, C>(&mut self, sink: &mut S, cancel: C) -> Result<Sent, CancelReason>
     where
         S: ReplySink + ?Sized,
         C: Future<Output = CancelReason>,
     {
-        // Not budgeted again (the results are capped instead), but never cut silently either:
-        // a history the tool results pushed over the window is refused by the server, said.
-        let request = self.request(true);
-        let sent = request.messages.len();
-        let mut outcome =
-            run_turn(self.backend, &request, sink, cancel, self.config.timeouts()).await;
+        tokio::pin!(cancel);
+        let (mut prepared, mut fits) = self.budget_follow_up(cancel.as_mut()).await?;
+        let mut refused = false;
+        let (sent, mut outcome) = loop {
+            let request = self.request(!prepared.overflow);
+            let sent = request.messages.len();
+            let outcome = run_turn(
+                self.backend,
+                &request,
+                sink,
+                cancel.as_mut(),
+                self.config.timeouts(),
+            )
+            .await;
+            let Ending::Failed(crate::error::ApiError::ContextExceeded {
+                prompt_tokens,
+                window,
+                ..
+            }) = outcome.ending
+            else {
+                break (sent, outcome);
+            };
+            // Sent knowing it does not fit, or already once more: the refusal is the answer.
+            if refused || !fits || !outcome.content.is_empty() {
+                break (sent, outcome);
+            }
+            refused = true;
+            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
+            self.learn_refusal(prompt_tokens, window, expected);
+            self.note(&format!(
+                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent with the tool results",
+                self.backend.server_name(),
+                self.model,
+                prepared.log.window.unwrap_or(0),
+                self.context.strategy,
+            ));
+            (prepared, fits) = self.budget_follow_up(cancel.as_mut()).await?;
+        };
         self.keep_answerable_calls(&mut outcome);
         let reply = Reply::from_outcome(&outcome).without_secrets(self.backend.secrets());
         let message = reply.message();
@@ -392,23 +462,48 @@ impl Chat<'_> {
         if joins {
             self.conversation.push_message(message);
         }
-        let prepared = super::context::Prepared::default();
         let server_truncated = self.after_reply(sent, &outcome, &prepared).await;
         let log = ContextLog {
             call: "tool_result",
             server_truncated,
-            ..ContextLog::default()
+            ..prepared.log.clone()
         };
         if has_calls(&outcome) {
             self.pending_log = Some((log, Vec::new()));
         } else {
             self.record_turn(None, &[], &outcome, &log);
         }
-        Sent {
+        Ok(Sent {
             outcome,
             effect: HistoryEffect::Kept,
-            context: None,
+            context: prepared.log.action,
             tools_stopped: None,
+        })
+    }
+
+    /// The budget of a follow-up, and whether it fits; what cannot fit is said, and sent uncut
+    /// for the server to refuse. `Err` when Ctrl-C stopped a summarize call.
+    async fn budget_follow_up<C>(
+        &mut self,
+        cancel: std::pin::Pin<&mut C>,
+    ) -> Result<(super::context::Prepared, bool), CancelReason>
+    where
+        C: Future<Output = CancelReason>,
+    {
+        match self.prepare_context(self.turns, cancel).await {
+            Ok(p) => Ok((p, true)),
+            Err(NotSentReason::Summary(Ending::Cancelled(why))) => Err(why),
+            Err(reason) => {
+                let why = NotSent {
+                    reason,
+                    input: String::new(),
+                };
+                self.note(&format!(
+                    "context: the tool results do not fit as they are ({}); sending them anyway, uncut",
+                    why.to_string().trim_end_matches('.')
+                ));
+                Ok((super::context::Prepared::default(), false))
+            }
         }
     }
 }

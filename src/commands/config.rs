@@ -63,6 +63,7 @@ pub fn show(
         env,
         path: loaded.path.as_deref().map(|p| (p, loaded.file.is_some())),
         role: loaded.role.as_deref(),
+        servers: loaded.file.as_ref().map_or(&[], |f| f.mcp.as_slice()),
     };
     show::write(out, &shown)?;
     Ok(ExitCode::Success)

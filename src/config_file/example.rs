@@ -43,6 +43,13 @@ pub const EXAMPLE: &str = r#"# ollama-chat config file. Every key is a long flag
 # model = "qwen2.5-coder:14b"
 # [roles.reviewer.options]
 # temperature = 0.1
+
+# MCP servers whose tools the model may call as NAME.tool (as with --mcp), started when first
+# needed. A server gets no environment variable but PATH and those in its `env`.
+# [mcp.git]
+# command = "uvx"
+# args = ["mcp-server-git", "--repository", "."]
+# env = { GIT_AUTHOR_NAME = "me" }
 "#;
 
 #[cfg(test)]
@@ -56,7 +63,7 @@ mod tests {
         let cmd = Cli::command();
         let ok = |_: &[String]| Ok(());
         let f = super::super::parse(EXAMPLE, "c.toml".as_ref(), &cmd, &ok).unwrap();
-        assert!(f.top.entries.is_empty() && f.roles.is_empty());
+        assert!(f.top.entries.is_empty() && f.roles.is_empty() && f.mcp.is_empty());
         let uncommented: String = EXAMPLE
             .lines()
             .filter(|l| {
@@ -79,5 +86,6 @@ mod tests {
         assert_eq!(f.apis.len(), 1);
         assert_eq!(f.hosts.len(), 1);
         assert_eq!(f.roles.len(), 1);
+        assert_eq!(f.mcp.len(), 1);
     }
 }

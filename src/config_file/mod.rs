@@ -3,11 +3,13 @@
 //! no code here; `layer` then applies them under the command line.
 //!
 //! Layout of the file: top-level keys; `[options]` (model options); `[apis.NAME]` and
-//! `[hosts."ADDRESS"]` sections that apply with that API or server; `[roles.NAME]` saved prompts.
+//! `[hosts."ADDRESS"]` sections that apply with that API or server; `[roles.NAME]` saved prompts;
+//! `[mcp.NAME]` MCP servers (`mcp`).
 
 pub mod example;
 pub mod layer;
 pub mod load;
+mod mcp;
 pub mod roles;
 pub mod show;
 
@@ -115,6 +117,8 @@ pub struct ConfigFile {
     /// `[hosts."ADDRESS"]`: the address as written.
     pub hosts: Vec<(String, Section)>,
     pub roles: Vec<(String, Section)>,
+    /// `[mcp.NAME]`: MCP servers, with where each is declared.
+    pub mcp: Vec<(crate::tools::mcp::McpSpec, Pos)>,
     /// Whether a key is written in it (a warning when others can read the file).
     pub holds_key: bool,
 }
@@ -203,6 +207,9 @@ pub fn parse(
                         let section = parser.section(v, Table::Role, &mut file.holds_key)?;
                         file.roles.push((k.get_ref().to_string(), section));
                     }
+                }
+                ("mcp", DeValue::Table(t)) => {
+                    file.mcp = parser.mcp_servers(t, &mut file.holds_key)?;
                 }
                 ("apis" | "hosts" | "roles", other) => {
                     return Err((parser.fail)(
@@ -346,6 +353,12 @@ impl Parser<'_> {
                     });
                 }
                 continue;
+            }
+            if name == "mcp" && matches!(value.get_ref(), DeValue::Table(_)) {
+                return Err(fail(
+                    "[mcp.NAME] servers are declared at the top of the config file, not in a section"
+                        .into(),
+                ));
             }
             let Some(arg) = setting(self.cmd, name).filter(|a| !kind.refuses(a.get_id().as_str()))
             else {

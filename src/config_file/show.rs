@@ -9,7 +9,8 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::layer::{env_vars, Layered, Origin};
-use super::{settings, KeySource};
+use super::{settings, KeySource, Pos};
+use crate::tools::mcp::McpSpec;
 use crate::untrusted::sanitize_line;
 
 /// What `config show` is given.
@@ -24,6 +25,8 @@ pub struct Shown<'a> {
     /// The config file and whether it exists.
     pub path: Option<(&'a Path, bool)>,
     pub role: Option<&'a str>,
+    /// The file's `[mcp.NAME]` servers.
+    pub servers: &'a [(McpSpec, Pos)],
 }
 
 /// Writes the settings, one a line.
@@ -86,6 +89,20 @@ pub fn write(out: &mut impl Write, s: &Shown<'_>) -> io::Result<()> {
         };
         lines.push((what.into(), file(&Origin::File(*at))));
     }
+    let flags: Vec<String> = s
+        .full
+        .get_many::<String>("mcp")
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.split_once('=').map(|(n, _)| n.trim().to_string()))
+        .collect();
+    for (spec, at) in s.servers {
+        let mut origin = file(&Origin::File(*at));
+        if flags.contains(&spec.name) {
+            origin.push_str(&format!(", replaced by --mcp {}=…", spec.name));
+        }
+        lines.push((server_line(spec), origin));
+    }
     let width = lines
         .iter()
         .map(|(l, _)| unicode_width::UnicodeWidthStr::width(l.as_str()))
@@ -134,6 +151,23 @@ fn value_of(arg: &Arg, m: &ArgMatches) -> Option<String> {
 fn quoted(value: &str) -> String {
     let one = sanitize_line(value);
     format!("\"{}\"", one.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `[mcp.NAME]` as one TOML line; the `env` values hidden (they are tokens, mostly).
+fn server_line(spec: &McpSpec) -> String {
+    let args: Vec<String> = spec.args.iter().map(|a| quoted(a)).collect();
+    let env: Vec<String> = spec
+        .env
+        .iter()
+        .map(|(k, _)| format!("{} = \"(hidden)\"", sanitize_line(k)))
+        .collect();
+    format!(
+        "mcp.{} = {{ command = {}, args = [{}], env = {{ {} }} }}",
+        spec.name,
+        quoted(&spec.command),
+        args.join(", "),
+        env.join(", ")
+    )
 }
 
 /// The extra headers by name only: their values are secrets.
@@ -189,6 +223,20 @@ fn shown_path(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_is_one_line_without_its_secrets() {
+        let spec = McpSpec {
+            name: "files".into(),
+            command: "my-server".into(),
+            args: vec!["--root".into(), "/tmp/\u{1b}[2J".into()],
+            env: vec![("API_TOKEN".into(), "tok-secret-123".into())],
+        };
+        assert_eq!(
+            server_line(&spec),
+            r#"mcp.files = { command = "my-server", args = ["--root", "/tmp/␛[2J"], env = { API_TOKEN = "(hidden)" } }"#
+        );
+    }
 
     #[test]
     fn passwords_in_addresses_are_blanked_however_short() {

@@ -5,7 +5,7 @@ use crate::cli::Cli;
 use clap::CommandFactory;
 
 /// Checks like a run: clap's own value parsers.
-fn parse_text(text: &str) -> Result<ConfigFile, String> {
+pub(super) fn parse_text(text: &str) -> Result<ConfigFile, String> {
     let cmd = Cli::command();
     let check = |words: &[String]| {
         cmd.clone()

@@ -115,7 +115,8 @@ pub struct Item {
     pub tokens: u64,
 }
 
-/// The answer to "does this history fit?". The last item is always the message being sent.
+/// The answer to "does this history fit?". The last user item is the message being sent; after
+/// it come only the calls and results of a tool loop's follow-up, which go with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fit {
     /// Everything fits: `tokens` in all.
@@ -148,9 +149,8 @@ pub fn fit(items: &[Item], limit: u64) -> Fit {
             };
         }
     }
-    let last = items.len() - 1;
     Fit::TooLarge {
-        needed: total - sum(&items[start..last]),
+        needed: total - sum(&items[start..current(items)]),
     }
 }
 
@@ -191,14 +191,24 @@ fn droppable_start(items: &[Item]) -> usize {
         .iter()
         .position(|i| !matches!(i.kind, Kind::System | Kind::Summary))
         .unwrap_or(items.len())
-        .min(items.len().saturating_sub(1))
+        .min(current(items))
+}
+
+/// Index of the message being sent: the last user message. What follows it (a tool loop's calls
+/// and results, sent back with no new message) goes with it, never dropped apart from it.
+fn current(items: &[Item]) -> usize {
+    let last = items.len().saturating_sub(1);
+    items
+        .iter()
+        .rposition(|i| i.kind == Kind::User)
+        .unwrap_or(last)
 }
 
 /// The end index of each droppable exchange, oldest first: an exchange runs from a user message to
 /// the next one. The last item (the new message) never belongs to one.
 fn exchange_ends(items: &[Item]) -> Vec<usize> {
     let start = droppable_start(items);
-    let last = items.len().saturating_sub(1);
+    let last = current(items);
     let mut ends: Vec<usize> = items
         .iter()
         .enumerate()
@@ -341,6 +351,33 @@ mod tests {
             }
         );
         assert_eq!(fit(&h, 24), Fit::TooLarge { needed: 25 });
+    }
+
+    #[test]
+    fn a_tool_follow_up_keeps_its_question_calls_and_results_together() {
+        // s | u a(call) r a | u(question) a(call) r(result): results count as the reply's.
+        let h = items(&[
+            ('s', 10),
+            ('u', 20),
+            ('a', 5),
+            ('a', 25),
+            ('a', 5),
+            ('u', 5),
+            ('a', 5),
+            ('a', 30),
+        ]);
+        assert_eq!(fit(&h, 105), Fit::Fits { tokens: 105 });
+        assert_eq!(
+            fit(&h, 60),
+            Fit::Drop {
+                drop: 1..5,
+                before: 105,
+                after: 50
+            },
+            "the old exchange goes whole, call and result together"
+        );
+        assert_eq!(fit(&h, 49), Fit::TooLarge { needed: 50 });
+        assert_eq!(summary_range(&h, 60, 60, 5), Some(1..5));
     }
 
     #[test]

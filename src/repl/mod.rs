@@ -1,5 +1,6 @@
 //! The interactive chat: read a line (rustyline, blocking, outside async code), then either run a
-//! slash command or send the line as a turn. The only module that reads keys.
+//! slash command or send the line as a turn. The only module that reads lines (the tool-call
+//! prompt's single key is `approve`'s).
 //!
 //! Layout: `command` (the command table and its pure parser; `args` parses each command's
 //! arguments), `complete` (tab completion and the
@@ -9,7 +10,6 @@
 //! `chat::context`'s report);
 //! `tty` (an Enter typed during a reply stays an Enter); this file (the editor loop and one turn).
 
-pub mod approve;
 mod args;
 mod attach;
 pub mod command;
@@ -392,7 +392,7 @@ impl<'a> Repl<'a> {
         let stops = &self.stops;
         let cancel = || interrupted_or_stopped(stops.signalled());
         let mut approver: Box<dyn crate::chat::tools::Approver> = if self.term.stdin_tty {
-            Box::new(approve::TtyApprover {
+            Box::new(crate::approve::TtyApprover {
                 style: self.err_style,
             })
         } else {

@@ -47,11 +47,16 @@ impl Repl<'_> {
             &self.chat.settings.think,
             Some(Think::On(true)) | Some(Think::Level(_))
         );
-        let cannot_think = capabilities.is_some_and(|c| !c.iter().any(|c| c == "thinking"));
+        let cannot_think = capabilities
+            .as_ref()
+            .is_some_and(|c| !c.iter().any(|c| c == "thinking"));
         if wants_thinking && cannot_think {
             self.note(&format!(
                 "{model} cannot think; /set nothink, or it will refuse every message."
             ));
+        }
+        if let Some(c) = &capabilities {
+            self.chat.follow_model_tools(c);
         }
     }
 

@@ -4,7 +4,10 @@
 //!
 //! A server is hostile like any outside text: its lines are read with a size limit, its tool
 //! names must be plain identifiers, its texts are sanitised where they are shown, and it gets no
-//! environment variable but `PATH`, `HOME`, `LANG` and what was configured for it.
+//! environment variable but `PATH` and what was configured for it (`env` in its `[mcp.NAME]`
+//! table): no API key, no `HOME`. `PATH` passes because launchers find their interpreter
+//! through it (`npx` is `#!/usr/bin/env node`, `uvx` runs Python): without it most servers
+//! would not start. A configured `PATH` replaces it.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -23,14 +26,27 @@ const MAX_LINE: usize = 4 << 20;
 const MAX_TOOLS: usize = 200;
 const MAX_DESCRIPTION: usize = 2000;
 
-/// An MCP server as declared (`--mcp 'NAME=COMMAND ARGS'`, or the config file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An MCP server as declared (`--mcp 'NAME=COMMAND ARGS'`, or `[mcp.NAME]` in the config file).
+#[derive(Clone, PartialEq, Eq)]
 pub struct McpSpec {
     pub name: String,
     pub command: String,
     pub args: Vec<String>,
-    /// Variables given to the server, beyond `PATH`, `HOME` and `LANG`.
+    /// The server's environment besides `PATH` (which one named here replaces). The values
+    /// may be secrets: `Debug` shows only the names.
     pub env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for McpSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("McpSpec")
+            .field("name", &self.name)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &names)
+            .finish()
+    }
 }
 
 /// Whether a name is a plain identifier every API accepts in a tool name.
@@ -217,10 +233,8 @@ fn spawn(spec: &McpSpec) -> Result<Conn, McpError> {
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    for var in ["PATH", "HOME", "LANG"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
     }
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd

@@ -75,10 +75,11 @@ pub const BUILTIN: &[&str] = &[
 /// The built-ins `--tools default` names: everything but `run_command`.
 pub const DEFAULT_SET: &[&str] = &["read_file", "list_dir", "search_text", "fetch_url", "now"];
 
-/// The tool settings of a run, resolved from the flags (and later the config file).
+/// The tool settings of a run, resolved from the flags and the config file's `[mcp.NAME]` tables.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolSettings {
-    /// Tools are offered to the model at start (`--tools`, or an `--mcp` server).
+    /// Tools are offered to the model at start (`--tools`, or an MCP server from `--mcp` or the
+    /// config file).
     pub enabled: bool,
     /// The built-in tools offered.
     pub builtins: Vec<String>,
@@ -107,6 +108,20 @@ impl Default for ToolSettings {
             max_output: 64 * 1024,
             mcp: Vec::new(),
         }
+    }
+}
+
+impl ToolSettings {
+    /// Adds the config file's `[mcp.NAME]` servers before the command line's; an `--mcp` of the
+    /// same name replaces the file's. Declared servers offer tools, as `--mcp` ones do.
+    pub fn declare_servers(&mut self, declared: impl IntoIterator<Item = McpSpec>) {
+        let mut all: Vec<McpSpec> = declared
+            .into_iter()
+            .filter(|d| !self.mcp.iter().any(|m| m.name == d.name))
+            .collect();
+        all.append(&mut self.mcp);
+        self.enabled |= !all.is_empty();
+        self.mcp = all;
     }
 }
 
@@ -166,6 +181,12 @@ pub struct Toolbox {
     /// Tools the person answered "always" for.
     always: BTreeSet<String>,
     enabled: bool,
+    /// The values of the MCP servers' configured variables (tokens, mostly): a server that
+    /// echoes one must not hand it to the model, the session or the log.
+    secrets: crate::error::Secrets,
+    /// Off because the model cannot take tools, not because the person said so: a switch to a
+    /// model that can turns them back on.
+    off_for_model: bool,
     http: Option<reqwest::Client>,
 }
 
@@ -183,6 +204,12 @@ impl Toolbox {
             );
         }
         let servers = settings.mcp.iter().cloned().map(McpServer::new).collect();
+        let mut secrets = crate::error::Secrets::new();
+        for (name, value) in settings.mcp.iter().flat_map(|s| &s.env) {
+            if name != "PATH" {
+                secrets.add(name, value);
+            }
+        }
         let mut b = Toolbox {
             enabled: settings.enabled,
             defs: Vec::new(),
@@ -190,6 +217,8 @@ impl Toolbox {
             servers,
             started: false,
             always: BTreeSet::new(),
+            secrets,
+            off_for_model: false,
             http: None,
             roots,
             settings,
@@ -208,6 +237,11 @@ impl Toolbox {
         &self.settings
     }
 
+    /// What a result is scrubbed of besides the client's own keys: the servers' `env` values.
+    pub fn secrets(&self) -> &crate::error::Secrets {
+        &self.secrets
+    }
+
     /// Whether requests carry the tools (`/tools on|off`).
     pub fn enabled(&self) -> bool {
         self.enabled
@@ -215,6 +249,25 @@ impl Toolbox {
 
     pub fn set_enabled(&mut self, on: bool) {
         self.enabled = on;
+        self.off_for_model = false;
+    }
+
+    /// Follows the model's capability: off for a model without tools, back on for one with them
+    /// when it was a model that turned them off (not `/tools off`). The new state, if it changed.
+    pub fn follow_model(&mut self, capable: bool) -> Option<bool> {
+        match (capable, self.enabled, self.off_for_model) {
+            (false, true, _) => {
+                self.enabled = false;
+                self.off_for_model = true;
+                Some(false)
+            }
+            (true, false, true) => {
+                self.enabled = true;
+                self.off_for_model = false;
+                Some(true)
+            }
+            _ => None,
+        }
     }
 
     /// The specs a request carries: empty when tools are off.
@@ -439,6 +492,32 @@ mod tests {
             .contains("asks before every command"));
     }
 
+    #[test]
+    fn a_flag_replaces_the_file_server_of_its_name() {
+        let spec = |name: &str, command: &str| McpSpec {
+            name: name.into(),
+            command: command.into(),
+            args: Vec::new(),
+            env: vec![("TOKEN".into(), "secret-value".into())],
+        };
+        let mut s = ToolSettings {
+            mcp: vec![spec("files", "from-flag")],
+            ..ToolSettings::default()
+        };
+        s.declare_servers([spec("git", "uvx"), spec("files", "from-file")]);
+        let names: Vec<(&str, &str)> = s
+            .mcp
+            .iter()
+            .map(|m| (m.name.as_str(), m.command.as_str()))
+            .collect();
+        assert_eq!(names, [("git", "uvx"), ("files", "from-flag")]);
+        assert!(s.enabled);
+        assert!(!format!("{s:?}").contains("secret-value"));
+        let mut none = ToolSettings::default();
+        none.declare_servers([]);
+        assert!(!none.enabled);
+    }
+
     #[tokio::test]
     async fn unknown_tools_and_the_clock() {
         let settings = ToolSettings {
@@ -460,5 +539,31 @@ mod tests {
         ));
         b.set_enabled(false);
         assert!(b.offered().is_empty());
+    }
+
+    #[test]
+    fn the_model_turns_tools_off_and_back_on_but_not_over_the_person() {
+        let settings = ToolSettings {
+            enabled: true,
+            builtins: vec!["now".into()],
+            ..ToolSettings::default()
+        };
+        let mut b = Toolbox::new(settings).unwrap();
+        assert_eq!(b.follow_model(true), None);
+        assert_eq!(b.follow_model(false), Some(false));
+        assert!(b.offered().is_empty());
+        assert_eq!(b.follow_model(false), None);
+        assert_eq!(b.follow_model(true), Some(true));
+        assert_eq!(b.offered().len(), 1);
+        // Turned off by the person: a capable model does not turn them on.
+        b.set_enabled(false);
+        assert_eq!(b.follow_model(true), None);
+        assert!(!b.enabled());
+        // Turned on by the person after a model turned them off: theirs to keep.
+        b.set_enabled(true);
+        b.follow_model(false);
+        b.set_enabled(true);
+        assert_eq!(b.follow_model(true), None);
+        assert!(b.enabled());
     }
 }

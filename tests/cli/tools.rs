@@ -164,7 +164,7 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
         "{shown}"
     );
 
-    // A re-run sends the questions again but runs no tool: the replies' calls are not answered.
+    // A re-run without tools configured offers none, so it runs none (`rerun_asks_again…`).
     let before = env.fake.chat_bodies().len();
     env.fake.push_chat(ChatReply::calls(&[(
         "read_file",
@@ -184,6 +184,95 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
     assert!(after.len() > before);
     assert!(after[before..].iter().all(|b| b.get("tools").is_none()));
     assert!(after[before..].iter().all(|b| tool_results(b).is_empty()));
+}
+
+/// A session in which `read_file` was allowed up front, run and answered.
+fn recorded_tool_session(env: &TestEnv, work: &Path) -> PathBuf {
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["它说你好".into()]));
+    let session = env.home.path().join("s.jsonl");
+    env.cmd()
+        .current_dir(work)
+        .args([
+            "-m",
+            MODEL,
+            "--tools",
+            "read_file",
+            "--allow-tool",
+            "read_file",
+        ])
+        .args(["--session", session.to_str().unwrap(), "-p", "读一下笔记"])
+        .assert()
+        .success();
+    session
+}
+
+#[test]
+fn a_rerun_asks_again_before_running_a_tool_and_without_a_terminal_refuses() {
+    let (env, work) = tool_env();
+    let session = recorded_tool_session(&env, &work);
+    let before = env.fake.chat_bodies().len();
+    // The recorded "allowed" is no answer for this run: nobody to ask, so it is refused.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["没读到".into()]));
+    let out = env
+        .cmd()
+        .current_dir(&work)
+        .args(["--no-session", "--tools", "read_file", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("refused read_file: no terminal to ask, and it was not allowed ahead"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("它说你好") && stdout.contains("没读到"),
+        "{stdout}"
+    );
+    let bodies = &env.fake.chat_bodies()[before..];
+    assert_eq!(bodies.len(), 2, "the question, then the refusal sent back");
+    assert_eq!(bodies[0]["tools"][0]["function"]["name"], "read_file");
+    assert_eq!(
+        bodies[0]["messages"].as_array().unwrap().len(),
+        1,
+        "the recorded call and result are not sent: they are being redone"
+    );
+    let results = tool_results(&bodies[1]);
+    assert_eq!(results.len(), 1);
+    assert!(results[0].1.starts_with("Not run"), "{results:?}");
+    assert!(!results[0].1.contains("你好"), "the file was not read");
+
+    // Allowed up front, it runs.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["读到了".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .args([
+            "--no-session",
+            "--tools",
+            "read_file",
+            "--allow-tool",
+            "read_file",
+        ])
+        .args(["replay", session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("读到了"));
+    let results = tool_results(env.fake.chat_bodies().last().unwrap());
+    assert_eq!(results, [("read_file".into(), "第一行：你好\n".into())]);
 }
 
 #[test]
@@ -350,8 +439,17 @@ fn mcp_tools_are_offered_under_their_server_name_and_answer() {
     assert!(results[1].1.contains("it failed"), "{results:?}");
 }
 
+/// The names of the variables an MCP server in `env` mode saw (its `echo` answers them).
+fn server_env(result: &str) -> Vec<&str> {
+    result
+        .strip_prefix("echo: ")
+        .unwrap_or_else(|| panic!("not the env echo: {result}"))
+        .split_whitespace()
+        .collect()
+}
+
 #[test]
-fn an_mcp_server_gets_no_environment_but_the_basics() {
+fn an_mcp_server_gets_no_environment_but_path() {
     let (env, work) = tool_env();
     env.fake
         .push_chat(ChatReply::calls(&[("t.echo", json!({"text": "x"}))]));
@@ -360,6 +458,7 @@ fn an_mcp_server_gets_no_environment_but_the_basics() {
     env.cmd()
         .current_dir(&work)
         .env("OPENAI_API_KEY", "sk-test-not-for-servers")
+        .env("LANG", "C.UTF-8")
         .args([
             "-m",
             MODEL,
@@ -373,8 +472,135 @@ fn an_mcp_server_gets_no_environment_but_the_basics() {
         .assert()
         .success();
     let results = tool_results(&env.fake.chat_bodies()[1]);
-    assert!(!results[0].1.contains("OPENAI_API_KEY"), "{results:?}");
-    assert!(!results[0].1.contains("OLLAMA_HOST"), "{results:?}");
+    let names = server_env(&results[0].1);
+    assert!(names.contains(&"PATH"), "{names:?}");
+    for var in ["OPENAI_API_KEY", "OLLAMA_HOST", "HOME", "LANG"] {
+        assert!(!names.contains(&var), "{var} reached the server: {names:?}");
+    }
+}
+
+fn write_config(env: &TestEnv, text: &str) -> PathBuf {
+    let path = env.home.path().join(".config/ollama-chat/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn mcp_servers_declared_in_the_config_file_get_only_their_env_and_a_flag_replaces_one() {
+    let (env, work) = tool_env();
+    write_config(
+        &env,
+        &format!(
+            "allow_tool = [\"files.echo\"]\n\n[mcp.files]\ncommand = \"sh\"\nargs = [{:?}, \"env\"]\nenv = {{ MCP_TOKEN = \"tok-configured\" }}\n",
+            mcp_server()
+        ),
+    );
+    env.fake
+        .push_chat(ChatReply::calls(&[("files.echo", json!({"text": "x"}))]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .env("OLLAMA_API_KEY", "sk-ollama-not-for-servers")
+        .env("OPENAI_API_KEY", "sk-openai-not-for-servers")
+        .args(["-m", MODEL, "-p", "x"])
+        .assert()
+        .success()
+        .stdout("done");
+    let bodies = env.fake.chat_bodies();
+    let offered: Vec<&str> = bodies[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        offered,
+        ["files.echo", "files.fail", "files.hang", "files.crash"]
+    );
+    let results = tool_results(&bodies[1]);
+    let names = server_env(&results[0].1);
+    assert!(
+        names.contains(&"MCP_TOKEN"),
+        "the configured variable: {names:?}"
+    );
+    for var in ["OLLAMA_API_KEY", "OPENAI_API_KEY", "HOME"] {
+        assert!(!names.contains(&var), "{var} reached the server: {names:?}");
+    }
+    let log = env.log_records();
+    assert_eq!(
+        log[0]["tool_calls"][0]["approval"], "allowed",
+        "allow_tool from the file"
+    );
+
+    // `--mcp` of the same name replaces the file's server (this one echoes the text back).
+    env.fake.push_chat(ChatReply::calls(&[(
+        "files.echo",
+        json!({"text": "从命令行"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    let spec = format!("files=sh {}", mcp_server());
+    env.cmd()
+        .current_dir(&work)
+        .args(["-m", MODEL, "--mcp", &spec, "-p", "x"])
+        .assert()
+        .success();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(
+        bodies[2]["tools"].as_array().unwrap().len(),
+        4,
+        "one server"
+    );
+    assert_eq!(
+        tool_results(&bodies[3])[0],
+        ("files.echo".into(), "echo: 从命令行".into())
+    );
+
+    // `config show` lists the server without its env values, and says what replaces it.
+    let shown = env.cmd().args(["config", "show"]).assert().success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(
+        shown.contains(r#"mcp.files = { command = "sh", args = ["#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(r#"env = { MCP_TOKEN = "(hidden)" } }"#),
+        "{shown}"
+    );
+    assert!(!shown.contains("tok-configured"), "{shown}");
+    let shown = env
+        .cmd()
+        .args(["--mcp", &spec, "config", "show"])
+        .assert()
+        .success();
+    let shown = String::from_utf8_lossy(&shown.get_output().stdout).into_owned();
+    assert!(shown.contains("replaced by --mcp files=…"), "{shown}");
+}
+
+#[test]
+fn a_bad_mcp_table_is_a_config_error_with_file_line_and_column() {
+    let env = TestEnv::new();
+    let path = write_config(&env, "model = \"tiny\"\n[mcp.files]\nargs = [\"--root\"]\n");
+    let out = env.cmd().args(["-p", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "ollama-chat: {}:2:6: [mcp.files]: no command: add command = \"PROGRAM\" (and args = [\"…\"])\n",
+            path.display()
+        )
+    );
+    write_config(&env, "[mcp.files]\ncommand = \"x\"\nenv = { TOKEN = 1 }\n");
+    let out = env.cmd().args(["-p", "hi"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("config.toml:3:1: [mcp.files]: env TOKEN: a value is a string, not integer"),
+        "{err}"
+    );
+    assert!(env.fake.requests().is_empty());
 }
 
 #[test]
@@ -574,4 +800,193 @@ fn a_hostile_mcp_server_gives_one_line() {
         assert_eq!(err.lines().count(), 1, "{mode}: one line: {err}");
         assert!(!err.contains('\u{1b}'), "{mode}: {err:?}");
     }
+}
+
+/// A question asked in a session that already holds a 600-character exchange, with
+/// `num_ctx=512` (128 kept for the reply): the call's 1000-character result does not fit beside
+/// the old exchange, so the follow-up drops it, as a turn would, and keeps the question, the call
+/// and the result together.
+#[test]
+fn the_follow_up_after_tool_results_is_budgeted_like_a_turn() {
+    let (env, work) = tool_env();
+    std::fs::write(work.join("big.txt"), "y".repeat(1000)).unwrap();
+    let session = env.home.path().join("ctx.jsonl");
+    let old = format!("one {}", "x".repeat(595));
+    env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+    let run = |prompt: &str| {
+        env.cmd()
+            .current_dir(&work)
+            .args(["-m", MODEL, "-o", "num_ctx=512", "--tools", "read_file"])
+            .args(["--allow-tool", "read_file", "--session"])
+            .args([session.to_str().unwrap(), "-p", prompt])
+            .assert()
+            .success()
+    };
+    run(&old);
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "big.txt"}),
+    )]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["long.".into()]));
+    let out = run("read big.txt");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("context: dropped the oldest 1 exchange (2 messages"),
+        "{err}"
+    );
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 3);
+    let asked = crate::harness::messages(&bodies[1]);
+    assert_eq!(
+        asked[0],
+        ("user".to_string(), old.clone()),
+        "the question fits"
+    );
+    let follow_up = &bodies[2];
+    let roles: Vec<&str> = follow_up["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "tool"],
+        "the old exchange left"
+    );
+    assert_eq!(follow_up["messages"][0]["content"], "read big.txt");
+    assert_eq!(tool_results(follow_up)[0].1, "y".repeat(1000));
+    assert_eq!(env.fake.truncations(), 0, "the server never had to cut");
+    let log = env.log_records();
+    let last = log.last().unwrap();
+    assert_eq!(last["call"], "tool_result");
+    assert_eq!(last["context_action"]["strategy"], "truncate");
+    assert_eq!(last["context_window"], 512);
+}
+
+/// A server that hands back the token it was configured with: the model, the session and the
+/// log get a placeholder.
+#[test]
+fn a_configured_token_an_mcp_server_echoes_is_blanked() {
+    let (env, work) = tool_env();
+    let token = "tok-mcp-0123456789";
+    write_config(
+        &env,
+        &format!(
+            "[mcp.t]\ncommand = \"sh\"\nargs = [{:?}]\nenv = {{ MCP_TOKEN = \"{token}\" }}\n",
+            mcp_server()
+        ),
+    );
+    env.fake
+        .push_chat(ChatReply::calls(&[("t.echo", json!({ "text": token }))]));
+    env.fake.push_chat(ChatReply::Tokens(vec!["done".into()]));
+    let session = env.home.path().join("t.jsonl");
+    env.cmd()
+        .current_dir(&work)
+        .args(["-m", MODEL, "--allow-tool", "t.echo", "--session"])
+        .args([session.to_str().unwrap(), "-p", "x"])
+        .assert()
+        .success();
+    let results = tool_results(&env.fake.chat_bodies()[1]);
+    assert_eq!(results[0].1, "echo: <MCP_TOKEN>");
+    let records = read_jsonl(&session);
+    let tool = records.iter().find(|r| r["kind"] == "tool").unwrap();
+    assert_eq!(tool["content"], "echo: <MCP_TOKEN>");
+    let log = env.log_records();
+    assert_eq!(log[0]["tool_calls"][0]["status"], "ok");
+    assert_eq!(log[0]["tool_calls"][0]["result"], "echo: <MCP_TOKEN>");
+}
+
+/// A recorded switch to a model without tools, re-run: the tools go off for it, said.
+#[test]
+fn a_rerun_checks_each_recorded_model_for_tools() {
+    let (env, work) = tool_env();
+    env.fake.set_models(&[MODEL, "tiny"]);
+    let session = env.home.path().join("switch.jsonl");
+    std::fs::write(
+        &session,
+        concat!(
+            r#"{"kind":"session","version":2,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"tiny-tools","host":"http://127.0.0.1:1"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:50.000Z","kind":"user","content":"one"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:51.000Z","kind":"assistant","content":"1","status":"ok","latency":0.4}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:52.000Z","kind":"model","model":"tiny"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:53.000Z","kind":"user","content":"two"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    env.fake.push_chat(ChatReply::Tokens(vec!["一".into()]));
+    env.cmd()
+        .current_dir(&work)
+        .args(["--no-session", "--tools", "now", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "tiny does not support tools (its capabilities: completion); chatting without them",
+        ));
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0]["tools"][0]["function"]["name"], "now");
+    assert_eq!(bodies[1]["model"], "tiny");
+    assert!(bodies[1].get("tools").is_none(), "{}", bodies[1]);
+}
+
+/// The server's window is smaller than `num_ctx` says (it caps it at 512): the follow-up that
+/// carries a long result is refused, the window learned, the old exchanges dropped, and the
+/// results sent once more.
+#[test]
+fn a_follow_up_the_server_refuses_is_budgeted_again_for_its_real_window() {
+    let (env, work) = tool_env();
+    env.fake.set_num_ctx_cap(Some(512));
+    std::fs::write(work.join("big.txt"), "y".repeat(1000)).unwrap();
+    let session = env.home.path().join("cap.jsonl");
+    let run = |prompt: &str| {
+        env.cmd()
+            .current_dir(&work)
+            .args(["-m", MODEL, "-o", "num_ctx=4096", "--tools", "read_file"])
+            .args(["--allow-tool", "read_file", "--session"])
+            .args([session.to_str().unwrap(), "-p", prompt])
+            .assert()
+            .success()
+    };
+    for tag in ["one", "two", "three"] {
+        env.fake.push_chat(ChatReply::Tokens(vec!["ok.".into()]));
+        run(&format!("{tag} {}", "x".repeat(599 - tag.len())));
+    }
+    // The follow-ups are answered by the fake's own validation (a scripted reply skips it):
+    // refused over the window, else the echo of the last user message.
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "big.txt"}),
+    )]));
+    let out = run("read big.txt");
+    let out = out.stdout("echo: read big.txt");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("has a 512-token context window for tiny-tools, not the 4096 tokens believed"),
+        "{err}"
+    );
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(
+        bodies.len(),
+        6,
+        "three runs, then the question, the refused follow-up, the follow-up again"
+    );
+    let refused = &bodies[4];
+    assert_eq!(refused["messages"].as_array().unwrap().len(), 9);
+    let again = &bodies[5];
+    let roles: Vec<&str> = again["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool"]);
+    assert_eq!(tool_results(again)[0].1, "y".repeat(1000));
+    assert_eq!(env.fake.truncations(), 0, "nothing was cut by the server");
 }

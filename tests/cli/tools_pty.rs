@@ -238,3 +238,78 @@ fn one_shot_on_a_terminal_asks_too() {
     let results = tool_contents(&env.fake.chat_bodies()[1]);
     assert!(results[0].contains('T'), "the clock was read: {results:?}");
 }
+
+#[test]
+fn a_rerun_on_a_terminal_asks_before_running_a_tool() {
+    let env = TestEnv::new();
+    env.fake.set_models(&[MODEL]);
+    let work = env.home.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("笔记.txt"), "你好\n").unwrap();
+    let session = env.home.path().join("s.jsonl");
+    std::fs::write(
+        &session,
+        concat!(
+            r#"{"kind":"session","version":2,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"tiny-tools","host":"http://127.0.0.1:1"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:50.000Z","kind":"user","content":"read it"}"#,
+            "\n",
+            r#"{"at":"2026-11-29T01:14:51.000Z","kind":"assistant","content":"old answer","status":"ok","latency":0.4}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    env.fake.push_chat(ChatReply::calls(&[(
+        "read_file",
+        json!({"path": "笔记.txt"}),
+    )]));
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["new answer".into()]));
+    let mut cmd = env.std_command();
+    cmd.current_dir(&work)
+        .args(["--no-session", "--tools", "read_file", "replay"])
+        .args([session.to_str().unwrap(), "--rerun"]);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(&l(
+        r#"Run read_file {"path":"笔记.txt"}? [y]es / [n]o / [a]lways for this tool / [e]xplain"#,
+    ))
+    .unwrap();
+    key(&mut p, "y");
+    p.exp_string("new answer").unwrap();
+    p.exp_eof().unwrap();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(tool_contents(&bodies[1]), ["你好\n"]);
+}
+
+#[test]
+fn switching_model_checks_again_whether_it_takes_tools() {
+    let env = TestEnv::new();
+    env.fake.set_models(&[MODEL, "tiny"]);
+    let mut cmd = env.std_command();
+    cmd.args(["-m", MODEL, "--tools", "now", "--allow-tool", "now"]);
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "/model tiny");
+    p.exp_string(
+        "tiny does not support tools (its capabilities: completion); chatting without them",
+    )
+    .unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, "hi");
+    p.exp_string("echo: hi").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    enter(&mut p, &format!("/model {MODEL}"));
+    p.exp_string(&format!("{MODEL} supports tools: they are on again."))
+        .unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    env.fake
+        .push_chat(ChatReply::Tokens(vec!["with tools".into()]));
+    enter(&mut p, "again");
+    p.exp_string("with tools").unwrap();
+    p.exp_string(&l(PROMPT)).unwrap();
+    let bodies = env.fake.chat_bodies();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].get("tools").is_none(), "tiny is sent no tools");
+    assert_eq!(bodies[1]["tools"][0]["function"]["name"], "now");
+    exit_with_ctrl_d(p);
+}

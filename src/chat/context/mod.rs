@@ -547,8 +547,10 @@ pub fn budget_items(conversation: &Conversation, est: &Estimator) -> Vec<Item> {
             kind: match m.role {
                 Role::System if meta.summary => Kind::Summary,
                 Role::System => Kind::System,
-                Role::Assistant => Kind::Assistant,
-                Role::User | Role::Tool => Kind::User,
+                // A tool result belongs to the reply that asked for it: an exchange is never cut
+                // between a call and its result.
+                Role::Assistant | Role::Tool => Kind::Assistant,
+                Role::User => Kind::User,
             },
             tokens: meta
                 .tokens
@@ -568,7 +570,8 @@ fn summary_prompt(messages: &[Message], note_budget: u64) -> String {
     for m in messages {
         let who = match m.role {
             Role::System => "Earlier summary",
-            Role::User | Role::Tool => "User",
+            Role::User => "User",
+            Role::Tool => "Tool result",
             Role::Assistant => "Assistant",
         };
         out.push_str(&format!("\n{who}: {}\n", m.content));

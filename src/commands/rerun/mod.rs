@@ -1,7 +1,9 @@
 //! `replay FILE --rerun`: every recorded user turn sent again, in order, to a live server, with the
 //! history built from the new replies; old and new reply and numbers shown turn by turn, then a
-//! summary. The re-run is a chat like the REPL's: each turn goes through `Chat::send`, so it is
-//! budgeted, logged, and saved as a new session.
+//! summary. The re-run is a chat like the REPL's: each turn goes through `Chat::converse`, so it
+//! is budgeted, logged, and saved as a new session, and with tools (`--tools`, MCP servers) the
+//! new replies' calls are approved as in a chat: asked on a terminal, refused without one unless
+//! allowed ahead. The recorded calls' results are never replayed.
 //!
 //! The session becomes a list of [`Step`]s (pure), the steps drive the chat, and everything is
 //! printed through writers passed in, so the printing and the stopping rule are unit-tested.
@@ -18,7 +20,8 @@ use tokio::runtime::Runtime;
 use crate::attach::describe_image;
 use crate::backend::Backend;
 use crate::chat::session::load_blob;
-use crate::chat::{interrupted_or_stopped, Chat, NotSentReason};
+use crate::chat::tools::{Approver, Nobody};
+use crate::chat::{interrupted_or_stopped, Chat, NotSentReason, Question, Sent};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::{Conversation, Image, TurnStatus};
 use crate::error::ApiError;
@@ -85,9 +88,9 @@ enum Step {
 }
 
 /// The session's events as steps. The overrides are laid over every recorded option change and a
-/// `--model` replaces every recorded switch. Replies are what is being redone, and the recorded
-/// `context` records are no guide for this run (another model, other replies): its own context
-/// policy decides.
+/// `--model` replaces every recorded switch. Replies and their tool results are what is being
+/// redone, and the recorded `context` records are no guide for this run (another model, other
+/// replies): its own context policy decides.
 fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
     let mut old_model = loaded.header.model.clone();
     let mut steps = Vec::new();
@@ -100,6 +103,7 @@ fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
                 old_model: old_model.clone(),
             },
             Change::Assistant(_)
+            | Change::Tool(_)
             | Change::Name { .. }
             | Change::Role { .. }
             | Change::Context { .. } => continue,
@@ -121,16 +125,18 @@ fn plan(loaded: &Loaded, changes: &Changes<'_>) -> Vec<Step> {
     steps
 }
 
-/// The recorded reply to the user message at `events[i]`.
+/// The recorded reply to the user message at `events[i]`: the last one, which ended its tool
+/// calls (if it made any).
 fn reply_to(l: &Loaded, i: usize) -> Option<Reply> {
     l.events[i + 1..]
         .iter()
         .map(|e| &e.change)
         .take_while(|c| !matches!(c, Change::User { .. }))
-        .find_map(|c| match c {
+        .filter_map(|c| match c {
             Change::Assistant(r) => Some(r.clone()),
             _ => None,
         })
+        .last()
 }
 
 /// One re-run turn: the recorded reply and the new one.
@@ -264,6 +270,17 @@ pub fn rerun(
 ) -> anyhow::Result<ExitCode> {
     let mut chat = rerun_chat(client, config, &loaded.header, changes);
     chat.dim_notes(term.stderr.color);
+    crate::chat::tools::attach(rt, &mut chat, config)?;
+    // Asked where a person can answer (keys on stdin, the prompt on stderr), as in one-shot.
+    let mut approver: Box<dyn Approver> = if term.stdin_tty && term.stderr.tty {
+        Box::new(crate::approve::TtyApprover {
+            style: Style {
+                color: term.stderr.color,
+            },
+        })
+    } else {
+        Box::new(Nobody)
+    };
     let mut screen = Screen {
         out: io::stdout(),
         err: io::stderr(),
@@ -290,13 +307,14 @@ pub fn rerun(
     }
     // SIGTERM and SIGHUP end a turn as Ctrl-C does, so its partial reply is saved and logged.
     let signals = Watcher::start(rt, term.stdout.tty);
-    let tally = rt.block_on(drive(
+    let tally = drive(
+        rt,
         &mut chat,
-        &loaded.header,
-        &steps,
+        (&loaded.header, &steps),
         &mut screen,
+        approver.as_mut(),
         || interrupted_or_stopped(signals.signalled()),
-    ))?;
+    )?;
     screen.finish(&tally.results, chat.session())?;
     if let End::Signalled(s) = &tally.end {
         crate::render::style::notice(format_args!("stopped by {}", s.name()));
@@ -330,13 +348,15 @@ fn rerun_chat<'a>(
     chat
 }
 
-/// Takes the steps in order, each turn through `chat.send` with `cancel()` as its Ctrl-C, and
-/// stops early after Ctrl-C or a failure every later turn would repeat.
-async fn drive<O, E, C, F>(
+/// Takes the steps in order, each turn through `chat.converse` (its tool calls decided by
+/// `approver`) with `cancel` making each Ctrl-C future, and stops early after Ctrl-C or a failure
+/// every later turn would repeat. Blocks on `rt`, outside async code, as asking the person does.
+fn drive<O, E, C, F>(
+    rt: &Runtime,
     chat: &mut Chat<'_>,
-    recorded: &Header,
-    steps: &[Step],
+    (recorded, steps): (&Header, &[Step]),
     screen: &mut Screen<O, E>,
+    approver: &mut dyn Approver,
     mut cancel: C,
 ) -> io::Result<Tally>
 where
@@ -364,11 +384,11 @@ where
     };
     for step in steps {
         match step {
-            Step::Change(change) => {
-                if let Err(why) = chat.change(change.clone()) {
-                    screen.dim(&format!("(skipped a recorded change: {why})"))?;
-                }
-            }
+            Step::Change(change) => match chat.change(change.clone()) {
+                Err(why) => screen.dim(&format!("(skipped a recorded change: {why})"))?,
+                Ok(()) if matches!(change, Change::Model { .. }) => chat.ask_model_tools(rt),
+                Ok(()) => {}
+            },
             Step::Turn {
                 content,
                 images,
@@ -382,9 +402,8 @@ where
                 }
                 let recorded = (old.clone(), old_model.clone());
                 let message = (content.as_str(), images.as_slice());
-                if let Some(end) =
-                    turn(chat, screen, message, recorded, cancel(), &mut tally).await?
-                {
+                let ask = (approver as &mut dyn Approver, &mut cancel);
+                if let Some(end) = turn(rt, chat, screen, message, recorded, ask, &mut tally)? {
                     tally.end = end;
                     break;
                 }
@@ -394,14 +413,16 @@ where
     Ok(tally)
 }
 
-/// Sends one recorded message through the chat, streams the new reply under the old one, and
-/// adds the comparison to the tally; `Some` when the run must end here.
-async fn turn<O: Write, E: Write>(
+/// Sends one recorded message through the chat (answering the reply's tool calls: shown on the
+/// screen's `err`), streams the new reply under the old one, and adds the comparison (of the last
+/// replies) to the tally; `Some` when the run must end here.
+fn turn<O: Write, E: Write, C: Future<Output = CancelReason>>(
+    rt: &Runtime,
     chat: &mut Chat<'_>,
     screen: &mut Screen<O, E>,
     (content, images): (&str, &[Image]),
     (old, old_model): (Option<Reply>, String),
-    cancel: impl Future<Output = CancelReason>,
+    (approver, cancel): (&mut dyn Approver, &mut impl FnMut() -> C),
     tally: &mut Tally,
 ) -> io::Result<Option<End>> {
     let new_model = chat.model.clone();
@@ -410,11 +431,28 @@ async fn turn<O: Write, E: Write>(
     };
     let mut renderer =
         Renderer::new(&mut screen.out, output, ThinkingTo::Hidden).with_markdown(screen.markdown);
-    let sent = chat
-        .send_with(content.to_string(), images.to_vec(), &mut renderer, cancel)
-        .await;
+    let question = Question {
+        text: content.to_string(),
+        images: images.to_vec(),
+    };
+    let sent = chat.converse(
+        rt,
+        question,
+        &mut renderer,
+        approver,
+        &mut screen.err,
+        &mut *cancel,
+    );
     drop(renderer);
     let outcome = match sent {
+        Ok(Sent {
+            tools_stopped: Some(why),
+            mut outcome,
+            ..
+        }) => {
+            outcome.ending = Ending::Cancelled(why);
+            outcome
+        }
         Ok(sent) => sent.outcome,
         Err(not_sent) => {
             // The context policy refused it (or its summary failed): nothing to compare.

@@ -73,6 +73,38 @@ fn a_session_becomes_turns_and_the_changes_between_them() {
     assert_eq!(turn_of(&steps[3]), ("two?", None, "second"));
 }
 
+/// A question answered through a tool call: the call's reply, its result, then the answer.
+const TOOL_SESSION: &str = concat!(
+    r#"{"kind":"session","version":2,"id":"2e20de3d-d339-4a37-a9ad-3d908f72d5ad","created":"2026-11-29T01:14:49.215Z","model":"m","host":"http://127.0.0.1:1"}"#,
+    "\n",
+    r#"{"at":"2026-11-29T01:14:50.000Z","kind":"user","content":"time?"}"#,
+    "\n",
+    r#"{"at":"2026-11-29T01:14:50.500Z","kind":"assistant","content":"","status":"ok","latency":0.5,"tool_calls":[{"name":"now","arguments":{}}]}"#,
+    "\n",
+    r#"{"at":"2026-11-29T01:14:50.600Z","kind":"tool","name":"now","approval":"allowed","status":"ok","content":"noon","duration":0.001}"#,
+    "\n",
+    r#"{"at":"2026-11-29T01:14:51.000Z","kind":"assistant","content":"It is noon.","status":"ok","latency":0.4}"#,
+    "\n",
+);
+
+#[test]
+fn recorded_tool_results_are_redone_not_replayed() {
+    let l = parse(TOOL_SESSION.as_bytes(), None).unwrap();
+    let changes = Changes {
+        model: None,
+        option_pairs: &[],
+    };
+    let steps = plan(&l, &changes);
+    assert_eq!(steps.len(), 1, "the tool record is no step: {steps:?}");
+    let (content, old, _) = turn_of(&steps[0]);
+    assert_eq!(content, "time?");
+    assert_eq!(
+        old.map(|r| r.content.as_str()),
+        Some("It is noon."),
+        "compared with the answer that ended the calls"
+    );
+}
+
 #[test]
 fn a_new_model_replaces_every_recorded_switch() {
     let changes = Changes {
@@ -181,8 +213,8 @@ fn a_turn_shows_the_question_and_the_old_reply_sanitised() {
 
 /// A real chat against an address where nothing listens: the first turn fails in a way every
 /// turn would, so the second is never sent and the run ends with exit code 3.
-#[tokio::test]
-async fn the_run_stops_at_the_first_turn_no_server_can_answer() {
+#[test]
+fn the_run_stops_at_the_first_turn_no_server_can_answer() {
     let cli = <crate::cli::Cli as clap::Parser>::try_parse_from([
         "ollama-chat",
         "--no-session",
@@ -200,9 +232,16 @@ async fn the_run_stops_at_the_first_turn_no_server_can_answer() {
     let mut chat = rerun_chat(&backend, &config, &l.header, &changes);
     let mut s = screen();
     let steps = plan(&l, &changes);
-    let tally = drive(&mut chat, &l.header, &steps, &mut s, std::future::pending)
-        .await
-        .unwrap();
+    let rt = crate::runtime().unwrap();
+    let tally = drive(
+        &rt,
+        &mut chat,
+        (&l.header, &steps),
+        &mut s,
+        &mut crate::chat::tools::Nobody,
+        std::future::pending,
+    )
+    .unwrap();
     s.finish(&tally.results, chat.session()).unwrap();
     assert_eq!(tally.results.len(), 1);
     let err = tally.exit().unwrap_err();

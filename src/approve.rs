@@ -1,6 +1,6 @@
 //! The approval prompt: `Run read_file {"path":"src/main.rs"}? [y]es / [n]o / [a]lways for this
 //! tool / [e]xplain`, answered with one key (no Enter) read straight from the terminal. Used by
-//! the REPL and by one-shot runs that have a terminal.
+//! the REPL, and by one-shot runs and `replay --rerun` when they have a terminal.
 
 use std::io::{self, Write};
 
