@@ -340,7 +340,7 @@ fn apply(
                     .map(|(rule, sgr)| (rule.len(), *sgr))
             });
             if let Some((len, sgr)) = rule {
-                let score = f64::from(len) * f64::from(3 * depth as u16).exp2();
+                let score = f64::from(len) * 8f64.powi(depth as i32);
                 if score > best.0 {
                     best = (score, sgr);
                 }
