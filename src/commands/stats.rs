@@ -96,7 +96,7 @@ fn write_tables(
     overall: &GroupReport,
     groups: &[GroupReport],
 ) -> io::Result<()> {
-    if overall.turns == 0 && overall.summarize_calls == 0 {
+    if overall.turns == 0 && overall.summarize_calls == 0 && overall.embed_calls == 0 {
         return writeln!(out, "No turns match.");
     }
     let rows: Vec<&GroupReport> = std::iter::once(overall).chain(groups).collect();
@@ -121,9 +121,15 @@ fn write_tables(
             )
         ),
     };
+    // The embed column only when `ollama-chat embed` was run.
+    let embeds = overall.embed_calls > 0;
+    let embed_cell = |r: &GroupReport| match embeds {
+        false => String::new(),
+        true => format!("  {:>11}", thousands(r.embed_calls)),
+    };
     writeln!(
         out,
-        "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}",
+        "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}{}",
         left(head, key_w),
         "turns",
         "sessions",
@@ -135,12 +141,17 @@ fn write_tables(
             format!("  {:>16}", "summarize calls")
         } else {
             String::new()
+        },
+        if embeds {
+            format!("  {:>11}", "embed calls")
+        } else {
+            String::new()
         }
     )?;
     for r in &rows {
         writeln!(
             out,
-            "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}",
+            "{}  {:>8}  {:>8}  {:>7}  {:>9}  {:>12}  {:>12}{}{}",
             left(&r.key, key_w),
             thousands(r.turns),
             thousands(r.sessions as u64),
@@ -148,7 +159,8 @@ fn write_tables(
             percent(r.cancel_rate),
             thousands(r.prompt_tokens),
             thousands(r.completion_tokens),
-            summary_cell(r)
+            summary_cell(r),
+            embed_cell(r)
         )?;
     }
     let mut approximate = false;

@@ -72,6 +72,11 @@ impl Meta<'_> {
         self.call.as_deref() == Some("summarize")
     }
 
+    /// An `embed` run (`ollama-chat embed`): a request, not a turn of a chat.
+    pub fn is_embed(&self) -> bool {
+        self.call.as_deref() == Some("embed")
+    }
+
     pub fn status_str(&self) -> &str {
         self.status.as_deref().unwrap_or("ok")
     }

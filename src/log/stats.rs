@@ -43,13 +43,16 @@ impl GroupBy {
 
 /// The running totals of one group. A summarize call (the request that condensed older messages
 /// to make room for a turn) is not a turn: it is counted apart, and adds only its tokens (which
-/// the server did process) to the totals, not to turns, sessions, rates or timings.
+/// the server did process) to the totals, not to turns, sessions, rates or timings. An `embed`
+/// run is counted apart the same way.
 #[derive(Debug, Clone, Default)]
 pub struct Agg {
     pub turns: u64,
     pub summarize_calls: u64,
     /// Summarize calls that did not finish (error or cancelled): their turn was not sent.
     pub summarize_failed: u64,
+    /// `ollama-chat embed` runs.
+    pub embed_calls: u64,
     pub ok: u64,
     pub errors: u64,
     /// Cut short: Ctrl-C, SIGTERM or SIGHUP.
@@ -73,6 +76,10 @@ impl Agg {
         if m.is_summarize() {
             self.summarize_calls += 1;
             self.summarize_failed += u64::from(m.status() != Some(TurnStatus::Ok));
+            return;
+        }
+        if m.is_embed() {
+            self.embed_calls += 1;
             return;
         }
         self.turns += 1;
@@ -105,6 +112,7 @@ impl Agg {
         self.turns += o.turns;
         self.summarize_calls += o.summarize_calls;
         self.summarize_failed += o.summarize_failed;
+        self.embed_calls += o.embed_calls;
         self.ok += o.ok;
         self.errors += o.errors;
         self.cancelled += o.cancelled;
@@ -142,6 +150,7 @@ impl Agg {
             turns: self.turns,
             summarize_calls: self.summarize_calls,
             summarize_failed: self.summarize_failed,
+            embed_calls: self.embed_calls,
             sessions: self.sessions(),
             ok: self.ok,
             errors: self.errors,
@@ -209,6 +218,8 @@ pub struct GroupReport {
     /// Summarize calls made before turns of this group (not turns themselves).
     pub summarize_calls: u64,
     pub summarize_failed: u64,
+    /// `ollama-chat embed` runs (not turns either).
+    pub embed_calls: u64,
     pub sessions: usize,
     pub ok: u64,
     pub errors: u64,
@@ -433,6 +444,23 @@ mod tests {
         assert_eq!(r.last.as_deref(), Some("2026-11-29T03:00:00.000Z"));
         let a = &s.group_reports()[0];
         assert_eq!((a.key.as_str(), a.turns, a.summarize_calls), ("a", 4, 2));
+    }
+
+    #[test]
+    fn embed_runs_are_counted_apart_from_turns() {
+        let mut lines = sample();
+        let l = line("2026-11-29T05:00:00Z", "", "nomic", "ok", 9.0, (70, 0));
+        lines.push(l.replacen('{', r#"{"call":"embed","#, 1));
+        let s = stats(Some(GroupBy::Model), chrono::Utc, &lines);
+        let r = s.overall.report("all".into());
+        assert_eq!((r.turns, r.sessions, r.embed_calls), (5, 3, 1));
+        assert_eq!(r.prompt_tokens, 96);
+        // Its 9 s are not a turn's latency, nor its time the last turn's.
+        assert_eq!(r.latency.unwrap().max, 3.0);
+        assert_eq!(r.last.as_deref(), Some("2026-11-29T03:00:00.000Z"));
+        let groups = s.group_reports();
+        let nomic = groups.iter().find(|g| g.key == "nomic").unwrap();
+        assert_eq!((nomic.turns, nomic.embed_calls), (0, 1));
     }
 
     #[test]

@@ -40,6 +40,18 @@ fn texts_become_one_json_document_and_one_log_record() {
     assert_eq!(log[0]["user_input"], "你好\nworld");
     assert!(log[0]["prompt_tokens"].as_u64().unwrap() > 0);
     assert!(log[0]["response_time"].as_f64().is_some());
+    // `stats` counts the run apart from the chat's turns.
+    env.cmd()
+        .args(["-p", "hi", "-m", "tiny"])
+        .assert()
+        .success();
+    let out = env.cmd().args(["stats", "--json"]).output().unwrap();
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["overall"]["turns"], 1, "{stats}");
+    assert_eq!(stats["overall"]["embed_calls"], 1, "{stats}");
+    let out = env.cmd().arg("stats").output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("embed calls"), "{table}");
 }
 
 #[test]
