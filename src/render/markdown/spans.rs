@@ -110,22 +110,31 @@ pub fn row_width(row: &[Span]) -> usize {
 
 /// Appends `row` to `out`: styles only with `color`, each span closed again.
 pub fn write_row(row: &[Span], color: bool, out: &mut String) {
+    // A style is closed before plain text and at the end of the row; the next span's own
+    // sequence starts with a reset, so styled spans in a row need no close between them.
+    let mut open = false;
     for span in row {
+        let styled = color && !span.sgr.is_plain();
+        if open && !styled {
+            out.push_str("\x1b[0m");
+            open = false;
+        }
         if let Some(url) = &span.link {
             out.push_str("\x1b]8;;");
             out.push_str(url);
             out.push_str("\x1b\\");
         }
-        if color && !span.sgr.is_plain() {
+        if styled {
             span.sgr.write(out);
-            out.push_str(&span.text);
-            out.push_str("\x1b[0m");
-        } else {
-            out.push_str(&span.text);
+            open = true;
         }
+        out.push_str(&span.text);
         if span.link.is_some() {
             out.push_str("\x1b]8;;\x1b\\");
         }
+    }
+    if open {
+        out.push_str("\x1b[0m");
     }
 }
 
