@@ -659,4 +659,15 @@ mod tests {
         );
         assert!(server.conn.is_none());
     }
+
+    /// The SDK parses a tools page whole: one malformed tool fails the list at once (the hand-
+    /// written client skipped it), with one line rather than a wait for the time limit.
+    #[tokio::test]
+    async fn a_malformed_tool_fails_the_list_at_once() {
+        let mut server = McpServer::new(fixture("badtool"));
+        let started = std::time::Instant::now();
+        let e = server.start(Duration::from_secs(10)).await.unwrap_err();
+        assert_eq!(e.to_string(), "gave an unexpected answer to tools/list");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }
