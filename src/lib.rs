@@ -300,7 +300,9 @@ fn names_no_file(err: &anyhow::Error) -> bool {
 fn init_tracing(level: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match level {
-        0 => "warn",
+        // The MCP SDK's own warnings would repeat, unsanitised, what a failed server is
+        // reported as once; RUST_LOG=rmcp=debug shows them.
+        0 => "warn,rmcp=off",
         1 => "ollama_chat=info",
         _ => "ollama_chat=debug",
     };

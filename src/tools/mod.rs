@@ -4,8 +4,8 @@
 //!
 //! Layout: this file (the toolbox: which tools exist and are offered, running a call); `fs`
 //! (`read_file`, `list_dir`, `search_text`, confined to the roots), `fetch` (`fetch_url`),
-//! `command` (`run_command`, in its own process group), `mcp` (a stdio MCP client), `show`
-//! (how a call and a result are shown to the person, sanitised).
+//! `command` (`run_command`, in its own process group), `mcp` (a stdio MCP client on the rmcp
+//! SDK), `show` (how a call and a result are shown to the person, sanitised).
 
 pub mod command;
 pub mod fetch;
