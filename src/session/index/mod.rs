@@ -230,10 +230,10 @@ impl Index {
 /// `msg`: one row per searchable message, with where its record starts in the file (`off`), so
 /// that a hit's text is read from that line alone; `fts`: the words of each message
 /// (contentless: the text stays in the session file), with 16 MiB of new words gathered in
-/// memory before they are written out (fewer, larger segments to merge). Segments are not
-/// merged as they are written (`automerge` 0), which would nearly double the cost of indexing
-/// many new files in a search; a refresh of a few files merges a little instead (see
-/// `refresh`), and FTS5 still merges when a level reaches 16 segments.
+/// memory before they are written out (fewer, larger segments to merge). Outside a first
+/// build, segments are not merged as they are written (`automerge` 0), which would add a good
+/// part to the cost of indexing many new files in a search; a refresh of a few files merges a
+/// little instead (see `refresh`), and FTS5 still merges when a level reaches 16 segments.
 const TABLES: &str = "
 CREATE TABLE files(
     fid INTEGER PRIMARY KEY,
