@@ -40,13 +40,25 @@ const MAX_SESSION_BYTES: u64 = 256 << 20;
 
 /// Reads and checks a session file. Never writes to it.
 pub fn load_file(path: &Path) -> Result<Loaded, SessionError> {
-    let bytes = crate::paths::read_regular(path, MAX_SESSION_BYTES).map_err(|source| {
-        SessionError::Read {
-            path: path.display().to_string(),
-            source,
-        }
-    })?;
-    parse(&bytes, Some(path))
+    parse(&read_file(path)?, Some(path))
+}
+
+/// The bytes of a session file, refused past the size no session reaches.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, SessionError> {
+    crate::paths::read_regular(path, MAX_SESSION_BYTES).map_err(|source| SessionError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Where each record of a session file starts (the header, then each event, as [`parse`] reads
+/// them): the sessions index keeps these to read one message without parsing the whole file.
+pub fn record_starts(bytes: &[u8]) -> Vec<u64> {
+    split_lines(bytes)
+        .iter()
+        .filter(|l| !is_blank(l.bytes))
+        .map(|l| l.offset as u64)
+        .collect()
 }
 
 /// Reads a session piped on stdin (`replay -`).
@@ -228,6 +240,22 @@ mod tests {
         match parse(bytes, Some(Path::new("s.jsonl"))) {
             Err(SessionError::Line { line, error, .. }) => (line, error),
             other => panic!("expected a line error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn record_starts_match_the_records_read() {
+        let text = format!("\n{}", sample()).replace("\n{\"at", "\n \r\n{\"at");
+        let bytes = text.as_bytes();
+        let l = parse(bytes, None).unwrap();
+        let starts = record_starts(bytes);
+        assert_eq!(starts.len(), 1 + l.events.len());
+        for (i, &start) in starts.iter().enumerate() {
+            let line = text[start as usize..].lines().next().unwrap();
+            match i {
+                0 => assert_eq!(parse_header(line).unwrap().id, l.header.id),
+                _ => assert_eq!(parse_event(line).unwrap().change, l.events[i - 1].change),
+            }
         }
     }
 

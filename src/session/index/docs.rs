@@ -119,7 +119,12 @@ pub fn text_at(l: &Loaded, seq: i64, role: Role) -> Option<&str> {
     if seq < 0 {
         return l.header.system.as_deref();
     }
-    match (&l.events.get(usize::try_from(seq).ok()?)?.change, role) {
+    text_of(&l.events.get(usize::try_from(seq).ok()?)?.change, role)
+}
+
+/// The text of one event's document with `role`, if it has one.
+pub fn text_of(change: &Change, role: Role) -> Option<&str> {
+    match (change, role) {
         (Change::User { content, .. }, Role::User) => Some(content),
         (Change::Assistant(r), Role::Assistant) => Some(&r.content),
         (Change::Assistant(r), Role::Thinking) => Some(&r.thinking),

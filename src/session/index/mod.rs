@@ -48,7 +48,7 @@ fn db_files(dir: &Path) -> [PathBuf; 3] {
 }
 
 /// Bumped when the tables change; an index of another version is rebuilt.
-const SCHEMA: i64 = 1;
+const SCHEMA: i64 = 2;
 
 /// How long a reader waits for another one that is updating the index.
 const BUSY: Duration = Duration::from_secs(10);
@@ -227,9 +227,13 @@ impl Index {
 }
 
 /// `files`: one row per session file with what the list needs (or why it could not be read);
-/// `msg`: one row per searchable message; `fts`: the words of each message (contentless: the
-/// text stays in the session file, and a hit's snippet is read from there), with 16 MiB of new
-/// words gathered in memory before they are written out (fewer, larger segments to merge).
+/// `msg`: one row per searchable message, with where its record starts in the file (`off`), so
+/// that a hit's text is read from that line alone; `fts`: the words of each message
+/// (contentless: the text stays in the session file), with 16 MiB of new words gathered in
+/// memory before they are written out (fewer, larger segments to merge). Outside a first
+/// build, segments are not merged as they are written (`automerge` 0), which would add a good
+/// part to the cost of indexing many new files in a search; a refresh of a few files merges a
+/// little instead (see `refresh`), and FTS5 still merges when a level reaches 16 segments.
 const TABLES: &str = "
 CREATE TABLE files(
     fid INTEGER PRIMARY KEY,
@@ -247,12 +251,14 @@ CREATE TABLE msg(
     turn INTEGER NOT NULL,
     role INTEGER NOT NULL,
     at INTEGER NOT NULL,
-    model TEXT NOT NULL
+    model TEXT NOT NULL,
+    off INTEGER
 );
 CREATE INDEX msg_fid ON msg(fid);
 CREATE VIRTUAL TABLE fts USING fts5(body, content='', contentless_delete=1,
     tokenize='unicode61 remove_diacritics 2');
 INSERT INTO fts(fts, rank) VALUES('hashsize', 16777216);
+INSERT INTO fts(fts, rank) VALUES('automerge', 0);
 ";
 
 #[cfg(test)]

@@ -188,6 +188,89 @@ mod tests {
     }
 
     #[test]
+    fn one_two_and_more_characters_mixed_with_latin() {
+        assert_eq!(fts("晴"), r#""晴""#);
+        assert_eq!(fts("iPhone手"), r#""iPhone 手""#);
+        assert_eq!(fts("手机iPhone"), r#""手  机 iPhone""#);
+        assert_eq!(fts(r#""a 天 b""#), r#""a  天  b""#);
+        assert_eq!(fts("上海x*"), r#""上  海 x"*"#);
+    }
+
+    /// FTS5's matching of a phrase against indexed text, for text whose only separators are
+    /// spaces: the phrase's tokens side by side, the last one a prefix when starred.
+    fn matches(query: &str, text: &str) -> bool {
+        let q = parse(query).unwrap().fts;
+        let star = q.ends_with('*');
+        let q: Vec<String> = q
+            .trim_end_matches('*')
+            .trim_matches('"')
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let t: Vec<String> = spaced(text)
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        t.windows(q.len()).any(|w| {
+            w.iter()
+                .zip(&q)
+                .enumerate()
+                .all(|(i, (a, b))| match star && i + 1 == q.len() {
+                    true => a.starts_with(b.as_str()),
+                    false => a == b,
+                })
+        })
+    }
+
+    #[test]
+    fn every_piece_of_a_text_finds_it() {
+        for text in [
+            "今天上海的天气很好",
+            "iPhone手机很好用",
+            "东京の天気 ok 서울날씨x",
+        ] {
+            let chars: Vec<char> = text.chars().collect();
+            // A Latin word cut in two is not a word.
+            let inside_word = |i: usize| {
+                i > 0
+                    && i < chars.len()
+                    && chars[i - 1].is_ascii_alphabetic()
+                    && chars[i].is_ascii_alphabetic()
+            };
+            for start in 0..chars.len() {
+                for end in start + 1..=chars.len() {
+                    let piece: String = chars[start..end].iter().collect();
+                    if piece.trim() != piece || inside_word(start) || inside_word(end) {
+                        continue;
+                    }
+                    let q = format!("\"{piece}\"");
+                    assert!(
+                        matches(&q, text),
+                        "{q} in {text}: {}",
+                        parse(&q).unwrap().fts
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_not_side_by_side_do_not_match() {
+        let text = "今天上海的天气很好";
+        assert!(!matches("天海", text));
+        assert!(!matches("海上", text));
+        assert!(!matches("好今", text));
+        assert!(
+            !matches("\"上海 天气\"", text),
+            "上海 is not followed by 天气"
+        );
+        assert!(matches("上海的", text));
+        assert!(matches("好", text));
+        assert!(!matches("手机iPhone", "手机很好 iPhone"));
+        assert!(matches("手机iPhone", "买了手机iPhone"));
+    }
+
+    #[test]
     fn operators_and_quotes_are_only_text() {
         // FTS5 syntax typed by a person is searched for, never obeyed.
         assert_eq!(fts("a OR b"), r#""a" "OR" "b""#);

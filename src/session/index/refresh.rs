@@ -15,7 +15,7 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use super::docs::{documents, Summary};
 use super::query::spaced;
 use super::{Index, IndexError};
-use crate::session::load::load_file;
+use crate::session::load::{parse, read_file, record_starts};
 
 /// A session file as the folder shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,43 +32,72 @@ pub const ANNOUNCE_FROM: usize = 200;
 /// After indexing this many files at once (a first build), the index is merged into one segment.
 const OPTIMIZE_AFTER: usize = 1000;
 
+/// A refresh of fewer files than this also merges up to this many pages of the index's
+/// segments (a few milliseconds); one of more files has enough to do.
+const MERGE_BELOW: usize = 50;
+const MERGE_PAGES: usize = 256;
+
 /// Files indexed per transaction, at most…
 const BATCH_FILES: usize = 500;
 /// …and bytes of them.
 const BATCH_BYTES: i64 = 64 << 20;
 
 /// Every `*.jsonl` regular file in `dir` (following symbolic links). A missing folder is empty.
+///
+/// Every refresh looks at each file's size and time; with thousands of files that is most of a
+/// search's time, so the look-ups are shared among a few threads.
 pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut out: Vec<OnDisk> = read
+    let entries: Vec<(String, std::fs::DirEntry)> = read
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            if !name.ends_with(".jsonl") {
-                return None;
-            }
-            // The entry's own metadata (one `fstatat` in the folder, no path walk); a symbolic
-            // link is followed to its file.
-            let m = match e.file_type().ok()?.is_symlink() {
-                true => std::fs::metadata(e.path()).ok()?,
-                false => e.metadata().ok()?,
-            };
-            if !m.is_file() {
-                return None;
-            }
-            Some(OnDisk {
-                name,
-                size: i64::try_from(m.size()).unwrap_or(i64::MAX),
-                mtime: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
-            })
+            name.ends_with(".jsonl").then_some((name, e))
         })
         .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, SCAN_THREADS)
+        .min(entries.len().div_ceil(SCAN_CHUNK_MIN).max(1));
+    let chunk = entries.len().div_ceil(threads).max(1);
+    let mut out: Vec<OnDisk> = std::thread::scope(|s| {
+        let parts: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().filter_map(on_disk).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// Threads that look at the files, at most…
+const SCAN_THREADS: usize = 4;
+/// …each with at least this many files.
+const SCAN_CHUNK_MIN: usize = 500;
+
+fn on_disk((name, e): &(String, std::fs::DirEntry)) -> Option<OnDisk> {
+    // The entry's own metadata (one `statx` in the folder, no path walk); a symbolic link is
+    // followed to its file.
+    let m = match e.file_type().ok()?.is_symlink() {
+        true => std::fs::metadata(e.path()).ok()?,
+        false => e.metadata().ok()?,
+    };
+    if !m.is_file() {
+        return None;
+    }
+    Some(OnDisk {
+        name: name.clone(),
+        size: i64::try_from(m.size()).unwrap_or(i64::MAX),
+        mtime: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+    })
 }
 
 impl Index {
@@ -103,10 +132,12 @@ impl Index {
             .keys()
             .filter(|n| !names.contains(n.as_str()))
             .collect();
-        let stale: Vec<&OnDisk> = disk
+        // Oldest first, so that message ids grow with time: search ranks the newest first.
+        let mut stale: Vec<&OnDisk> = disk
             .iter()
             .filter(|d| known.get(&d.name) != Some(&(d.size, d.mtime)))
             .collect();
+        stale.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
         if gone.is_empty() && stale.is_empty() {
             return Ok(());
         }
@@ -124,6 +155,12 @@ impl Index {
             forget(&tx, name).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
+        // A first build merges as it goes: without it the segments it writes before the final
+        // merge pile up, and the file keeps their pages (about 15% of it) once they are freed.
+        let big = stale.len() >= OPTIMIZE_AFTER;
+        if big {
+            self.set_automerge(AUTOMERGE_BUILD)?;
+        }
         for batch in batches(&stale) {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
                 .map_err(&err)?;
@@ -132,12 +169,30 @@ impl Index {
             }
             tx.commit().map_err(&err)?;
         }
-        if stale.len() >= OPTIMIZE_AFTER {
+        if big {
             self.optimize()?;
+            self.set_automerge(0)?;
+        } else if stale.len() < MERGE_BELOW {
+            self.conn
+                .execute_batch(&format!(
+                    "INSERT INTO fts(fts, rank) VALUES('merge', {MERGE_PAGES})"
+                ))
+                .map_err(&err)?;
         }
         Ok(())
     }
+
+    fn set_automerge(&self, n: usize) -> Result<(), IndexError> {
+        self.conn
+            .execute_batch(&format!(
+                "INSERT INTO fts(fts, rank) VALUES('automerge', {n})"
+            ))
+            .map_err(self.sql_err())
+    }
 }
+
+/// FTS5's own default.
+const AUTOMERGE_BUILD: usize = 4;
 
 fn batches<'a>(files: &'a [&'a OnDisk]) -> Vec<&'a [&'a OnDisk]> {
     let mut out = Vec::new();
@@ -198,7 +253,12 @@ fn index_file(tx: &Transaction<'_>, dir: &Path, d: &OnDisk) -> rusqlite::Result<
         forget_messages(tx, fid)?;
     }
     let path = dir.join(&d.name);
-    let loaded = load_file(&path);
+    // The bytes are kept for where each record starts: a hit's text is read from there.
+    let bytes = read_file(&path);
+    let loaded = bytes
+        .as_ref()
+        .map_err(|e| e.to_string())
+        .and_then(|b| parse(b, Some(&path)).map_err(|e| e.to_string()));
     let ms = |t: &chrono::DateTime<chrono::Utc>| t.timestamp_millis();
     let fid: i64 = match &loaded {
         Ok(l) => {
@@ -240,15 +300,14 @@ fn index_file(tx: &Transaction<'_>, dir: &Path, d: &OnDisk) -> rusqlite::Result<
                      parent_events = NULL, error = ?4
                  RETURNING fid",
             )?
-            .query_row(params![d.name, d.size, d.mtime, e.to_string()], |r| {
-                r.get(0)
-            })?,
+            .query_row(params![d.name, d.size, d.mtime, e], |r| r.get(0))?,
     };
-    let Ok(l) = &loaded else {
+    let (Ok(l), Ok(bytes)) = (&loaded, &bytes) else {
         return Ok(());
     };
+    let starts = record_starts(bytes);
     let mut msg = tx.prepare_cached(
-        "INSERT INTO msg(fid, seq, turn, role, at, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO msg(fid, seq, turn, role, at, model, off) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     let mut fts = tx.prepare_cached("INSERT INTO fts(rowid, body) VALUES (?1, ?2)")?;
     for doc in documents(l) {
@@ -258,7 +317,11 @@ fn index_file(tx: &Transaction<'_>, dir: &Path, d: &OnDisk) -> rusqlite::Result<
             doc.turn as i64,
             doc.role as i64,
             doc.at,
-            doc.model
+            doc.model,
+            usize::try_from(doc.seq + 1)
+                .ok()
+                .and_then(|i| starts.get(i))
+                .map(|&o| o as i64)
         ])?;
         fts.execute(params![tx.last_insert_rowid(), spaced(doc.text).as_ref()])?;
     }

@@ -1,16 +1,16 @@
 //! Reading the index: ranked search hits with their text, and every session's summary.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Row};
+use rusqlite::{OptionalExtension, Row};
 use uuid::Uuid;
 
-use super::docs::{text_at, Role, Summary};
+use super::docs::{text_at, text_of, Role, Summary};
 use super::query::Query;
 use super::{Index, IndexError};
-use crate::session::format::Parent;
+use crate::session::format::{parse_event, parse_header, Parent};
 use crate::session::load::{load_file, Loaded};
 
 /// Which messages a search looks at, and how many hits it returns.
@@ -50,78 +50,164 @@ pub struct Listed {
     pub session: Result<Summary, String>,
 }
 
+/// How many matches are ranked together (see [`Index::search`]): a few tens of milliseconds.
+pub const RANK_BATCH: usize = 10_000;
+
+/// A message the ranking offered, with what the filters and the hit need.
+struct Ranked {
+    score: f64,
+    id: i64,
+    name: String,
+    session: Option<String>,
+    session_name: Option<String>,
+    off: Option<i64>,
+    seq: i64,
+    turn: i64,
+    /// `None`: a code this version does not know.
+    role: Option<Role>,
+    at: i64,
+    model: String,
+}
+
+impl Filters {
+    fn accepts(&self, role: Role, at: i64, model: &str) -> bool {
+        let role_ok = match self.roles.as_slice() {
+            [] => role != Role::Thinking,
+            r => r.contains(&role),
+        };
+        let model_ok = self.model.as_deref().is_none_or(|want| {
+            model == want
+                || (!want.contains(':')
+                    && model
+                        .strip_prefix(want)
+                        .is_some_and(|tag| tag.starts_with(':')))
+        });
+        role_ok && model_ok && self.since.is_none_or(|since| at >= since)
+    }
+}
+
 impl Index {
     /// The best `filters.limit` messages for `query`: by BM25, then newest first.
+    ///
+    /// The matches are ranked in batches of [`RANK_BATCH`], newest first (message ids grow as
+    /// files are indexed, oldest file first): ranking costs a few microseconds a match, and a
+    /// common word matches most messages. Within a batch the order is exact; a later batch is
+    /// only looked at when the filters leave too few hits in the ones before. The filters and
+    /// what a hit shows are looked up only for the best of each batch, until there are enough.
     pub fn search(&self, query: &Query, filters: &Filters) -> Result<Vec<Hit>, IndexError> {
+        self.search_in_batches(query, filters, RANK_BATCH)
+    }
+
+    pub(super) fn search_in_batches(
+        &self,
+        query: &Query,
+        filters: &Filters,
+        batch_size: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         let err = self.sql_err();
-        let roles = match filters.roles.as_slice() {
-            [] => vec![Role::User, Role::Assistant, Role::System],
-            r => r.to_vec(),
-        };
-        let mask: i64 = roles.iter().map(|r| 1i64 << (*r as i64)).sum();
-        let mut stmt = self
+        let mut matches = self
             .conn
             .prepare_cached(
-                "SELECT f.name, m.seq, m.turn, m.role, m.at, m.model, bm25(fts) AS score
-                 FROM fts JOIN msg m ON m.id = fts.rowid JOIN files f ON f.fid = m.fid
-                 WHERE fts MATCH ?1
-                   AND ((1 << m.role) & ?2) != 0
-                   AND (?3 IS NULL OR m.at >= ?3)
-                   AND (?4 IS NULL OR m.model = ?4
-                        OR (instr(?4, ':') = 0 AND substr(m.model, 1, length(?4) + 1) = ?4 || ':'))
-                 ORDER BY score, m.at DESC, m.id DESC
-                 LIMIT ?5",
+                "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?1 ORDER BY rowid DESC",
             )
             .map_err(&err)?;
-        let rows = stmt
-            .query_map(
-                params![
-                    query.fts,
-                    mask,
-                    filters.since,
-                    filters.model,
-                    filters.limit as i64
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, f64>(6)?,
-                    ))
-                },
+        let mut about = self
+            .conn
+            .prepare_cached(
+                "SELECT f.name, m.seq, m.turn, m.role, m.at, m.model, f.id, f.sname, m.off
+                 FROM msg m JOIN files f ON f.fid = m.fid WHERE m.id = ?1",
             )
-            .map_err(&err)?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(&err)?;
-        // The text is read from the session files: a few, once each.
+        let mut rows = matches.query([&query.fts]).map_err(&err)?;
+        let mut chosen: Vec<Ranked> = Vec::new();
+        let mut batch: Vec<(i64, f64)> = Vec::new();
+        let mut exhausted = false;
+        while chosen.len() < filters.limit && !exhausted {
+            batch.clear();
+            while batch.len() < batch_size.max(1) {
+                let Some(row) = rows.next().map_err(&err)? else {
+                    exhausted = true;
+                    break;
+                };
+                batch.push((row.get(0).map_err(&err)?, row.get(1).map_err(&err)?));
+            }
+            batch.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            let wanted = filters.limit - chosen.len();
+            let mut picked: Vec<Ranked> = Vec::new();
+            for &(id, score) in &batch {
+                // Past the limit only the messages scored the same as the last one, which the
+                // time may put before it.
+                if picked.len() >= wanted && picked.last().is_some_and(|c| c.score < score) {
+                    break;
+                }
+                let found = about
+                    .query_row([id], |r| {
+                        Ok(Ranked {
+                            score,
+                            id,
+                            name: r.get(0)?,
+                            seq: r.get(1)?,
+                            turn: r.get(2)?,
+                            role: Role::from_code(r.get(3)?),
+                            at: r.get(4)?,
+                            model: r.get(5)?,
+                            session: r.get(6)?,
+                            session_name: r.get(7)?,
+                            off: r.get(8)?,
+                        })
+                    })
+                    .optional()
+                    .map_err(&err)?;
+                if let Some(c) = found.filter(|c| {
+                    c.role
+                        .is_some_and(|role| filters.accepts(role, c.at, &c.model))
+                }) {
+                    picked.push(c);
+                }
+            }
+            picked.sort_by(|a, b| {
+                a.score
+                    .total_cmp(&b.score)
+                    .then(b.at.cmp(&a.at))
+                    .then(b.id.cmp(&a.id))
+            });
+            picked.truncate(wanted);
+            chosen.extend(picked);
+        }
+        // Each text is read from its record in the session file; a file that is not as the
+        // index says (changed since) is read whole, once.
         let mut files: HashMap<String, Option<Loaded>> = HashMap::new();
-        let mut hits = Vec::with_capacity(rows.len());
-        for (name, seq, turn, role, at, model, score) in rows {
-            let loaded = files
-                .entry(name.clone())
-                .or_insert_with(|| load_file(&self.dir.join(&name)).ok());
-            let Some(l) = loaded.as_ref() else { continue };
-            let Some(role) = Role::from_code(role) else {
-                continue;
+        let mut hits = Vec::with_capacity(chosen.len());
+        for c in chosen {
+            let Some(role) = c.role else { continue };
+            let path = self.dir.join(&c.name);
+            let session = c.session.as_deref().and_then(|s| Uuid::parse_str(s).ok());
+            let alone = match (c.off, session) {
+                (Some(off), Some(id)) => read_record(&path, off, c.seq, role)
+                    .map(|text| (id, c.session_name.clone(), text)),
+                _ => None,
             };
-            // Changed since it was indexed (a race with a chat): the next search is right.
-            let Some(text) = text_at(l, seq, role) else {
+            let Some((id, name, text)) = alone.or_else(|| {
+                let loaded = files
+                    .entry(c.name.clone())
+                    .or_insert_with(|| load_file(&path).ok());
+                let l = loaded.as_ref()?;
+                // Changed since it was indexed (a race with a chat): the next search is right.
+                let text = text_at(l, c.seq, role)?;
+                Some((l.header.id, l.state.name.clone(), text.to_string()))
+            }) else {
                 continue;
             };
             hits.push(Hit {
-                path: self.dir.join(&name),
-                id: l.header.id,
-                name: l.state.name.clone(),
-                turn: usize::try_from(turn).unwrap_or(0),
+                path,
+                id,
+                name,
+                turn: usize::try_from(c.turn).unwrap_or(0),
                 role,
-                at: Utc.timestamp_millis_opt(at).single().unwrap_or_default(),
-                model,
-                score,
-                text: text.to_string(),
+                at: Utc.timestamp_millis_opt(c.at).single().unwrap_or_default(),
+                model: c.model,
+                score: c.score,
+                text,
             });
         }
         Ok(hits)
@@ -147,7 +233,30 @@ impl Index {
     }
 }
 
-fn listed(r: &Row<'_>, dir: &std::path::Path) -> rusqlite::Result<Listed> {
+/// The text of one message from its record alone (the file's line at `off`), or `None` when
+/// that record is not the message the index says it is.
+fn read_record(path: &Path, off: i64, seq: i64, role: Role) -> Option<String> {
+    use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+    let mut file = crate::paths::open_regular(path).ok()?;
+    file.seek(SeekFrom::Start(u64::try_from(off).ok()?)).ok()?;
+    let mut line = Vec::new();
+    BufReader::new(file)
+        .take(RECORD_MAX)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    let line = std::str::from_utf8(&line)
+        .ok()?
+        .trim_end_matches(['\n', '\r']);
+    if seq < 0 {
+        return parse_header(line).ok()?.system;
+    }
+    text_of(&parse_event(line).ok()?.change, role).map(str::to_string)
+}
+
+/// A record longer than this is not read alone.
+const RECORD_MAX: u64 = 64 << 20;
+
+fn listed(r: &Row<'_>, dir: &Path) -> rusqlite::Result<Listed> {
     let path = dir.join(r.get::<_, String>(0)?);
     let mtime = r.get(1)?;
     if let Some(e) = r.get::<_, Option<String>>(12)? {

@@ -150,6 +150,62 @@ fn chinese_two_character_words_and_longer() {
 }
 
 #[test]
+fn every_piece_of_a_chinese_text_finds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Folder(tmp.path().join("sessions"));
+    let text = "买了iPhone手机，今天上海的天气很好";
+    session(dir.path(), "m", &[(text, "-"), ("天", "好")], 0);
+    let d = dir.path();
+    let chars: Vec<char> = text.chars().collect();
+    for start in 0..chars.len() {
+        for end in start + 1..=chars.len() {
+            let piece: String = chars[start..end].iter().collect();
+            let latin = |i: usize| chars.get(i).is_some_and(char::is_ascii_alphabetic);
+            // A Latin word cut in two is not a word; punctuation alone is no query.
+            if (start > 0 && latin(start - 1) && latin(start))
+                || (latin(end - 1) && latin(end))
+                || !piece.chars().any(char::is_alphanumeric)
+            {
+                continue;
+            }
+            let got = texts(&find(d, &format!("\"{piece}\""), &all()));
+            assert!(got.contains(&text.to_string()), "{piece}: {got:?}");
+        }
+    }
+    assert_eq!(
+        find(d, "天", &all()).len(),
+        2,
+        "a character alone or in a run"
+    );
+    assert_eq!(find(d, "好", &all()).len(), 2, "a character ending a run");
+    assert!(find(d, "海上", &all()).is_empty());
+    assert!(find(d, "机iPhone", &all()).is_empty());
+}
+
+#[test]
+fn a_record_not_where_the_index_says_is_read_from_the_whole_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Folder(tmp.path().join("sessions"));
+    let d = dir.path();
+    session(d, "m", &[("walnut", "-")], 0);
+    assert_eq!(texts(&find(d, "walnut", &all())), ["walnut"]);
+    // The same size and time, but a blank line in front: every record one byte later.
+    let path = refresh::scan(d).unwrap()[0].name.clone();
+    let path = d.join(path);
+    let before = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("\n{}", &text[..text.len() - 1])).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let hits = find(d, "walnut", &all());
+    assert_eq!(texts(&hits), ["walnut"]);
+}
+
+#[test]
 fn filters_by_model_time_and_role() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = Folder(tmp.path().join("sessions"));
@@ -201,6 +257,41 @@ fn ranking_prefers_the_better_match_and_breaks_ties_by_time() {
     assert_eq!(hits[2].id, old);
     assert_eq!(hits[1].score, hits[2].score);
     assert_eq!((hits[1].turn, hits[1].role), (1, Role::User));
+}
+
+#[test]
+fn many_matches_are_ranked_newest_batch_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Folder(tmp.path().join("sessions"));
+    let d = dir.path();
+    let old = session(d, "a", &[("plum plum plum", "-")], 1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mid = session(d, "b", &[("plum", "-")], 2);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let new = session(d, "b", &[("plum and more words", "-")], 3);
+    let search = |f: &Filters, batch| {
+        Index::with(d, |i| {
+            i.search_in_batches(&parse("plum").unwrap(), f, batch)
+        })
+        .unwrap()
+        .0
+        .iter()
+        .map(|h| h.id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(search(&all(), 10), [old, mid, new], "one batch: exact");
+    assert_eq!(search(&all(), 2), [mid, new, old], "the newest two first");
+    let f = Filters {
+        model: Some("a".into()),
+        ..all()
+    };
+    assert_eq!(
+        search(&f, 1),
+        [old],
+        "filtered out of the newest: the next batch"
+    );
+    let f = Filters { limit: 1, ..all() };
+    assert_eq!(search(&f, 2), [mid]);
 }
 
 #[test]
