@@ -9,7 +9,7 @@ use crate::attach::read::read_text;
 use crate::attach::{load_image, load_text, Attachment};
 use crate::backend::Backend;
 use crate::chat::tools::{Approver, Nobody};
-use crate::chat::{interrupted_or_stopped, NotSentReason, Question, Sent, WindowCheck};
+use crate::chat::{interrupted_or_stopped, NotSentReason, Question, WindowCheck};
 use crate::config::Config;
 use crate::exit_code::ExitCode;
 use crate::render::markdown::MarkdownView;
@@ -174,15 +174,7 @@ pub fn run(
         chat.converse(rt, question, sink, approver.as_mut(), &mut notes, cancel)
     };
     let outcome = match sent {
-        Ok(Sent {
-            tools_stopped: Some(why),
-            mut outcome,
-            ..
-        }) => {
-            outcome.ending = Ending::Cancelled(why);
-            outcome
-        }
-        Ok(sent) => sent.outcome,
+        Ok(sent) => sent.into_outcome(),
         Err(not_sent) => {
             return match not_sent.reason {
                 NotSentReason::TooLarge(_)

@@ -131,6 +131,17 @@ pub struct Sent {
     pub tools_stopped: Option<CancelReason>,
 }
 
+impl Sent {
+    /// The turn's outcome, ended as cancelled when the tool calls were stopped.
+    pub fn into_outcome(self) -> TurnOutcome {
+        let mut outcome = self.outcome;
+        if let Some(why) = self.tools_stopped {
+            outcome.ending = Ending::Cancelled(why);
+        }
+        outcome
+    }
+}
+
 /// A message that was not sent, handed back to the user.
 #[derive(Debug)]
 pub struct NotSent {
@@ -337,13 +348,7 @@ impl<'a> Chat<'a> {
             refused = true;
             let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
             self.learn_refusal(prompt_tokens, window, expected);
-            self.note(&format!(
-                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent again",
-                self.backend.server_name(),
-                self.model,
-                prepared.log.window.unwrap_or(0),
-                self.context.strategy,
-            ));
+            self.note_smaller_window(window, prepared.log.window, "what is sent again");
             prepared = match self.prepare_context(turn, cancel.as_mut()).await {
                 Ok(p) => p,
                 Err(reason) => {
@@ -498,6 +503,18 @@ impl<'a> Chat<'a> {
     /// One line for the user about what the context policy did: dim on a terminal.
     pub(crate) fn note(&self, text: &str) {
         eprintln!("{}", self.notes.dim(text));
+    }
+
+    /// The server refused a prompt for a window smaller than `believed`: says so, and who decides
+    /// what happens next (`what`: what is sent again, or with the tool results).
+    pub(crate) fn note_smaller_window(&self, window: u64, believed: Option<u64>, what: &str) {
+        self.note(&format!(
+            "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides {what}",
+            self.backend.server_name(),
+            self.model,
+            believed.unwrap_or(0),
+            self.context.strategy,
+        ));
     }
 
     pub(crate) fn warn(&self, text: &str) {

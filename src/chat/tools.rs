@@ -439,13 +439,11 @@ impl Chat<'_> {
             refused = true;
             let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
             self.learn_refusal(prompt_tokens, window, expected);
-            self.note(&format!(
-                "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides what is sent with the tool results",
-                self.backend.server_name(),
-                self.model,
-                prepared.log.window.unwrap_or(0),
-                self.context.strategy,
-            ));
+            self.note_smaller_window(
+                window,
+                prepared.log.window,
+                "what is sent with the tool results",
+            );
             (prepared, fits) = self.budget_follow_up(cancel.as_mut()).await?;
         };
         self.keep_answerable_calls(&mut outcome);

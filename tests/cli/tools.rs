@@ -53,6 +53,15 @@ fn tool_results(body: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The names of the tools a request offered.
+fn tool_names(body: &Value) -> Vec<&str> {
+    body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect()
+}
 #[test]
 fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
     let (env, work) = tool_env();
@@ -89,12 +98,7 @@ fn a_call_allowed_ahead_runs_and_its_result_goes_back() {
     assert!(err.contains("→ ok"), "{err}");
     let bodies = env.fake.chat_bodies();
     assert_eq!(bodies.len(), 2);
-    let names: Vec<&str> = bodies[0]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&bodies[0]);
     assert_eq!(names, ["read_file", "now"]);
     assert_eq!(bodies[0]["tools"][0]["type"], "function");
     let asked = &bodies[1]["messages"][1];
@@ -423,12 +427,7 @@ fn mcp_tools_are_offered_under_their_server_name_and_answer() {
         .success()
         .stdout("done");
     let bodies = env.fake.chat_bodies();
-    let names: Vec<&str> = bodies[0]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&bodies[0]);
     assert_eq!(
         names,
         ["t.echo", "t.fail", "t.hang", "t.crash"],
@@ -510,12 +509,7 @@ fn mcp_servers_declared_in_the_config_file_get_only_their_env_and_a_flag_replace
         .success()
         .stdout("done");
     let bodies = env.fake.chat_bodies();
-    let offered: Vec<&str> = bodies[0]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let offered = tool_names(&bodies[0]);
     assert_eq!(
         offered,
         ["files.echo", "files.fail", "files.hang", "files.crash"]

@@ -21,7 +21,7 @@ use crate::attach::describe_image;
 use crate::backend::Backend;
 use crate::chat::session::load_blob;
 use crate::chat::tools::{Approver, Nobody};
-use crate::chat::{interrupted_or_stopped, Chat, NotSentReason, Question, Sent};
+use crate::chat::{interrupted_or_stopped, Chat, NotSentReason, Question};
 use crate::config::{Config, SessionChoice};
 use crate::conversation::{Conversation, Image, TurnStatus};
 use crate::error::ApiError;
@@ -445,15 +445,7 @@ fn turn<O: Write, E: Write, C: Future<Output = CancelReason>>(
     );
     drop(renderer);
     let outcome = match sent {
-        Ok(Sent {
-            tools_stopped: Some(why),
-            mut outcome,
-            ..
-        }) => {
-            outcome.ending = Ending::Cancelled(why);
-            outcome
-        }
-        Ok(sent) => sent.outcome,
+        Ok(sent) => sent.into_outcome(),
         Err(not_sent) => {
             // The context policy refused it (or its summary failed): nothing to compare.
             screen.error(&not_sent.to_string())?;
