@@ -116,6 +116,15 @@ pub struct EmbedRequest<'a> {
     pub dimensions: Option<u32>,
 }
 
+impl EmbedRequest<'_> {
+    /// The request as JSON bytes, for either API's endpoint.
+    pub fn body(&self) -> Result<Vec<u8>, crate::error::ApiError> {
+        serde_json::to_vec(self).map_err(|e| {
+            crate::error::ApiError::Request(format!("cannot encode the request: {e}").into())
+        })
+    }
+}
+
 /// What an embedding request gives back: one vector per input, in the inputs' order, and the
 /// server's count of the tokens it read.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -149,12 +149,12 @@ impl Client {
             #[serde(default)]
             prompt_eval_count: Option<u64>,
         }
-        let body = serde_json::to_vec(&EmbedRequest {
+        let body = EmbedRequest {
             model,
             input,
             dimensions,
-        })
-        .map_err(|e| ApiError::Request(format!("cannot encode the request: {e}").into()))?;
+        }
+        .body()?;
         let resp = self
             .request(reqwest::Method::POST, "/api/embed")
             .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -153,12 +153,12 @@ impl Client {
             #[serde(default)]
             usage: Option<Usage>,
         }
-        let body = serde_json::to_vec(&EmbedRequest {
+        let body = EmbedRequest {
             model,
             input,
             dimensions,
-        })
-        .map_err(|e| ApiError::Request(format!("cannot encode the request: {e}").into()))?;
+        }
+        .body()?;
         let resp = self
             .request(reqwest::Method::POST, "/embeddings")
             .header(reqwest::header::CONTENT_TYPE, "application/json")

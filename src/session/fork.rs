@@ -88,26 +88,13 @@ pub fn parse_ref(s: &str) -> Result<(&str, Option<usize>), ForkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::TurnStatus;
     use crate::options::Options;
     use crate::session::format::{event_line, header_line, Reply};
     use crate::session::load::parse;
     use crate::session::state::SessionState;
 
     fn reply(c: &str) -> Change {
-        Change::Assistant(Reply {
-            content: c.into(),
-            thinking: String::new(),
-            status: TurnStatus::Ok,
-            error: None,
-            latency: 0.1,
-            ttft: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            tokens_per_second: None,
-            done_reason: None,
-            tool_calls: Vec::new(),
-        })
+        Change::Assistant(Reply::ok(c, ""))
     }
 
     fn user(c: &str) -> Change {

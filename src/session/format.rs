@@ -212,6 +212,24 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A finished reply with no numbers but a 0.1 s latency: what tests record.
+    #[cfg(test)]
+    pub fn ok(content: &str, thinking: &str) -> Self {
+        Reply {
+            content: content.into(),
+            thinking: thinking.into(),
+            status: TurnStatus::Ok,
+            error: None,
+            latency: 0.1,
+            ttft: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            tokens_per_second: None,
+            done_reason: None,
+            tool_calls: Vec::new(),
+        }
+    }
+
     pub fn from_outcome(o: &TurnOutcome) -> Self {
         let stats = o.stats.as_ref();
         let round = |x: f64| (x * 1000.0).round() / 1000.0;

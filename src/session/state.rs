@@ -167,17 +167,9 @@ mod tests {
 
     fn reply(content: &str, status: TurnStatus) -> Change {
         Change::Assistant(Reply {
-            content: content.into(),
-            thinking: String::new(),
             status,
-            error: None,
             latency: 1.0,
-            ttft: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            tokens_per_second: None,
-            done_reason: None,
-            tool_calls: Vec::new(),
+            ..Reply::ok(content, "")
         })
     }
 

@@ -174,25 +174,12 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::TurnStatus;
     use crate::options::Options;
     use crate::session::format::{event_line, header_line, Event, Header, Reply};
     use crate::session::load::parse;
 
     fn reply(content: &str, thinking: &str) -> Change {
-        Change::Assistant(Reply {
-            content: content.into(),
-            thinking: thinking.into(),
-            status: TurnStatus::Ok,
-            error: None,
-            latency: 0.1,
-            ttft: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            tokens_per_second: None,
-            done_reason: None,
-            tool_calls: Vec::new(),
-        })
+        Change::Assistant(Reply::ok(content, thinking))
     }
 
     fn file(h: &Header, changes: Vec<Change>) -> Loaded {

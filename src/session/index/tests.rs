@@ -7,25 +7,12 @@ use chrono::{TimeZone, Utc};
 
 use super::query::parse;
 use super::*;
-use crate::conversation::TurnStatus;
 use crate::options::Options;
 use crate::session::format::{Change, Event, Header, Reply};
 use crate::session::store::SessionWriter;
 
 fn reply(content: &str) -> Change {
-    Change::Assistant(Reply {
-        content: content.into(),
-        thinking: "secret musing".into(),
-        status: TurnStatus::Ok,
-        error: None,
-        latency: 0.1,
-        ttft: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        tokens_per_second: None,
-        done_reason: None,
-        tool_calls: Vec::new(),
-    })
+    Change::Assistant(Reply::ok(content, "secret musing"))
 }
 
 /// A session with `model`, one exchange per pair, all at `day` (days after 2026-01-01).
