@@ -66,6 +66,9 @@
 //! `architecture_tests` checks these rules on the source: adapters import only the neutral
 //! types, nothing neutral reaches up, no module cycles, `is_terminal()` only in `term`.
 
+// The one exception, FTS5's C interface for ranking, says why where it allows it.
+#![deny(unsafe_code)]
+
 pub mod anthropic;
 pub mod approve;
 pub mod attach;

@@ -553,7 +553,7 @@ fn session_search_list_and_tree() {
         role: Role::User,
         at: Utc::now(),
         model: HOSTILE.into(),
-        score: -1.0,
+        score: Some(-1.0),
         text: format!("{HOSTILE} pwned {HOSTILE}\n{HOSTILE}"),
     };
     let q = parse("pwned ok end").unwrap();

@@ -63,6 +63,7 @@ pub fn slash_search(config: &Config, term: &Term, arg: &str) -> Result<String, S
         since: None,
         roles: Vec::new(),
         limit: 10,
+        scores: false,
     };
     let hits = search(dir, &query, &filters).map_err(|e| e.to_string())?;
     if hits.is_empty() {
@@ -148,6 +149,7 @@ fn filters(args: &SearchArgs) -> Result<Filters, String> {
         since,
         roles,
         limit: args.limit,
+        scores: args.json,
     })
 }
 
@@ -274,7 +276,7 @@ mod tests {
             role: Role::Assistant,
             at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
             model: "qwen3:8b".into(),
-            score: -1.5,
+            score: Some(-1.5),
             text: text.into(),
         }
     }

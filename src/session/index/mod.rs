@@ -11,10 +11,12 @@
 //!
 //! Layout: `query` (what is typed → an FTS5 expression; the CJK spacing), `docs` (a session →
 //! its summary and searchable messages), `snippet` (the line shown under a hit), `refresh`
-//! (files → index), `search` (query + filters → ranked hits).
+//! (files → index), `search` (query + filters → ranked hits), `rank` (BM25 without FTS5's second
+//! pass over the matches).
 
 pub mod docs;
 pub mod query;
+mod rank;
 pub mod refresh;
 pub mod search;
 pub mod snippet;
@@ -184,6 +186,7 @@ impl Index {
         };
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(BUSY).map_err(err)?;
+        rank::register(&conn).map_err(err)?;
         let index = Index {
             conn,
             dir: dir.to_path_buf(),

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
     pub fts: String,
+    /// Each phrase of `fts` alone, in its order (FTS5 numbers them so): `fts` is all of them.
+    pub phrases: Vec<String>,
     pub needles: Vec<Needle>,
 }
 
@@ -101,6 +103,7 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
     needles.dedup();
     Ok(Query {
         fts: fts.join(" "),
+        phrases: fts,
         needles,
     })
 }
@@ -145,6 +148,13 @@ mod tests {
 
     fn fts(q: &str) -> String {
         parse(q).unwrap().fts
+    }
+
+    #[test]
+    fn the_expression_is_its_phrases() {
+        let q = parse(r#"rust "borrow checker" 天气 photo*"#).unwrap();
+        assert_eq!(q.phrases.len(), 4);
+        assert_eq!(q.fts, q.phrases.join(" "));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Reading the index: ranked search hits with their text, and every session's summary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -9,11 +9,12 @@ use uuid::Uuid;
 
 use super::docs::{text_at, text_of, Role, Summary};
 use super::query::Query;
+use super::rank::{self, Parts};
 use super::{Index, IndexError};
 use crate::session::format::{parse_event, parse_header, Parent};
 use crate::session::load::{load_file, Loaded};
 
-/// Which messages a search looks at, and how many hits it returns.
+/// Which messages a search looks at, how many hits it returns, and whether with their scores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filters {
     /// Only messages sent to this model; without a `:tag`, any tag of it.
@@ -23,6 +24,9 @@ pub struct Filters {
     /// Only these roles; empty means user, assistant and system (thinking only when asked for).
     pub roles: Vec<Role>,
     pub limit: usize,
+    /// Give each hit its BM25 score, even when that takes counting every message that holds a
+    /// common phrase (as costly as finding them): for `--json`, where the score is shown.
+    pub scores: bool,
 }
 
 /// One message that matched.
@@ -35,8 +39,8 @@ pub struct Hit {
     pub role: Role,
     pub at: DateTime<Utc>,
     pub model: String,
-    /// BM25, lower is better.
-    pub score: f64,
+    /// BM25, lower is better; `None` when not asked for and not known without more work.
+    pub score: Option<f64>,
     /// The whole message, as in the session file.
     pub text: String,
 }
@@ -55,7 +59,10 @@ pub const RANK_BATCH: usize = 10_000;
 
 /// A message the ranking offered, with what the filters and the hit need.
 struct Ranked {
-    score: f64,
+    /// What it is ranked by: its BM25, or for a query of one phrase a multiple of it.
+    key: f64,
+    /// Its BM25 terms (see `rank`).
+    terms: Vec<f64>,
     id: i64,
     name: String,
     session: Option<String>,
@@ -94,6 +101,11 @@ impl Index {
     /// common word matches most messages. Within a batch the order is exact; a later batch is
     /// only looked at when the filters leave too few hits in the ones before. The filters and
     /// what a hit shows are looked up only for the best of each batch, until there are enough.
+    ///
+    /// The matches are found window by window of message ids, from the newest, each window
+    /// read in ascending order (FTS5 walks its lists backwards at about twice the cost) and
+    /// twice as wide as the one before while too few match. BM25's document frequencies are
+    /// counted here, once (see `rank`).
     pub fn search(&self, query: &Query, filters: &Filters) -> Result<Vec<Hit>, IndexError> {
         self.search_in_batches(query, filters, RANK_BATCH)
     }
@@ -105,11 +117,24 @@ impl Index {
         batch_size: usize,
     ) -> Result<Vec<Hit>, IndexError> {
         let err = self.sql_err();
-        let mut matches = self
+        let batch_size = batch_size.max(1);
+        // Apart: SQLite reads only one end of the table for each, but all of it for both.
+        let end = |sql: &str| -> Result<Option<i64>, IndexError> {
+            self.conn.query_row(sql, [], |r| r.get(0)).map_err(&err)
+        };
+        let (first, last) = (
+            end("SELECT min(id) FROM msg")?,
+            end("SELECT max(id) FROM msg")?,
+        );
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Vec::new());
+        };
+        let mut window = self
             .conn
-            .prepare_cached(
-                "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?1 ORDER BY rowid DESC",
-            )
+            .prepare_cached(&format!(
+                "SELECT rowid, {}(fts) FROM fts WHERE fts MATCH ?1 AND rowid BETWEEN ?2 AND ?3",
+                rank::NAME
+            ))
             .map_err(&err)?;
         let mut about = self
             .conn
@@ -118,32 +143,81 @@ impl Index {
                  FROM msg m JOIN files f ON f.fid = m.fid WHERE m.id = ?1",
             )
             .map_err(&err)?;
-        let mut rows = matches.query([&query.fts]).map_err(&err)?;
-        let mut chosen: Vec<Ranked> = Vec::new();
-        let mut batch: Vec<(i64, f64)> = Vec::new();
+        // Matches found and not yet ranked, newest first.
+        let mut pending: VecDeque<(i64, Vec<f64>)> = VecDeque::new();
+        let mut matched: i64 = 0;
+        let mut rows_in_index: i64 = 0;
+        let (mut top, mut width) = (last, batch_size as i64);
         let mut exhausted = false;
-        while chosen.len() < filters.limit && !exhausted {
-            batch.clear();
-            while batch.len() < batch_size.max(1) {
-                let Some(row) = rows.next().map_err(&err)? else {
+        // Several phrases weigh by how rare each is: counted before the first ranking. One
+        // phrase weighs the same in every match, so the order needs no count.
+        let mut idfs: Option<Vec<f64>> = None;
+        let mut chosen: Vec<Ranked> = Vec::new();
+        while chosen.len() < filters.limit && !(exhausted && pending.is_empty()) {
+            while pending.len() < batch_size && !exhausted {
+                let bottom = top.saturating_sub(width - 1).max(first);
+                let mut rows = window
+                    .query(rusqlite::params![&query.fts, bottom, top])
+                    .map_err(&err)?;
+                let mut found = Vec::new();
+                while let Some(row) = rows.next().map_err(&err)? {
+                    let parts = row
+                        .get_ref(1)
+                        .ok()
+                        .and_then(|v| v.as_blob().ok())
+                        .and_then(Parts::from_blob)
+                        .unwrap_or(Parts {
+                            rows: 0,
+                            terms: Vec::new(),
+                        });
+                    rows_in_index = rows_in_index.max(parts.rows);
+                    found.push((row.get::<_, i64>(0).map_err(&err)?, parts.terms));
+                }
+                matched += found.len() as i64;
+                let span = top - bottom + 1;
+                let (got, wanted) = (found.len() as i64, (batch_size - pending.len()) as i64);
+                pending.extend(found.into_iter().rev());
+                if bottom <= first {
                     exhausted = true;
-                    break;
-                };
-                batch.push((row.get(0).map_err(&err)?, row.get(1).map_err(&err)?));
+                } else {
+                    top = bottom - 1;
+                    // Wide enough for what the batch still wants at the density just seen
+                    // (every match in a window is scored, whether it is ranked now or not),
+                    // and at most twice as wide for lack of matches.
+                    width = match got {
+                        0 => span.saturating_mul(2),
+                        g => (wanted.max(1).saturating_mul(span) / g)
+                            .saturating_add(wanted / 8 + 1)
+                            .min(span.saturating_mul(2)),
+                    }
+                    .max(1);
+                }
             }
+            if idfs.is_none() && query.phrases.len() > 1 {
+                idfs = Some(self.idfs(query, rows_in_index)?);
+            }
+            let ranked_by = |terms: &[f64]| match &idfs {
+                Some(idfs) => rank::score(terms, idfs),
+                None => rank::score(terms, &[1.0]),
+            };
+            let mut batch: Vec<(i64, f64, Vec<f64>)> = pending
+                .drain(..batch_size.min(pending.len()))
+                .map(|(id, terms)| (id, ranked_by(&terms), terms))
+                .collect();
             batch.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
             let wanted = filters.limit - chosen.len();
             let mut picked: Vec<Ranked> = Vec::new();
-            for &(id, score) in &batch {
+            for (id, key, terms) in batch {
                 // Past the limit only the messages scored the same as the last one, which the
                 // time may put before it.
-                if picked.len() >= wanted && picked.last().is_some_and(|c| c.score < score) {
+                if picked.len() >= wanted && picked.last().is_some_and(|c| c.key < key) {
                     break;
                 }
                 let found = about
                     .query_row([id], |r| {
                         Ok(Ranked {
-                            score,
+                            key,
+                            terms: terms.clone(),
                             id,
                             name: r.get(0)?,
                             seq: r.get(1)?,
@@ -166,14 +240,22 @@ impl Index {
                 }
             }
             picked.sort_by(|a, b| {
-                a.score
-                    .total_cmp(&b.score)
+                a.key
+                    .total_cmp(&b.key)
                     .then(b.at.cmp(&a.at))
                     .then(b.id.cmp(&a.id))
             });
             picked.truncate(wanted);
             chosen.extend(picked);
         }
+        // One phrase: every match was seen and counted, or they are counted now if wanted.
+        let idfs = match idfs {
+            Some(idfs) => Some(idfs),
+            None if chosen.is_empty() => None,
+            None if exhausted => Some(vec![rank::idf(rows_in_index, matched)]),
+            None if filters.scores => Some(self.idfs(query, rows_in_index)?),
+            None => None,
+        };
         // Each text is read from its record in the session file; a file that is not as the
         // index says (changed since) is read whole, once.
         let mut files: HashMap<String, Option<Loaded>> = HashMap::new();
@@ -206,11 +288,30 @@ impl Index {
                 role,
                 at: Utc.timestamp_millis_opt(c.at).single().unwrap_or_default(),
                 model: c.model,
-                score: c.score,
+                score: idfs.as_ref().map(|idfs| rank::score(&c.terms, idfs)),
                 text,
             });
         }
         Ok(hits)
+    }
+
+    /// Each phrase's inverse document frequency: how many messages hold it, counted.
+    fn idfs(&self, query: &Query, rows: i64) -> Result<Vec<f64>, IndexError> {
+        let err = self.sql_err();
+        let mut count = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM fts WHERE fts MATCH ?1")
+            .map_err(&err)?;
+        query
+            .phrases
+            .iter()
+            .map(|p| {
+                count
+                    .query_row([p], |r| r.get(0))
+                    .map(|hits| rank::idf(rows, hits))
+                    .map_err(&err)
+            })
+            .collect()
     }
 
     /// Every session file, most recently changed first.

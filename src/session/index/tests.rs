@@ -50,6 +50,7 @@ fn all() -> Filters {
         since: None,
         roles: Vec::new(),
         limit: 50,
+        scores: true,
     }
 }
 
@@ -279,6 +280,80 @@ fn many_matches_are_ranked_newest_batch_first() {
     );
     let f = Filters { limit: 1, ..all() };
     assert_eq!(search(&f, 2), [mid]);
+}
+
+/// Every hit's score is what FTS5's own `bm25()` gives its message, whatever the batch, for
+/// words, phrases, prefixes and Chinese; without `scores` it is left out only when finding it
+/// would take counting the matches the search did not reach.
+#[test]
+fn scores_are_fts5_bm25_at_every_batch_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Folder(tmp.path().join("sessions"));
+    let d = dir.path();
+    let texts = [
+        ("the weather today is fine, the weather today", "the sun"),
+        ("what about the weather today", "the weather is the weather"),
+        ("the rain and the cloud", "今天上海的天气很好"),
+        ("weather weather weather", "上海天气"),
+        (
+            "today the weather",
+            "a longer message about the weather today and tomorrow too",
+        ),
+        ("天气", "weather for today"),
+    ];
+    for (i, pair) in texts.iter().enumerate() {
+        session(d, "m", &[*pair, ("the end", "weathered")], i as i64);
+    }
+    for q in [
+        "\"the weather today\"",
+        "weather",
+        "the weather",
+        "weath*",
+        "天气",
+        "上海 天气",
+        "the \"the weather\"",
+    ] {
+        let query = parse(q).unwrap();
+        let (expected, _) = Index::with(d, |i| {
+            let mut stmt = i
+                .conn
+                .prepare("SELECT bm25(fts) FROM fts WHERE fts MATCH ?1")
+                .unwrap();
+            let mut v: Vec<f64> = stmt
+                .query_map([&query.fts], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            v.sort_by(f64::total_cmp);
+            Ok(v)
+        })
+        .unwrap();
+        assert!(!expected.is_empty(), "{q}");
+        for batch in [1, 2, 3, 5, 100] {
+            let (hits, _) = Index::with(d, |i| i.search_in_batches(&query, &all(), batch)).unwrap();
+            let mut got: Vec<f64> = hits.iter().map(|h| h.score.unwrap()).collect();
+            got.sort_by(f64::total_cmp);
+            assert_eq!(got.len(), expected.len(), "{q}, batches of {batch}");
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() < 1e-9, "{q}, batches of {batch}: {g} vs {e}");
+            }
+            let unasked = Filters {
+                scores: false,
+                limit: 1,
+                ..all()
+            };
+            let (hits, _) =
+                Index::with(d, |i| i.search_in_batches(&query, &unasked, batch)).unwrap();
+            // One phrase whose every match was seen is scored for free; several phrases are
+            // counted before ranking anyway.
+            let free = query.phrases.len() > 1 || batch >= expected.len();
+            assert_eq!(hits[0].score.is_some(), free, "{q}, batches of {batch}");
+            if batch >= expected.len() {
+                let s = hits[0].score.unwrap();
+                assert!((s - expected[0]).abs() < 1e-9, "{q}: the best first");
+            }
+        }
+    }
 }
 
 #[test]
