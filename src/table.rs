@@ -10,32 +10,39 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::untrusted::sanitize_line;
 
-/// Columns a string takes on a terminal.
+/// Columns a string takes on a terminal. Printable ASCII, most of what is measured, takes one
+/// a byte (a list of ten thousand sessions measures every cell).
 pub fn width(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
+    match s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        true => s.len(),
+        false => UnicodeWidthStr::width(s),
+    }
 }
 
 /// `s` sanitised onto one line and cut to at most `max` columns, with `…` where it was cut.
 pub fn truncate(s: &str, max: usize) -> String {
-    let s = &*sanitize_line(s);
-    if width(s) <= max {
-        return s.to_string();
+    let s = sanitize_line(s);
+    // No character takes more columns than it has bytes.
+    if s.len() <= max {
+        return s.into_owned();
     }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max - 1 {
-            break;
+    // One pass: where the text would be cut, and whether it is too wide at all.
+    let (mut used, mut cut) = (0, None);
+    for (i, c) in s.char_indices() {
+        used += c.width().unwrap_or(0);
+        if cut.is_none() && used > max.saturating_sub(1) {
+            cut = Some(i);
         }
-        out.push(c);
-        used += w;
+        if used > max {
+            let mut out = match max {
+                0 => return String::new(),
+                _ => s[..cut.unwrap_or(i)].to_string(),
+            };
+            out.push('…');
+            return out;
+        }
     }
-    out.push('…');
-    out
+    s.into_owned()
 }
 
 /// `s` cut and padded to exactly `cols` columns, left-aligned.
@@ -55,35 +62,67 @@ pub fn right(s: &str, cols: usize) -> String {
 /// Rows laid out in columns two spaces apart, each cell sanitised onto one line; the last column
 /// is not padded.
 pub fn render(rows: &[Vec<String>]) -> String {
-    let clean: Vec<Vec<std::borrow::Cow<'_, str>>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| sanitize_line(c)).collect())
-        .collect();
-    let rows = &clean;
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| width(s))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let (clean, widths) = measure(rows);
     let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            line.push_str(cell);
+    for row in &clean {
+        let start = out.len();
+        for (c, (cell, w)) in row.iter().enumerate() {
+            out.push_str(cell);
             if c + 1 < row.len() {
-                let pad = widths[c] - width(cell) + 2;
-                line.extend(std::iter::repeat_n(' ', pad));
+                let pad = widths[c] - w + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(line.trim_end());
+        let end = start + out[start..].trim_end().len();
+        out.truncate(end);
         out.push('\n');
     }
     out
+}
+
+/// The columns the first `cols` columns of `rows` take as [`render`] lays them out (the widest
+/// line of those columns alone).
+pub fn columns_width(rows: &[Vec<String>], cols: usize) -> usize {
+    let clipped: Vec<&[String]> = rows.iter().map(|r| &r[..cols.min(r.len())]).collect();
+    let (clean, widths) = measure(&clipped);
+    clean
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(c, (_, w))| if c + 1 < row.len() { widths[c] + 2 } else { *w })
+                .sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Each cell sanitised, with its width, and each column's width: measured once.
+#[allow(clippy::type_complexity)]
+fn measure<R: AsRef<[String]>>(
+    rows: &[R],
+) -> (Vec<Vec<(std::borrow::Cow<'_, str>, usize)>>, Vec<usize>) {
+    let clean: Vec<Vec<(std::borrow::Cow<'_, str>, usize)>> = rows
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .iter()
+                .map(|c| {
+                    let c = sanitize_line(c);
+                    let w = width(&c);
+                    (c, w)
+                })
+                .collect()
+        })
+        .collect();
+    let cols = clean.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for row in &clean {
+        for (c, (_, w)) in row.iter().enumerate() {
+            widths[c] = widths[c].max(*w);
+        }
+    }
+    (clean, widths)
 }
 
 #[cfg(test)]
@@ -118,6 +157,55 @@ mod tests {
             vec!["bbb".into(), "n".into(), "y".into()],
         ]);
         assert_eq!(t, "a    名字  x\nbbb  n     y\n");
+    }
+
+    #[test]
+    fn the_width_of_columns_is_that_of_their_rendered_lines() {
+        let rows: Vec<Vec<String>> = [
+            vec!["ID", "名字", "x", "last"],
+            vec!["bbb", "n", "天气很好", "tail"],
+            vec!["c", "", "y"],
+            vec!["\x1b[2J", "ok\tgo", "z", "-"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        for cols in 0..=4 {
+            let clipped: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| r[..cols.min(r.len())].to_vec())
+                .collect();
+            let rendered = render(&clipped).lines().map(width).max().unwrap_or(0);
+            assert_eq!(columns_width(&rows, cols), rendered, "{cols} columns");
+        }
+    }
+
+    #[test]
+    fn ascii_is_measured_like_any_text() {
+        for s in [
+            "",
+            "plain",
+            "a b~",
+            "tab\there",
+            "\x7f",
+            "é",
+            "名字",
+            "a\u{301}",
+        ] {
+            assert_eq!(width(s), UnicodeWidthStr::width(s), "{s:?}");
+        }
+        // Cut where the old way cut: each prefix, each limit.
+        let text = "ab你好c\u{301}世界 end";
+        for max in 0..16 {
+            let t = truncate(text, max);
+            assert!(width(&t) <= max, "{max}: {t}");
+            if width(text) > max && max > 0 {
+                assert!(
+                    t.ends_with('…') && width(&t) >= max.saturating_sub(2),
+                    "{max}: {t}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -153,11 +153,7 @@ pub fn print_list<W: Write>(out: &mut W, sessions: &[Summary], width: usize) -> 
     }
     // Everything but the last column, as laid out, tells how much room the first message has.
     let last = rows[0].len() - 1;
-    let used = table::render(&rows.iter().map(|r| r[..last].to_vec()).collect::<Vec<_>>())
-        .lines()
-        .map(table::width)
-        .max()
-        .unwrap_or(0);
+    let used = table::columns_width(&rows, last);
     let room = width.saturating_sub(used + 2).max(16);
     for r in rows.iter_mut().skip(1) {
         r[last] = table::truncate(&r[last], room);

@@ -6,11 +6,11 @@
 //! neither holds everything in memory nor keeps another reader waiting for long; inside each
 //! transaction a file is checked again, since another reader may just have indexed it.
 
-use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::docs::{documents, Summary};
 use super::query::spaced;
@@ -42,7 +42,8 @@ const BATCH_FILES: usize = 500;
 /// …and bytes of them.
 const BATCH_BYTES: i64 = 64 << 20;
 
-/// Every `*.jsonl` regular file in `dir` (following symbolic links). A missing folder is empty.
+/// Every `*.jsonl` regular file in `dir` (following symbolic links), in the folder's order:
+/// each caller orders them as it needs. A missing folder is empty.
 ///
 /// Every refresh looks at each file's size and time; with thousands of files that is most of a
 /// search's time, so the look-ups are shared among a few threads.
@@ -64,7 +65,7 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
         .clamp(1, SCAN_THREADS)
         .min(entries.len().div_ceil(SCAN_CHUNK_MIN).max(1));
     let chunk = entries.len().div_ceil(threads).max(1);
-    let mut out: Vec<OnDisk> = std::thread::scope(|s| {
+    let out: Vec<OnDisk> = std::thread::scope(|s| {
         let parts: Vec<_> = entries
             .chunks(chunk)
             .map(|part| s.spawn(move || part.iter().filter_map(on_disk).collect::<Vec<_>>()))
@@ -74,7 +75,6 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<OnDisk>> {
             .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
@@ -113,7 +113,10 @@ impl Index {
             source,
         })?;
         let err = self.sql_err();
-        let mut known: HashMap<String, (i64, i64)> = HashMap::new();
+        // Every search looks up every file's name: a fast hash (a folder's own names cannot
+        // be chosen to collide by anyone who could not write its files anyway).
+        let mut known: FxHashMap<String, (i64, i64)> =
+            FxHashMap::with_capacity_and_hasher(disk.len(), Default::default());
         {
             let mut stmt = self
                 .conn
@@ -127,7 +130,7 @@ impl Index {
                 known.insert(name, stamp);
             }
         }
-        let names: HashSet<&str> = disk.iter().map(|d| d.name.as_str()).collect();
+        let names: FxHashSet<&str> = disk.iter().map(|d| d.name.as_str()).collect();
         let gone: Vec<&String> = known
             .keys()
             .filter(|n| !names.contains(n.as_str()))
@@ -361,11 +364,12 @@ mod tests {
         std::fs::write(dir.path().join("a.jsonl"), "1").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
         std::fs::create_dir(dir.path().join("c.jsonl")).unwrap();
-        let got: Vec<(String, i64)> = scan(dir.path())
+        let mut got: Vec<(String, i64)> = scan(dir.path())
             .unwrap()
             .into_iter()
             .map(|d| (d.name, d.size))
             .collect();
+        got.sort();
         assert_eq!(got, [("a.jsonl".to_string(), 1), ("b.jsonl".into(), 5)]);
     }
 }
