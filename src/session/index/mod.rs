@@ -201,9 +201,7 @@ impl Index {
         let c = &self.conn;
         let mode: String = c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         tracing::debug!("sessions index journal mode: {mode}");
-        // A larger page cache makes the merges of a big first build cheaper; it is only used
-        // as needed.
-        c.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536")?;
+        c.execute_batch("PRAGMA synchronous=NORMAL")?;
         let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version == SCHEMA {
             return Ok(());

@@ -152,6 +152,21 @@ impl Index {
         if stale.len() >= ANNOUNCE_FROM {
             announce(stale.len());
         }
+        // A large page cache makes indexing and merging cheaper; a search reads each page of a
+        // common word's list once, and caching them all would only cost memory and page faults
+        // (a phrase of common words: 24 MiB and about half its time), so it gets SQLite's own.
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size={WRITE_CACHE_KIB}"))
+            .map_err(&err)?;
+        let done = self.write_changes(&gone, &stale);
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size={READ_CACHE_KIB}"))
+            .map_err(&err)?;
+        done
+    }
+
+    fn write_changes(&self, gone: &[&String], stale: &[&OnDisk]) -> Result<(), IndexError> {
+        let err = self.sql_err();
         let tx =
             Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(&err)?;
         for name in gone {
@@ -164,7 +179,7 @@ impl Index {
         if big {
             self.set_automerge(AUTOMERGE_BUILD)?;
         }
-        for batch in batches(&stale) {
+        for batch in batches(stale) {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
                 .map_err(&err)?;
             for d in batch {
@@ -196,6 +211,11 @@ impl Index {
 
 /// FTS5's own default.
 const AUTOMERGE_BUILD: usize = 4;
+
+/// The page cache while the index is written (64 MiB), and while it is read (SQLite's default,
+/// 2 MB), as `PRAGMA cache_size` takes them: negative, in KiB.
+const WRITE_CACHE_KIB: i64 = -65536;
+const READ_CACHE_KIB: i64 = -2000;
 
 fn batches<'a>(files: &'a [&'a OnDisk]) -> Vec<&'a [&'a OnDisk]> {
     let mut out = Vec::new();
