@@ -27,6 +27,15 @@ impl Wrapper {
         }
     }
 
+    /// Back to the start of an empty line, as `Wrapper::new` with the same width (the buffer of
+    /// the held word is kept).
+    pub fn reset(&mut self) {
+        self.col = 0;
+        self.word.clear();
+        self.word_width = 0;
+        self.overflowing = false;
+    }
+
     pub fn width(&self) -> usize {
         self.width
     }

@@ -8,6 +8,7 @@
 //! syntect gives (the deepest scope wins, then the longest rule), at a fifth of the cost per line.
 //! The `dark` and `light` themes go through syntect's highlighter.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use rustc_hash::FxHashMap;
@@ -215,8 +216,6 @@ enum Lines {
         parse: ParseState,
         scopes: ScopeStack,
         styles: Vec<(f64, Sgr)>,
-        /// The longest rule each scope seen so far matches (its length and style).
-        rules: FxHashMap<Scope, Option<(u32, Sgr)>>,
     },
     /// An exact theme, through syntect's highlighter.
     Theme(HighlightLines<'static>, &'static SynTheme),
@@ -234,7 +233,6 @@ impl Code {
                     parse: ParseState::new(syntax),
                     scopes: ScopeStack::new(),
                     styles: Vec::new(),
-                    rules: FxHashMap::default(),
                 },
                 Theme::Dark => {
                     Lines::Theme(HighlightLines::new(syntax, &ASSETS.dark), &ASSETS.dark)
@@ -256,10 +254,9 @@ impl Code {
                 parse,
                 scopes,
                 styles,
-                rules,
             }) => {
                 text.push('\n');
-                let row = palette_line(&text, parse, scopes, styles, rules);
+                let row = palette_line(&text, parse, scopes, styles);
                 text.pop();
                 row
             }
@@ -299,25 +296,51 @@ fn palette_line(
     parse: &mut ParseState,
     scopes: &mut ScopeStack,
     styles: &mut Vec<(f64, Sgr)>,
-    rules: &mut FxHashMap<Scope, Option<(u32, Sgr)>>,
 ) -> Option<Row> {
     let ops = parse.parse_line(line, &ASSETS.syntaxes).ok()?;
     let mut row = Row::new();
     let mut at = 0;
-    for (pos, op) in &ops {
-        let pos = (*pos).min(line.len());
-        if pos > at {
-            let sgr = styles.last().map(|s| s.1).unwrap_or_default();
-            push_piece(&mut row, &line[at..pos], sgr);
-            at = pos;
-        }
-        apply(scopes, styles, op, rules).ok()?;
-    }
+    RULES
+        .with_borrow_mut(|rules| {
+            for (pos, op) in &ops {
+                let pos = (*pos).min(line.len());
+                if pos > at {
+                    let sgr = styles.last().map(|s| s.1).unwrap_or_default();
+                    push_piece(&mut row, &line[at..pos], sgr);
+                    at = pos;
+                }
+                apply(scopes, styles, op, rules)?;
+            }
+            Ok::<(), syntect::parsing::ScopeError>(())
+        })
+        .ok()?;
     if at < line.len() {
         let sgr = styles.last().map(|s| s.1).unwrap_or_default();
         push_piece(&mut row, &line[at..], sgr);
     }
     Some(row)
+}
+
+thread_local! {
+    /// The longest `ansi` rule each scope seen so far matches (its length and style): it depends
+    /// on the scope and the fixed palette alone, so it holds for every block and every reply
+    /// (a grammar has a few hundred scopes at most).
+    static RULES: RefCell<FxHashMap<Scope, Option<(u32, Sgr)>>> = RefCell::default();
+}
+
+/// The longest palette rule `scope` matches.
+fn palette_rule(
+    rules: &mut FxHashMap<Scope, Option<(u32, Sgr)>>,
+    scope: Scope,
+) -> Option<(u32, Sgr)> {
+    *rules.entry(scope).or_insert_with(|| {
+        // The palette is longest first: the first rule that matches scores highest here.
+        ASSETS
+            .palette
+            .iter()
+            .find(|(rule, _)| rule.is_prefix_of(scope))
+            .map(|(rule, sgr)| (rule.len(), *sgr))
+    })
 }
 
 /// Applies one of the grammar's scope operations, deciding the style of each pushed scope.
@@ -331,14 +354,7 @@ fn apply(
         BasicScopeStackOp::Push(scope) => {
             let depth = path.len().saturating_sub(1);
             let mut best = styles.last().copied().unwrap_or((-1.0, Sgr::default()));
-            // The palette is longest first: the first rule that matches scores highest here.
-            let rule = *rules.entry(scope).or_insert_with(|| {
-                ASSETS
-                    .palette
-                    .iter()
-                    .find(|(rule, _)| rule.is_prefix_of(scope))
-                    .map(|(rule, sgr)| (rule.len(), *sgr))
-            });
+            let rule = palette_rule(rules, scope);
             if let Some((len, sgr)) = rule {
                 let score = f64::from(len) * 8f64.powi(depth as i32);
                 if score > best.0 {

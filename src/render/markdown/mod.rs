@@ -130,6 +130,8 @@ pub struct Markdown {
     held_rows: usize,
     /// Bytes for the terminal, written at the end of each call.
     out: String,
+    /// A styled line being built, kept for its buffer.
+    styled: String,
 }
 
 impl Markdown {
@@ -160,6 +162,7 @@ impl Markdown {
             table: false,
             held_rows: 0,
             out: String::new(),
+            styled: String::new(),
         }
     }
 
@@ -171,7 +174,7 @@ impl Markdown {
     /// Takes the next piece of the reply, already sanitised.
     pub fn push<W: Write>(&mut self, text: &str, out: &mut W) -> io::Result<()> {
         let mut rest = text;
-        while let Some(i) = rest.find('\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest.as_bytes()) {
             self.line.push_str(&rest[..i]);
             self.show_more();
             self.complete();
@@ -248,16 +251,25 @@ impl Markdown {
         self.echo_text.push_str(&self.out[start..]);
     }
 
-    /// The current line is complete: render it, or hold it.
+    /// The current line is complete: render it, or hold it. Its buffers are kept for the next.
     fn complete(&mut self) {
-        let line = std::mem::take(&mut self.line);
+        let mut line = std::mem::take(&mut self.line);
         let echoed = std::mem::take(&mut self.echo_text);
-        let rows_up = echoed.matches('\n').count() + self.soft.row;
+        let mut echoed = self.complete_line(&line, echoed);
+        line.clear();
+        self.line = line;
+        echoed.clear();
+        self.echo_text = echoed;
+    }
+
+    /// `complete` for `line`, with `echoed` what showing it wrote; gives `echoed` back.
+    fn complete_line(&mut self, line: &str, echoed: String) -> String {
+        let rows_up = memchr::memchr_iter(b'\n', echoed.as_bytes()).count() + self.soft.row;
         // The word the wrapper still held is not on screen.
         let mut tail = String::new();
         if let Some(w) = self.wrapper.as_mut() {
             w.flush(&mut tail);
-            *w = Wrapper::new(self.width);
+            w.reset();
         }
         self.shown = 0;
         self.soft = Fold::default();
@@ -269,39 +281,40 @@ impl Markdown {
         };
 
         if let Block::Code { fence, code } = &mut self.block {
-            let (indent, stripped) = split_indent(&line);
+            let (indent, stripped) = split_indent(line);
             let row = if fence_close(stripped, fence) {
                 self.block = Block::Text;
                 rule(&self.look, indent_row(indent), self.width, "")
             } else {
-                code.line(&line)
+                code.line(line)
             };
-            self.replace(shown, &[row]);
-            return;
+            self.replace(&shown, &[row]);
+            return shown.text;
         }
         if !self.held.is_empty() {
-            let stripped = split_indent(&line).1;
+            let stripped = split_indent(line).1;
             let continues = line::table_row(stripped)
                 && (self.table || (self.held.len() == 1 && line::table_delimiter(stripped)));
             if continues {
-                self.held.push(line);
+                self.held.push(line.to_string());
                 self.table = true;
-                return;
+                return shown.text;
             }
             let rows = self.render_held();
             self.erase(self.held_rows + shown.rows);
             self.held_rows = 0;
             self.print(&rows);
             self.fresh(line, None);
-            return;
+            return shown.text;
         }
-        self.fresh(line, Some(shown));
+        self.fresh(line, Some(&shown));
+        shown.text
     }
 
     /// A complete line with nothing held before it; `shown` is what of it is on screen (`None`:
     /// nothing, it was cleared with the lines held before it).
-    fn fresh(&mut self, line: String, shown: Option<Shown>) {
-        let (indent, stripped) = split_indent(&line);
+    fn fresh(&mut self, line: &str, shown: Option<&Shown>) {
+        let (indent, stripped) = split_indent(line);
         if line::table_row(stripped) {
             // Perhaps a table's header: it stays as typed until the next line tells.
             let rows = match shown {
@@ -313,15 +326,15 @@ impl Markdown {
                     let start = self.out.len();
                     match self.wrapper.as_mut() {
                         Some(w) => {
-                            w.push(&line, &mut self.out);
+                            w.push(line, &mut self.out);
                             w.flush(&mut self.out);
-                            *w = Wrapper::new(self.width);
+                            w.reset();
                             self.out[start..].matches('\n').count()
                         }
                         None => {
-                            self.out.push_str(&line);
+                            self.out.push_str(line);
                             let mut fold = Fold::default();
-                            fold.advance(&line, self.width);
+                            fold.advance(line, self.width);
                             fold.row
                         }
                     }
@@ -329,7 +342,7 @@ impl Markdown {
             };
             self.out.push('\n');
             self.held_rows = rows + 1;
-            self.held.push(line);
+            self.held.push(line.to_string());
             return;
         }
         let rows = match fence_open(stripped) {
@@ -341,7 +354,7 @@ impl Markdown {
                 vec![row]
             }
             None => render_line(
-                &line,
+                line,
                 &self.look,
                 self.width,
                 self.wrap.then_some(self.width),
@@ -354,13 +367,19 @@ impl Markdown {
     }
 
     /// Replaces the current line's raw form on screen with `rows`.
-    fn replace(&mut self, shown: Shown, rows: &[Row]) {
-        let mut styled = String::new();
+    fn replace(&mut self, shown: &Shown, rows: &[Row]) {
+        let mut styled = std::mem::take(&mut self.styled);
+        styled.clear();
+        self.replace_with(shown, rows, &mut styled);
+        self.styled = styled;
+    }
+
+    fn replace_with(&mut self, shown: &Shown, rows: &[Row], styled: &mut String) {
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {
                 styled.push('\n');
             }
-            write_row(row, self.look.color, &mut styled);
+            write_row(row, self.look.color, styled);
         }
         let on_screen = shown.text.len() + shown.tail.len();
         if on_screen == styled.len()
@@ -381,7 +400,7 @@ impl Markdown {
         if !shown.text.is_empty() || shown.rows > 0 {
             self.erase(shown.rows);
         }
-        self.out.push_str(&styled);
+        self.out.push_str(styled);
         self.out.push('\n');
     }
 
@@ -389,7 +408,8 @@ impl Markdown {
     fn erase(&mut self, up: usize) {
         self.out.push('\r');
         if up > 0 {
-            self.out.push_str(&format!("\x1b[{up}A"));
+            use std::fmt::Write as _;
+            let _ = write!(self.out, "\x1b[{up}A");
         }
         self.out.push_str("\x1b[J");
     }
