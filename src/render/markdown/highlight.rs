@@ -8,7 +8,6 @@
 //! syntect gives (the deepest scope wins, then the longest rule), at a fifth of the cost per line.
 //! The `dark` and `light` themes go through syntect's highlighter.
 
-use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use rustc_hash::FxHashMap;
@@ -246,7 +245,7 @@ impl Code {
 
     /// One line of code (without its newline), highlighted. Tabs become spaces to the next
     /// multiple of four, as the line is never wrapped and must measure what it shows.
-    pub fn line(&mut self, text: &str) -> Row {
+    pub fn line(&mut self, text: &str, rules: &mut PaletteRules) -> Row {
         let mut text = expand_tabs(text);
         let row = match self.lines.as_mut() {
             None => None,
@@ -256,7 +255,7 @@ impl Code {
                 styles,
             }) => {
                 text.push('\n');
-                let row = palette_line(&text, parse, scopes, styles);
+                let row = palette_line(&text, parse, scopes, styles, rules);
                 text.pop();
                 row
             }
@@ -296,24 +295,20 @@ fn palette_line(
     parse: &mut ParseState,
     scopes: &mut ScopeStack,
     styles: &mut Vec<(f64, Sgr)>,
+    rules: &mut PaletteRules,
 ) -> Option<Row> {
     let ops = parse.parse_line(line, &ASSETS.syntaxes).ok()?;
     let mut row = Row::new();
     let mut at = 0;
-    RULES
-        .with_borrow_mut(|rules| {
-            for (pos, op) in &ops {
-                let pos = (*pos).min(line.len());
-                if pos > at {
-                    let sgr = styles.last().map(|s| s.1).unwrap_or_default();
-                    push_piece(&mut row, &line[at..pos], sgr);
-                    at = pos;
-                }
-                apply(scopes, styles, op, rules)?;
-            }
-            Ok::<(), syntect::parsing::ScopeError>(())
-        })
-        .ok()?;
+    for (pos, op) in &ops {
+        let pos = (*pos).min(line.len());
+        if pos > at {
+            let sgr = styles.last().map(|s| s.1).unwrap_or_default();
+            push_piece(&mut row, &line[at..pos], sgr);
+            at = pos;
+        }
+        apply(scopes, styles, op, &mut rules.0).ok()?;
+    }
     if at < line.len() {
         let sgr = styles.last().map(|s| s.1).unwrap_or_default();
         push_piece(&mut row, &line[at..], sgr);
@@ -321,12 +316,11 @@ fn palette_line(
     Some(row)
 }
 
-thread_local! {
-    /// The longest `ansi` rule each scope seen so far matches (its length and style): it depends
-    /// on the scope and the fixed palette alone, so it holds for every block and every reply
-    /// (a grammar has a few hundred scopes at most).
-    static RULES: RefCell<FxHashMap<Scope, Option<(u32, Sgr)>>> = RefCell::default();
-}
+/// The longest `ansi` rule each scope seen so far matches (its length and style): it depends on
+/// the scope and the fixed palette alone, so a renderer keeps it for every block of every reply
+/// (a grammar has a few hundred scopes at most).
+#[derive(Default)]
+pub struct PaletteRules(FxHashMap<Scope, Option<(u32, Sgr)>>);
 
 /// The longest palette rule `scope` matches.
 fn palette_rule(
@@ -496,7 +490,10 @@ mod tests {
     #[test]
     fn lines_are_coloured_with_the_palette() {
         let mut code = Code::new("rust", Theme::Ansi, true);
-        let row = code.line("fn main() { let s = \"hi\"; } // note");
+        let row = code.line(
+            "fn main() { let s = \"hi\"; } // note",
+            &mut PaletteRules::default(),
+        );
         let text: String = row.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(text, "fn main() { let s = \"hi\"; } // note");
         let of = |needle: &str| row.iter().find(|s| s.text.contains(needle)).unwrap().sgr;
@@ -512,7 +509,10 @@ mod tests {
             Code::new("", Theme::Dark, true),
             Code::new("rust", Theme::Ansi, false),
         ] {
-            assert_eq!(code.line("fn x()\t{}"), vec![Span::plain("fn x()  {}")]);
+            assert_eq!(
+                code.line("fn x()\t{}", &mut PaletteRules::default()),
+                vec![Span::plain("fn x()  {}")]
+            );
         }
     }
 
@@ -542,6 +542,8 @@ mod tests {
             ("latex", "\\documentclass{article}\n\\begin{document}\n$x^2 + \\alpha$ % c\n\\end{document}"),
         ];
         let theme = ansi_theme();
+        // One cache for every language, as a renderer keeps it for every block of a reply.
+        let mut rules = PaletteRules::default();
         for (lang, code) in corpus {
             let syntax = syntax_for(lang).unwrap_or_else(|| panic!("{lang}"));
             let mut ours = Code::new(lang, Theme::Ansi, true);
@@ -549,7 +551,11 @@ mod tests {
             for (n, line) in code.lines().enumerate() {
                 let with_newline = format!("{}\n", expand_tabs(line));
                 let expect = theme_line(&with_newline, &mut theirs, &theme);
-                assert_eq!(Some(ours.line(line)), expect, "{lang} line {n}: {line}");
+                assert_eq!(
+                    Some(ours.line(line, &mut rules)),
+                    expect,
+                    "{lang} line {n}: {line}"
+                );
             }
         }
     }
@@ -557,7 +563,7 @@ mod tests {
     #[test]
     fn exact_themes_give_exact_colours() {
         let mut code = Code::new("py", Theme::Light, true);
-        let row = code.line("def f(): return 1");
+        let row = code.line("def f(): return 1", &mut PaletteRules::default());
         assert!(row.iter().any(|s| matches!(s.sgr.fg, Some(Color::Rgb(..)))));
     }
 

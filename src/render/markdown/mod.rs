@@ -35,8 +35,8 @@ use std::io::{self, Write};
 use unicode_width::UnicodeWidthChar;
 
 use super::wrap::Wrapper;
-use highlight::Code;
 pub use highlight::Theme;
+use highlight::{Code, PaletteRules};
 use line::{fence_close, fence_open, render_line, rule, split_indent, Fence};
 use spans::{write_row, Row, Sgr, Span};
 
@@ -132,6 +132,8 @@ pub struct Markdown {
     out: String,
     /// A styled line being built, kept for its buffer.
     styled: String,
+    /// The palette's style for each scope, learnt once for every code block of the reply.
+    rules: PaletteRules,
 }
 
 impl Markdown {
@@ -163,6 +165,7 @@ impl Markdown {
             held_rows: 0,
             out: String::new(),
             styled: String::new(),
+            rules: PaletteRules::default(),
         }
     }
 
@@ -286,7 +289,7 @@ impl Markdown {
                 self.block = Block::Text;
                 rule(&self.look, indent_row(indent), self.width, "")
             } else {
-                code.line(line)
+                code.line(line, &mut self.rules)
             };
             self.replace(&shown, &[row]);
             return shown.text;
