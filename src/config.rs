@@ -208,6 +208,16 @@ pub fn tool_settings(f: &crate::cli::ToolFlags) -> Result<crate::tools::ToolSett
         .map(|m| mcp::parse_spec(m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ConfigError::Tools)?;
+    // Each server's tools are named after it: two of one name would offer the same tool names.
+    if let Some(twice) = mcp
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| mcp[..i].iter().any(|e| e.name == m.name).then_some(&m.name))
+    {
+        return Err(ConfigError::Tools(format!(
+            "--mcp: the server name {twice:?} is given twice; give each server its own name"
+        )));
+    }
     if f.max_tool_steps == 0 {
         return Err(ConfigError::Tools(
             "--max-tool-steps must be at least 1".into(),

@@ -404,9 +404,17 @@ fn bad_tool_flags_are_usage_errors() {
         &["--tools", "now", "--tool-root", "/no/such/folder"],
         &["--mcp", "no-command"],
         &["--tools", "now", "--max-tool-steps", "0"],
+        &["--mcp", "t=sh a", "--mcp", "t=sh b"],
     ] {
         env.cmd().args(args).args(["-p", "hi"]).assert().code(2);
     }
+    env.cmd()
+        .args([
+            "--mcp", "t=sh a", "--mcp", "u=sh b", "--mcp", "t=sh c", "-p", "hi",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("\"t\" is given twice"));
     assert!(env.fake.chat_bodies().is_empty());
 }
 
