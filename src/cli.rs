@@ -315,6 +315,31 @@ pub enum Command {
     Embed(EmbedArgs),
 }
 
+impl Command {
+    /// Whether it may talk to a server, and so may need the API key: a key command is not run
+    /// for one that never does (listing sessions should not ask a password manager).
+    pub fn talks_to_server(&self) -> bool {
+        match self {
+            Command::Sessions { .. }
+            | Command::Logs(_)
+            | Command::Stats(_)
+            | Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::Man => false,
+            Command::Replay(r) => r.rerun,
+            Command::Complete { what } => *what == CompleteWhat::Models,
+            Command::Models(_)
+            | Command::Ps(_)
+            | Command::Show(_)
+            | Command::Pull(_)
+            | Command::Create(_)
+            | Command::Cp(_)
+            | Command::Rm(_)
+            | Command::Embed(_) => true,
+        }
+    }
+}
+
 /// What `__complete` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CompleteWhat {

@@ -172,6 +172,8 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
     let term = Term::detect(cli.color);
     let (interactive, color) = (cli.interactive, cli.color);
     let command = cli.command.take();
+    // The config file's key (and its command) only for what may reach a server.
+    let needs_key = command.as_ref().is_none_or(cli::Command::talks_to_server);
     // The environment wins over `.env`, which is read only if one of its variables is asked for.
     let dotenv: OnceCell<DotEnv> = OnceCell::new();
     let env = |k: &str| {
@@ -184,7 +186,7 @@ pub fn run(loaded: config_file::load::Loaded) -> anyhow::Result<ExitCode> {
                     .and_then(|d| d.get(k).map(str::to_string))
             })
             // The config file's key comes last: the environment and `.env` win.
-            .or_else(|| (k == key_var).then(|| key.get()).flatten())
+            .or_else(|| (needs_key && k == key_var).then(|| key.get()).flatten())
     };
     let config = Config::resolve(cli, &env);
     if let Some(e) = key.error() {

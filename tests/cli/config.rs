@@ -249,6 +249,32 @@ fn a_key_from_api_key_cmd_is_sent_and_shown_nowhere() {
     ]
     .concat();
     assert!(!String::from_utf8_lossy(&all).contains(KEY));
+    // Commands that never reach a server do not run it (it may ask for a password).
+    let marker = env.home.path().join("key-command-ran");
+    write_config(
+        &env,
+        &format!(
+            "api_key_cmd = \"touch '{}'; printf '%s\\n' {KEY}\"\n",
+            marker.display()
+        ),
+    );
+    for args in [
+        &["sessions"][..],
+        &["sessions", "search", "hi"],
+        &["logs"],
+        &["stats"],
+        &["replay", "s"],
+    ] {
+        let out = env.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!marker.exists(), "{args:?} ran the key command");
+    }
+    env.cmd().args(["-p", "hi"]).assert().success();
+    assert!(marker.exists(), "a chat runs it");
     // A failing command stops the run before anything is sent, and its output is not shown.
     write_config(&env, "api_key_cmd = \"echo leaked-output-123; exit 4\"\n");
     let out = env.cmd().args(["-p", "hi"]).output().unwrap();
