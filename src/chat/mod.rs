@@ -323,22 +323,9 @@ impl<'a> Chat<'a> {
         let mut refused = false;
         let (sent, mut outcome) = loop {
             // Budgeted: a wrong estimate must be a refusal, never history lost on the server.
-            let request = self.request(prepared.log.window.is_some() && !prepared.overflow);
-            let sent = request.messages.len();
-            let outcome = run_turn(
-                self.backend,
-                &request,
-                sink,
-                cancel.as_mut(),
-                self.config.timeouts(),
-            )
-            .await;
-            let Ending::Failed(ApiError::ContextExceeded {
-                prompt_tokens,
-                window,
-                ..
-            }) = outcome.ending
-            else {
+            let strict = prepared.log.window.is_some() && !prepared.overflow;
+            let (sent, outcome) = self.send_history(strict, sink, cancel.as_mut()).await;
+            let Some((prompt_tokens, window)) = window_refusal(&outcome) else {
                 break (sent, outcome);
             };
             if refused || !outcome.content.is_empty() {
@@ -346,9 +333,7 @@ impl<'a> Chat<'a> {
             }
             // The window is smaller than believed: learn it, apply the strategy, send once more.
             refused = true;
-            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
-            self.learn_refusal(prompt_tokens, window, expected);
-            self.note_smaller_window(window, prepared.log.window, "what is sent again");
+            self.window_was_smaller(prompt_tokens, window, &prepared.log, "what is sent again");
             prepared = match self.prepare_context(turn, cancel.as_mut()).await {
                 Ok(p) => p,
                 Err(reason) => {
@@ -505,14 +490,41 @@ impl<'a> Chat<'a> {
         eprintln!("{}", self.notes.dim(text));
     }
 
-    /// The server refused a prompt for a window smaller than `believed`: says so, and who decides
-    /// what happens next (`what`: what is sent again, or with the tool results).
-    pub(crate) fn note_smaller_window(&self, window: u64, believed: Option<u64>, what: &str) {
+    /// Sends the history once (`strict_window`: as budgeted, see [`Chat::request`]); how many
+    /// messages went, and how the reply ended.
+    pub(crate) async fn send_history<S, C>(
+        &self,
+        strict_window: bool,
+        sink: &mut S,
+        cancel: C,
+    ) -> (usize, TurnOutcome)
+    where
+        S: ReplySink + ?Sized,
+        C: Future<Output = CancelReason>,
+    {
+        let request = self.request(strict_window);
+        let sent = request.messages.len();
+        let outcome = run_turn(self.backend, &request, sink, cancel, self.config.timeouts()).await;
+        (sent, outcome)
+    }
+
+    /// The server refused a prompt prepared as `log` says, for a window smaller than believed:
+    /// learns the window and how far off the estimate was, and says so, and who decides what
+    /// happens next (`what`: what is sent again, or with the tool results).
+    pub(crate) fn window_was_smaller(
+        &mut self,
+        prompt_tokens: u64,
+        window: u64,
+        log: &ContextLog,
+        what: &str,
+    ) {
+        let expected = log.tokens.unwrap_or(0) + self.context.history_tokens();
+        self.learn_refusal(prompt_tokens, window, expected);
         self.note(&format!(
             "context: {} has a {window}-token context window for {}, not the {} tokens believed; the {} strategy decides {what}",
             self.backend.server_name(),
             self.model,
-            believed.unwrap_or(0),
+            log.window.unwrap_or(0),
             self.context.strategy,
         ));
     }
@@ -566,4 +578,16 @@ pub async fn interrupted() -> CancelReason {
 /// cancelled.
 pub async fn interrupted_or_stopped(stop: impl Future<Output = StopSignal>) -> CancelReason {
     interrupt_or_stop(ctrl_c(), stop).await.into()
+}
+
+/// The prompt's size and the window, when the server refused the prompt for its window.
+pub(crate) fn window_refusal(outcome: &TurnOutcome) -> Option<(u64, u64)> {
+    match outcome.ending {
+        Ending::Failed(ApiError::ContextExceeded {
+            prompt_tokens,
+            window,
+            ..
+        }) => Some((prompt_tokens, window)),
+        _ => None,
+    }
 }

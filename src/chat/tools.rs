@@ -20,7 +20,7 @@ use crate::render::style::Style;
 use crate::render::ReplySink;
 use crate::session::{Change, Event, Reply, ToolRecord};
 use crate::tools::{show, ToolDef, ToolError};
-use crate::turn::{run_turn, CancelReason, Ending, TurnOutcome};
+use crate::turn::{CancelReason, Ending, TurnOutcome};
 
 /// What the person answered about one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -414,22 +414,10 @@ impl Chat<'_> {
         let (mut prepared, mut fits) = self.budget_follow_up(cancel.as_mut()).await?;
         let mut refused = false;
         let (sent, mut outcome) = loop {
-            let request = self.request(!prepared.overflow);
-            let sent = request.messages.len();
-            let outcome = run_turn(
-                self.backend,
-                &request,
-                sink,
-                cancel.as_mut(),
-                self.config.timeouts(),
-            )
-            .await;
-            let Ending::Failed(crate::error::ApiError::ContextExceeded {
-                prompt_tokens,
-                window,
-                ..
-            }) = outcome.ending
-            else {
+            let (sent, outcome) = self
+                .send_history(!prepared.overflow, sink, cancel.as_mut())
+                .await;
+            let Some((prompt_tokens, window)) = super::window_refusal(&outcome) else {
                 break (sent, outcome);
             };
             // Sent knowing it does not fit, or already once more: the refusal is the answer.
@@ -437,11 +425,10 @@ impl Chat<'_> {
                 break (sent, outcome);
             }
             refused = true;
-            let expected = prepared.log.tokens.unwrap_or(0) + self.context.history_tokens();
-            self.learn_refusal(prompt_tokens, window, expected);
-            self.note_smaller_window(
+            self.window_was_smaller(
+                prompt_tokens,
                 window,
-                prepared.log.window,
+                &prepared.log,
                 "what is sent with the tool results",
             );
             (prepared, fits) = self.budget_follow_up(cancel.as_mut()).await?;
