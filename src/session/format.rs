@@ -621,17 +621,9 @@ mod tests {
     #[test]
     fn a_reply_that_never_started_leaves_the_history() {
         let mut r = Reply {
-            content: String::new(),
-            thinking: String::new(),
             status: TurnStatus::Error,
             error: Some("x".into()),
-            latency: 0.1,
-            ttft: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            tokens_per_second: None,
-            done_reason: None,
-            tool_calls: Vec::new(),
+            ..Reply::ok("", "")
         };
         assert!(!r.joins_history());
         r.content = "partial".into();

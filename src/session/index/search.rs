@@ -76,6 +76,75 @@ struct Ranked {
     model: String,
 }
 
+/// The matches of a query, read window by window of message ids from the newest, each window in
+/// ascending order: FTS5 walks its lists backwards at about twice the cost.
+struct Windows {
+    first: i64,
+    /// The newest id not yet read.
+    top: i64,
+    width: i64,
+    exhausted: bool,
+    /// Matches read so far.
+    matched: i64,
+    /// Messages in the index, as `bm25_parts` says.
+    rows_in_index: i64,
+}
+
+impl Windows {
+    fn new(first: i64, last: i64, batch_size: usize) -> Windows {
+        Windows {
+            first,
+            top: last,
+            width: batch_size as i64,
+            exhausted: false,
+            matched: 0,
+            rows_in_index: 0,
+        }
+    }
+
+    /// The next window's matches, oldest first, with their BM25 terms. The window after it is
+    /// wide enough for `wanted` more matches at the density just seen (every match in a window
+    /// is scored, whether it is ranked now or not), and at most twice as wide for lack of them.
+    fn next(
+        &mut self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        fts: &str,
+        wanted: usize,
+    ) -> rusqlite::Result<Vec<(i64, Vec<f64>)>> {
+        let bottom = self.top.saturating_sub(self.width - 1).max(self.first);
+        let mut rows = stmt.query(rusqlite::params![fts, bottom, self.top])?;
+        let mut found = Vec::new();
+        while let Some(row) = rows.next()? {
+            let parts = row
+                .get_ref(1)
+                .ok()
+                .and_then(|v| v.as_blob().ok())
+                .and_then(Parts::from_blob)
+                .unwrap_or(Parts {
+                    rows: 0,
+                    terms: Vec::new(),
+                });
+            self.rows_in_index = self.rows_in_index.max(parts.rows);
+            found.push((row.get::<_, i64>(0)?, parts.terms));
+        }
+        self.matched += found.len() as i64;
+        if bottom <= self.first {
+            self.exhausted = true;
+            return Ok(found);
+        }
+        let (span, got, wanted) = (self.top - bottom + 1, found.len() as i64, wanted as i64);
+        self.top = bottom - 1;
+        self.width = match got {
+            0 => span.saturating_mul(2),
+            g => (wanted.max(1).saturating_mul(span) / g)
+                .saturating_add(wanted / 8 + 1)
+                .min(span.saturating_mul(2)),
+        }
+        .max(1);
+        Ok(found)
+    }
+}
+
 impl Filters {
     fn accepts(&self, role: Role, at: i64, model: &str) -> bool {
         let role_ok = match self.roles.as_slice() {
@@ -102,10 +171,8 @@ impl Index {
     /// only looked at when the filters leave too few hits in the ones before. The filters and
     /// what a hit shows are looked up only for the best of each batch, until there are enough.
     ///
-    /// The matches are found window by window of message ids, from the newest, each window
-    /// read in ascending order (FTS5 walks its lists backwards at about twice the cost) and
-    /// twice as wide as the one before while too few match. BM25's document frequencies are
-    /// counted here, once (see `rank`).
+    /// The matches are found window by window of message ids, from the newest (see
+    /// [`Windows`]). BM25's document frequencies are counted here, once (see `rank`).
     pub fn search(&self, query: &Query, filters: &Filters) -> Result<Vec<Hit>, IndexError> {
         self.search_in_batches(query, filters, RANK_BATCH)
     }
@@ -145,56 +212,20 @@ impl Index {
             .map_err(&err)?;
         // Matches found and not yet ranked, newest first.
         let mut pending: VecDeque<(i64, Vec<f64>)> = VecDeque::new();
-        let mut matched: i64 = 0;
-        let mut rows_in_index: i64 = 0;
-        let (mut top, mut width) = (last, batch_size as i64);
-        let mut exhausted = false;
+        let mut windows = Windows::new(first, last, batch_size);
         // Several phrases weigh by how rare each is: counted before the first ranking. One
         // phrase weighs the same in every match, so the order needs no count.
         let mut idfs: Option<Vec<f64>> = None;
         let mut chosen: Vec<Ranked> = Vec::new();
-        while chosen.len() < filters.limit && !(exhausted && pending.is_empty()) {
-            while pending.len() < batch_size && !exhausted {
-                let bottom = top.saturating_sub(width - 1).max(first);
-                let mut rows = window
-                    .query(rusqlite::params![&query.fts, bottom, top])
+        while chosen.len() < filters.limit && !(windows.exhausted && pending.is_empty()) {
+            while pending.len() < batch_size && !windows.exhausted {
+                let found = windows
+                    .next(&mut window, &query.fts, batch_size - pending.len())
                     .map_err(&err)?;
-                let mut found = Vec::new();
-                while let Some(row) = rows.next().map_err(&err)? {
-                    let parts = row
-                        .get_ref(1)
-                        .ok()
-                        .and_then(|v| v.as_blob().ok())
-                        .and_then(Parts::from_blob)
-                        .unwrap_or(Parts {
-                            rows: 0,
-                            terms: Vec::new(),
-                        });
-                    rows_in_index = rows_in_index.max(parts.rows);
-                    found.push((row.get::<_, i64>(0).map_err(&err)?, parts.terms));
-                }
-                matched += found.len() as i64;
-                let span = top - bottom + 1;
-                let (got, wanted) = (found.len() as i64, (batch_size - pending.len()) as i64);
                 pending.extend(found.into_iter().rev());
-                if bottom <= first {
-                    exhausted = true;
-                } else {
-                    top = bottom - 1;
-                    // Wide enough for what the batch still wants at the density just seen
-                    // (every match in a window is scored, whether it is ranked now or not),
-                    // and at most twice as wide for lack of matches.
-                    width = match got {
-                        0 => span.saturating_mul(2),
-                        g => (wanted.max(1).saturating_mul(span) / g)
-                            .saturating_add(wanted / 8 + 1)
-                            .min(span.saturating_mul(2)),
-                    }
-                    .max(1);
-                }
             }
             if idfs.is_none() && query.phrases.len() > 1 {
-                idfs = Some(self.idfs(query, rows_in_index)?);
+                idfs = Some(self.idfs(query, windows.rows_in_index)?);
             }
             let ranked_by = |terms: &[f64]| match &idfs {
                 Some(idfs) => rank::score(terms, idfs),
@@ -217,7 +248,7 @@ impl Index {
                     .query_row([id], |r| {
                         Ok(Ranked {
                             key,
-                            terms: terms.clone(),
+                            terms,
                             id,
                             name: r.get(0)?,
                             seq: r.get(1)?,
@@ -252,8 +283,10 @@ impl Index {
         let idfs = match idfs {
             Some(idfs) => Some(idfs),
             None if chosen.is_empty() => None,
-            None if exhausted => Some(vec![rank::idf(rows_in_index, matched)]),
-            None if filters.scores => Some(self.idfs(query, rows_in_index)?),
+            None if windows.exhausted => {
+                Some(vec![rank::idf(windows.rows_in_index, windows.matched)])
+            }
+            None if filters.scores => Some(self.idfs(query, windows.rows_in_index)?),
             None => None,
         };
         // Each text is read from its record in the session file; a file that is not as the
