@@ -97,12 +97,12 @@ pub fn columns_width(rows: &[Vec<String>], cols: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// Rows of cells sanitised onto one line, each with its width.
+type Measured<'a> = Vec<Vec<(std::borrow::Cow<'a, str>, usize)>>;
+
 /// Each cell sanitised, with its width, and each column's width: measured once.
-#[allow(clippy::type_complexity)]
-fn measure<R: AsRef<[String]>>(
-    rows: &[R],
-) -> (Vec<Vec<(std::borrow::Cow<'_, str>, usize)>>, Vec<usize>) {
-    let clean: Vec<Vec<(std::borrow::Cow<'_, str>, usize)>> = rows
+fn measure<R: AsRef<[String]>>(rows: &[R]) -> (Measured<'_>, Vec<usize>) {
+    let clean: Measured<'_> = rows
         .iter()
         .map(|r| {
             r.as_ref()
