@@ -1,5 +1,5 @@
-//! The piece of a message shown under a search hit: one line around the first match, with the
-//! matches marked. Pure; the caller sanitises the text first when it is for a terminal, so the
+//! The piece of a message shown under a search hit: one line around the first place where the
+//! most of the query's words are close together, with the matches marked. Pure; the caller sanitises the text first when it is for a terminal, so the
 //! marks count what is shown.
 
 use std::ops::Range;
@@ -35,11 +35,12 @@ impl Snippet {
 const LEAD: usize = 24;
 
 /// `text` on one line (every run of whitespace one space), cut to `cols` display columns around
-/// the first match of a needle, with `…` where it was cut.
+/// the first match that starts the most different needles within the line (a phrase of common
+/// words is shown where it stands, not at the first "the"), with `…` where it was cut.
 pub fn snippet(text: &str, needles: &[Needle], cols: usize) -> Snippet {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let all = find_all(&flat, needles);
-    let first = all.first().map_or(0, |m| m.start);
+    let first = anchor(&flat, &all, cols.saturating_sub(LEAD.min(cols / 3)));
     // Step back from the first match by up to LEAD columns, to a character boundary.
     let mut start = first;
     let mut lead = 0;
@@ -85,6 +86,28 @@ pub fn snippet(text: &str, needles: &[Needle], cols: usize) -> Snippet {
         .map(shift)
         .collect();
     Snippet { text: out, marks }
+}
+
+/// Where the first match is from which the most different needles (case ignored) start within
+/// `reach` bytes; 0 without matches.
+fn anchor(flat: &str, all: &[Range<usize>], reach: usize) -> usize {
+    let mut best = (0, 0);
+    for (i, m) in all.iter().enumerate() {
+        let mut seen: Vec<&str> = Vec::new();
+        for n in all[i..]
+            .iter()
+            .take_while(|n| n.start - m.start < reach.max(1))
+        {
+            let word = &flat[n.clone()];
+            if !seen.iter().any(|s| s.eq_ignore_ascii_case(word)) {
+                seen.push(word);
+            }
+        }
+        if seen.len() > best.0 {
+            best = (seen.len(), m.start);
+        }
+    }
+    best.1
 }
 
 /// Every match of every needle, in order, not overlapping. Case is ignored; a needle that starts
@@ -173,6 +196,21 @@ mod tests {
         assert!(!s.text.starts_with('…') && s.text.ends_with('…'));
         assert!(width(&s.text) <= 20);
         assert!(s.marks.is_empty());
+    }
+
+    #[test]
+    fn a_phrase_of_common_words_is_shown_where_it_stands() {
+        let text = format!(
+            "the start of it {} and then: what about the Weather today? more",
+            "filler words ".repeat(20)
+        );
+        let s = snippet(&text, &n(&["the", "weather", "today"]), 60);
+        assert!(
+            shown(&s).contains("[the] [Weather] [today]"),
+            "{}",
+            shown(&s)
+        );
+        assert!(s.text.starts_with('…'));
     }
 
     #[test]
